@@ -1,0 +1,283 @@
+"""The connection pool and its one entry point, ``run_interaction``.
+
+Every query the daemon makes runs inside ``Database.run_interaction(
+"description", fn_txn, ...)``: ``fn_txn`` is a coroutine function taking a
+:class:`Txn` first, run inside one transaction on one pooled txpostgres
+connection.  Serialization failures and deadlocks are retried here and
+nowhere else.  A connection that dies is reconnected in the background by
+txpostgres' dead-connection detector; while no connection is alive, callers
+fail at once with :class:`DatabaseUnavailable` (the web layer answers 503)
+instead of queueing behind a database that is not there.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import deque
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable, Concatenate, ParamSpec, TypeVar
+
+import psycopg2
+import psycopg2.extras
+from twisted.internet import defer
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IReactorCore, IReactorFDSet, IReactorTime
+from twisted.logger import Logger
+from txpostgres import reconnection, retrying, txpostgres
+
+from pleromad.deferreds import uncancellable
+
+log = Logger()
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+# SQLSTATEs worth running the whole transaction again for.
+_RETRYABLE = frozenset({"40001", "40P01"})  # serialization_failure, deadlock_detected
+_MAX_ATTEMPTS = 5
+# SQLSTATEs that mean the server went away rather than the query being wrong.
+_GONE_PREFIXES = ("08", "57P")
+
+
+class DatabaseUnavailable(Exception):
+    """The database cannot serve this request now; clients get a 503."""
+
+
+class Txn:
+    """The cursor of one transaction, with the few row helpers stores need.
+
+    Rows come back as dicts keyed by column name.
+    """
+
+    def __init__(self, cursor: txpostgres.Cursor) -> None:
+        self._cursor = cursor
+
+    async def execute(self, sql: str, args: Any = None) -> int:
+        """Run a statement; returns the number of rows it touched."""
+        await self._cursor.execute(sql, args)
+        return self._cursor.rowcount
+
+    async def fetchall(self, sql: str, args: Any = None) -> list[dict[str, Any]]:
+        await self._cursor.execute(sql, args)
+        return [dict(row) for row in self._cursor.fetchall()]
+
+    async def fetchone(self, sql: str, args: Any = None) -> dict[str, Any] | None:
+        await self._cursor.execute(sql, args)
+        row = self._cursor.fetchone()
+        return None if row is None else dict(row)
+
+    async def fetchval(self, sql: str, args: Any = None) -> Any:
+        """The first column of the first row, or None when there is no row."""
+        row = await self.fetchone(sql, args)
+        return None if row is None else next(iter(row.values()))
+
+
+@dataclass(frozen=True)
+class PoolStats:
+    size: int
+    busy: int
+    idle: int
+    dead: int
+
+
+def _reconnect_delays() -> Any:
+    # Quick enough that the healthcheck turns green within seconds of the
+    # database returning, slow enough not to hammer a server that is starting.
+    return retrying.simpleBackoffIterator(
+        initialDelay=0.5, maxDelay=2.0, factor=1.5, maxRetries=0, now=True
+    )
+
+
+def is_connection_failure(err: BaseException) -> bool:
+    """True when ``err`` says the server is gone, not that the SQL was wrong."""
+    if isinstance(err, (reconnection.ConnectionDead, txpostgres.RollbackFailed)):
+        return True
+    if isinstance(err, (psycopg2.OperationalError, psycopg2.InterfaceError)):
+        code = err.pgcode
+        return code is None or code.startswith(_GONE_PREFIXES)
+    return False
+
+
+def new_connection(reactor: IReactorFDSet) -> txpostgres.Connection:
+    """A txpostgres connection that reconnects by itself after the server dies."""
+    detector = reconnection.DeadConnectionDetector(
+        deathChecker=lambda f: is_connection_failure(f.value),
+        reconnectionIterator=_reconnect_delays,
+        reactor=reactor,
+    )
+    return txpostgres.Connection(reactor=reactor, detector=detector)
+
+
+def as_interaction(
+    fn_txn: Callable[..., Awaitable[R]], *args: Any, **kwargs: Any
+) -> Callable[[txpostgres.Cursor], Deferred[R]]:
+    """Adapt a ``*_txn`` coroutine function to txpostgres' runInteraction."""
+
+    def interaction(cursor: txpostgres.Cursor) -> Deferred[R]:
+        return Deferred.fromCoroutine(fn_txn(Txn(cursor), *args, **kwargs))
+
+    return interaction
+
+
+def connect_kwargs(dsn: str) -> dict[str, Any]:
+    return {"dsn": dsn, "cursor_factory": psycopg2.extras.RealDictCursor}
+
+
+class Database:
+    """A fixed-size pool of txpostgres connections to one database."""
+
+    def __init__(
+        self,
+        reactor: IReactorTime,
+        dsn: str,
+        size: int,
+        *,
+        acquire_timeout: float = 10.0,
+    ) -> None:
+        self.dsn = dsn
+        self.size = size
+        self._reactor = reactor
+        self._acquire_timeout = acquire_timeout
+        self._connections: list[txpostgres.Connection] = []
+        self._free: deque[txpostgres.Connection] = deque()
+        self._waiters: deque[Deferred[txpostgres.Connection]] = deque()
+
+    async def open(self) -> None:
+        """Connect every pool slot; a database that cannot be reached at all
+        raises DatabaseUnavailable so the daemon refuses to start."""
+        for _ in range(self.size):
+            conn = new_connection(self._reactor)
+            try:
+                await conn.connect(**connect_kwargs(self.dsn))
+            except psycopg2.Error as e:
+                await self.close()
+                raise DatabaseUnavailable(_one_line(e)) from e
+            self._connections.append(conn)
+            self._free.append(conn)
+
+    async def close(self) -> None:
+        for waiter in self._waiters:
+            waiter.errback(DatabaseUnavailable("the database is shutting down"))
+        self._waiters.clear()
+        for conn in self._connections:
+            detector = conn.detector
+            # Stop a reconnection loop from reviving a connection we close.
+            detector.reconnectable = _Closed()
+            try:
+                conn.close()
+            except Exception:
+                pass
+        self._connections.clear()
+        self._free.clear()
+
+    def stats(self) -> PoolStats:
+        dead = sum(1 for c in self._connections if c.detector.connectionIsDead)
+        idle = sum(1 for c in self._free if not c.detector.connectionIsDead)
+        busy = len(self._connections) - len(self._free)
+        return PoolStats(size=self.size, busy=busy, idle=idle, dead=dead)
+
+    def ping(self) -> Deferred[None]:
+        """A trivial round trip, for the healthcheck."""
+        return self.run_interaction("ping", _ping_txn)
+
+    def run_interaction(
+        self,
+        description: str,
+        fn_txn: Callable[Concatenate[Txn, P], Awaitable[R]],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> Deferred[R]:
+        """Run ``fn_txn(txn, *args, **kwargs)`` in one transaction.
+
+        Retried from the start on serialization failure or deadlock, so
+        ``fn_txn`` must do nothing but database work.  Cancelling the
+        result (the client went away) does not cancel the transaction:
+        txpostgres would cancel with a blocking libpq call, and the connection
+        must not return to the pool mid-transaction.
+        """
+        return uncancellable(
+            Deferred.fromCoroutine(
+                self._run_interaction(description, fn_txn, args, kwargs)
+            )
+        )
+
+    async def _run_interaction(
+        self,
+        description: str,
+        fn_txn: Callable[..., Awaitable[R]],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> R:
+        interaction = as_interaction(fn_txn, *args, **kwargs)
+        for attempt in range(1, _MAX_ATTEMPTS + 1):
+            conn = await self._acquire()
+            try:
+                return await conn.runInteraction(interaction)
+            except psycopg2.Error as e:
+                if e.pgcode in _RETRYABLE and attempt < _MAX_ATTEMPTS:
+                    log.info(
+                        "{description}: {code} on attempt {attempt}, retrying",
+                        description=description, code=e.pgcode, attempt=attempt,
+                    )
+                    await _sleep(self._reactor, random.uniform(0.01, 0.05) * attempt)
+                    continue
+                if is_connection_failure(e):
+                    raise DatabaseUnavailable(_one_line(e)) from e
+                raise
+            except (reconnection.ConnectionDead, txpostgres.RollbackFailed) as e:
+                raise DatabaseUnavailable(f"{description}: connection lost") from e
+            finally:
+                self._release(conn)
+        raise AssertionError("unreachable")
+
+    async def _acquire(self) -> txpostgres.Connection:
+        alive = [c for c in self._connections if not c.detector.connectionIsDead]
+        if not alive:
+            raise DatabaseUnavailable("no database connection is alive")
+        for conn in self._free:
+            if not conn.detector.connectionIsDead:
+                self._free.remove(conn)
+                return conn
+        waiter: Deferred[txpostgres.Connection] = Deferred()
+        self._waiters.append(waiter)
+        waiter.addTimeout(self._acquire_timeout, self._reactor)
+        try:
+            return await waiter
+        except defer.TimeoutError:
+            raise DatabaseUnavailable("every database connection is busy")
+        finally:
+            if waiter in self._waiters:
+                self._waiters.remove(waiter)
+
+    def _release(self, conn: txpostgres.Connection) -> None:
+        if conn not in self._connections:
+            return  # the pool was closed meanwhile
+        while self._waiters and not conn.detector.connectionIsDead:
+            waiter = self._waiters.popleft()
+            if not waiter.called:
+                waiter.callback(conn)
+                return
+        self._free.append(conn)
+
+
+async def _ping_txn(txn: Txn) -> None:
+    await txn.execute("SELECT 1")
+
+
+class _Closed:
+    """Stands in for a closed connection in its detector: reconnects are refused."""
+
+    def close(self) -> None:
+        pass
+
+    def connect(self, *args: Any, **kwargs: Any) -> Deferred[None]:
+        # "Succeeding" ends the detector's retry loop quietly.
+        return defer.succeed(None)
+
+
+def _one_line(err: BaseException) -> str:
+    return " ".join(str(err).split()) or type(err).__name__
+
+
+def _sleep(clock: IReactorTime, seconds: float) -> Deferred[None]:
+    return defer.deferLater(clock, seconds, lambda: None)

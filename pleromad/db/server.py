@@ -1,0 +1,31 @@
+"""Where the database is: the configured DSN, or the embedded server."""
+
+from __future__ import annotations
+
+from pleromad.config import Config
+from pleromad.db.embedded import EmbeddedPostgres
+
+
+class DatabaseServer:
+    """Starts the embedded PostgreSQL when ``[database] dsn`` is empty.
+
+    The daemon and ``pleromad-ctl`` both go through here, so that pointed at
+    the same configuration they reach the same database.
+    """
+
+    def __init__(self, config: Config) -> None:
+        self._dsn = config.database.dsn
+        self._embedded = (
+            None if self._dsn else EmbeddedPostgres(config.server.data_dir / "postgres")
+        )
+
+    async def start(self) -> str:
+        """The DSN to connect to, once the server accepts connections."""
+        if self._embedded is None:
+            return self._dsn
+        return await self._embedded.start()
+
+    async def stop(self) -> None:
+        """Stops the embedded server if this process started it."""
+        if self._embedded is not None:
+            await self._embedded.stop()

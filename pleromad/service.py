@@ -1,0 +1,164 @@
+"""``twistd pleromad``: options and the service tree.
+
+Start order: database server, migrations, pool, HTTP port, job workers, then
+``READY=1`` to systemd.  Stop order is the reverse: stop accepting, let
+requests in flight finish, stop the workers, close the pool, stop the
+embedded server.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any, NoReturn
+
+from twisted.application.service import MultiService, Service
+from twisted.internet.defer import Deferred
+from twisted.internet.endpoints import serverFromString
+from twisted.internet.interfaces import IListeningPort
+from twisted.logger import Logger
+from twisted.python import usage
+
+from pleromad.config import Config, ConfigError, load_config
+from pleromad.db import schema
+from pleromad.db.embedded import EmbeddedPostgresError
+from pleromad.db.pool import Database, DatabaseUnavailable
+from pleromad.db.server import DatabaseServer
+from pleromad.jobs import JobRunner
+from pleromad.runtime import Runtime
+from pleromad.sdnotify import SystemdNotifier
+from pleromad.store import settings
+from pleromad.web.root import build_gateway
+from pleromad.web.site import Gateway, PleromadSite
+
+log = Logger()
+
+# sysexits.h EX_CONFIG: systemd units can refuse to restart on it.
+EXIT_CONFIG = 78
+# How long shutdown waits for requests in flight.
+DRAIN_SECONDS = 10.0
+
+# Failures that mean "cannot start", reported as one line, not a traceback.
+_START_ERRORS = (DatabaseUnavailable, EmbeddedPostgresError, schema.SchemaError, OSError)
+
+
+class Options(usage.Options):
+    optParameters = [
+        ["config", "c", None, "Configuration file (TOML); defaults apply without one."],
+        ["listen", None, None, "Twisted server endpoint; overrides [server] listen."],
+        ["data-dir", None, None, "Data folder; overrides [server] data_dir."],
+        ["dsn", None, None, "PostgreSQL DSN; overrides [database] dsn."],
+    ]
+
+    def postOptions(self) -> None:
+        try:
+            self.config = load_config(
+                self["config"],
+                listen=self["listen"],
+                data_dir=self["data-dir"],
+                dsn=self["dsn"],
+            )
+        except ConfigError as e:
+            exit_with(f"config error: {e}", EXIT_CONFIG)
+
+
+def exit_with(message: str, status: int) -> NoReturn:
+    """One line on stderr and an exit status: what operators and systemd read."""
+    sys.stderr.write(f"pleromad: {message}\n")
+    sys.stderr.flush()
+    raise SystemExit(status)
+
+
+def makeService(options: Options) -> MultiService:
+    from twisted.internet import reactor
+
+    top = MultiService()
+    notifier = SystemdNotifier(reactor)
+    notifier.setServiceParent(top)
+    PleromadService(reactor, options.config, notifier).setServiceParent(top)
+    return top
+
+
+class PleromadService(Service):
+    """The daemon proper; starts asynchronously once the reactor runs."""
+
+    name = "pleromad"
+
+    def __init__(self, reactor: Any, config: Config, notifier: SystemdNotifier) -> None:
+        self._reactor = reactor
+        self._config = config
+        self._notifier = notifier
+        self._server = DatabaseServer(config)
+        self._db: Database | None = None
+        self._gateway: Gateway | None = None
+        self._port: IListeningPort | None = None
+        self._jobs: JobRunner | None = None
+        self._started: Deferred[None] | None = None
+
+    def startService(self) -> None:
+        super().startService()
+        self._started = Deferred.fromCoroutine(self._start())
+        self._started.addErrback(self._start_failed)
+
+    async def _start(self) -> None:
+        config = self._config
+        dsn = await self._server.start()
+        for migration in await schema.migrate(self._reactor, dsn):
+            log.info("schema at migration {v}", v=migration.version)
+        db = self._db = Database(self._reactor, dsn, config.database.pool_size)
+        await db.open()
+        cookie_secret = await db.run_interaction(
+            "cookie_secret", settings.get_or_create_secret_txn, settings.COOKIE_SECRET
+        )
+        rt = Runtime(
+            config=config,
+            db=db,
+            clock=self._reactor,
+            cookie_secret=bytes.fromhex(cookie_secret),
+        )
+        self._gateway = build_gateway(rt)
+        site = PleromadSite(self._gateway, body_limit=config.instance.upload_limit)
+        endpoint = serverFromString(self._reactor, config.server.listen)
+        self._port = await endpoint.listen(site)
+        self._jobs = JobRunner(self._reactor, dsn, handlers={})
+        await self._jobs.start()
+        address = self._port.getHost()
+        log.info(
+            "pleromad serving {base_url} on {address}",
+            base_url=config.server.base_url, address=address,
+        )
+        self._notifier.ready()
+
+    def _start_failed(self, failure: Any) -> None:
+        if failure.check(*_START_ERRORS):
+            reason = " ".join(str(failure.value).split())
+            sys.stderr.write(f"pleromad: cannot start: {reason}\n")
+        else:
+            log.failure("pleromad: cannot start", failure)
+        # twistd exits 0 after a plain reactor.stop(); systemd must see failure.
+        self._reactor.addSystemEventTrigger("after", "shutdown", _exit_failure)
+        self._reactor.stop()
+
+    def stopService(self) -> Deferred[None]:
+        super().stopService()
+        return Deferred.fromCoroutine(self._stop())
+
+    async def _stop(self) -> None:
+        if self._started is not None:
+            await self._started  # a start in progress finishes (or fails) first
+        if self._port is not None:
+            await self._port.stopListening()
+        if self._gateway is not None:
+            await self._gateway.drain(self._reactor, DRAIN_SECONDS)
+        if self._jobs is not None:
+            await self._jobs.stop()
+        if self._db is not None:
+            await self._db.close()
+        await self._server.stop()
+
+
+def _exit_failure() -> None:
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(1)
+

@@ -1,0 +1,1 @@
+"""SQL, one module per aggregate: Deferred-returning functions over plain values."""

@@ -1,0 +1,1 @@
+"""Pure functions that turn plain values into the JSON entities clients see."""

@@ -1,0 +1,1 @@
+"""The Klein resource tree: one module per API family, thin handlers."""

@@ -1,0 +1,115 @@
+"""What every API family shares: its Klein app, routing and JSON rendering.
+
+Each family is a class with ``app = api_app()``; its handlers are declared
+with :func:`route`, receive the merged :class:`~pleromad.web.params.Params`
+and return a JSON-able value or a :class:`JsonResponse`.  Errors become
+``{"error": message}`` here, in one place: an :class:`~pleromad.errors.ApiError`
+with its status, an unknown route 404, an unreachable database 503 and any
+other exception a logged 500 whose details never reach the client.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from klein import Klein
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+from twisted.web.iweb import IRequest
+from werkzeug.exceptions import MethodNotAllowed, NotFound
+
+from pleromad.db.pool import DatabaseUnavailable
+from pleromad.errors import ApiError
+from pleromad.web.params import Params, read_params
+
+log = Logger()
+
+JSON_CONTENT_TYPE = b"application/json; charset=utf-8"
+
+T = TypeVar("T")
+Handler = Callable[[Any, IRequest, Params], Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class JsonResponse:
+    """A JSON answer with a status or headers other than a plain 200."""
+
+    body: Any
+    status: int = 200
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+def write_json(
+    request: IRequest,
+    body: Any,
+    status: int = 200,
+    headers: Mapping[str, str] | None = None,
+) -> bytes:
+    request.setResponseCode(status)
+    request.setHeader(b"content-type", JSON_CONTENT_TYPE)
+    for name, value in (headers or {}).items():
+        request.setHeader(name.encode("ascii"), value.encode("utf-8"))
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def render(request: IRequest, result: Any) -> bytes:
+    if isinstance(result, JsonResponse):
+        return write_json(request, result.body, result.status, result.headers)
+    return write_json(request, result)
+
+
+def route(app: Klein, path: str, *methods: str) -> Callable[[Handler], Handler]:
+    """Declare a JSON endpoint of ``app``; its handler gets parsed parameters."""
+
+    def decorate(handler: Handler) -> Handler:
+        @app.route(path, methods=list(methods))
+        @functools.wraps(handler)
+        async def endpoint(self: Any, request: IRequest, **path_args: str) -> bytes:
+            params = await read_params(request, path_args)
+            return render(request, await handler(self, request, params))
+
+        return handler
+
+    return decorate
+
+
+def api_app() -> Klein:
+    """A Klein app that answers every failure as a JSON error."""
+    app = Klein()
+    app.handle_errors(ApiError)(_api_error)
+    app.handle_errors(NotFound, MethodNotAllowed)(_no_route)
+    app.handle_errors(DatabaseUnavailable)(_unavailable)
+    app.handle_errors(Exception)(_unexpected)
+    return app
+
+
+def _api_error(instance: Any, request: IRequest, failure: Failure) -> bytes:
+    err = failure.value
+    return write_json(request, err.body(), err.status, err.headers)
+
+
+def _no_route(instance: Any, request: IRequest, failure: Failure) -> bytes:
+    # The reference answers unknown API routes (any method) this way.
+    if request.path.startswith(b"/api"):
+        return write_json(request, {"error": "Not implemented"}, 404)
+    return write_json(request, {"error": "Not found"}, 404)
+
+
+def _unavailable(instance: Any, request: IRequest, failure: Failure) -> bytes:
+    log.warn(
+        "database unavailable for {method} {path}: {why}",
+        method=request.method, path=request.path, why=failure.value,
+    )
+    return write_json(request, {"error": "Service unavailable"}, 503)
+
+
+def _unexpected(instance: Any, request: IRequest, failure: Failure) -> bytes:
+    log.failure(
+        "unexpected error serving {method} {path}",
+        failure, method=request.method, path=request.path,
+    )
+    return write_json(request, {"error": "Internal server error"}, 500)

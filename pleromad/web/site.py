@@ -1,0 +1,142 @@
+"""The twisted.web Site and the gateway in front of the Klein tree.
+
+The gateway does what must happen to every request before routing: CORS,
+the reference's path leniency (a trailing slash, a ``.json`` suffix) and the
+body size limit.  It also counts requests in flight so that shutdown can let
+them finish.
+"""
+
+from __future__ import annotations
+
+import os
+from io import BytesIO
+from typing import Any
+
+from twisted.internet import defer
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IReactorTime
+from twisted.web.iweb import IRequest
+from twisted.web.resource import IResource, Resource
+from twisted.web.server import Request, Site
+
+from pleromad.deferreds import within
+from pleromad.web.base import write_json
+
+_ALLOWED_METHODS = b"POST, PUT, DELETE, GET, PATCH, OPTIONS"
+_ALLOWED_HEADERS = b"Authorization, Content-Type, Idempotency-Key"
+_EXPOSED_HEADERS = (
+    b"Link, X-RateLimit-Reset, X-RateLimit-Limit, X-RateLimit-Remaining, "
+    b"X-Request-Id, Idempotency-Key"
+)
+
+
+class PleromadRequest(Request):
+    """A request that stops buffering a body once it passes the site's limit.
+
+    twisted.web would otherwise spool any body to disk, however large; the
+    gateway answers 413 for the flagged request.
+    """
+
+    body_too_large = False
+    _received = 0
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Parameters are parsed by pleromad.web.params, once, for every encoding.
+        self._parsePOSTFormSubmission = False
+
+    def gotLength(self, length: int | None) -> None:
+        limit = self.channel.site.body_limit
+        if length is not None and length > limit:
+            self.body_too_large = True
+            self.content = BytesIO()
+        else:
+            super().gotLength(length)
+
+    def handleContentChunk(self, data: bytes) -> None:
+        if self.body_too_large:
+            return
+        self._received += len(data)
+        if self._received > self.channel.site.body_limit:
+            self.body_too_large = True
+            self.content.close()
+            self.content = BytesIO()
+            return
+        super().handleContentChunk(data)
+
+
+class PleromadSite(Site):
+    requestFactory = PleromadRequest
+    displayTracebacks = False
+
+    def __init__(self, gateway: Gateway, body_limit: int, **kwargs: Any) -> None:
+        super().__init__(gateway, **kwargs)
+        self.body_limit = body_limit
+
+
+class Gateway(Resource):
+    """The site's root: request hygiene, then the Klein tree."""
+
+    isLeaf = True
+
+    def __init__(self, tree: IResource, body_limit: int) -> None:
+        super().__init__()
+        self._tree = tree
+        self._body_limit = body_limit
+        self._in_flight: set[Deferred[None]] = set()
+
+    def render(self, request: IRequest) -> Any:
+        request.setHeader(b"x-request-id", os.urandom(8).hex().encode("ascii"))
+        _add_cors_headers(request)
+        if request.method == b"OPTIONS":
+            request.setResponseCode(204)
+            return b""
+        _normalise_path(request)
+        if _body_size(request) > self._body_limit or getattr(
+            request, "body_too_large", False
+        ):
+            return write_json(request, {"error": "Request body too large"}, 413)
+        finished = request.notifyFinish()
+        self._in_flight.add(finished)
+        finished.addBoth(lambda _: self._in_flight.discard(finished))
+        return self._tree.render(request)
+
+    def drain(self, clock: IReactorTime, timeout: float) -> Deferred[None]:
+        """Fires once every request in flight has finished, or after ``timeout``."""
+        waiting = defer.DeferredList(list(self._in_flight), consumeErrors=True)
+        drained = within(clock, timeout, waiting.addCallback(lambda _: None))
+        return drained.addErrback(lambda f: f.trap(defer.TimeoutError) and None)
+
+
+def _add_cors_headers(request: IRequest) -> None:
+    origin = request.getHeader(b"origin")
+    if origin:
+        request.setHeader(b"access-control-allow-origin", origin)
+        request.setHeader(b"access-control-allow-credentials", b"true")
+        request.setHeader(b"vary", b"Origin")
+    else:
+        request.setHeader(b"access-control-allow-origin", b"*")
+    request.setHeader(b"access-control-expose-headers", _EXPOSED_HEADERS)
+    if request.method == b"OPTIONS":
+        request.setHeader(b"access-control-allow-methods", _ALLOWED_METHODS)
+        request.setHeader(b"access-control-allow-headers", _ALLOWED_HEADERS)
+        request.setHeader(b"access-control-max-age", b"86400")
+
+
+def _normalise_path(request: IRequest) -> None:
+    """``/x/`` routes as ``/x``, and ``/api/.../x.json`` as ``/api/.../x``."""
+    segments = request.postpath
+    while len(segments) > 1 and segments[-1] == b"":
+        segments.pop()
+    if segments and segments[0] == b"api" and segments[-1].endswith(b".json"):
+        segments[-1] = segments[-1][: -len(b".json")]
+
+
+def _body_size(request: IRequest) -> int:
+    content = request.content
+    if content is None:
+        return 0
+    position = content.tell()
+    size = content.seek(0, 2)
+    content.seek(position)
+    return size

@@ -1,0 +1,165 @@
+"""Fixtures shared by the suite.
+
+One PostgreSQL server serves the whole run: the embedded one, or the server
+named by ``PLEROMAD_TEST_DSN``.  A template database is migrated once; each
+test that asks for ``dsn`` gets a fresh copy of it, so tests are isolated
+without paying for migrations every time.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg2
+import psycopg2.extensions
+import pytest
+import pytest_twisted
+from twisted.internet import reactor
+from twisted.internet.defer import Deferred
+import treq
+from twisted.web.client import HTTPConnectionPool
+from twisted.web.resource import IResource
+
+from pleromad.config import Config, load_config
+from pleromad.db import schema
+from pleromad.db.embedded import EmbeddedPostgres
+from pleromad.db.pool import Database
+from pleromad.runtime import Runtime
+from pleromad.web.root import build_gateway
+from pleromad.web.site import PleromadSite
+
+TEMPLATE = "pleromad_template"
+# Durability buys nothing in a test run and costs seconds.
+FAST_SETTINGS = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
+
+_names = itertools.count()
+
+
+class PgServer:
+    """The run's PostgreSQL server, able to hand out fresh databases."""
+
+    def __init__(self, admin_dsn: str) -> None:
+        self.admin_dsn = admin_dsn
+
+    def dsn_for(self, dbname: str) -> str:
+        return psycopg2.extensions.make_dsn(self.admin_dsn, dbname=dbname)
+
+    def admin(self, *statements: str) -> None:
+        conn = psycopg2.connect(self.admin_dsn)
+        conn.autocommit = True
+        try:
+            with conn.cursor() as cur:
+                for statement in statements:
+                    cur.execute(statement)
+        finally:
+            conn.close()
+
+    def create_database(self, template: str | None = TEMPLATE) -> str:
+        name = f"test_{os.getpid()}_{next(_names)}"
+        clause = f" TEMPLATE {template}" if template else ""
+        self.admin(f"CREATE DATABASE {name}{clause}")
+        return name
+
+    def drop_database(self, name: str) -> None:
+        self.admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def run(coro: object) -> object:
+    """Run a coroutine to completion from synchronous fixture code."""
+    return pytest_twisted.blockon(Deferred.fromCoroutine(coro))
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PgServer]:
+    given = os.environ.get("PLEROMAD_TEST_DSN")
+    embedded = None
+    if given:
+        server = PgServer(given)
+    else:
+        root = tmp_path_factory.mktemp("pg") / "postgres"
+        embedded = EmbeddedPostgres(root, settings=FAST_SETTINGS)
+        run(embedded.start())
+        server = PgServer(embedded.dsn("postgres"))
+    server.drop_database(TEMPLATE)
+    server.admin(f"CREATE DATABASE {TEMPLATE}")
+    run(schema.migrate(reactor, server.dsn_for(TEMPLATE)))
+    yield server
+    server.drop_database(TEMPLATE)
+    if embedded is not None:
+        run(embedded.stop())
+
+
+@pytest.fixture
+def dsn(pg_server: PgServer) -> Iterator[str]:
+    """A migrated database of this test's own."""
+    name = pg_server.create_database()
+    yield pg_server.dsn_for(name)
+    pg_server.drop_database(name)
+
+
+@pytest_twisted.async_yield_fixture
+async def db(dsn: str) -> AsyncIterator[Database]:
+    database = Database(reactor, dsn, 4)
+    await database.open()
+    yield database
+    await database.close()
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Config:
+    return load_config(None, data_dir=str(tmp_path / "data"))
+
+
+@pytest.fixture
+def rt(config: Config, db: Database) -> Runtime:
+    return Runtime(config=config, db=db, clock=reactor, cookie_secret=b"s" * 32)
+
+
+class Client:
+    """treq against one site on a loopback port, with paths instead of URLs."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self._pool = HTTPConnectionPool(reactor, persistent=False)
+
+    def request(self, method: str, path: str, **kwargs: Any) -> Deferred[Any]:
+        return treq.request(method, self.base + path, pool=self._pool, **kwargs)
+
+    def get(self, path: str, **kwargs: Any) -> Deferred[Any]:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> Deferred[Any]:
+        return self.request("POST", path, **kwargs)
+
+    def put(self, path: str, **kwargs: Any) -> Deferred[Any]:
+        return self.request("PUT", path, **kwargs)
+
+    def head(self, path: str, **kwargs: Any) -> Deferred[Any]:
+        return self.request("HEAD", path, **kwargs)
+
+
+@pytest_twisted.async_yield_fixture
+async def serve() -> AsyncIterator[Callable[[IResource, int], Client]]:
+    """Serve a resource tree on a loopback port, as the daemon's site would."""
+    ports = []
+
+    def start(gateway: IResource, body_limit: int = 16_000_000) -> Client:
+        port = reactor.listenTCP(
+            0, PleromadSite(gateway, body_limit=body_limit), interface="127.0.0.1"
+        )
+        ports.append(port)
+        return Client(f"http://127.0.0.1:{port.getHost().port}")
+
+    yield start
+    for port in ports:
+        await port.stopListening()
+
+
+@pytest.fixture
+def client(rt: Runtime, serve: Callable[..., Client]) -> Client:
+    """An HTTP client talking to the daemon's whole resource tree."""
+    return serve(build_gateway(rt), rt.config.instance.upload_limit)

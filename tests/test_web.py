@@ -1,0 +1,310 @@
+"""The web layer's conventions, through the real resource tree."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from typing import Any
+
+import pytest_twisted
+import treq
+from klein import Klein
+import pytest
+from twisted.web.iweb import IRequest
+
+from pleromad.errors import Forbidden
+from pleromad.runtime import Runtime
+from pleromad.web.base import api_app, route
+from pleromad.web.params import Params
+from pleromad.web.root import build_gateway
+from pleromad.web.site import Gateway
+from tests.conftest import Client
+
+
+async def get_json(response: Any) -> Any:
+    assert response.headers.getRawHeaders("content-type") == [
+        "application/json; charset=utf-8"
+    ]
+    return json.loads(await response.text("utf-8"))
+
+
+@pytest_twisted.ensureDeferred
+async def test_healthcheck_reports_pool_and_memory(client: Client) -> None:
+    """A healthy node answers 200 with the pool figures, its memory and healthy: true."""
+    response = await client.get("/api/pleroma/healthcheck")
+    assert response.code == 200
+    body = await get_json(response)
+    assert set(body) == {"pool_size", "active", "idle", "memory_used", "healthy"}
+    assert body["healthy"] is True
+    assert body["pool_size"] == 4
+    assert body["active"] >= 1  # the healthcheck's own query
+    assert body["active"] + body["idle"] == 4
+    assert isinstance(body["memory_used"], float) and body["memory_used"] > 1
+
+
+@pytest_twisted.ensureDeferred
+async def test_healthcheck_disabled_answers_503_empty(rt: Runtime, serve: Any) -> None:
+    """With [instance] healthcheck = false the endpoint answers 503 and {}."""
+    config = replace(rt.config, instance=replace(rt.config.instance, healthcheck=False))
+    client = serve(build_gateway(replace(rt, config=config)), config.instance.upload_limit)
+    response = await client.get("/api/pleroma/healthcheck")
+    assert response.code == 503
+    assert await get_json(response) == {}
+
+
+@pytest_twisted.ensureDeferred
+async def test_healthcheck_unhealthy_when_pool_exhausted(rt: Runtime, client: Client) -> None:
+    """Every pool connection busy: healthy is false, with a 503."""
+    from twisted.internet.defer import Deferred
+
+    release: Deferred[None] = Deferred()
+
+    async def hold_txn(txn: Any) -> None:
+        await release
+
+    holders = [rt.db.run_interaction("hold", hold_txn) for _ in range(rt.db.size)]
+    try:
+        response = await client.get("/api/pleroma/healthcheck")
+        assert response.code == 503
+        body = await get_json(response)
+        assert body["healthy"] is False
+        assert body["active"] == 4 and body["idle"] == 0
+    finally:
+        release.callback(None)
+        for holder in holders:
+            await holder
+
+
+@pytest_twisted.ensureDeferred
+async def test_unknown_api_route_is_not_implemented(client: Client) -> None:
+    """Unknown routes under /api answer 404 {"error": "Not implemented"}, any method."""
+    for method, url in [
+        ("GET", "/api/pleroma/nonsense"),
+        ("POST", "/api/v9/whatever"),
+        ("DELETE", "/api/pleroma/healthcheck"),
+    ]:
+        response = await client.request(method, url)
+        assert response.code == 404, url
+        assert await get_json(response) == {"error": "Not implemented"}
+
+
+@pytest_twisted.ensureDeferred
+async def test_unknown_route_outside_api_is_json_404(client: Client) -> None:
+    """Outside /api an unknown path is a JSON 404 too, never an HTML page."""
+    response = await client.get("/nowhere")
+    assert response.code == 404
+    assert await get_json(response) == {"error": "Not found"}
+
+
+@pytest_twisted.ensureDeferred
+async def test_trailing_slash_and_json_suffix_route_the_same(client: Client) -> None:
+    """/x/, /x.json and /x all reach the same endpoint (Mastodon.py and toot add slashes)."""
+    for path in ["/api/pleroma/healthcheck/", "/api/pleroma/healthcheck.json"]:
+        response = await client.get(path)
+        assert response.code == 200, path
+        assert (await get_json(response))["healthy"] is True
+
+
+@pytest_twisted.ensureDeferred
+async def test_head_is_served_as_get_without_body(client: Client) -> None:
+    """HEAD answers like GET, headers only."""
+    response = await client.head("/api/pleroma/healthcheck")
+    assert response.code == 200
+    assert await response.content() == b""
+
+
+@pytest_twisted.ensureDeferred
+async def test_cors_headers_and_preflight(client: Client) -> None:
+    """Browsers get CORS headers on every answer and a 204 to a preflight."""
+    response = await client.get(
+        "/api/pleroma/healthcheck",
+        headers={"Origin": "https://fe.example"},
+    )
+    assert response.headers.getRawHeaders("access-control-allow-origin") == [
+        "https://fe.example"
+    ]
+    assert response.headers.getRawHeaders("access-control-allow-credentials") == ["true"]
+    assert "Link" in response.headers.getRawHeaders("access-control-expose-headers")[0]
+    preflight = await client.request(
+        "OPTIONS",
+        "/api/v1/statuses",
+        headers={
+            "Origin": "https://fe.example",
+            "Access-Control-Request-Method": "POST",
+        },
+    )
+    assert preflight.code == 204
+    assert "PATCH" in preflight.headers.getRawHeaders("access-control-allow-methods")[0]
+    assert "Authorization" in preflight.headers.getRawHeaders(
+        "access-control-allow-headers"
+    )[0]
+
+
+@pytest_twisted.ensureDeferred
+async def test_body_over_upload_limit_is_413(rt: Runtime, serve: Any) -> None:
+    """A body larger than [instance] upload_limit is refused with 413 before routing."""
+    config = replace(rt.config, instance=replace(rt.config.instance, upload_limit=1000))
+    client = serve(build_gateway(replace(rt, config=config)), config.instance.upload_limit)
+    response = await client.post(
+        "/api/pleroma/healthcheck", data=b"x" * 1001
+    )
+    assert response.code == 413
+    assert await get_json(response) == {"error": "Request body too large"}
+
+
+class Echo:
+    """A family that shows what a handler receives, to test the plumbing."""
+
+    app = api_app()
+
+    @route(app, "/echo/<thing>", "GET", "POST", "PUT")
+    async def echo(self, request: IRequest, params: Params) -> Any:
+        return {
+            key: (value.filename, value.content_type, len(value.data))
+            if hasattr(value, "data")
+            else value
+            for key, value in params.items()
+        }
+
+    @route(app, "/typed", "GET", "POST")
+    async def typed(self, request: IRequest, params: Params) -> Any:
+        return {
+            "n": params.int("n"),
+            "flag": params.bool("flag"),
+            "name": params.required_str("name"),
+            "ids": params.list("ids"),
+        }
+
+    @route(app, "/forbidden", "GET")
+    async def forbidden(self, request: IRequest, params: Params) -> Any:
+        raise Forbidden("Invalid credentials.")
+
+    @route(app, "/boom", "GET")
+    async def boom(self, request: IRequest, params: Params) -> Any:
+        raise RuntimeError("secret detail that must not leak")
+
+
+@pytest.fixture
+def echo(serve: Any) -> Client:
+    return serve(Gateway(Echo().app.resource(), 10_000_000))
+
+
+@pytest_twisted.ensureDeferred
+async def test_params_merge_query_form_and_path(echo: Client) -> None:
+    """Query string, urlencoded body and path merge; body beats query (a whole list
+    included), path beats both; key[] makes lists and a[b] maps."""
+    response = await echo.post(
+        "/echo/p?a=query&b=query&thing=query&ids[]=1",
+        data={"b": "body", "ids[]": ["2", "3"], "m[k]": "v"},
+    )
+    assert await get_json(response) == {
+        "a": "query",
+        "b": "body",
+        "thing": "p",
+        "ids": ["2", "3"],
+        "m": {"k": "v"},
+    }
+
+
+@pytest_twisted.ensureDeferred
+async def test_params_json_body_keeps_types(echo: Client) -> None:
+    """A JSON body keeps booleans, numbers and arrays; a non-object body lands in _json."""
+    client = echo
+    response = await client.put(
+        "/echo/p",
+        data=json.dumps({"flag": True, "n": 3, "ids": ["a", "b"]}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    assert await get_json(response) == {
+        "flag": True, "n": 3, "ids": ["a", "b"], "thing": "p"
+    }
+    response = await client.put(
+        "/echo/p",
+        data=b"[1, 2]",
+        headers={"Content-Type": "application/json"},
+    )
+    assert await get_json(response) == {"_json": [1, 2], "thing": "p"}
+
+
+@pytest_twisted.ensureDeferred
+async def test_params_multipart_fields_and_files(echo: Client) -> None:
+    """Multipart forms give text fields as strings and files with name, type and bytes."""
+    response = await echo.post(
+        "/echo/p",
+        data={"description": "café"},
+        files={"file": ("pic.png", "image/png", b"\x89PNG" + b"\0" * 100)},
+    )
+    assert await get_json(response) == {
+        "description": "café",
+        "file": ["pic.png", "image/png", 104],
+        "thing": "p",
+    }
+
+
+@pytest_twisted.ensureDeferred
+async def test_params_large_multipart_is_parsed_too(echo: Client) -> None:
+    """A multipart body past the in-thread threshold parses the same way."""
+    blob = bytes(range(256)) * 1024  # 256 KiB
+    response = await echo.post(
+        "/echo/p",
+        files={"file": ("blob.bin", "application/octet-stream", blob)},
+    )
+    assert (await get_json(response))["file"] == ["blob.bin", "application/octet-stream", len(blob)]
+
+
+@pytest_twisted.ensureDeferred
+async def test_typed_getters_accept_every_encoding(echo: Client) -> None:
+    """The same typed parameters arrive from a query string and from JSON."""
+    client = echo
+    from_query = await client.get(
+        "/typed?n=42&flag=on&name=x&ids[]=1&ids[]=2"
+    )
+    from_json = await client.post(
+        "/typed",
+        data=json.dumps({"n": 42, "flag": True, "name": "x", "ids": [1, 2]}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    expected = {"n": 42, "flag": True, "name": "x", "ids": ["1", "2"]}
+    assert await get_json(from_query) == expected
+    assert await get_json(from_json) == expected
+
+
+@pytest_twisted.ensureDeferred
+async def test_bad_parameters_are_400_with_a_message(echo: Client) -> None:
+    """Missing required fields, wrong types and malformed bodies are 400s naming the problem."""
+    client = echo
+    cases = [
+        (client.get("/typed"), "Missing field: name"),
+        (client.get("/typed?name=x&n=ten"),
+         "Invalid value for n: expected an integer"),
+        (client.get("/typed?name=x&flag=maybe"),
+         "Invalid value for flag: expected a boolean"),
+        (client.post("/typed", data=b"{not json",
+                     headers={"Content-Type": "application/json"}),
+         "Malformed JSON body"),
+        (client.post("/typed", data=b"--x\r\n",
+                     headers={"Content-Type": "multipart/form-data"}),
+         "Malformed multipart body: no boundary"),
+    ]
+    for pending, message in cases:
+        response = await pending
+        assert response.code == 400, message
+        assert await get_json(response) == {"error": message}
+
+
+@pytest_twisted.ensureDeferred
+async def test_api_errors_keep_their_status(echo: Client) -> None:
+    """A typed error raised by a handler becomes its status and {"error": message}."""
+    response = await echo.get("/forbidden")
+    assert response.code == 403
+    assert await get_json(response) == {"error": "Invalid credentials."}
+
+
+@pytest_twisted.ensureDeferred
+async def test_unexpected_exception_is_a_bare_500(echo: Client) -> None:
+    """A bug answers 500 {"error": "Internal server error"}; no traceback or detail leaks."""
+    response = await echo.get("/boom")
+    assert response.code == 500
+    text = await response.text("utf-8")
+    assert json.loads(text) == {"error": "Internal server error"}
+    assert "secret" not in text and "Traceback" not in text
