@@ -64,9 +64,15 @@ class Options(usage.Options):
 
 def exit_with(message: str, status: int) -> NoReturn:
     """One line on stderr and an exit status: what operators and systemd read."""
-    sys.stderr.write(f"pleromad: {message}\n")
-    sys.stderr.flush()
+    say(message)
     raise SystemExit(status)
+
+
+def say(message: str) -> None:
+    """A line on the process's real stderr (twistd sends sys.stderr to the log)."""
+    stream = sys.__stderr__
+    stream.write(f"pleromad: {message}\n")
+    stream.flush()
 
 
 def makeService(options: Options) -> MultiService:
@@ -103,8 +109,7 @@ class PleromadService(Service):
     async def _start(self) -> None:
         config = self._config
         dsn = await self._server.start()
-        for migration in await schema.migrate(self._reactor, dsn):
-            log.info("schema at migration {v}", v=migration.version)
+        await schema.migrate(self._reactor, dsn)
         db = self._db = Database(self._reactor, dsn, config.database.pool_size)
         await db.open()
         cookie_secret = await db.run_interaction(
@@ -132,12 +137,14 @@ class PleromadService(Service):
     def _start_failed(self, failure: Any) -> None:
         if failure.check(*_START_ERRORS):
             reason = " ".join(str(failure.value).split())
-            sys.stderr.write(f"pleromad: cannot start: {reason}\n")
+            say(f"cannot start: {reason}")
+            log.error("cannot start: {reason}", reason=reason)
         else:
             log.failure("pleromad: cannot start", failure)
         # twistd exits 0 after a plain reactor.stop(); systemd must see failure.
         self._reactor.addSystemEventTrigger("after", "shutdown", _exit_failure)
-        self._reactor.stop()
+        # The failure may come before the reactor runs (a DSN refused at once).
+        self._reactor.callWhenRunning(self._reactor.stop)
 
     def stopService(self) -> Deferred[None]:
         super().stopService()

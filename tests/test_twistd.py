@@ -1,0 +1,206 @@
+"""The daemon as operators run it: real ``twistd`` and ``pleromad-ctl`` processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+BIN = Path(sys.executable).parent
+STOP_SECONDS = 20.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http_get(url: str) -> tuple[int, object]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+class Daemon:
+    def __init__(self, tmp_path: Path, *args: str) -> None:
+        self.port = free_port()
+        self.log = tmp_path / "twistd.log"
+        self.process = subprocess.Popen(
+            [str(BIN / "twistd"), "-n", "--pidfile=", "--logfile", str(self.log),
+             "pleromad", "--listen", f"tcp:{self.port}:interface=127.0.0.1", *args],
+            cwd=tmp_path,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def wait_healthy(self, timeout: float = 60.0) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, self.process.stderr.read() + self.log.read_text()
+            try:
+                status, body = http_get(self.base + "/api/pleroma/healthcheck")
+            except (OSError, ValueError):
+                time.sleep(0.1)
+                continue
+            if status == 200:
+                return body
+        raise AssertionError("the daemon never became healthy:\n" + self.log.read_text())
+
+    def terminate(self) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(STOP_SECONDS)
+
+
+# After a clean shutdown twistd re-raises the signal that stopped it, so the
+# parent (systemd counts SIGTERM as success) sees "terminated by SIGTERM".
+CLEAN_STOP = -signal.SIGTERM
+
+
+@pytest.fixture
+def daemons(tmp_path: Path) -> Iterator[list[Daemon]]:
+    started: list[Daemon] = []
+    yield started
+    for daemon in started:
+        if daemon.process.poll() is None:
+            daemon.process.kill()
+            daemon.process.wait()
+
+
+def ctl(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(BIN / "pleromad-ctl"), *args],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )
+
+
+def test_daemon_serves_and_stops_cleanly_on_sigterm(
+    tmp_path: Path, dsn: str, daemons: list[Daemon]
+) -> None:
+    """twistd pleromad on an existing database answers over TCP and shuts down cleanly
+    on SIGTERM."""
+    daemon = Daemon(tmp_path, "--dsn", dsn)
+    daemons.append(daemon)
+    health = daemon.wait_healthy()
+    assert health["healthy"] is True and health["pool_size"] == 10
+    status, body = http_get(daemon.base + "/api/v1/nothing/here/")
+    assert (status, body) == (404, {"error": "Not implemented"})
+    assert daemon.terminate() == CLEAN_STOP
+    log = daemon.log.read_text()
+    assert "Traceback" not in log
+    assert "Server Shut Down" in log
+
+
+def test_embedded_default_with_ctl_beside_it(tmp_path: Path, daemons: list[Daemon]) -> None:
+    """With no DSN the daemon runs its own PostgreSQL under the data dir; pleromad-ctl
+    reaches the same database while the daemon runs; SIGTERM stops both."""
+    config = tmp_path / "pleromad.toml"
+    config.write_text('[server]\ndata_dir = "data"\n')
+    daemon = Daemon(tmp_path, "--config", str(config))
+    daemons.append(daemon)
+    assert daemon.wait_healthy()["healthy"] is True
+    migrate = ctl(tmp_path, "--config", str(config), "migrate")
+    assert migrate.returncode == 0, migrate.stderr
+    assert "schema up to date" in migrate.stdout
+    assert "applied" not in migrate.stdout  # the daemon already migrated this database
+    assert daemon.wait_healthy()["healthy"] is True  # ctl left the server running
+    assert daemon.terminate() == CLEAN_STOP
+    assert not (tmp_path / "data/postgres/data/postmaster.pid").exists()
+
+
+def test_misspelt_key_is_one_line_and_nonzero(tmp_path: Path) -> None:
+    """A configuration mistake stops the start with one line naming the key."""
+    config = tmp_path / "bad.toml"
+    config.write_text("[server]\nlisten_on = 'tcp:4000'\n")
+    result = subprocess.run(
+        [str(BIN / "twistd"), "-n", "--pidfile=", "pleromad", "--config", str(config)],
+        cwd=tmp_path, capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 78
+    assert result.stderr == "pleromad: config error: [server] listen_on: unknown key\n"
+
+
+def test_unreachable_database_fails_start_with_one_line(tmp_path: Path) -> None:
+    """A database that cannot be reached at start: non-zero exit, one line, no traceback."""
+    missing = tmp_path / "nosocket"
+    result = subprocess.run(
+        [str(BIN / "twistd"), "-n", "--pidfile=", "--logfile", str(tmp_path / "log"),
+         "pleromad", "--listen", f"tcp:{free_port()}:interface=127.0.0.1",
+         "--dsn", f"host={missing} dbname=x"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode != 0
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("pleromad: cannot start: "), result.stderr
+    assert "Traceback" not in (tmp_path / "log").read_text()
+
+
+def test_ctl_errors_are_one_line(tmp_path: Path) -> None:
+    """pleromad-ctl reports usage, configuration and database problems in one line."""
+    bogus = ctl(tmp_path, "bogus")
+    assert bogus.returncode == 2 and len(bogus.stderr.splitlines()) == 1
+    config = tmp_path / "bad.toml"
+    config.write_text("[database]\npool_size = 0\n")
+    bad = ctl(tmp_path, "--config", str(config), "migrate")
+    assert bad.returncode == 1
+    assert bad.stderr.startswith("pleromad-ctl: config error: [database] pool_size: ")
+    assert len(bad.stderr.splitlines()) == 1
+    down = ctl(tmp_path, "--dsn", f"host={tmp_path / 'none'} dbname=x", "migrate")
+    assert down.returncode == 1 and len(down.stderr.splitlines()) == 1
+
+
+def test_ctl_migrate_on_a_fresh_database(tmp_path: Path, pg_server: object) -> None:
+    """pleromad-ctl migrate applies every migration to an empty database, then nothing."""
+    name = pg_server.create_database(template=None)
+    try:
+        target = pg_server.dsn_for(name)
+        first = ctl(tmp_path, "--dsn", target, "migrate")
+        assert first.returncode == 0, first.stderr
+        assert "applied 0001_settings" in first.stdout
+        second = ctl(tmp_path, "--dsn", target, "migrate")
+        assert second.returncode == 0 and "applied" not in second.stdout
+    finally:
+        pg_server.drop_database(name)
+
+
+def test_sd_notify_ready_after_port_bound(tmp_path: Path, dsn: str) -> None:
+    """Under systemd the daemon says READY=1 once it serves, and STOPPING=1 on SIGTERM."""
+    address = str(tmp_path / "notify.sock")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    listener.bind(address)
+    listener.settimeout(60)
+    port = free_port()
+    process = subprocess.Popen(
+        [str(BIN / "twistd"), "-n", "--pidfile=", "--logfile", str(tmp_path / "log"),
+         "pleromad", "--listen", f"tcp:{port}:interface=127.0.0.1", "--dsn", dsn],
+        cwd=tmp_path, env={**os.environ, "NOTIFY_SOCKET": address},
+    )
+    try:
+        ready = listener.recv(4096).decode()
+        assert "READY=1" in ready
+        # Ready means serving: the port answers at once.
+        assert http_get(f"http://127.0.0.1:{port}/api/pleroma/healthcheck")[0] == 200
+        process.send_signal(signal.SIGTERM)
+        assert "STOPPING=1" in listener.recv(4096).decode()
+        assert process.wait(STOP_SECONDS) == CLEAN_STOP
+    finally:
+        if process.poll() is None:
+            process.kill()
+        listener.close()
