@@ -35,29 +35,6 @@ class Forbidden(ApiError):
     status = 403
 
 
-class NotFound(ApiError):
-    status = 404
-
-    def __init__(self, message: str = "Record not found", **kwargs: Any) -> None:
-        super().__init__(message, **kwargs)
-
-
-class PayloadTooLarge(ApiError):
-    status = 413
-
-
-class UnsupportedMediaType(ApiError):
-    status = 415
-
-
-class Unprocessable(ApiError):
-    status = 422
-
-
-class ServiceUnavailable(ApiError):
-    status = 503
-
-
 class MissingField(BadRequest):
     def __init__(self, name: str) -> None:
         super().__init__(f"Missing field: {name}")

@@ -10,6 +10,8 @@ import pytest_twisted
 import treq
 from klein import Klein
 import pytest
+from twisted.internet.defer import Deferred
+from twisted.internet.task import deferLater
 from twisted.web.iweb import IRequest
 
 from pleromad.errors import Forbidden
@@ -157,6 +159,14 @@ class Echo:
 
     app = api_app()
 
+    def __init__(self) -> None:
+        self.gate: Deferred[None] = Deferred()
+
+    @route(app, "/slow", "GET")
+    async def slow(self, request: IRequest, params: Params) -> Any:
+        await self.gate
+        return {"done": True}
+
     @route(app, "/echo/<thing>", "GET", "POST", "PUT")
     async def echo(self, request: IRequest, params: Params) -> Any:
         return {
@@ -187,6 +197,39 @@ class Echo:
 @pytest.fixture
 def echo(serve: Any) -> Client:
     return serve(Gateway(Echo().app.resource(), 10_000_000))
+
+
+@pytest_twisted.ensureDeferred
+async def test_drain_waits_for_requests_in_flight(serve: Any) -> None:
+    """Shutdown's drain fires only once the requests in flight have been answered."""
+    from twisted.internet import reactor
+
+    family = Echo()
+    gateway = Gateway(family.app.resource(), 10_000_000)
+    client = serve(gateway)
+    pending = client.get("/slow")
+    await deferLater(reactor, 0.2, lambda: None)  # let the request reach the handler
+    drained = gateway.drain(reactor, 30)
+    assert not drained.called
+    family.gate.callback(None)
+    response = await pending
+    assert await get_json(response) == {"done": True}
+    await drained
+
+
+@pytest_twisted.ensureDeferred
+async def test_drain_gives_up_after_its_timeout(serve: Any) -> None:
+    """A request that never finishes does not hold shutdown past the drain timeout."""
+    from twisted.internet import reactor
+
+    family = Echo()
+    gateway = Gateway(family.app.resource(), 10_000_000)
+    client = serve(gateway)
+    pending = client.get("/slow")
+    await deferLater(reactor, 0.2, lambda: None)
+    await gateway.drain(reactor, 0.2)
+    family.gate.callback(None)
+    await pending
 
 
 @pytest_twisted.ensureDeferred
