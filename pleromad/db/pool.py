@@ -12,6 +12,7 @@ instead of queueing behind a database that is not there.
 
 from __future__ import annotations
 
+import functools
 import random
 from collections import deque
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from typing import Any, Awaitable, Callable, Concatenate, ParamSpec, TypeVar
 
 import psycopg2
 import psycopg2.extras
-from twisted.internet import defer
+from twisted.internet import defer, task
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorCore, IReactorFDSet, IReactorTime
 from twisted.logger import Logger
@@ -152,6 +153,7 @@ class Database:
             except psycopg2.Error as e:
                 await self.close()
                 raise DatabaseUnavailable(_one_line(e)) from e
+            conn.detector.addRecoveryHandler(functools.partial(self._recovered, conn))
             self._connections.append(conn)
             self._free.append(conn)
 
@@ -214,20 +216,20 @@ class Database:
             try:
                 return await conn.runInteraction(interaction)
             except psycopg2.Error as e:
-                if e.pgcode in _RETRYABLE and attempt < _MAX_ATTEMPTS:
-                    log.info(
-                        "{description}: {code} on attempt {attempt}, retrying",
-                        description=description, code=e.pgcode, attempt=attempt,
-                    )
-                    await _sleep(self._reactor, random.uniform(0.01, 0.05) * attempt)
-                    continue
-                if is_connection_failure(e):
-                    raise DatabaseUnavailable(_one_line(e)) from e
-                raise
+                if e.pgcode not in _RETRYABLE or attempt == _MAX_ATTEMPTS:
+                    if is_connection_failure(e):
+                        raise DatabaseUnavailable(_one_line(e)) from e
+                    raise
+                log.info(
+                    "{description}: {code} on attempt {attempt}, retrying",
+                    description=description, code=e.pgcode, attempt=attempt,
+                )
             except (reconnection.ConnectionDead, txpostgres.RollbackFailed) as e:
                 raise DatabaseUnavailable(f"{description}: connection lost") from e
             finally:
                 self._release(conn)
+            # Back off without holding the connection, so others can use it.
+            await _sleep(self._reactor, random.uniform(0.01, 0.05) * attempt)
         raise AssertionError("unreachable")
 
     async def _acquire(self) -> txpostgres.Connection:
@@ -248,6 +250,13 @@ class Database:
         finally:
             if waiter in self._waiters:
                 self._waiters.remove(waiter)
+
+    def _recovered(self, conn: txpostgres.Connection) -> None:
+        # A free connection that was dead is usable again: callers queued
+        # meanwhile must not wait for a busy one, or time out, to get it.
+        if conn in self._free:
+            self._free.remove(conn)
+            self._release(conn)
 
     def _release(self, conn: txpostgres.Connection) -> None:
         if conn not in self._connections:
@@ -280,4 +289,4 @@ def _one_line(err: BaseException) -> str:
 
 
 def _sleep(clock: IReactorTime, seconds: float) -> Deferred[None]:
-    return defer.deferLater(clock, seconds, lambda: None)
+    return task.deferLater(clock, seconds, lambda: None)

@@ -12,7 +12,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from importlib import resources
+from importlib.resources.abc import Traversable
 
+import psycopg2
 from twisted.internet.interfaces import IReactorFDSet
 from twisted.logger import Logger
 from txpostgres import txpostgres
@@ -22,7 +24,7 @@ from pleromad.db.pool import (
     Txn,
     as_interaction,
     connect_kwargs,
-    new_connection,
+    is_connection_failure,
 )
 
 log = Logger()
@@ -45,41 +47,68 @@ class Migration:
     sql: str
 
 
-def known_migrations() -> list[Migration]:
-    """The migrations shipped with this code, in order."""
-    found = []
-    for entry in resources.files("pleromad.db").joinpath("migrations").iterdir():
+def known_migrations(folder: Traversable | None = None) -> list[Migration]:
+    """The migrations in ``folder`` (by default those shipped with this code), in order.
+
+    Every ``.sql`` file there must be named ``NNNN_name.sql`` with a number of
+    its own: a misnamed file would otherwise be skipped without a word.
+    """
+    if folder is None:
+        folder = resources.files("pleromad.db").joinpath("migrations")
+    found: dict[int, Migration] = {}
+    files: dict[int, str] = {}
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        if not entry.name.lower().endswith(".sql"):
+            continue
         match = _NAME.match(entry.name)
-        if match:
-            found.append(
-                Migration(int(match[1]), match[2], entry.read_text(encoding="utf-8"))
+        if not match:
+            raise SchemaError(
+                f"migration file {entry.name} is not named NNNN_name.sql"
+                " (four digits, then lower-case letters, digits and _)"
             )
-    found.sort(key=lambda m: m.version)
-    versions = [m.version for m in found]
-    if len(set(versions)) != len(versions):
-        raise SchemaError("two migration files share a number")
-    return found
+        version = int(match[1])
+        if version in found:
+            raise SchemaError(
+                f"migration files {files[version]} and {entry.name}"
+                f" share the number {version:04d}"
+            )
+        files[version] = entry.name
+        found[version] = Migration(version, match[2], entry.read_text(encoding="utf-8"))
+    return [found[version] for version in sorted(found)]
 
 
 async def migrate(reactor: IReactorFDSet, dsn: str) -> list[Migration]:
-    """Apply every pending migration; returns those applied by this call."""
-    conn = new_connection(reactor)
+    """Apply every pending migration; returns those applied by this call.
+
+    Losing the server on the way raises DatabaseUnavailable.
+    """
+    # A plain connection, without the pool's dead-connection detector: one
+    # that died must stay dead, not reconnect in the background after this
+    # returns.  Closing it also releases the session's advisory lock.
+    conn = txpostgres.Connection(reactor=reactor)
     try:
         await conn.connect(**connect_kwargs(dsn))
-    except Exception as e:
-        raise DatabaseUnavailable(" ".join(str(e).split())) from e
+    except psycopg2.Error as e:
+        raise DatabaseUnavailable(_one_line(e)) from e
     try:
         await conn.runOperation(
             "SELECT pg_advisory_lock(%s, %s)", (_LOCK_CLASS, _LOCK_MIGRATIONS)
         )
-        try:
-            return await _apply_pending(conn)
-        finally:
-            await conn.runOperation(
-                "SELECT pg_advisory_unlock(%s, %s)", (_LOCK_CLASS, _LOCK_MIGRATIONS)
-            )
+        done = await _apply_pending(conn)
+        await conn.runOperation(
+            "SELECT pg_advisory_unlock(%s, %s)", (_LOCK_CLASS, _LOCK_MIGRATIONS)
+        )
+        return done
+    except (psycopg2.Error, txpostgres.RollbackFailed) as e:
+        if is_connection_failure(e):
+            raise DatabaseUnavailable(f"migrating: {_one_line(e)}") from e
+        raise
     finally:
         conn.close()
+
+
+def _one_line(err: BaseException) -> str:
+    return " ".join(str(err).split()) or type(err).__name__
 
 
 async def _apply_pending(conn: txpostgres.Connection) -> list[Migration]:
