@@ -21,7 +21,12 @@ A failed attempt is retried with exponential backoff until the job's
 ``max_attempts``; then it stays in the table as ``failed`` for the operator.
 If the dedicated connection itself drops while jobs run (a database restart),
 their locks are gone and another node may run them again: handlers must be
-idempotent, as retries already require.
+idempotent, as retries already require.  An outcome is recorded only while
+the attempt still owns the row (same node, same attempt number), so a worker
+that lost its job this way cannot undo what the new owner does.
+
+Time is the runner's ``clock``: retry times, the polling and rescue loops and
+the stop timeout all follow it, so tests drive backoff with a ``Clock``.
 """
 
 from __future__ import annotations
@@ -36,15 +41,22 @@ from twisted.internet.defer import Deferred, DeferredList
 from twisted.internet.interfaces import IReactorFDSet, IReactorTime
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 from txpostgres import txpostgres
 
-from pleromad.db.pool import as_interaction, connect_kwargs, new_connection
+from pleromad.db.pool import Txn, as_interaction, connect_kwargs, new_connection
 from pleromad.deferreds import within
 from pleromad.store import jobs as store
 
 log = Logger()
 
 Handler = Callable[[Mapping[str, Any]], Awaitable[None]]
+
+# A job in flight in this process: its id and the attempt it is on.
+_Attempt = tuple[int, int]
+
+# 2**62 times any sane base is far past any cap; more would overflow a float.
+_MAX_DOUBLINGS = 62
 
 
 class JobRunner(Service):
@@ -77,19 +89,28 @@ class JobRunner(Service):
         self._stop_timeout = stop_timeout
         self._session: txpostgres.Connection | None = None
         self._loops: list[LoopingCall] = []
-        self._running: dict[int, Deferred[None]] = {}
+        self._running: dict[_Attempt, Deferred[None]] = {}
         self._filling = False
         self._wanted = False
+        # The latest claiming round and rescue, for stop() to wait on.
+        self._fill_d: Deferred[None] | None = None
+        self._rescue_d: Deferred[None] | None = None
 
     async def start(self) -> None:
         """Connect, listen and start working; the daemon awaits this at start."""
-        self.startService()
+        if self.running:
+            raise RuntimeError("the job runner is already running")
         session = new_connection(self._reactor)
         await session.connect(**connect_kwargs(self._dsn))
+        try:
+            await session.runOperation(f"LISTEN {store.CHANNEL}")
+        except BaseException:
+            _close_for_good(session)
+            raise
         self._session = session
         session.addNotifyObserver(lambda _notify: self.wake())
-        session.detector.addRecoveryHandler(self._listen)
-        await self._listen()
+        session.detector.addRecoveryHandler(self._recovered)
+        self.startService()
         for interval, work in (
             (self._rescue_interval, self._rescue),
             (self._poll_interval, self.wake),
@@ -102,27 +123,34 @@ class JobRunner(Service):
             self._loops.append(loop)
 
     async def stop(self) -> None:
-        """Stop claiming, give running jobs a moment, then let go of the rest.
+        """Stop claiming, give running jobs ``stop_timeout``, then let go of the rest.
 
         Jobs still running when the session closes lose their locks and are
         picked up again by whichever node rescues next.
         """
+        if not self.running:
+            return
         self.stopService()
         for loop in self._loops:
             if loop.running:
                 loop.stop()
         self._loops.clear()
-        if self._running:
-            try:
-                await within(
-                    self._clock, self._stop_timeout, _all_settled(list(self._running.values()))
-                )
-            except defer.TimeoutError:
-                log.warn("{n} jobs still running at shutdown", n=len(self._running))
-        if self._session is not None:
-            self._session.detector.removeRecoveryHandler(self._listen)
-            self._session.close()
-            self._session = None
+        try:
+            await within(self._clock, self._stop_timeout, Deferred.fromCoroutine(self._settle()))
+        except defer.TimeoutError:
+            log.warn(
+                "{n} jobs still running at shutdown; they will be run again",
+                n=len(self._running),
+            )
+        session, self._session = self._session, None
+        if session is not None:
+            session.detector.removeRecoveryHandler(self._recovered)
+            _close_for_good(session)
+
+    async def _settle(self) -> None:
+        # A claim in flight may still start one job: wait for it first.
+        await _all_settled([d for d in (self._fill_d, self._rescue_d) if d is not None])
+        await _all_settled(list(self._running.values()))
 
     def wake(self) -> None:
         """Claim due jobs until the worker is busy or the queue is empty."""
@@ -131,8 +159,8 @@ class JobRunner(Service):
         if self._filling:
             self._wanted = True
             return
-        Deferred.fromCoroutine(self._fill()).addErrback(
-            lambda f: log.failure("claiming jobs failed", f)
+        self._fill_d = Deferred.fromCoroutine(self._fill()).addErrback(
+            self._log_failure, "claiming jobs failed"
         )
 
     async def _fill(self) -> None:
@@ -153,53 +181,111 @@ class JobRunner(Service):
             self._filling = False
 
     def _start_job(self, job: dict[str, Any]) -> None:
+        key = (job["id"], job["attempts"])
         d = Deferred.fromCoroutine(self._execute(job))
-        self._running[job["id"]] = d
-        d.addErrback(lambda f: log.failure("recording job {id} failed", f, id=job["id"]))
-        d.addBoth(lambda _: self._job_done(job["id"]))
+        self._running[key] = d
+        d.addErrback(self._log_failure, "recording job {id} failed", id=job["id"])
+        d.addBoth(lambda _: self._job_done(key))
 
-    def _job_done(self, job_id: int) -> None:
-        self._running.pop(job_id, None)
+    def _job_done(self, key: _Attempt) -> None:
+        self._running.pop(key, None)
         self.wake()
 
     async def _execute(self, job: dict[str, Any]) -> None:
         handler = self._handlers[job["kind"]]
+        attempt = job["attempts"]
         try:
             await handler(job["payload"])
         except Exception as e:
             retry_at = None
-            if job["attempts"] < job["max_attempts"]:
-                delay = min(self._backoff_cap, self._backoff_base * 2 ** (job["attempts"] - 1))
-                retry_at = self._clock.seconds() + delay
+            if attempt < job["max_attempts"]:
+                retry_at = self._clock.seconds() + self._backoff(attempt)
             log.failure(
                 "job {id} ({kind}) attempt {attempt} failed",
-                id=job["id"], kind=job["kind"], attempt=job["attempts"],
+                id=job["id"], kind=job["kind"], attempt=attempt,
             )
-            await self._in_session(
-                store.fail_txn, job["id"], f"{type(e).__name__}: {e}", retry_at
+            await self._record(
+                job, store.fail_txn, self.node, attempt, f"{type(e).__name__}: {e}", retry_at
             )
         else:
-            await self._in_session(store.finish_txn, job["id"])
+            await self._record(job, store.finish_txn, self.node, attempt)
+
+    def _backoff(self, attempt: int) -> float:
+        """Seconds to wait before retrying after failed attempt number ``attempt``."""
+        doublings = min(attempt - 1, _MAX_DOUBLINGS)
+        return min(self._backoff_cap, self._backoff_base * 2**doublings)
+
+    async def _record(
+        self, job: dict[str, Any], fn_txn: Callable[..., Awaitable[bool]], *args: Any
+    ) -> None:
+        if self._session is None:
+            log.warn(
+                "job {id} ({kind}) ended after shutdown; its outcome is lost"
+                " and it will be run again",
+                id=job["id"], kind=job["kind"],
+            )
+            return
+        if not await self._in_session(fn_txn, job["id"], *args):
+            log.warn(
+                "job {id} ({kind}) attempt {attempt} ended after this node lost it"
+                " (its database session dropped); outcome not recorded",
+                id=job["id"], kind=job["kind"], attempt=job["attempts"],
+            )
 
     def _rescue(self) -> Deferred[None]:
         async def rescue() -> None:
-            rescued = await self._in_session(store.rescue_txn, self.node, self._clock.seconds())
+            rescued = await self._in_session(self._rescue_txn)
             if rescued:
                 log.info("requeued jobs {ids} whose worker stopped", ids=rescued)
                 self.wake()
 
-        return Deferred.fromCoroutine(rescue()).addErrback(
-            lambda f: log.failure("rescuing jobs failed", f)
+        self._rescue_d = Deferred.fromCoroutine(rescue()).addErrback(
+            self._log_failure, "rescuing jobs failed"
         )
+        return self._rescue_d
+
+    async def _rescue_txn(self, txn: Txn) -> list[int]:
+        # Which jobs are ours is read when the transaction runs, not when it
+        # is queued: a claim queued ahead of it on the session may add one,
+        # and this session could take that job's lock again.
+        return await store.rescue_txn(txn, {job_id for job_id, _ in self._running})
+
+    def _log_failure(self, failure: Failure, message: str, **fields: Any) -> None:
+        if self.running:
+            log.failure(message, failure, **fields)
+        else:
+            # Closing the session at shutdown cuts short what it was doing.
+            log.info(message + " at shutdown: {error}", error=failure.value, **fields)
 
     async def _in_session(self, fn_txn: Callable[..., Awaitable[Any]], *args: Any) -> Any:
         if self._session is None:
             raise RuntimeError("the job runner is stopped")
         return await self._session.runInteraction(as_interaction(fn_txn, *args))
 
-    def _listen(self) -> Deferred[None]:
-        assert self._session is not None
-        return self._session.runOperation(f"LISTEN {store.CHANNEL}")
+    async def _recovered(self) -> None:
+        """The session came back: listen again and catch up on missed wake-ups."""
+        if self._session is None:
+            return
+        await self._session.runOperation(f"LISTEN {store.CHANNEL}")
+        self.wake()
+
+
+def _close_for_good(session: txpostgres.Connection) -> None:
+    """Close the session so that its dead-connection detector never reopens it
+    (it would, were a reconnection under way or an interaction cut short)."""
+    session.detector.reconnectable = _Closed()
+    session.close()
+
+
+class _Closed:
+    """Stands in for a closed session in its detector: reconnecting "succeeds"
+    at once, which ends the detector's retry loop."""
+
+    def close(self) -> None:
+        pass
+
+    def connect(self, *args: Any, **kwargs: Any) -> Deferred[None]:
+        return defer.succeed(None)
 
 
 def _all_settled(ds: list[Deferred[Any]]) -> Deferred[None]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping, Sequence
+from typing import Any, Collection, Mapping, Sequence
 
 from pleromad.db.pool import Txn
 
@@ -30,57 +30,90 @@ async def enqueue_txn(
 async def claim_txn(
     txn: Txn, node: str, kinds: Sequence[str], now: float
 ) -> dict[str, Any] | None:
-    """Take the next due job, holding its advisory lock on this session."""
+    """Take the oldest due job of one of ``kinds``, holding its advisory lock
+    on this session; the returned row has this attempt's number."""
     row = await txn.fetchone(
-        "SELECT id, kind, payload, attempts, max_attempts FROM jobs"
-        " WHERE state = 'pending' AND run_at <= to_timestamp(%s) AND kind = ANY(%s)"
-        "   AND attempts < max_attempts"
-        " ORDER BY run_at, id LIMIT 1 FOR UPDATE SKIP LOCKED",
-        (now, list(kinds)),
+        "UPDATE jobs SET state = 'running', attempts = attempts + 1, claimed_by = %(node)s"
+        " WHERE id = (SELECT id FROM jobs"
+        "             WHERE state = 'pending' AND kind = ANY(%(kinds)s)"
+        "               AND (run_at IS NULL OR run_at <= to_timestamp(%(now)s))"
+        "               AND attempts < max_attempts"
+        "             ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)"
+        " RETURNING id, kind, payload, attempts, max_attempts",
+        {"node": node, "kinds": list(kinds), "now": now},
     )
     if row is None:
         return None
+    # Last, so that nothing but COMMIT can fail once the session holds the
+    # lock (a session lock outlives a rollback).  Blocking, not "try": a
+    # rescuer may still hold its transaction lock on this id for the instant
+    # between its commit becoming visible and its locks being released.
     await txn.execute("SELECT pg_advisory_lock(%s)", (row["id"],))
-    await txn.execute(
-        "UPDATE jobs SET state = 'running', attempts = attempts + 1, claimed_by = %s"
-        " WHERE id = %s",
-        (node, row["id"]),
-    )
-    row["attempts"] += 1
     return row
 
 
-async def finish_txn(txn: Txn, job_id: int) -> None:
-    await txn.execute("DELETE FROM jobs WHERE id = %s", (job_id,))
-    await txn.execute("SELECT pg_advisory_unlock(%s)", (job_id,))
+async def finish_txn(txn: Txn, job_id: int, node: str, attempt: int) -> bool:
+    """Delete a job that succeeded; False when this attempt had lost its claim
+    (its session dropped and another node took the job over)."""
+    done = await txn.execute(
+        "DELETE FROM jobs WHERE id = %s AND state = 'running'"
+        " AND claimed_by = %s AND attempts = %s",
+        (job_id, node, attempt),
+    )
+    return await _release_txn(txn, job_id, done)
 
 
-async def fail_txn(txn: Txn, job_id: int, error: str, retry_at: float | None) -> None:
-    """Record a failed attempt: due again at ``retry_at``, or failed for good."""
-    await txn.execute(
+async def fail_txn(
+    txn: Txn, job_id: int, node: str, attempt: int, error: str, retry_at: float | None
+) -> bool:
+    """Record a failed attempt: due again at ``retry_at``, or failed for good
+    when it is None.  False when this attempt had lost its claim."""
+    done = await txn.execute(
         "UPDATE jobs SET state = CASE WHEN %(retry)s IS NULL THEN 'failed' ELSE 'pending' END,"
         " run_at = COALESCE(to_timestamp(%(retry)s), run_at),"
-        " claimed_by = NULL, last_error = %(error)s WHERE id = %(id)s",
-        {"retry": retry_at, "error": error, "id": job_id},
+        " claimed_by = NULL, last_error = %(error)s"
+        " WHERE id = %(id)s AND state = 'running'"
+        "   AND claimed_by = %(node)s AND attempts = %(attempt)s",
+        {"retry": retry_at, "error": error, "id": job_id, "node": node, "attempt": attempt},
     )
+    return await _release_txn(txn, job_id, done)
+
+
+async def _release_txn(txn: Txn, job_id: int, recorded: int) -> bool:
+    if not recorded:
+        # The attempt had lost the job, so this session does not hold its
+        # lock, unless it claimed the job again since: then the lock is the
+        # new attempt's to release.
+        return False
     await txn.execute("SELECT pg_advisory_unlock(%s)", (job_id,))
+    return True
 
 
-async def rescue_txn(txn: Txn, node: str, now: float) -> list[int]:
-    """Release jobs left 'running' by nodes that died.
+async def rescue_txn(txn: Txn, mine: Collection[int]) -> list[int]:
+    """Put back in the queue the jobs left 'running' by workers that are gone.
 
-    A live node holds the advisory lock of each job it runs for as long as its
-    session lasts, so a running job whose lock can be taken has no owner.
+    A live worker holds the advisory lock of each job it runs for as long as
+    its session lasts, so a running job whose lock can be taken has no owner.
+    ``mine`` are the jobs the caller's own session runs: it could take their
+    locks again, being their holder.  A job that had used up its attempts is
+    failed instead.
     """
+    # The lock is tried on candidates only (a CTE fence): tried on every row
+    # it would also lock pending jobs that workers are about to claim.
     rows = await txn.fetchall(
-        "UPDATE jobs SET claimed_by = NULL, run_at = to_timestamp(%(now)s),"
-        " state = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'pending' END,"
-        " last_error = COALESCE(last_error, 'its worker stopped while running it')"
-        " WHERE id IN (SELECT id FROM jobs WHERE state = 'running'"
-        "              AND claimed_by IS DISTINCT FROM %(node)s FOR UPDATE SKIP LOCKED)"
-        "   AND pg_try_advisory_xact_lock(id)"
-        " RETURNING id",
-        {"now": now, "node": node},
+        "WITH candidates AS MATERIALIZED ("
+        "    SELECT id FROM jobs WHERE state = 'running' AND id <> ALL(%(mine)s::int8[])"
+        "    FOR UPDATE SKIP LOCKED"
+        "), orphans AS MATERIALIZED ("
+        "    SELECT id FROM candidates WHERE pg_try_advisory_xact_lock(id)"
+        ")"
+        " UPDATE jobs SET claimed_by = NULL, run_at = NULL,"
+        "   state = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'pending' END,"
+        "   last_error = 'its worker stopped during attempt ' || attempts"
+        " FROM orphans WHERE jobs.id = orphans.id"
+        " RETURNING jobs.id",
+        {"mine": list(mine)},
     )
+    if rows:
+        await txn.execute("SELECT pg_notify(%s, '')", (CHANNEL,))
     return [row["id"] for row in rows]
-
