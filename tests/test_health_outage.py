@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 import pytest_twisted
-from twisted.internet import reactor, task
+from twisted.internet import reactor
 from twisted.web.iweb import IRequest
 
 from pleromad.config import Config
@@ -29,6 +29,7 @@ from pleromad.web.params import Params
 from pleromad.web.root import build_gateway
 from pleromad.web.site import Gateway
 from tests.conftest import FAST_SETTINGS, Client, run
+from tests.helpers import sleep
 
 HEALTHCHECK = "/api/pleroma/healthcheck"
 # What a client may wait for an answer while the database is frozen: the ping's
@@ -104,7 +105,7 @@ async def wait_for_status(client: Client, path: str, status: int, within: float)
         if code == status:
             return body
         assert time.monotonic() < deadline, f"{path} still answers {code}: {body}"
-        await task.deferLater(reactor, 0.1, lambda: None)
+        await sleep(0.1)
 
 
 def server_processes(data: Path) -> list[int]:

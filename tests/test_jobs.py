@@ -19,31 +19,12 @@ from twisted.internet.defer import Deferred
 from pleromad.db.pool import Database, Txn
 from pleromad.jobs import JobRunner
 from pleromad.store import jobs as store
+from tests.helpers import eventually, sleep
 
 StartRunner = Callable[..., Awaitable[JobRunner]]
 
 
 # -- helpers -----------------------------------------------------------------
-
-
-def sleep(seconds: float) -> Deferred[None]:
-    return task.deferLater(reactor, seconds, lambda: None)
-
-
-async def eventually(
-    check: Callable[[], Any], what: str, timeout: float = 5.0
-) -> Any:
-    """Poll ``check`` (sync or async) until it returns something true."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if isinstance(result, Awaitable):
-            result = await result
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout} s: {what}")
-        await sleep(0.02)
 
 
 class Gate:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import psycopg2
@@ -12,36 +12,15 @@ import psycopg2.errors
 import psycopg2.extensions
 import pytest
 import pytest_twisted
-from twisted.internet import defer, reactor, task
+from twisted.internet import defer, reactor
 from twisted.internet.defer import Deferred
 
 from pleromad.db import pool
 from pleromad.db.pool import Database, DatabaseUnavailable, PoolStats, Txn
+from tests.helpers import eventually, query, sleep
 
 
-def sleep(seconds: float) -> Deferred[None]:
-    return task.deferLater(reactor, seconds, lambda: None)
 
-
-async def eventually(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    """Wait until ``condition()`` holds, polling; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
-        await sleep(0.02)
-
-
-def query(dsn: str, sql: str, args: Any = None) -> list[tuple[Any, ...]]:
-    """Run one statement on a connection of its own (autocommit), outside the pool."""
-    conn = psycopg2.connect(dsn)
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql, args)
-            return cur.fetchall() if cur.description else []
-    finally:
-        conn.close()
 
 
 def backends(dsn: str) -> set[int]:

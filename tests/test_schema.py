@@ -7,30 +7,22 @@ import time
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
 import psycopg2
 import psycopg2.extensions
 import pytest
 import pytest_twisted
-from twisted.internet import defer, reactor, task
+from twisted.internet import defer, reactor
 from twisted.internet.defer import Deferred
 
 from pleromad.db import schema
 from pleromad.db.pool import DatabaseUnavailable
 from pleromad.db.schema import SchemaError, known_migrations, migrate
 from tests.conftest import PgServer
+from tests.helpers import query, sleep
 
 
-def query(dsn: str, sql: str, args: Any = None) -> list[tuple[Any, ...]]:
-    conn = psycopg2.connect(dsn)
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql, args)
-            return cur.fetchall() if cur.description else []
-    finally:
-        conn.close()
+
 
 
 def recorded(dsn: str) -> list[tuple[int, str]]:
@@ -158,7 +150,7 @@ async def test_migrate_whose_connection_dies_fails_cleanly(empty_dsn: str) -> No
         deadline = time.monotonic() + 5
         while not waiting:
             assert time.monotonic() < deadline, "migrate never waited for the lock"
-            await task.deferLater(reactor, 0.02, lambda: None)
+            await sleep(0.02)
             waiting = query(
                 empty_dsn,
                 others + " AND wait_event_type = 'Lock'",
@@ -168,7 +160,7 @@ async def test_migrate_whose_connection_dies_fails_cleanly(empty_dsn: str) -> No
         with pytest.raises(DatabaseUnavailable):
             await running
         # A reconnecting connection would be back within the first backoff step.
-        await task.deferLater(reactor, 1.2, lambda: None)
+        await sleep(1.2)
         assert query(empty_dsn, others, (dbname, holder_pid)) == []
         assert not table_exists(empty_dsn, "schema_migrations")
     finally:

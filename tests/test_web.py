@@ -7,11 +7,9 @@ from dataclasses import replace
 from typing import Any
 
 import pytest_twisted
-import treq
-from klein import Klein
 import pytest
 from twisted.internet.defer import Deferred
-from twisted.internet.task import deferLater
+from twisted.internet import reactor
 from twisted.web.iweb import IRequest
 
 from pleromad.errors import Forbidden
@@ -21,6 +19,7 @@ from pleromad.web.params import Params
 from pleromad.web.root import build_gateway
 from pleromad.web.site import Gateway
 from tests.conftest import Client
+from tests.helpers import sleep
 
 
 async def get_json(response: Any) -> Any:
@@ -57,8 +56,6 @@ async def test_healthcheck_disabled_answers_503_empty(rt: Runtime, serve: Any) -
 @pytest_twisted.ensureDeferred
 async def test_healthcheck_unhealthy_when_pool_exhausted(rt: Runtime, client: Client) -> None:
     """Every pool connection busy: healthy is false, with a 503."""
-    from twisted.internet.defer import Deferred
-
     release: Deferred[None] = Deferred()
 
     async def hold_txn(txn: Any) -> None:
@@ -199,16 +196,19 @@ def echo(serve: Any) -> Client:
     return serve(Gateway(Echo().app.resource(), 10_000_000))
 
 
+async def slow_request_in_flight(serve: Any) -> tuple[Echo, Gateway, Deferred[Any]]:
+    """A request that has reached /slow's handler and waits on its gate."""
+    family = Echo()
+    gateway = Gateway(family.app.resource(), 10_000_000)
+    pending = serve(gateway).get("/slow")
+    await sleep(0.2)
+    return family, gateway, pending
+
+
 @pytest_twisted.ensureDeferred
 async def test_drain_waits_for_requests_in_flight(serve: Any) -> None:
     """Shutdown's drain fires only once the requests in flight have been answered."""
-    from twisted.internet import reactor
-
-    family = Echo()
-    gateway = Gateway(family.app.resource(), 10_000_000)
-    client = serve(gateway)
-    pending = client.get("/slow")
-    await deferLater(reactor, 0.2, lambda: None)  # let the request reach the handler
+    family, gateway, pending = await slow_request_in_flight(serve)
     drained = gateway.drain(reactor, 30)
     assert not drained.called
     family.gate.callback(None)
@@ -220,13 +220,7 @@ async def test_drain_waits_for_requests_in_flight(serve: Any) -> None:
 @pytest_twisted.ensureDeferred
 async def test_drain_gives_up_after_its_timeout(serve: Any) -> None:
     """A request that never finishes does not hold shutdown past the drain timeout."""
-    from twisted.internet import reactor
-
-    family = Echo()
-    gateway = Gateway(family.app.resource(), 10_000_000)
-    client = serve(gateway)
-    pending = client.get("/slow")
-    await deferLater(reactor, 0.2, lambda: None)
+    family, gateway, pending = await slow_request_in_flight(serve)
     await gateway.drain(reactor, 0.2)
     family.gate.callback(None)
     await pending

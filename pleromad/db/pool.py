@@ -22,7 +22,7 @@ import psycopg2
 import psycopg2.extras
 from twisted.internet import defer, task
 from twisted.internet.defer import Deferred
-from twisted.internet.interfaces import IReactorCore, IReactorFDSet, IReactorTime
+from twisted.internet.interfaces import IReactorFDSet, IReactorTime
 from twisted.logger import Logger
 from txpostgres import reconnection, retrying, txpostgres
 

@@ -1,0 +1,44 @@
+"""Small helpers several test modules share."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import psycopg2
+from twisted.internet import reactor, task
+from twisted.internet.defer import Deferred
+
+
+def sleep(seconds: float) -> Deferred[None]:
+    return task.deferLater(reactor, seconds, lambda: None)
+
+
+async def eventually(
+    check: Callable[[], Any], what: str = "condition", timeout: float = 5.0
+) -> Any:
+    """Poll ``check`` (sync or async) until it returns something true;
+    fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if isinstance(result, Awaitable):
+            result = await result
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout} s: {what}")
+        await sleep(0.02)
+
+
+def query(dsn: str, sql: str, args: Any = None) -> list[tuple[Any, ...]]:
+    """Run one statement on a connection of its own (autocommit), outside the pool."""
+    conn = psycopg2.connect(dsn)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql, args)
+            return cur.fetchall() if cur.description else []
+    finally:
+        conn.close()
