@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
+from twisted.cred.portal import Portal
 from twisted.internet.interfaces import IReactorTime
 
+from pleromad.auth.passwords import PasswordHasher
+from pleromad.auth.realm import build_portal
 from pleromad.config import Config
 from pleromad.db.pool import Database
+from pleromad.domain.rate_limits import RateLimiter
 
 
 @dataclass(frozen=True)
@@ -17,3 +22,22 @@ class Runtime:
     clock: IReactorTime
     # Signs session cookies; shared by every node through the settings table.
     cookie_secret: bytes
+    passwords: PasswordHasher
+    limiter: RateLimiter
+
+    @cached_property
+    def portal(self) -> Portal:
+        return build_portal(self)
+
+
+def build_runtime(
+    config: Config, db: Database, clock: IReactorTime, cookie_secret: bytes
+) -> Runtime:
+    return Runtime(
+        config=config,
+        db=db,
+        clock=clock,
+        cookie_secret=cookie_secret,
+        passwords=PasswordHasher(),
+        limiter=RateLimiter(config.rate_limits, db, clock),
+    )

@@ -25,7 +25,7 @@ from pleromad.db.embedded import EmbeddedPostgresError
 from pleromad.db.pool import Database, DatabaseUnavailable
 from pleromad.db.server import DatabaseServer
 from pleromad.jobs import JobRunner
-from pleromad.runtime import Runtime
+from pleromad.runtime import build_runtime
 from pleromad.sdnotify import SystemdNotifier
 from pleromad.store import settings
 from pleromad.web.root import build_gateway
@@ -115,12 +115,7 @@ class PleromadService(Service):
         cookie_secret = await db.run_interaction(
             "cookie_secret", settings.get_or_create_secret_txn, settings.COOKIE_SECRET
         )
-        rt = Runtime(
-            config=config,
-            db=db,
-            clock=self._reactor,
-            cookie_secret=bytes.fromhex(cookie_secret),
-        )
+        rt = build_runtime(config, db, self._reactor, bytes.fromhex(cookie_secret))
         self._gateway = build_gateway(rt)
         site = PleromadSite(self._gateway, body_limit=config.instance.upload_limit)
         endpoint = serverFromString(self._reactor, config.server.listen)

@@ -28,7 +28,7 @@ from pleromad.config import Config, load_config
 from pleromad.db import schema
 from pleromad.db.embedded import EmbeddedPostgres
 from pleromad.db.pool import Database
-from pleromad.runtime import Runtime
+from pleromad.runtime import Runtime, build_runtime
 from pleromad.web.root import build_gateway
 from pleromad.web.site import PleromadSite
 
@@ -116,7 +116,7 @@ def config(tmp_path: Path) -> Config:
 
 @pytest.fixture
 def rt(config: Config, db: Database) -> Runtime:
-    return Runtime(config=config, db=db, clock=reactor, cookie_secret=b"s" * 32)
+    return build_runtime(config, db, reactor, cookie_secret=b"s" * 32)
 
 
 class Client:

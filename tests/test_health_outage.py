@@ -16,16 +16,14 @@ from typing import Any
 import pytest
 import pytest_twisted
 from twisted.internet import reactor
-from twisted.web.iweb import IRequest
 
 from pleromad.config import Config
 from pleromad.db import schema
 from pleromad.db.embedded import EmbeddedPostgres
 from pleromad.db.pool import Database, Txn
 from pleromad.domain import health
-from pleromad.runtime import Runtime
-from pleromad.web.base import api_app, route
-from pleromad.web.params import Params
+from pleromad.runtime import build_runtime
+from pleromad.web.base import Call, api_app, route
 from pleromad.web.root import build_gateway
 from pleromad.web.site import Gateway
 from tests.conftest import FAST_SETTINGS, Client, run
@@ -68,7 +66,7 @@ class NeedsDatabase:
         self.db = db
 
     @route(app, "/api/test/count", "GET")
-    async def count(self, request: IRequest, params: Params) -> Any:
+    async def count(self, call: Call) -> Any:
         return {"count": await self.db.run_interaction("count", _count_txn)}
 
 
@@ -79,7 +77,7 @@ async def _count_txn(txn: Txn) -> int:
 @pytest.fixture
 def daemon(config: Config, small_db: Database, serve: Callable[..., Client]) -> Client:
     """The daemon's whole tree, on a pool of two connections to the module's server."""
-    rt = Runtime(config=config, db=small_db, clock=reactor, cookie_secret=b"s" * 32)
+    rt = build_runtime(config, small_db, reactor, cookie_secret=b"s" * 32)
     return serve(build_gateway(rt), config.instance.upload_limit)
 
 

@@ -10,12 +10,10 @@ import pytest_twisted
 import pytest
 from twisted.internet.defer import Deferred
 from twisted.internet import reactor
-from twisted.web.iweb import IRequest
 
 from pleromad.errors import Forbidden
 from pleromad.runtime import Runtime
-from pleromad.web.base import api_app, route
-from pleromad.web.params import Params
+from pleromad.web.base import Call, api_app, route
 from pleromad.web.root import build_gateway
 from pleromad.web.site import Gateway
 from tests.conftest import Client
@@ -160,34 +158,34 @@ class Echo:
         self.gate: Deferred[None] = Deferred()
 
     @route(app, "/slow", "GET")
-    async def slow(self, request: IRequest, params: Params) -> Any:
+    async def slow(self, call: Call) -> Any:
         await self.gate
         return {"done": True}
 
     @route(app, "/echo/<thing>", "GET", "POST", "PUT")
-    async def echo(self, request: IRequest, params: Params) -> Any:
+    async def echo(self, call: Call) -> Any:
         return {
             key: (value.filename, value.content_type, len(value.data))
             if hasattr(value, "data")
             else value
-            for key, value in params.items()
+            for key, value in call.params.items()
         }
 
     @route(app, "/typed", "GET", "POST")
-    async def typed(self, request: IRequest, params: Params) -> Any:
+    async def typed(self, call: Call) -> Any:
         return {
-            "n": params.int("n"),
-            "flag": params.bool("flag"),
-            "name": params.required_str("name"),
-            "ids": params.list("ids"),
+            "n": call.params.int("n"),
+            "flag": call.params.bool("flag"),
+            "name": call.params.required_str("name"),
+            "ids": call.params.list("ids"),
         }
 
     @route(app, "/forbidden", "GET")
-    async def forbidden(self, request: IRequest, params: Params) -> Any:
+    async def forbidden(self, call: Call) -> Any:
         raise Forbidden("Invalid credentials.")
 
     @route(app, "/boom", "GET")
-    async def boom(self, request: IRequest, params: Params) -> Any:
+    async def boom(self, call: Call) -> Any:
         raise RuntimeError("secret detail that must not leak")
 
 

@@ -1,8 +1,10 @@
 """What every API family shares: its Klein app, routing and JSON rendering.
 
-Each family is a class with ``app = api_app()``; its handlers are declared
-with :func:`route`, receive the merged :class:`~pleromad.web.params.Params`
-and return a JSON-able value or a :class:`JsonResponse`.  Errors become
+Each family is a class with ``app = api_app()`` and an ``rt`` attribute (the
+:class:`~pleromad.runtime.Runtime`); its handlers are declared with
+:func:`route`, which parses parameters and authenticates as the route asks,
+and receive one :class:`Call`; they return a JSON-able value or a
+:class:`JsonResponse`.  Errors become
 ``{"error": message}`` here, in one place: an :class:`~pleromad.errors.ApiError`
 with its status, an unknown route 404, an unreachable database 503 and any
 other exception a logged 500 whose details never reach the client.
@@ -24,6 +26,9 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound
 
 from pleromad.db.pool import DatabaseUnavailable
 from pleromad.errors import ApiError
+from pleromad.auth.realm import Viewer
+from pleromad.store.users import User
+from pleromad.web.auth import Auth, authenticate
 from pleromad.web.params import Params, read_params
 
 log = Logger()
@@ -31,7 +36,24 @@ log = Logger()
 JSON_CONTENT_TYPE = b"application/json; charset=utf-8"
 
 T = TypeVar("T")
-Handler = Callable[[Any, IRequest, Params], Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class Call:
+    """Everything a handler gets about the request it serves."""
+
+    request: IRequest
+    params: Params
+    viewer: Viewer | None
+
+    @property
+    def user(self) -> User:
+        """The authenticated user, on routes that require one."""
+        assert self.viewer is not None and self.viewer.user is not None
+        return self.viewer.user
+
+
+Handler = Callable[[Any, Call], Awaitable[Any]]
 
 
 @dataclass(frozen=True)
@@ -62,15 +84,27 @@ def render(request: IRequest, result: Any) -> bytes:
     return write_json(request, result)
 
 
-def route(app: Klein, path: str, *methods: str) -> Callable[[Handler], Handler]:
-    """Declare a JSON endpoint of ``app``; its handler gets parsed parameters."""
+def route(
+    app: Klein,
+    path: str,
+    *methods: str,
+    auth: Auth = Auth.NONE,
+    scope: str | None = None,
+) -> Callable[[Handler], Handler]:
+    """Declare a JSON endpoint of ``app``: ``auth`` says who may call it and
+    ``scope`` which OAuth scope a token needs for it."""
 
     def decorate(handler: Handler) -> Handler:
         @app.route(path, methods=list(methods))
         @functools.wraps(handler)
         async def endpoint(self: Any, request: IRequest, **path_args: str) -> bytes:
             params = await read_params(request, path_args)
-            return render(request, await handler(self, request, params))
+            viewer = (
+                None
+                if auth is Auth.NONE
+                else await authenticate(self.rt, request, params, auth, scope)
+            )
+            return render(request, await handler(self, Call(request, params, viewer)))
 
         return handler
 

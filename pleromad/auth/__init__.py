@@ -1,0 +1,1 @@
+"""Authentication as twisted.cred: credentials, checkers, the realm and passwords."""

@@ -1,0 +1,148 @@
+"""The portal: credentials in, a Viewer out.
+
+Checkers turn credentials into a :class:`Grant` (whose token, which user);
+the realm turns a grant into a :class:`Viewer`, refusing accounts that are
+deactivated, deleted or unconfirmed where confirmation is required, so that
+every authentication method locks them out the same way, at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import twisted.plugins
+from twisted.cred.checkers import ICredentialsChecker
+from twisted.cred.error import UnauthorizedLogin
+from twisted.cred.portal import IRealm, Portal
+from twisted.internet.defer import Deferred
+from twisted.plugin import IPlugin, getPlugins
+from zope.interface import Attribute, Interface, implementer
+
+from pleromad.auth.credentials import IBearerToken, ILoginPassword, ISessionCookie
+from pleromad.domain.login import LoginFailed, login_refusal, verify_login
+from pleromad.store import oauth, users
+from pleromad.store.oauth import Token
+from pleromad.store.users import User
+
+if TYPE_CHECKING:
+    from pleromad.runtime import Runtime
+
+
+class IViewer(Interface):
+    """The avatar interface: who is making a request."""
+
+
+@dataclass(frozen=True)
+class Grant:
+    """What a checker vouches for: a user (None for an app-only token) and
+    the token used (None for a password, which carries no scopes)."""
+
+    user_id: int | None
+    token: Token | None
+
+
+@implementer(IViewer)
+@dataclass(frozen=True)
+class Viewer:
+    user: User | None
+    token: Token | None
+
+    def allows(self, scope: str) -> bool:
+        """Scopes limit tokens only; a password is the account's full power."""
+        return self.token is None or scope in self.token.scopes
+
+
+class ICheckerFactory(IPlugin):
+    """A Twisted plugin adding (or replacing, by credentials interface) a checker."""
+
+    name = Attribute("a short name for logs")
+
+    def build(rt: Runtime) -> ICredentialsChecker:
+        """The checker, given the daemon's runtime."""
+
+
+@implementer(ICredentialsChecker)
+class TokenChecker:
+    credentialInterfaces = (IBearerToken,)
+
+    def __init__(self, rt: Runtime) -> None:
+        self._rt = rt
+
+    def requestAvatarId(self, credentials: Any) -> Deferred[Grant]:
+        return Deferred.fromCoroutine(self._check(credentials.token))
+
+    async def _check(self, token: str) -> Grant:
+        found = await self._rt.db.run_interaction("token lookup", oauth.get_token_txn, token)
+        if found is None:
+            raise UnauthorizedLogin()
+        return Grant(found.user_id, found)
+
+
+@implementer(ICredentialsChecker)
+class SessionChecker:
+    credentialInterfaces = (ISessionCookie,)
+
+    def __init__(self, rt: Runtime) -> None:
+        self._rt = rt
+
+    def requestAvatarId(self, credentials: Any) -> Deferred[Grant]:
+        return Deferred.fromCoroutine(self._check(credentials.session_id))
+
+    async def _check(self, session_id: str) -> Grant:
+        found = await self._rt.db.run_interaction(
+            "session lookup", oauth.get_session_token_txn, session_id
+        )
+        if found is None:
+            raise UnauthorizedLogin()
+        return Grant(found.user_id, found)
+
+
+@implementer(ICredentialsChecker)
+class PasswordChecker:
+    credentialInterfaces = (ILoginPassword,)
+
+    def __init__(self, rt: Runtime) -> None:
+        self._rt = rt
+
+    def requestAvatarId(self, credentials: Any) -> Deferred[Grant]:
+        return Deferred.fromCoroutine(self._check(credentials))
+
+    async def _check(self, credentials: Any) -> Grant:
+        try:
+            user = await verify_login(
+                self._rt, credentials.username, credentials.password, credentials.client_key
+            )
+        except LoginFailed:
+            raise UnauthorizedLogin() from None
+        return Grant(user.id, None)
+
+
+@implementer(IRealm)
+class Realm:
+    def __init__(self, rt: Runtime) -> None:
+        self._rt = rt
+
+    def requestAvatar(self, grant: Grant, mind: object, *interfaces: Any) -> Deferred[Any]:
+        if IViewer not in interfaces:
+            raise NotImplementedError("pleromad's realm only makes viewers")
+        return Deferred.fromCoroutine(self._viewer(grant))
+
+    async def _viewer(self, grant: Grant) -> tuple[Any, Viewer, Any]:
+        user = None
+        if grant.user_id is not None:
+            user = await self._rt.db.run_interaction(
+                "viewer", users.get_user_txn, grant.user_id
+            )
+            if user is None or login_refusal(user, self._rt.config) is not None:
+                raise UnauthorizedLogin()
+        return IViewer, Viewer(user, grant.token), lambda: None
+
+
+def build_portal(rt: Runtime) -> Portal:
+    """Our three checkers, then any installed ICheckerFactory plugins."""
+    checkers: list[ICredentialsChecker] = [
+        TokenChecker(rt), SessionChecker(rt), PasswordChecker(rt)
+    ]
+    checkers += [factory.build(rt) for factory in getPlugins(ICheckerFactory, twisted.plugins)]
+    return Portal(Realm(rt), checkers)

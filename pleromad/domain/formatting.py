@@ -1,0 +1,35 @@
+"""Plain text a user typed, turned into safe HTML, and back.
+
+Profile text (bios) is rendered once, when it is written: escaped, URLs
+linked, line breaks as ``<br>``.  Nothing the user typed can become markup.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+_URL = re.compile(r"\bhttps?://[^\s<>\"']+[^\s<>\"'.,;:!?)\]}]", re.IGNORECASE)
+_TAG = re.compile(r"<[^>]*>")
+_BR = re.compile(r"<br\s*/?>", re.IGNORECASE)
+
+
+def text_to_html(text: str) -> str:
+    """Escape, link http(s) URLs and turn line breaks into ``<br>``."""
+    out = []
+    position = 0
+    for match in _URL.finditer(text):
+        out.append(html.escape(text[position:match.start()], quote=False))
+        url = match.group(0)
+        out.append(
+            f'<a href="{html.escape(url)}" rel="ugc nofollow noopener" target="_blank">'
+            f"{html.escape(url, quote=False)}</a>"
+        )
+        position = match.end()
+    out.append(html.escape(text[position:], quote=False))
+    return re.sub(r"\r?\n", "<br>", "".join(out))
+
+
+def html_to_text(markup: str) -> str:
+    """``<br>`` back to line breaks, every tag dropped, entities decoded."""
+    return html.unescape(_TAG.sub("", _BR.sub("\n", markup)))

@@ -1,0 +1,162 @@
+"""Users: local accounts (and, later, remote ones) in one table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Any
+
+from psycopg2.extras import Json
+
+from pleromad.db.pool import Txn
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    nickname: str
+    email: str | None
+    name: str | None
+    bio: str
+    bio_html: str
+    password_hash: str | None
+    local: bool
+    ap_id: str
+    locked: bool
+    is_admin: bool
+    is_moderator: bool
+    deactivated: bool
+    deleted: bool
+    confirmation_pending: bool
+    confirmation_token: str | None
+    hide_favorites: bool
+    hide_followers: bool
+    hide_follows: bool
+    no_rich_text: bool
+    show_role: bool
+    skip_thread_containment: bool
+    default_scope: str
+    notification_settings: dict[str, Any]
+    settings_store: dict[str, Any]
+    tags: list[str]
+    avatar: dict[str, Any] | None
+    banner: dict[str, Any] | None
+    background: dict[str, Any] | None
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.nickname
+
+
+_COLUMNS = ", ".join(f.name for f in fields(User))
+
+# Columns an update may set; everything else changes through its own function.
+_UPDATABLE = frozenset(
+    {
+        "name", "bio", "bio_html", "locked", "is_admin", "is_moderator", "deactivated",
+        "confirmation_pending", "confirmation_token", "hide_favorites", "hide_followers",
+        "hide_follows", "no_rich_text", "show_role", "skip_thread_containment",
+        "default_scope", "notification_settings", "settings_store", "tags", "avatar",
+        "banner", "background", "password_hash",
+    }
+)
+
+
+def _user(row: dict[str, Any] | None) -> User | None:
+    return None if row is None else User(**row)
+
+
+async def create_user_txn(
+    txn: Txn,
+    *,
+    nickname: str,
+    email: str | None,
+    name: str | None,
+    bio: str,
+    bio_html: str,
+    password_hash: str | None,
+    ap_id_prefix: str,
+    confirmation_pending: bool = False,
+    confirmation_token: str | None = None,
+    is_admin: bool = False,
+    is_moderator: bool = False,
+    locked: bool = False,
+) -> User:
+    """Insert a local user; the unique indexes reject a taken nickname or e-mail."""
+    row = await txn.fetchone(
+        f"INSERT INTO users (nickname, email, name, bio, bio_html, password_hash, ap_id,"
+        f" confirmation_pending, confirmation_token, is_admin, is_moderator, locked)"
+        f" VALUES (%(nickname)s, %(email)s, %(name)s, %(bio)s, %(bio_html)s, %(hash)s,"
+        f" %(ap_id)s, %(pending)s, %(token)s, %(admin)s, %(moderator)s, %(locked)s)"
+        f" RETURNING {_COLUMNS}",
+        {
+            "nickname": nickname, "email": email, "name": name, "bio": bio,
+            "bio_html": bio_html, "hash": password_hash,
+            "ap_id": f"{ap_id_prefix}/users/{nickname}", "pending": confirmation_pending,
+            "token": confirmation_token, "admin": is_admin, "moderator": is_moderator,
+            "locked": locked,
+        },
+    )
+    assert row is not None
+    return User(**row)
+
+
+async def get_user_txn(txn: Txn, user_id: int) -> User | None:
+    return _user(await txn.fetchone(f"SELECT {_COLUMNS} FROM users WHERE id = %s", (user_id,)))
+
+
+async def get_user_by_nickname_txn(txn: Txn, nickname: str) -> User | None:
+    return _user(
+        await txn.fetchone(
+            f"SELECT {_COLUMNS} FROM users WHERE lower(nickname) = lower(%s)", (nickname,)
+        )
+    )
+
+
+async def get_user_by_login_txn(txn: Txn, login: str) -> User | None:
+    """The user a login name means: a nickname first, then an e-mail address."""
+    row = await txn.fetchone(
+        f"SELECT {_COLUMNS} FROM users"
+        f" WHERE lower(nickname) = lower(%(login)s) OR lower(email) = lower(%(login)s)"
+        f" ORDER BY lower(nickname) = lower(%(login)s) DESC LIMIT 1",
+        {"login": login},
+    )
+    return _user(row)
+
+
+async def nickname_or_email_taken_txn(
+    txn: Txn, nickname: str, email: str | None
+) -> tuple[bool, bool]:
+    row = await txn.fetchone(
+        "SELECT bool_or(lower(nickname) = lower(%(n)s)) AS nickname,"
+        " bool_or(lower(email) = lower(%(e)s)) AS email FROM users"
+        " WHERE lower(nickname) = lower(%(n)s) OR lower(email) = lower(%(e)s)",
+        {"n": nickname, "e": email},
+    )
+    assert row is not None
+    return bool(row["nickname"]), bool(row["email"])
+
+
+async def update_user_txn(txn: Txn, user_id: int, **changes: Any) -> User | None:
+    """Set the given columns; returns the updated user."""
+    unknown = set(changes) - _UPDATABLE
+    if unknown:
+        raise ValueError(f"not updatable here: {sorted(unknown)}")
+    if not changes:
+        return await get_user_txn(txn, user_id)
+    assignments = ", ".join(f"{column} = %({column})s" for column in changes)
+    values = {key: _adapt(value) for key, value in changes.items()}
+    values["id"] = user_id
+    return _user(
+        await txn.fetchone(
+            f"UPDATE users SET {assignments}, updated_at = now() WHERE id = %(id)s"
+            f" RETURNING {_COLUMNS}",
+            values,
+        )
+    )
+
+
+def _adapt(value: Any) -> Any:
+    return Json(value) if isinstance(value, dict) else value

@@ -1,0 +1,16 @@
+"""Time formats clients expect."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+
+def masto_date(moment: datetime) -> str:
+    """Mastodon API: ISO 8601 UTC with real milliseconds (DECISIONS 9)."""
+    utc = moment.astimezone(timezone.utc)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
+def twitter_date(moment: datetime) -> str:
+    """TwitterAPI: ``Tue Dec 18 16:55:56 +0000 2018``."""
+    return moment.astimezone(timezone.utc).strftime("%a %b %d %H:%M:%S +0000 %Y")
