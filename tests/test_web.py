@@ -320,6 +320,11 @@ async def test_bad_parameters_are_400_with_a_message(echo: Client) -> None:
         (client.post("/typed", data=b"--x\r\n",
                      headers={"Content-Type": "multipart/form-data"}),
          "Malformed multipart body: no boundary"),
+        (client.get("/typed?name=a%00b"),
+         "Invalid value for name: contains a NUL character"),
+        (client.post("/typed", data=b"[" * 100_000,
+                     headers={"Content-Type": "application/json"}),
+         "Malformed JSON body"),
     ]
     for pending, message in cases:
         response = await pending

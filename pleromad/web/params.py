@@ -62,7 +62,7 @@ class Params(Mapping[str, Any]):
         if value is None:
             return default
         if isinstance(value, str):
-            return value
+            return _text(name, value)
         if isinstance(value, int) and not isinstance(value, bool):
             return str(value)
         raise BadRequest(f"Invalid value for {name}: expected a string")
@@ -116,7 +116,7 @@ class Params(Mapping[str, Any]):
                 item = str(item)
             if not isinstance(item, str):
                 raise BadRequest(f"Invalid value for {name}: expected strings")
-            out.append(item)
+            out.append(_text(name, item))
         return out
 
     def file(self, name: str) -> Upload | None:
@@ -124,6 +124,13 @@ class Params(Mapping[str, Any]):
         if value is None or isinstance(value, Upload):
             return value
         raise BadRequest(f"Invalid value for {name}: expected a file")
+
+
+def _text(name: str, value: str) -> str:
+    # PostgreSQL text cannot hold NUL; refuse it here rather than fail in SQL.
+    if "\x00" in value:
+        raise BadRequest(f"Invalid value for {name}: contains a NUL character")
+    return value
 
 
 async def read_params(
@@ -168,7 +175,7 @@ def _decode_form(body: bytes, ctype: str) -> dict[str, Any]:
 def _decode_json(body: bytes, ctype: str) -> dict[str, Any]:
     try:
         value = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         raise BadRequest("Malformed JSON body") from None
     if isinstance(value, dict):
         return value
