@@ -160,3 +160,52 @@ async def update_user_txn(txn: Txn, user_id: int, **changes: Any) -> User | None
 
 def _adapt(value: Any) -> Any:
     return Json(value) if isinstance(value, dict) else value
+
+
+async def get_user_for_update_txn(txn: Txn, user_id: int) -> User | None:
+    """The user, its row locked until the transaction ends (read-modify-write)."""
+    return _user(
+        await txn.fetchone(f"SELECT {_COLUMNS} FROM users WHERE id = %s FOR UPDATE", (user_id,))
+    )
+
+
+async def count_active_local_users_txn(txn: Txn) -> int:
+    """Local accounts that are neither deleted nor deactivated."""
+    return int(
+        await txn.fetchval(
+            "SELECT count(*) FROM users WHERE local AND NOT deleted AND NOT deactivated"
+        )
+    )
+
+
+def _like_prefix(text: str) -> str:
+    """A LIKE pattern matching what starts with ``text``, taken literally."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped + "%"
+
+
+async def search_users_txn(
+    txn: Txn, text: str, *, limit: int, offset: int = 0, hide_unconfirmed: bool
+) -> list[User]:
+    """Accounts whose nickname or name starts with ``text`` (any case).
+
+    An exact nickname comes first, then nickname matches before name-only
+    matches, shorter nicknames first.  Deleted and deactivated accounts are
+    left out, and unconfirmed ones when ``hide_unconfirmed``.  The
+    ``lower(...) text_pattern_ops`` indexes serve the prefix matches.
+    """
+    rows = await txn.fetchall(
+        f"SELECT {_COLUMNS} FROM users"
+        f" WHERE NOT deleted AND NOT deactivated"
+        f" AND NOT (%(hide)s AND confirmation_pending)"
+        f" AND (lower(nickname) LIKE lower(%(pattern)s) OR lower(name) LIKE lower(%(pattern)s))"
+        f" ORDER BY lower(nickname) = lower(%(text)s) DESC,"
+        f" lower(nickname) LIKE lower(%(pattern)s) DESC,"
+        f" length(nickname), lower(nickname), id"
+        f" LIMIT %(limit)s OFFSET %(offset)s",
+        {
+            "text": text, "pattern": _like_prefix(text), "hide": hide_unconfirmed,
+            "limit": limit, "offset": offset,
+        },
+    )
+    return [User(**row) for row in rows]

@@ -2,8 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from pleromad.domain import profile
+from pleromad.errors import BadRequest
 from pleromad.runtime import Runtime
-from pleromad.web.base import api_app
+from pleromad.store import users
+from pleromad.store.users import User
+from pleromad.views.accounts import render_account
+from pleromad.views.instance import render_instance
+from pleromad.web.auth import Auth
+from pleromad.web.base import Call, api_app, route
+from pleromad.web.params import Params
+
+SEARCH_LIMIT = 40
+SEARCH_MAX_LIMIT = 80
 
 
 class AccountsApi:
@@ -12,3 +25,90 @@ class AccountsApi:
 
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
+
+    def _account(self, user: User, viewer: User | None, *, for_self: bool = False) -> Any:
+        return render_account(user, config=self.rt.config, viewer_user=viewer, for_self=for_self)
+
+    # Fixed paths before /accounts/<id>, as the reference routes them.
+
+    @route(app, "/api/v1/accounts/verify_credentials", "GET", auth=Auth.REQUIRED, scope="read")
+    async def verify_credentials(self, call: Call) -> Any:
+        return self._account(call.user, call.user, for_self=True)
+
+    @route(
+        app, "/api/v1/accounts/update_credentials", "PATCH", auth=Auth.REQUIRED, scope="write"
+    )
+    async def update_credentials(self, call: Call) -> Any:
+        # avatar, header and pleroma_background_image are the media endpoints'
+        # business; Mastodon's fields_attributes and bot are ignored, as the
+        # reference did.
+        params = call.params
+        edit = profile.ProfileEdit(
+            display_name=params.str("display_name"),
+            note=params.str("note"),
+            default_scope=_default_scope(params),
+            flags={
+                name: value
+                for name in profile.FLAGS
+                if (value := params.bool(name)) is not None
+            },
+            settings_store=_object(params, "pleroma_settings_store"),
+        )
+        user = await profile.edit_profile(self.rt, call.user, edit)
+        return self._account(user, user, for_self=True)
+
+    @route(app, "/api/v1/accounts/search", "GET", auth=Auth.OPTIONAL)
+    async def search(self, call: Call) -> Any:
+        params = call.params
+        query = params.required_str("q")
+        limit = min(max(params.int("limit", SEARCH_LIMIT) or 1, 1), SEARCH_MAX_LIMIT)
+        offset = max(params.int("offset", 0) or 0, 0)
+        # Without federation there is nothing to resolve, and `following`
+        # waits for the social graph; both are still checked as booleans.
+        params.bool("resolve")
+        params.bool("following")
+        found = await profile.search_accounts(self.rt, query, limit=limit, offset=offset)
+        viewer = _reader(call)
+        return [self._account(user, viewer) for user in found]
+
+    @route(app, "/api/v1/accounts/<id>", "GET", auth=Auth.READ_OR_PUBLIC)
+    async def account(self, call: Call) -> Any:
+        viewer = _reader(call)
+        user = await profile.find_account(self.rt, call.params.required_str("id"), viewer)
+        return self._account(user, viewer)
+
+    @route(app, "/api/v1/instance", "GET")
+    async def instance(self, call: Call) -> Any:
+        user_count = await self.rt.db.run_interaction(
+            "instance user count", users.count_active_local_users_txn
+        )
+        return render_instance(self.rt.config, user_count=user_count)
+
+    @route(app, "/api/v1/instance/peers", "GET")
+    async def peers(self, call: Call) -> Any:
+        return []  # no federation: no other domain is known
+
+
+def _reader(call: Call) -> User | None:
+    """The viewer, if it may read (a token without ``read`` sees what anyone sees)."""
+    viewer = call.viewer
+    if viewer is None or viewer.user is None or not viewer.allows("read"):
+        return None
+    return viewer.user
+
+
+def _default_scope(params: Params) -> str | None:
+    """``default_scope``, or Mastodon's ``source[privacy]`` that modern clients send."""
+    scope = params.str("default_scope")
+    if scope is None:
+        source = params.get("source")
+        if isinstance(source, dict) and isinstance(source.get("privacy"), str):
+            scope = source["privacy"]
+    return scope
+
+
+def _object(params: Params, name: str) -> dict[str, Any] | None:
+    value = params.get(name)
+    if value is None or isinstance(value, dict):
+        return value
+    raise BadRequest(f"Invalid value for {name}: expected an object")

@@ -1,0 +1,202 @@
+"""Accounts as others see them, finding them, and editing one's own profile.
+
+Visibility follows the reference's ``User.visible_for?``: an account that
+still awaits confirmation where confirmation is required is seen only by
+itself and by staff; a deleted account by nobody.  Deactivated accounts stay
+visible (their posts and follows are hidden elsewhere).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from pleromad.config import Config
+from pleromad.db.pool import Txn
+from pleromad.domain.formatting import text_to_html
+from pleromad.errors import ApiError
+from pleromad.store import users
+from pleromad.store.users import User
+
+if TYPE_CHECKING:
+    from pleromad.runtime import Runtime
+
+SCOPES = ("public", "unlisted", "private", "direct")
+
+# The profile switches update_credentials takes, each a users column.
+FLAGS = (
+    "locked", "hide_favorites", "hide_followers", "hide_follows", "no_rich_text",
+    "show_role", "skip_thread_containment",
+)  # fmt: skip
+
+# pleroma_settings_store is the front end's scratch space; bounded so that a
+# client cannot grow one row without limit by merging new keys forever.
+SETTINGS_STORE_LIMIT = 1_000_000
+
+NOT_FOUND = "Can't find user"
+
+_BIGINT_MAX = 2**63 - 1
+
+
+class InvalidProfile(ApiError):
+    """A profile field with a value the instance does not accept."""
+
+    status = 422
+
+
+class AccountNotFound(ApiError):
+    status = 404
+
+    def __init__(self) -> None:
+        super().__init__(NOT_FOUND)
+
+
+def visible_to(user: User, viewer: User | None, config: Config) -> bool:
+    """Whether ``viewer`` (None: anonymous) may see ``user`` at all."""
+    if user.deleted:
+        return False
+    if user.confirmation_pending and config.instance.account_activation_required:
+        return viewer is not None and (
+            viewer.id == user.id or viewer.is_admin or viewer.is_moderator
+        )
+    return True
+
+
+def local_nickname(text: str, base_url: str) -> str:
+    """``@nick``, ``nick@our-host`` and ``nick`` all mean the local ``nick``;
+    any other ``nick@host`` is left as it is (a remote account's nickname)."""
+    text = text.strip().removeprefix("@")
+    nick, at, host = text.rpartition("@")
+    if at and nick:
+        ours = urlsplit(base_url)
+        if host.lower() in {(ours.hostname or "").lower(), ours.netloc.lower()}:
+            return nick
+    return text
+
+
+async def find_account(rt: Runtime, ref: str, viewer: User | None) -> User:
+    """The account ``ref`` names, by decimal id or nickname, if ``viewer``
+    may see it; AccountNotFound otherwise."""
+    user = None
+    if _has_nul(ref):
+        raise AccountNotFound()
+    # An all-digit nickname is possible, so an id that matches nobody falls
+    # back to the nickname.
+    if ref.isascii() and ref.isdigit() and int(ref) <= _BIGINT_MAX:
+        user = await rt.db.run_interaction("account by id", users.get_user_txn, int(ref))
+    if user is None:
+        nickname = local_nickname(ref, rt.config.server.base_url)
+        if nickname:
+            user = await rt.db.run_interaction(
+                "account by nickname", users.get_user_by_nickname_txn, nickname
+            )
+    if user is None or not visible_to(user, viewer, rt.config):
+        raise AccountNotFound()
+    return user
+
+
+async def search_accounts(rt: Runtime, query: str, *, limit: int, offset: int) -> list[User]:
+    """Accounts anyone may find by a prefix of their nickname or name, the
+    exact nickname (``nick`` or ``nick@our-host``) first (DECISIONS 25)."""
+    text = local_nickname(query, rt.config.server.base_url)
+    if not text or _has_nul(text):
+        return []
+    return await rt.db.run_interaction(
+        "account search",
+        users.search_users_txn,
+        text,
+        limit=limit,
+        offset=offset,
+        hide_unconfirmed=rt.config.instance.account_activation_required,
+    )
+
+
+@dataclass(frozen=True)
+class ProfileEdit:
+    """What update_credentials asked to change; None (or empty) leaves it."""
+
+    display_name: str | None = None
+    note: str | None = None
+    default_scope: str | None = None
+    flags: dict[str, bool] = field(default_factory=dict)
+    settings_store: dict[str, Any] | None = None
+
+
+def _changes(edit: ProfileEdit, config: Config) -> dict[str, Any]:
+    """The users columns ``edit`` sets, or InvalidProfile naming the field."""
+    limits = config.instance
+    changes: dict[str, Any] = {}
+    named = (
+        ("display_name", edit.display_name), ("note", edit.note),
+        ("pleroma_settings_store", edit.settings_store),
+    )  # fmt: skip
+    for name, value in named:
+        if _has_nul(value):
+            raise InvalidProfile(f"{name} must not contain NUL characters")
+    if edit.display_name is not None:
+        if len(edit.display_name) > limits.user_name_length:
+            raise InvalidProfile(
+                f"display_name is too long (at most {limits.user_name_length} characters)"
+            )
+        # An empty name clears it: the account then shows its nickname.
+        changes["name"] = edit.display_name or None
+    if edit.note is not None:
+        if len(edit.note) > limits.user_bio_length:
+            raise InvalidProfile(
+                f"note is too long (at most {limits.user_bio_length} characters)"
+            )
+        changes["bio"] = edit.note
+        changes["bio_html"] = text_to_html(edit.note)
+    if edit.default_scope is not None:
+        if edit.default_scope not in SCOPES:
+            raise InvalidProfile(f"default_scope must be one of {', '.join(SCOPES)}")
+        changes["default_scope"] = edit.default_scope
+    unknown = set(edit.flags) - set(FLAGS)
+    if unknown:
+        raise ValueError(f"not a profile flag: {sorted(unknown)}")
+    changes.update(edit.flags)
+    return changes
+
+
+async def edit_profile(rt: Runtime, user: User, edit: ProfileEdit) -> User:
+    """Apply ``edit`` to ``user`` all at once, or change nothing and raise
+    InvalidProfile naming the first field the instance refuses."""
+    changes = _changes(edit, rt.config)
+    updated = await rt.db.run_interaction(
+        "edit profile", _edit_profile_txn, user.id, changes, edit.settings_store
+    )
+    if updated is None:  # deleted under our feet
+        raise AccountNotFound()
+    return updated
+
+
+async def _edit_profile_txn(
+    txn: Txn, user_id: int, changes: dict[str, Any], store_patch: dict[str, Any] | None
+) -> User | None:
+    if store_patch:
+        current = await users.get_user_for_update_txn(txn, user_id)
+        if current is None:
+            return None
+        # A shallow merge, as the reference's Map.merge: a key replaces its value.
+        merged = {**current.settings_store, **store_patch}
+        encoded = json.dumps(merged, ensure_ascii=False)
+        if len(encoded.encode("utf-8")) > SETTINGS_STORE_LIMIT:
+            raise InvalidProfile(
+                f"pleroma_settings_store is too large (at most {SETTINGS_STORE_LIMIT} bytes)"
+            )
+        changes = {**changes, "settings_store": merged}
+    return await users.update_user_txn(txn, user_id, **changes)
+
+
+def _has_nul(value: Any) -> bool:
+    """Whether a NUL character, which PostgreSQL text and jsonb cannot hold,
+    is anywhere in ``value`` (keys included)."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(item) for item in value)
+    return False
