@@ -614,30 +614,34 @@ async def test_instance_follows_the_configuration(rt: Runtime, serve: Any) -> No
 
 @pytest_twisted.ensureDeferred
 async def test_update_credentials_refuses_nul_characters(rt: Runtime, client: Client) -> None:
-    """A NUL character, which PostgreSQL cannot store, is a 422 naming the
-    field, in the name, the note or the settings store."""
+    """A NUL character, which PostgreSQL cannot store, is refused naming the
+    field: 400 as a parameter (name, note), 422 inside the settings store."""
     alice = await make_user(rt, "alice")
     headers = await bearer(rt, alice)
     before = profile_row(rt, alice)
-    for fields, named in [
-        ({"display_name": "a\x00b"}, "display_name"),
-        ({"note": "\x00"}, "note"),
-        ({"pleroma_settings_store": {"fe": "a\x00"}}, "pleroma_settings_store"),
-        ({"pleroma_settings_store": {"\x00": 1}}, "pleroma_settings_store"),
+    for fields, status, named in [
+        ({"display_name": "a\x00b"}, 400, "display_name"),
+        ({"note": "\x00"}, 400, "note"),
+        ({"pleroma_settings_store": {"fe": "a\x00"}}, 422, "pleroma_settings_store"),
+        ({"pleroma_settings_store": {"\x00": 1}}, 422, "pleroma_settings_store"),
     ]:
         response = await client.request(
             "PATCH", "/api/v1/accounts/update_credentials", headers=headers, json=fields
         )
         code, body = await answer(response)
-        assert code == 422 and named in body["error"], (fields, code, body)
+        assert code == status and named in body["error"], (fields, code, body)
     assert profile_row(rt, alice) == before
 
 
 @pytest_twisted.ensureDeferred
-async def test_nul_characters_find_nobody(rt: Runtime, client: Client) -> None:
-    """A NUL character in an account reference or a search is simply no match."""
+async def test_nul_characters_are_refused(rt: Runtime, client: Client) -> None:
+    """A NUL character in an account reference or a search is a 400, never a 500."""
     await make_user(rt, "alice")
     response = await client.get("/api/v1/accounts/ali%00ce")
-    assert await answer(response) == (404, {"error": "Can't find user"})
+    assert await answer(response) == (
+        400, {"error": "Invalid value for id: contains a NUL character"}
+    )
     response = await client.get("/api/v1/accounts/search", params={"q": "ali\x00"})
-    assert await answer(response) == (200, [])
+    assert await answer(response) == (
+        400, {"error": "Invalid value for q: contains a NUL character"}
+    )
