@@ -300,6 +300,12 @@ async def test_typed_getters_accept_every_encoding(echo: Client) -> None:
         headers={"Content-Type": "application/json"},
     )
     expected = {"n": 42, "flag": True, "name": "x", "ids": ["1", "2"]}
+    from_form = await client.post(
+        "/typed", data={"n": "42", "flag": "true", "name": "x", "ids[]": ["1", "2"]}
+    )
+    assert await get_json(from_form) == expected
+    accented = await client.get("/typed?name=%C3%A4%20%E2%9C%93")
+    assert (await get_json(accented))["name"] == "ä ✓"
     assert await get_json(from_query) == expected
     assert await get_json(from_json) == expected
 
@@ -320,8 +326,11 @@ async def test_bad_parameters_are_400_with_a_message(echo: Client) -> None:
         (client.post("/typed", data=b"--x\r\n",
                      headers={"Content-Type": "multipart/form-data"}),
          "Malformed multipart body: no boundary"),
+        (client.get("/typed?name=%FF"), "Parameters must be UTF-8"),
+        (client.post("/typed", data=b"name=%C3", headers={
+            "Content-Type": "application/x-www-form-urlencoded"}), "Parameters must be UTF-8"),
         (client.get("/typed?name=a%00b"),
-         "Invalid value for name: contains a NUL character"),
+         "Invalid characters in name"),
         (client.post("/typed", data=b"[" * 100_000,
                      headers={"Content-Type": "application/json"}),
          "Malformed JSON body"),

@@ -62,7 +62,7 @@ class Params(Mapping[str, Any]):
         if value is None:
             return default
         if isinstance(value, str):
-            return _text(name, value)
+            return value
         if isinstance(value, int) and not isinstance(value, bool):
             return str(value)
         raise BadRequest(f"Invalid value for {name}: expected a string")
@@ -116,7 +116,7 @@ class Params(Mapping[str, Any]):
                 item = str(item)
             if not isinstance(item, str):
                 raise BadRequest(f"Invalid value for {name}: expected strings")
-            out.append(_text(name, item))
+            out.append(item)
         return out
 
     def file(self, name: str) -> Upload | None:
@@ -126,24 +126,40 @@ class Params(Mapping[str, Any]):
         raise BadRequest(f"Invalid value for {name}: expected a file")
 
 
-def _text(name: str, value: str) -> str:
-    # PostgreSQL text cannot hold NUL; refuse it here rather than fail in SQL.
-    if "\x00" in value:
-        raise BadRequest(f"Invalid value for {name}: contains a NUL character")
-    return value
-
-
 async def read_params(
     request: IRequest, path_args: Mapping[str, str]
 ) -> Params:
     """Merge query string, body and path arguments of ``request``."""
     values: dict[str, Any] = {}
     query = request.uri.split(b"?", 1)[1] if b"?" in request.uri else b""
-    _merge_pairs(values, _decode_pairs(parse_qsl(query, keep_blank_values=True)))
+    _merge_pairs(values, _form_pairs(query))
     body = await _read_body(request)
     values.update(body)
     values.update(path_args)
+    for name, value in values.items():
+        if not _storable(name) or not _storable(value):
+            raise BadRequest(f"Invalid characters in {name}")
     return Params(values)
+
+
+def _storable(value: Any) -> bool:
+    """Whether PostgreSQL text and jsonb can hold ``value``: no NUL and no
+    unpaired surrogate (JSON can carry both), keys included."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            return False
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return True
+    if isinstance(value, dict):
+        return all(_storable(k) and _storable(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_storable(item) for item in value)
+    if isinstance(value, Upload):
+        return _storable(value.filename) and _storable(value.content_type)
+    return True
 
 
 async def _read_body(request: IRequest) -> dict[str, Any]:
@@ -168,7 +184,7 @@ async def _read_body(request: IRequest) -> dict[str, Any]:
 
 def _decode_form(body: bytes, ctype: str) -> dict[str, Any]:
     values: dict[str, Any] = {}
-    _merge_pairs(values, _decode_pairs(parse_qsl(body, keep_blank_values=True)))
+    _merge_pairs(values, _form_pairs(body))
     return values
 
 
@@ -218,12 +234,14 @@ _DECODERS = {
 }
 
 
-def _decode_pairs(pairs: Iterable[tuple[bytes, bytes]]) -> Iterator[tuple[str, str]]:
-    for key, value in pairs:
-        try:
-            yield key.decode("utf-8"), value.decode("utf-8")
-        except UnicodeDecodeError:
-            raise BadRequest("Parameters must be UTF-8") from None
+def _form_pairs(raw: bytes) -> list[tuple[str, str]]:
+    """``a=1&b=%C3%A4`` as text pairs; anything that is not UTF-8 is a 400."""
+    try:
+        return parse_qsl(
+            raw.decode("utf-8"), keep_blank_values=True, encoding="utf-8", errors="strict"
+        )
+    except UnicodeError:
+        raise BadRequest("Parameters must be UTF-8") from None
 
 
 def _merge_pairs(values: dict[str, Any], pairs: Iterable[tuple[str, Any]]) -> None:
