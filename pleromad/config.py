@@ -141,18 +141,6 @@ def _integer(low: int = 1, high: int | None = None) -> Converter:
     return convert
 
 
-def _choice(*choices: str) -> Converter:
-    def convert(value: Any, base: Path) -> str:
-        if not isinstance(value, str):
-            raise _expect("a string", value)
-        if value not in choices:
-            listed = ", ".join(json.dumps(choice) for choice in choices)
-            raise _Invalid(f"must be one of {listed}, got {_show(value)}")
-        return value
-
-    return convert
-
-
 _ADDRESS = r"[^\s@<>,]+@[^\s@<>,]+"
 
 
@@ -307,7 +295,8 @@ class CaptchaConfig:
 
 @dataclass(frozen=True, slots=True)
 class MailConfig:
-    backend: str = _option("maildir", _choice("maildir", "smtp", "none"))
+    # Any installed IMailerFactory plugin's name; checked against them at start.
+    backend: str = _option("maildir", _string(nonempty=True))
     from_address: str = _option("noreply@localhost", _email(named=True), key="from")
     smtp_host: str = _option("localhost", _string())
     smtp_port: int = _option(25, _integer(1, 65535))

@@ -1,0 +1,125 @@
+"""Invite tokens: what lets someone register while registrations are closed.
+
+An invite's type follows from the limits it was created with, as in Pleroma:
+both ``max_use`` and ``expires_at`` make it ``reusable_date_limited``, only
+``expires_at`` ``date_limited``, only ``max_use`` ``reusable``, neither
+``one_time``.  ``expires_at`` is a UTC date, valid through that whole day.
+Revoking an invite marks it used, which no type comes back from.
+
+Tokens are kept in clear (unlike OAuth secrets): the operator lists them to
+hand them out again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pleromad.db.pool import Txn
+from pleromad.store.oauth import new_secret
+
+Verdict = Literal["ok", "invalid", "expired"]
+
+_COLUMNS = "id, token, max_use, uses, expires_at, used, created_at"
+
+
+@dataclass(frozen=True)
+class Invite:
+    id: int
+    token: str
+    max_use: int | None
+    uses: int
+    expires_at: date | None
+    used: bool
+    created_at: datetime
+
+    @property
+    def invite_type(self) -> str:
+        if self.max_use is not None and self.expires_at is not None:
+            return "reusable_date_limited"
+        if self.expires_at is not None:
+            return "date_limited"
+        if self.max_use is not None:
+            return "reusable"
+        return "one_time"
+
+    def verdict(self, today: date) -> Verdict:
+        """``ok`` if a registration may use it on ``today`` (a UTC date), else
+        ``expired`` (used up, revoked, or past its date)."""
+        if self.used:
+            return "expired"
+        if self.expires_at is not None and today > self.expires_at:
+            return "expired"
+        if self.max_use is not None and self.uses >= self.max_use:
+            return "expired"
+        return "ok"
+
+
+def _invite(row: dict[str, Any] | None) -> Invite | None:
+    return None if row is None else Invite(**row)
+
+
+async def create_invite_txn(
+    txn: Txn, *, max_use: int | None = None, expires_at: date | None = None
+) -> Invite:
+    """A new invite with a fresh random token; ``max_use`` must be positive."""
+    if max_use is not None and max_use < 1:
+        raise ValueError("max_use must be at least 1")
+    row = await txn.fetchone(
+        f"INSERT INTO invites (token, max_use, expires_at) VALUES (%s, %s, %s)"
+        f" RETURNING {_COLUMNS}",
+        (new_secret(), max_use, expires_at),
+    )
+    assert row is not None
+    return Invite(**row)
+
+
+async def list_invites_txn(txn: Txn) -> list[Invite]:
+    """Every invite, oldest first."""
+    rows = await txn.fetchall(f"SELECT {_COLUMNS} FROM invites ORDER BY id")
+    return [Invite(**row) for row in rows]
+
+
+async def get_invite_txn(txn: Txn, token: str) -> Invite | None:
+    return _invite(
+        await txn.fetchone(f"SELECT {_COLUMNS} FROM invites WHERE token = %s", (token,))
+    )
+
+
+async def revoke_invite_txn(txn: Txn, token: str) -> Invite | None:
+    """Mark the invite used for good; the invite as it is now, or None if unknown."""
+    return _invite(
+        await txn.fetchone(
+            f"UPDATE invites SET used = true WHERE token = %s RETURNING {_COLUMNS}", (token,)
+        )
+    )
+
+
+async def consume_invite_txn(txn: Txn, token: str, today: date) -> Verdict:
+    """Use the invite for one registration, in the caller's transaction (the
+    one that creates the account, so a failed registration leaves it unused).
+
+    ``invalid`` for an unknown token, ``expired`` for one no longer valid;
+    nothing changes then.  The row is locked until the caller commits, so two
+    registrations racing for the last use cannot both have it.
+    """
+    invite = _invite(
+        await txn.fetchone(
+            f"SELECT {_COLUMNS} FROM invites WHERE token = %s FOR UPDATE", (token,)
+        )
+    )
+    if invite is None:
+        return "invalid"
+    verdict = invite.verdict(today)
+    if verdict != "ok":
+        return verdict
+    kind = invite.invite_type
+    if kind == "one_time":
+        await txn.execute("UPDATE invites SET used = true WHERE id = %s", (invite.id,))
+    elif kind != "date_limited":  # a date-limited one serves everyone until its day passes
+        await txn.execute(
+            "UPDATE invites SET uses = uses + 1, used = (uses + 1 >= max_use) WHERE id = %s",
+            (invite.id,),
+        )
+    return "ok"
