@@ -31,13 +31,17 @@ class Runtime:
 
 
 def build_runtime(
-    config: Config, db: Database, clock: IReactorTime, cookie_secret: bytes
+    config: Config,
+    db: Database,
+    clock: IReactorTime,
+    cookie_secret: bytes,
+    passwords: PasswordHasher | None = None,
 ) -> Runtime:
     return Runtime(
         config=config,
         db=db,
         clock=clock,
         cookie_secret=cookie_secret,
-        passwords=PasswordHasher(),
+        passwords=passwords or PasswordHasher(),
         limiter=RateLimiter(config.rate_limits, db, clock),
     )

@@ -15,6 +15,7 @@ from typing import Any, NoReturn
 from twisted.application.service import MultiService, Service
 from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import serverFromString
+from twisted.internet.task import LoopingCall
 from twisted.internet.interfaces import IListeningPort
 from twisted.logger import Logger
 from twisted.python import usage
@@ -25,7 +26,10 @@ from pleromad.db.embedded import EmbeddedPostgresError
 from pleromad.db.pool import Database, DatabaseUnavailable
 from pleromad.db.server import DatabaseServer
 from pleromad.jobs import JobRunner
-from pleromad.runtime import build_runtime
+from pleromad.domain import lifecycle
+from pleromad.mail.outbox import MAIL_JOB, mail_job_handler
+from pleromad.mail.plugins import PluginError, mailer_for
+from pleromad.runtime import Runtime, build_runtime
 from pleromad.sdnotify import SystemdNotifier
 from pleromad.store import settings
 from pleromad.web.root import build_gateway
@@ -37,9 +41,13 @@ log = Logger()
 EXIT_CONFIG = 78
 # How long shutdown waits for requests in flight.
 DRAIN_SECONDS = 10.0
+# How often expired rate-limit windows are deleted (any node may do it).
+HOUSEKEEPING_SECONDS = 300.0
 
 # Failures that mean "cannot start", reported as one line, not a traceback.
-_START_ERRORS = (DatabaseUnavailable, EmbeddedPostgresError, schema.SchemaError, OSError)
+_START_ERRORS = (
+    DatabaseUnavailable, EmbeddedPostgresError, schema.SchemaError, PluginError, OSError
+)
 
 
 class Options(usage.Options):
@@ -99,6 +107,7 @@ class PleromadService(Service):
         self._gateway: Gateway | None = None
         self._port: IListeningPort | None = None
         self._jobs: JobRunner | None = None
+        self._housekeeping: LoopingCall | None = None
         self._started: Deferred[None] | None = None
 
     def startService(self) -> None:
@@ -116,12 +125,20 @@ class PleromadService(Service):
             "cookie_secret", settings.get_or_create_secret_txn, settings.COOKIE_SECRET
         )
         rt = build_runtime(config, db, self._reactor, bytes.fromhex(cookie_secret))
+        mailer = mailer_for(config, self._reactor)
         self._gateway = build_gateway(rt)
         site = PleromadSite(self._gateway, body_limit=config.instance.upload_limit)
         endpoint = serverFromString(self._reactor, config.server.listen)
         self._port = await endpoint.listen(site)
-        self._jobs = JobRunner(self._reactor, dsn, handlers={})
+        self._jobs = JobRunner(
+            self._reactor,
+            dsn,
+            handlers={MAIL_JOB: mail_job_handler(mailer), **lifecycle.handlers(rt)},
+        )
         await self._jobs.start()
+        self._housekeeping = LoopingCall(lambda: Deferred.fromCoroutine(_housekeep(rt)))
+        self._housekeeping.clock = self._reactor
+        self._housekeeping.start(HOUSEKEEPING_SECONDS, now=False)
         address = self._port.getHost()
         log.info(
             "pleromad serving {base_url} on {address}",
@@ -152,11 +169,21 @@ class PleromadService(Service):
             await self._port.stopListening()
         if self._gateway is not None:
             await self._gateway.drain(self._reactor, DRAIN_SECONDS)
+        if self._housekeeping is not None and self._housekeeping.running:
+            self._housekeeping.stop()
         if self._jobs is not None:
             await self._jobs.stop()
         if self._db is not None:
             await self._db.close()
         await self._server.stop()
+
+
+async def _housekeep(rt: Runtime) -> None:
+    """Periodic cleanup; a failure is logged and the next round tries again."""
+    try:
+        await rt.limiter.purge()
+    except Exception:
+        log.failure("housekeeping failed")
 
 
 def _exit_failure() -> None:

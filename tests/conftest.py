@@ -24,6 +24,7 @@ import treq
 from twisted.web.client import HTTPConnectionPool
 from twisted.web.resource import IResource
 
+from pleromad.auth.passwords import PasswordHasher
 from pleromad.config import Config, load_config
 from pleromad.db import schema
 from pleromad.db.embedded import EmbeddedPostgres
@@ -37,6 +38,8 @@ TEMPLATE = "pleromad_template"
 FAST_SETTINGS = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
 
 _names = itertools.count()
+# Real argon2id, at costs that keep hundreds of registrations and logins quick.
+CHEAP_PASSWORDS = PasswordHasher(time_cost=1, memory_cost=1024)
 
 
 class PgServer:
@@ -116,7 +119,7 @@ def config(tmp_path: Path) -> Config:
 
 @pytest.fixture
 def rt(config: Config, db: Database) -> Runtime:
-    return build_runtime(config, db, reactor, cookie_secret=b"s" * 32)
+    return build_runtime(config, db, reactor, b"s" * 32, passwords=CHEAP_PASSWORDS)
 
 
 class Client:

@@ -80,8 +80,6 @@ async def find_account(rt: Runtime, ref: str, viewer: User | None) -> User:
     """The account ``ref`` names, by decimal id or nickname, if ``viewer``
     may see it; AccountNotFound otherwise."""
     user = None
-    if _has_nul(ref):
-        raise AccountNotFound()
     # An all-digit nickname is possible, so an id that matches nobody falls
     # back to the nickname.
     if ref.isascii() and ref.isdigit() and int(ref) <= _BIGINT_MAX:
@@ -101,7 +99,7 @@ async def search_accounts(rt: Runtime, query: str, *, limit: int, offset: int) -
     """Accounts anyone may find by a prefix of their nickname or name, the
     exact nickname (``nick`` or ``nick@our-host``) first (DECISIONS 25)."""
     text = local_nickname(query, rt.config.server.base_url)
-    if not text or _has_nul(text):
+    if not text:
         return []
     return await rt.db.run_interaction(
         "account search",
@@ -128,13 +126,6 @@ def _changes(edit: ProfileEdit, config: Config) -> dict[str, Any]:
     """The users columns ``edit`` sets, or InvalidProfile naming the field."""
     limits = config.instance
     changes: dict[str, Any] = {}
-    named = (
-        ("display_name", edit.display_name), ("note", edit.note),
-        ("pleroma_settings_store", edit.settings_store),
-    )  # fmt: skip
-    for name, value in named:
-        if _has_nul(value):
-            raise InvalidProfile(f"{name} must not contain NUL characters")
     if edit.display_name is not None:
         if len(edit.display_name) > limits.user_name_length:
             raise InvalidProfile(
@@ -188,15 +179,3 @@ async def _edit_profile_txn(
             )
         changes = {**changes, "settings_store": merged}
     return await users.update_user_txn(txn, user_id, **changes)
-
-
-def _has_nul(value: Any) -> bool:
-    """Whether a NUL character, which PostgreSQL text and jsonb cannot hold,
-    is anywhere in ``value`` (keys included)."""
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(item) for item in value)
-    return False

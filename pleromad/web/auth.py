@@ -39,6 +39,7 @@ class Auth(enum.Enum):
     REQUIRED = "required"    # a user, or 403
     READ_OR_PUBLIC = "read_or_public"  # optional; a token without `read` counts as anonymous
     APP = "app"              # an app-only token (client_credentials), or 403
+    TOKEN = "token"          # any live token, a user's or an app's, or 403
 
 
 async def authenticate(
@@ -55,6 +56,10 @@ async def authenticate(
     if mode is Auth.APP:
         if viewer is None or viewer.user is not None or viewer.token is None:
             raise Forbidden("Invalid credentials")
+        return viewer
+    if mode is Auth.TOKEN:
+        if viewer is None or viewer.token is None:
+            raise Forbidden(INVALID_CREDENTIALS)
         return viewer
     if viewer is not None and viewer.user is None:
         viewer = None  # an app-only token is nobody, except where an app is asked for
@@ -83,7 +88,7 @@ def _credentials(
     if cookie:
         session_id = verify_cookie(rt.cookie_secret, cookie.decode("latin-1"))
         if session_id is not None:
-            if request.method in _UNSAFE_METHODS and not _same_origin(rt, request):
+            if request.method in _UNSAFE_METHODS and not same_origin(rt, request):
                 raise Forbidden("Cross-origin request refused")
             return SessionCookie(session_id)
     if len(authorization) == 1 and authorization[0].startswith(b"Basic "):
@@ -92,11 +97,13 @@ def _credentials(
         except (binascii.Error, UnicodeDecodeError):
             return None
         username, _, password = decoded.partition(":")
+        if "\x00" in decoded:
+            return None  # no account has such a name or password
         return LoginPassword(username, password, bucket_key(request, rt.config.proxy.trusted, None))
     return None
 
 
-def _same_origin(rt: Runtime, request: IRequest) -> bool:
+def same_origin(rt: Runtime, request: IRequest) -> bool:
     """A cookie-authenticated change must come from our own pages (or no page:
     clients that send no Origin are not browsers)."""
     origin = request.getHeader(b"origin")

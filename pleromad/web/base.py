@@ -54,6 +54,7 @@ class Call:
 
 
 Handler = Callable[[Any, Call], Awaitable[Any]]
+PageHandler = Callable[[Any, Call], Awaitable[bytes]]
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,23 @@ def route(
                 else await authenticate(self.rt, request, params, auth, scope)
             )
             return render(request, await handler(self, Call(request, params, viewer)))
+
+        return handler
+
+    return decorate
+
+
+def page(app: Klein, path: str, *methods: str) -> Callable[[PageHandler], PageHandler]:
+    """Declare an HTML page of ``app`` for people in a browser: no
+    authentication here; the handler returns the page's bytes (see
+    :func:`pleromad.web.pages.render_page`)."""
+
+    def decorate(handler: PageHandler) -> PageHandler:
+        @app.route(path, methods=list(methods))
+        @functools.wraps(handler)
+        async def endpoint(self: Any, request: IRequest, **path_args: str) -> bytes:
+            params = await read_params(request, path_args)
+            return await handler(self, Call(request, params, None))
 
         return handler
 

@@ -26,7 +26,7 @@ def render_page(request: IRequest, title: str, body_html: str, status: int = 200
         b"default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
     )
     request.setHeader(b"x-frame-options", b"DENY")
-    request.setHeader(b"referrer-policy", b"no-referrer")
+    request.setHeader(b"referrer-policy", b"same-origin")
     request.setHeader(b"cache-control", b"no-store")
     safe_title = html.escape(title)
     return (
