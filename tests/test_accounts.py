@@ -645,3 +645,48 @@ async def test_nul_characters_are_refused(rt: Runtime, client: Client) -> None:
     assert await answer(response) == (
         400, {"error": "Invalid characters in q"}
     )
+
+
+async def app_token(rt: Runtime) -> dict[str, str]:
+    app = await rt.db.run_interaction(
+        "app", oauth.create_app_txn, "client", "urn:ietf:wg:oauth:2.0:oob", ["read", "write"], None
+    )
+    issued = await rt.db.run_interaction("app token", oauth.create_token_txn, app.id, None, app.scopes)
+    return {"Authorization": f"Bearer {issued.access_token}"}
+
+
+@pytest_twisted.ensureDeferred
+async def test_mastodon_registration_issues_a_token(rt: Runtime, client: Client) -> None:
+    """POST /api/v1/accounts with an app token creates the account and answers a
+    token for it whose scope is a string of the app's scopes."""
+    response = await client.post(
+        "/api/v1/accounts",
+        headers=await app_token(rt),
+        json={"username": "newbie", "email": "n@example.org", "password": "pw", "agreement": True},
+    )
+    code, body = await answer(response)
+    assert code == 200, body
+    assert body["token_type"] == "Bearer" and body["scope"] == "read write"
+    assert response.headers.getRawHeaders("x-ratelimit-limit") == ["5"]
+    me = await client.get(
+        "/api/v1/accounts/verify_credentials",
+        headers={"Authorization": f"Bearer {body['access_token']}"},
+    )
+    assert (await answer(me))[1]["username"] == "newbie"
+
+
+@pytest_twisted.ensureDeferred
+async def test_mastodon_registration_refusals(rt: Runtime, client: Client) -> None:
+    """No token or a user's token: 403; missing parameters or no agreement: 400
+    Missing parameters; nothing is created."""
+    alice = await make_user(rt, "alice")
+    fields = {"username": "newbie", "email": "n@example.org", "password": "pw", "agreement": True}
+    for headers in ({}, await bearer(rt, alice)):
+        response = await client.post("/api/v1/accounts", headers=headers, json=fields)
+        assert await answer(response) == (403, {"error": "Invalid credentials"})
+    app = await app_token(rt)
+    for missing in ("username", "email", "password", "agreement"):
+        partial = {k: v for k, v in fields.items() if k != missing}
+        response = await client.post("/api/v1/accounts", headers=app, json=partial)
+        assert await answer(response) == (400, {"error": "Missing parameters"})
+    assert query(rt.db.dsn, "SELECT count(*) FROM users") == [(1,)]

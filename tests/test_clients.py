@@ -178,3 +178,22 @@ async def test_disabled_account_is_locked_out_everywhere_at_once(rt: Runtime, ba
     assert outcome["cookie"] == 403
     assert outcome["basic"] == 403
     assert outcome["password"] == "refused"
+
+
+@pytest_twisted.ensureDeferred
+async def test_mastodon_py_creates_an_account(rt: Runtime, base: str) -> None:
+    """Mastodon.py's create_account (POST /api/v1/accounts with an app token)
+    registers an account and logs the client in as it."""
+
+    def flow() -> dict[str, Any]:
+        client_id, client_secret = Mastodon.create_app(
+            "pleromad test", scopes=SCOPES, api_base_url=base
+        )
+        api = Mastodon(client_id=client_id, client_secret=client_secret, api_base_url=base)
+        api.create_account(
+            "newbie", "a long password", "newbie@example.org", agreement=True, scopes=SCOPES
+        )
+        return api.me()
+
+    me = await deferToThread(flow)
+    assert me["username"] == "newbie"

@@ -290,6 +290,18 @@ async def _code_grant_txn(
     return Granted(issued, user)
 
 
+async def issue_token(rt: Runtime, app_id: int, user: User) -> IssuedToken:
+    """A token of the app, with all its scopes, for an account it just
+    registered (Mastodon's POST /api/v1/accounts)."""
+    return await rt.db.run_interaction("registration token", _issue_token_txn, app_id, user.id)
+
+
+async def _issue_token_txn(txn: Txn, app_id: int, user_id: int) -> IssuedToken:
+    app = await oauth.get_app_txn(txn, app_id)
+    assert app is not None  # the token presented belongs to it
+    return await oauth.create_token_txn(txn, app_id, user_id, app.scopes)
+
+
 async def client_credentials_grant(rt: Runtime, app: App) -> Granted:
     """An app-only token with all of the app's scopes (the requested ones are ignored)."""
     issued = await rt.db.run_interaction(

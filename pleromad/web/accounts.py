@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from pleromad.domain import profile
+from pleromad.domain import oauth, profile, registration
+from pleromad.domain.rate_limits import headers
 from pleromad.errors import BadRequest
 from pleromad.runtime import Runtime
 from pleromad.store import users
 from pleromad.store.users import User
+from pleromad.views import oauth as oauth_views
 from pleromad.views.accounts import render_account
 from pleromad.views.instance import render_instance
 from pleromad.web.auth import Auth
-from pleromad.web.base import Call, api_app, route
+from pleromad.web.base import Call, JsonResponse, api_app, rate_limit_headers, route
+from pleromad.web.client_ip import bucket_key
 from pleromad.web.params import Params
 
 SEARCH_LIMIT = 40
@@ -28,6 +31,22 @@ class AccountsApi:
 
     def _account(self, user: User, viewer: User | None, *, for_self: bool = False) -> Any:
         return render_account(user, config=self.rt.config, viewer_user=viewer, for_self=for_self)
+
+    @route(app, "/api/v1/accounts", "POST", auth=Auth.APP)
+    async def register(self, call: Call) -> Any:
+        """Mastodon's registration (DECISIONS 25): an app token creates an
+        account and gets back a token for it, with the app's scopes."""
+        assert call.viewer is not None and call.viewer.token is not None
+        key = bucket_key(call.request, self.rt.config.proxy.trusted, None)
+        allowance = await registration.admit(self.rt, key)
+        with rate_limit_headers(allowance):
+            user = await registration.register_with_app(
+                self.rt, call.params, key, allowance=allowance
+            )
+        issued = await oauth.issue_token(self.rt, call.viewer.token.app_id, user)
+        return JsonResponse(
+            oauth_views.token(issued, user, oauth.TOKEN_LIFETIME), 200, headers(allowance)
+        )
 
     # Fixed paths before /accounts/<id>, as the reference routes them.
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -25,6 +26,7 @@ from twisted.web.iweb import IRequest
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 
 from pleromad.db.pool import DatabaseUnavailable
+from pleromad.domain.rate_limits import Allowance, headers
 from pleromad.errors import ApiError
 from pleromad.auth.realm import Viewer
 from pleromad.store.users import User
@@ -127,6 +129,16 @@ def page(app: Klein, path: str, *methods: str) -> Callable[[PageHandler], PageHa
         return handler
 
     return decorate
+
+
+@contextmanager
+def rate_limit_headers(allowance: Allowance) -> Iterator[None]:
+    """Errors raised inside carry the rate limit's headers too (DECISIONS 27)."""
+    try:
+        yield
+    except ApiError as e:
+        e.headers = {**headers(allowance), **e.headers}
+        raise
 
 
 def api_app() -> Klein:

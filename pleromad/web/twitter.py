@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 from urllib.parse import unquote
 
 from pleromad.domain import registration
-from pleromad.domain.rate_limits import Allowance, headers
-from pleromad.errors import ApiError, MissingField
+from pleromad.domain.rate_limits import headers
+from pleromad.errors import MissingField
 from pleromad.runtime import Runtime
 from pleromad.views.twitter import user_entity
-from pleromad.web.base import Call, JsonResponse, api_app, route
+from pleromad.web.base import Call, JsonResponse, api_app, rate_limit_headers, route
 from pleromad.web.client_ip import bucket_key
 
 
@@ -59,13 +57,3 @@ async def resend_confirmation(rt: Runtime, call: Call) -> JsonResponse:
     key = bucket_key(call.request, rt.config.proxy.trusted, None)
     allowance = await registration.resend_confirmation(rt, login, key)
     return JsonResponse("", 204, headers(allowance))
-
-
-@contextmanager
-def rate_limit_headers(allowance: Allowance) -> Iterator[None]:
-    """Errors raised inside carry the rate limit's headers too (DECISIONS 27)."""
-    try:
-        yield
-    except ApiError as e:
-        e.headers = {**headers(allowance), **e.headers}
-        raise
