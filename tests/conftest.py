@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
+import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -77,14 +79,16 @@ def run(coro: object) -> object:
 
 
 @pytest.fixture(scope="session")
-def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PgServer]:
+def pg_server() -> Iterator[PgServer]:
     given = os.environ.get("PLEROMAD_TEST_DSN")
     embedded = None
     if given:
         server = PgServer(given)
     else:
-        root = tmp_path_factory.mktemp("pg") / "postgres"
-        embedded = EmbeddedPostgres(root, settings=FAST_SETTINGS)
+        # Outside pytest's own temp folders: a concurrent pytest run resets
+        # their permissions, which would cut the server off from its files.
+        scratch = Path(tempfile.mkdtemp(prefix="pleromad-test-pg-"))
+        embedded = EmbeddedPostgres(scratch / "postgres", settings=FAST_SETTINGS)
         run(embedded.start())
         server = PgServer(embedded.dsn("postgres"))
     server.drop_database(TEMPLATE)
@@ -94,6 +98,7 @@ def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PgServer]:
     server.drop_database(TEMPLATE)
     if embedded is not None:
         run(embedded.stop())
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 @pytest.fixture
