@@ -42,7 +42,7 @@ from pleromad.config import Config
 from pleromad.db.pool import Database
 from pleromad.jobs import JobRunner
 from pleromad.mail.backends import MaildirMailer, NullMailer, SMTPMailer
-from pleromad.mail.interface import IMailer, IMailerFactory, MailDeliveryError
+from pleromad.mail.interface import IMailer, IMailerFactory, MailDeliveryError, MailerFactory
 from pleromad.mail.outbox import (
     MAIL_JOB,
     MAIL_MAX_ATTEMPTS,
@@ -50,7 +50,7 @@ from pleromad.mail.outbox import (
     enqueue_mail_txn,
     mail_job_handler,
 )
-from pleromad.mail.plugins import UnknownPlugin, mailer_factories, mailer_for
+from pleromad.mail.plugins import DuplicatePlugin, UnknownPlugin, mailer_factories, mailer_for
 from tests.helpers import eventually, query, sleep
 
 FROM = "noreply@localhost"
@@ -366,6 +366,25 @@ def test_mailer_for_rejects_an_unknown_backend_with_one_line(config: Config) -> 
     assert all(f'"{name}"' in text for name in ("maildir", "smtp", "none"))
 
 
+def test_mailer_for_refuses_a_name_two_plugins_claim(
+    config: Config, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """If a third-party plugin reuses a shipped backend's name, neither is
+    chosen silently: mailer_for fails with one line naming the backend."""
+    from pleromad.mail import plugins
+
+    shipped = plugins.mailer_factories()
+    impostor = MailerFactory("smtp", NullMailer.from_config)
+    monkeypatch.setattr(
+        plugins, "mailer_factories", lambda: {**shipped, "smtp": [*shipped["smtp"], impostor]}
+    )
+    with pytest.raises(DuplicatePlugin) as raised:
+        mailer_for(with_mail(config, backend="smtp"), reactor)
+    assert isinstance(raised.value, ValueError)
+    assert '"smtp"' in str(raised.value) and "\n" not in str(raised.value)
+    assert isinstance(mailer_for(config, reactor), MaildirMailer), "other names still work"
+
+
 # -- maildir and none ----------------------------------------------------------------
 
 
@@ -610,9 +629,10 @@ async def test_queued_mail_is_delivered_by_the_job_runner(
     """A message queued with enqueue_mail_txn is delivered byte for byte by a
     runner with mail_job_handler, and its job is then gone."""
     server = smtp_servers()
-    await start_runner({MAIL_JOB: mail_job_handler(smtp_mailer(port_of(server)))})
+    runner = await start_runner({MAIL_JOB: mail_job_handler(smtp_mailer(port_of(server)))})
     m = message(config, text="Welcome aboard, ünïcode and all.\n")
     await db.run_interaction("queue mail", enqueue_mail_txn, m)
+    runner.wake()  # waking on NOTIFY is test_jobs' concern, not this one's
 
     [got] = await eventually(lambda: server.received, "the mail is delivered")
     assert got.parsed()["Message-ID"] == m["Message-ID"]
@@ -637,6 +657,7 @@ async def test_queued_mail_survives_an_smtp_outage(
     )
     m = message(config)
     await db.run_interaction("queue mail", enqueue_mail_txn, m)
+    runner.wake()
 
     def failed_once() -> Any:
         rows = job_rows(dsn)
