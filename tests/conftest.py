@@ -12,7 +12,7 @@ import itertools
 import os
 import shutil
 import tempfile
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ from pleromad.config import Config, load_config
 from pleromad.db import schema
 from pleromad.db.embedded import EmbeddedPostgres
 from pleromad.db.pool import Database
+from pleromad.jobs import JobRunner
 from pleromad.runtime import Runtime, build_runtime
 from pleromad.web.root import build_gateway
 from pleromad.web.site import PleromadSite
@@ -115,6 +116,34 @@ async def db(dsn: str) -> AsyncIterator[Database]:
     await database.open()
     yield database
     await database.close()
+
+
+StartRunner = Callable[..., Awaitable[JobRunner]]
+
+
+@pytest_twisted.async_yield_fixture
+async def start_runner(dsn: str) -> AsyncIterator[StartRunner]:
+    """Start job runners on the test's database (quick polls and rescues
+    unless told otherwise); every one is stopped afterwards."""
+    started: list[JobRunner] = []
+
+    async def start(handlers: dict[str, Any], **kwargs: Any) -> JobRunner:
+        kwargs.setdefault("poll_interval", 0.2)
+        kwargs.setdefault("rescue_interval", 0.1)
+        kwargs.setdefault("stop_timeout", 1.0)
+        runner = JobRunner(reactor, dsn, handlers, **kwargs)
+        started.append(runner)
+        await runner.start()
+        return runner
+
+    yield start
+    errors = []
+    for runner in started:
+        try:
+            await runner.stop()
+        except Exception as e:  # stop the others all the same
+            errors.append(e)
+    assert not errors, errors
 
 
 @pytest.fixture

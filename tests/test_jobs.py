@@ -8,20 +8,19 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 import pytest_twisted
-from twisted.internet import reactor, task
+from twisted.internet import task
 from twisted.internet.defer import Deferred
 
 from pleromad.db.pool import Database, Txn
-from pleromad.jobs import JobRunner
 from pleromad.store import jobs as store
+from tests.conftest import StartRunner
 from tests.helpers import eventually, sleep
 
-StartRunner = Callable[..., Awaitable[JobRunner]]
 
 
 # -- helpers -----------------------------------------------------------------
@@ -92,30 +91,6 @@ async def _terminate_lock_holder_txn(txn: Txn, job_id: int) -> int:
         "   AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
         (job_id,),
     )
-
-
-@pytest_twisted.async_yield_fixture
-async def start_runner(dsn: str) -> AsyncIterator[StartRunner]:
-    """Start runners on the test's database; every one is stopped afterwards."""
-    started: list[JobRunner] = []
-
-    async def start(handlers: dict[str, Any], **kwargs: Any) -> JobRunner:
-        kwargs.setdefault("poll_interval", 0.2)
-        kwargs.setdefault("rescue_interval", 0.1)
-        kwargs.setdefault("stop_timeout", 1.0)
-        runner = JobRunner(reactor, dsn, handlers, **kwargs)
-        started.append(runner)
-        await runner.start()
-        return runner
-
-    yield start
-    errors = []
-    for runner in started:
-        try:
-            await runner.stop()
-        except Exception as e:  # stop the others all the same
-            errors.append(e)
-    assert not errors, errors
 
 
 # -- tests -------------------------------------------------------------------

@@ -11,18 +11,16 @@ from typing import Any
 import psycopg2
 import pytest
 import pytest_twisted
-from twisted.internet import reactor
 
 from pleromad.domain import lifecycle, password_reset
 from pleromad.domain.login import LoginFailed, verify_login
 from pleromad.domain.rate_limits import RateLimiter
-from pleromad.jobs import JobRunner
 from pleromad.runtime import Runtime
 from pleromad.store import oauth, password_resets, users
 from pleromad.store.users import User
 from pleromad.web.auth import sign_cookie
 from pleromad.web.root import build_gateway
-from tests.conftest import Client
+from tests.conftest import Client, StartRunner
 from tests.helpers import eventually, query
 from tests.test_auth import make_token, make_user
 
@@ -216,7 +214,7 @@ async def test_delete_tombstones_signs_out_and_queues_the_content_job(
 
 @pytest_twisted.ensureDeferred
 async def test_deletion_job_removes_what_is_left_idempotently(
-    rt: Runtime, client: Client, dsn: str
+    rt: Runtime, client: Client, dsn: str, start_runner: StartRunner
 ) -> None:
     """The queued job, run by a JobRunner with this module's handlers, removes
     whatever credentials the account still had (say, a token issued in a race)
@@ -232,12 +230,8 @@ async def test_deletion_job_removes_what_is_left_idempotently(
     await password_reset.create_reset_link(rt, user)
     assert credentials_left(dsn, user.id) == {"tokens": 1, "sessions": 0, "codes": 1, "resets": 1}
 
-    runner = JobRunner(reactor, dsn, lifecycle.handlers(rt), poll_interval=0.2, stop_timeout=1.0)
-    await runner.start()
-    try:
-        await eventually(lambda: jobs_of(dsn) == [], "the deletion job finishes")
-    finally:
-        await runner.stop()
+    await start_runner(lifecycle.handlers(rt))
+    await eventually(lambda: jobs_of(dsn) == [], "the deletion job finishes")
     assert credentials_left(dsn, user.id) == {"tokens": 0, "sessions": 0, "codes": 0, "resets": 0}
     await lifecycle.remove_content(rt, user.id)
     assert user_row(dsn, user.id)["deleted"] is True

@@ -12,7 +12,7 @@ import dataclasses
 import datetime
 import mailbox
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -40,7 +40,6 @@ from zope.interface.verify import verifyObject
 
 from pleromad.config import Config
 from pleromad.db.pool import Database
-from pleromad.jobs import JobRunner
 from pleromad.mail.backends import MaildirMailer, NullMailer, SMTPMailer
 from pleromad.mail.interface import IMailer, IMailerFactory, MailDeliveryError, MailerFactory
 from pleromad.mail.outbox import (
@@ -51,6 +50,7 @@ from pleromad.mail.outbox import (
     mail_job_handler,
 )
 from pleromad.mail.plugins import DuplicatePlugin, UnknownPlugin, mailer_factories, mailer_for
+from tests.conftest import StartRunner
 from tests.helpers import eventually, query, sleep
 
 FROM = "noreply@localhost"
@@ -595,26 +595,6 @@ async def test_smtp_gives_up_on_a_server_that_never_answers(config: Config) -> N
 
 # -- the durable path ---------------------------------------------------------------
 
-StartRunner = Callable[..., Awaitable[JobRunner]]
-
-
-@pytest_twisted.async_yield_fixture
-async def start_runner(dsn: str) -> AsyncIterator[StartRunner]:
-    """Start job runners on the test's database; each is stopped afterwards."""
-    started: list[JobRunner] = []
-
-    async def start(handlers: dict[str, Any], **kwargs: Any) -> JobRunner:
-        kwargs.setdefault("poll_interval", 3600)
-        kwargs.setdefault("rescue_interval", 3600)
-        kwargs.setdefault("stop_timeout", 1.0)
-        runner = JobRunner(reactor, dsn, handlers, **kwargs)
-        started.append(runner)
-        await runner.start()
-        return runner
-
-    yield start
-    for runner in started:
-        await runner.stop()
 
 
 def job_rows(dsn: str) -> list[tuple[Any, ...]]:
@@ -629,7 +609,10 @@ async def test_queued_mail_is_delivered_by_the_job_runner(
     """A message queued with enqueue_mail_txn is delivered byte for byte by a
     runner with mail_job_handler, and its job is then gone."""
     server = smtp_servers()
-    runner = await start_runner({MAIL_JOB: mail_job_handler(smtp_mailer(port_of(server)))})
+    runner = await start_runner(
+        {MAIL_JOB: mail_job_handler(smtp_mailer(port_of(server)))},
+        poll_interval=3600, rescue_interval=3600,
+    )
     m = message(config, text="Welcome aboard, ünïcode and all.\n")
     await db.run_interaction("queue mail", enqueue_mail_txn, m)
     runner.wake()  # waking on NOTIFY is test_jobs' concern, not this one's
@@ -654,6 +637,7 @@ async def test_queued_mail_survives_an_smtp_outage(
     clock.advance(time.time())
     runner = await start_runner(
         {MAIL_JOB: mail_job_handler(smtp_mailer(port))}, clock=clock, backoff_base=5.0,
+        poll_interval=3600, rescue_interval=3600,
     )
     m = message(config)
     await db.run_interaction("queue mail", enqueue_mail_txn, m)
