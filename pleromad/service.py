@@ -28,7 +28,8 @@ from pleromad.db.server import DatabaseServer
 from pleromad.jobs import JobRunner
 from pleromad.domain import lifecycle
 from pleromad.mail.outbox import MAIL_JOB, mail_job_handler
-from pleromad.mail.plugins import PluginError, mailer_for
+from pleromad.mail.plugins import mailer_for
+from pleromad.plugins import PluginError
 from pleromad.runtime import Runtime, build_runtime
 from pleromad.sdnotify import SystemdNotifier
 from pleromad.store import settings

@@ -41,7 +41,7 @@ from zope.interface.verify import verifyObject
 from pleromad.config import Config
 from pleromad.db.pool import Database
 from pleromad.mail.backends import MaildirMailer, NullMailer, SMTPMailer
-from pleromad.mail.interface import IMailer, IMailerFactory, MailDeliveryError, MailerFactory
+from pleromad.mail.interface import IMailer, IMailerFactory, MailDeliveryError
 from pleromad.mail.outbox import (
     MAIL_JOB,
     MAIL_MAX_ATTEMPTS,
@@ -49,7 +49,8 @@ from pleromad.mail.outbox import (
     enqueue_mail_txn,
     mail_job_handler,
 )
-from pleromad.mail.plugins import DuplicatePlugin, UnknownPlugin, mailer_factories, mailer_for
+from pleromad.mail.plugins import mailer_for
+from pleromad.plugins import UnknownPlugin, installed
 from tests.conftest import StartRunner
 from tests.helpers import eventually, query, sleep
 
@@ -338,7 +339,7 @@ def test_compose_refuses_header_injection_and_bad_addresses(
 def test_mailer_for_picks_each_backend_by_name(config: Config) -> None:
     """Each shipped backend is an installed plugin providing IPlugin and
     IMailerFactory, and mailer_for builds the one [mail] backend names."""
-    factories = mailer_factories()
+    factories = installed(IMailerFactory)
     for name in ("maildir", "smtp", "none"):
         [factory] = factories[name]
         assert verifyObject(IMailerFactory, factory)
@@ -364,25 +365,6 @@ def test_mailer_for_rejects_an_unknown_backend_with_one_line(config: Config) -> 
     assert "\n" not in text
     assert '"carrier-pigeon"' in text
     assert all(f'"{name}"' in text for name in ("maildir", "smtp", "none"))
-
-
-def test_mailer_for_refuses_a_name_two_plugins_claim(
-    config: Config, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """If a third-party plugin reuses a shipped backend's name, neither is
-    chosen silently: mailer_for fails with one line naming the backend."""
-    from pleromad.mail import plugins
-
-    shipped = plugins.mailer_factories()
-    impostor = MailerFactory("smtp", NullMailer.from_config)
-    monkeypatch.setattr(
-        plugins, "mailer_factories", lambda: {**shipped, "smtp": [*shipped["smtp"], impostor]}
-    )
-    with pytest.raises(DuplicatePlugin) as raised:
-        mailer_for(with_mail(config, backend="smtp"), reactor)
-    assert isinstance(raised.value, ValueError)
-    assert '"smtp"' in str(raised.value) and "\n" not in str(raised.value)
-    assert isinstance(mailer_for(config, reactor), MaildirMailer), "other names still work"
 
 
 # -- maildir and none ----------------------------------------------------------------

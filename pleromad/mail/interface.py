@@ -2,13 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
-
-from twisted.plugin import IPlugin
-from zope.interface import Attribute, Interface, implementer
-
-if TYPE_CHECKING:
-    from pleromad.config import Config
+from zope.interface import Attribute, Interface
 
 
 class MailDeliveryError(Exception):
@@ -44,23 +38,3 @@ class IMailerFactory(Interface):
         Called once at start, on the reactor thread.  Raise ``ValueError``
         with a one-line message if the configuration cannot work.
         """
-
-
-@implementer(IPlugin, IMailerFactory)
-class MailerFactory:
-    """The plain plugin object: a name and a function building the mailer.
-
-    A plugin module needs nothing more than, at module level::
-
-        mine = MailerFactory("mine", MyMailer.from_config)
-    """
-
-    def __init__(self, name: str, build: Callable[[Config, Any], IMailer]) -> None:
-        self.name = name
-        self._build = build
-
-    def build(self, config: Config, reactor: Any) -> IMailer:
-        return self._build(config, reactor)
-
-    def __repr__(self) -> str:
-        return f"<MailerFactory {self.name!r}>"
