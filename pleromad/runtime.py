@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 from functools import cached_property
 
 from twisted.cred.portal import Portal
@@ -10,8 +11,10 @@ from twisted.internet.interfaces import IReactorTime
 
 from pleromad.auth.passwords import PasswordHasher
 from pleromad.auth.realm import build_portal
+from pleromad.captcha.interface import ICaptchaProvider
 from pleromad.config import Config
 from pleromad.db.pool import Database
+from pleromad.domain.captcha import provider_for
 from pleromad.domain.rate_limits import RateLimiter
 
 
@@ -24,6 +27,7 @@ class Runtime:
     cookie_secret: bytes
     passwords: PasswordHasher
     limiter: RateLimiter
+    captcha: ICaptchaProvider
 
     @cached_property
     def portal(self) -> Portal:
@@ -33,7 +37,7 @@ class Runtime:
 def build_runtime(
     config: Config,
     db: Database,
-    clock: IReactorTime,
+    clock: Any,
     cookie_secret: bytes,
     passwords: PasswordHasher | None = None,
 ) -> Runtime:
@@ -44,4 +48,5 @@ def build_runtime(
         cookie_secret=cookie_secret,
         passwords=passwords or PasswordHasher(),
         limiter=RateLimiter(config.rate_limits, db, clock),
+        captcha=provider_for(config, clock),
     )

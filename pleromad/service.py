@@ -32,7 +32,7 @@ from pleromad.mail.plugins import mailer_for
 from pleromad.plugins import PluginError
 from pleromad.runtime import Runtime, build_runtime
 from pleromad.sdnotify import SystemdNotifier
-from pleromad.store import settings
+from pleromad.store import captchas, settings
 from pleromad.web.root import build_gateway
 from pleromad.web.site import Gateway, PleromadSite
 
@@ -180,9 +180,11 @@ class PleromadService(Service):
 
 
 async def _housekeep(rt: Runtime) -> None:
-    """Periodic cleanup; a failure is logged and the next round tries again."""
+    """Periodic cleanup of ended rate-limit windows and expired captchas; a
+    failure is logged and the next round tries again."""
     try:
         await rt.limiter.purge()
+        await rt.db.run_interaction("purge captchas", captchas.purge_txn, rt.clock.seconds())
     except Exception:
         log.failure("housekeeping failed")
 

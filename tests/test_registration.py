@@ -591,23 +591,6 @@ async def test_last_use_of_an_invite_goes_to_one_of_two_racers(
     assert user_count(dsn) == 1
 
 
-# -- captcha -----------------------------------------------------------------------
-
-
-@pytest_twisted.ensureDeferred
-async def test_enabled_captcha_refuses_until_a_provider_checks_it(
-    variant: Variant, dsn: str
-) -> None:
-    """With [captcha] enabled the answer is checked first; the placeholder
-    accepts none: 400 {"captcha": ["Invalid CAPTCHA"]} and no account."""
-    _, client = variant(captcha=True)
-    code, body = await register(
-        client, form(captcha_token="t", captcha_solution="s", captcha_answer_data="d")
-    )
-    assert (code, field_errors(body)) == (400, {"captcha": ["Invalid CAPTCHA"]})
-    assert user_count(dsn) == 0
-
-
 # -- rate limit --------------------------------------------------------------------
 
 

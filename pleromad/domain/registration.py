@@ -27,6 +27,7 @@ import psycopg2.errors
 
 from pleromad.config import Config, InstanceConfig
 from pleromad.db.pool import Txn
+from pleromad.domain import captcha
 from pleromad.domain.formatting import text_to_html
 from pleromad.domain.rate_limits import Allowance, Throttled
 from pleromad.errors import ApiError, BadRequest
@@ -144,10 +145,12 @@ async def admit(rt: Runtime, client_key: str) -> Allowance:
 
 
 async def check_captcha(rt: Runtime, params: Mapping[str, Any]) -> None:
-    """Placeholder until captcha providers exist: passes when ``[captcha]
-    enabled`` is false, refuses every answer when it is true."""
-    if rt.config.captcha.enabled:
-        raise RegistrationInvalid({"captcha": ["Invalid CAPTCHA"]})
+    """The captcha comes first (the reference's order); its token is used up
+    whatever happens next."""
+    try:
+        await captcha.check(rt, params.get("captcha_token"), params.get("captcha_solution"))
+    except captcha.CaptchaRefused as refused:
+        raise RegistrationInvalid({"captcha": [str(refused)]}) from None
 
 
 def validate(form: RegistrationForm, instance: InstanceConfig, *, require_email: bool) -> _Account:

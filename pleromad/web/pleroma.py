@@ -8,7 +8,7 @@ from typing import Any
 
 from twisted.web.iweb import IRequest
 
-from pleromad.domain import health, lifecycle, password_reset
+from pleromad.domain import captcha, health, lifecycle, password_reset
 from pleromad.domain.rate_limits import Throttled, headers as rate_limit_headers
 from pleromad.errors import BadRequest
 from pleromad.runtime import Runtime
@@ -36,6 +36,10 @@ class PleromaApi:
             return JsonResponse({}, 503)
         state = await health.check(self.rt.db, self.rt.clock)
         return JsonResponse(health_view.render(state), 200 if state.healthy else 503)
+
+    @route(app, "/api/pleroma/captcha", "GET")
+    async def captcha(self, call: Call) -> Any:
+        return await captcha.new_challenge(self.rt)
 
     # -- the end of an account (DECISIONS 14) --------------------------------
 

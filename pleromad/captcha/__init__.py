@@ -1,0 +1,1 @@
+"""Captcha providers (Twisted plugins) and the checks registration runs."""
