@@ -15,13 +15,17 @@ from twisted.web.resource import IResource, Resource
 from pleromad.runtime import Runtime
 from pleromad.web.accounts import AccountsApi
 from pleromad.web.base import api_app
+from pleromad.web.emoji import EmojiApi
+from pleromad.web.media import MediaApi
 from pleromad.web.oauth import OAuthApi
 from pleromad.web.pleroma import PleromaApi
 from pleromad.web.pleroma_v1 import PleromaV1Api
 from pleromad.web.site import Gateway
 from pleromad.web.twitter import TwitterAccountApi
 
-FAMILIES = (PleromaApi, PleromaV1Api, AccountsApi, OAuthApi, TwitterAccountApi)
+FAMILIES = (
+    PleromaApi, PleromaV1Api, AccountsApi, OAuthApi, TwitterAccountApi, MediaApi, EmojiApi,
+)
 
 
 class Unrouted:
