@@ -547,7 +547,7 @@ async def test_invite_store(rt: Runtime) -> None:
     assert [i.invite_type for i in (one, dated, reusable, both)] == [
         "one_time", "date_limited", "reusable", "reusable_date_limited"
     ]  # fmt: skip
-    assert len(one.token) == 43 and one.uses == 0 and not one.used
+    assert len(one.token) == 32 and one.uses == 0 and not one.used
     assert [i.id for i in await run("l", invites.list_invites_txn)] == [
         one.id, dated.id, reusable.id, both.id
     ]  # fmt: skip

@@ -15,7 +15,7 @@ from pleromad.errors import Forbidden
 from pleromad.runtime import Runtime
 from pleromad.web.base import Call, api_app, route
 from pleromad.web.root import build_gateway
-from pleromad.web.site import Gateway
+from pleromad.web.site import Gateway, body_limit
 from tests.conftest import Client
 from tests.helpers import sleep
 
@@ -103,6 +103,17 @@ async def test_trailing_slash_and_json_suffix_route_the_same(client: Client) -> 
 
 
 @pytest_twisted.ensureDeferred
+async def test_odd_paths_are_json_errors(client: Client) -> None:
+    """A doubled slash or a non-UTF-8 escape in a path is a JSON 4xx, never a 500."""
+    response = await client.get("/api/pleroma//healthcheck")
+    assert response.code == 404
+    assert await get_json(response) == {"error": "Not implemented"}
+    response = await client.get("/api/%ff")
+    assert response.code == 400
+    assert await get_json(response) == {"error": "Paths must be UTF-8"}
+
+
+@pytest_twisted.ensureDeferred
 async def test_head_is_served_as_get_without_body(client: Client) -> None:
     """HEAD answers like GET, headers only."""
     response = await client.head("/api/pleroma/healthcheck")
@@ -139,11 +150,13 @@ async def test_cors_headers_and_preflight(client: Client) -> None:
 
 @pytest_twisted.ensureDeferred
 async def test_body_over_upload_limit_is_413(rt: Runtime, serve: Any) -> None:
-    """A body larger than [instance] upload_limit is refused with 413 before routing."""
+    """A body larger than [instance] upload_limit plus room for multipart framing
+    is refused with 413 before routing, whether declared or streamed."""
     config = replace(rt.config, instance=replace(rt.config.instance, upload_limit=1000))
-    client = serve(build_gateway(replace(rt, config=config)), config.instance.upload_limit)
+    limit = body_limit(config.instance.upload_limit)
+    client = serve(build_gateway(replace(rt, config=config)), limit)
     response = await client.post(
-        "/api/pleroma/healthcheck", data=b"x" * 1001
+        "/api/pleroma/healthcheck", data=b"x" * (limit + 1)
     )
     assert response.code == 413
     assert await get_json(response) == {"error": "Request body too large"}

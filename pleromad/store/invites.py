@@ -12,12 +12,13 @@ hand them out again.
 
 from __future__ import annotations
 
+import secrets
+
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal
 
 from pleromad.db.pool import Txn
-from pleromad.store.oauth import new_secret
 
 Verdict = Literal["ok", "invalid", "expired"]
 
@@ -69,7 +70,8 @@ async def create_invite_txn(
     row = await txn.fetchone(
         f"INSERT INTO invites (token, max_use, expires_at) VALUES (%s, %s, %s)"
         f" RETURNING {_COLUMNS}",
-        (new_secret(), max_use, expires_at),
+        # Hex: a token starting with "-" would read as an option on ctl's command line.
+        (secrets.token_hex(16), max_use, expires_at),
     )
     assert row is not None
     return Invite(**row)

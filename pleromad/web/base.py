@@ -144,6 +144,8 @@ def rate_limit_headers(allowance: Allowance) -> Iterator[None]:
 def api_app() -> Klein:
     """A Klein app that answers every failure as a JSON error."""
     app = Klein()
+    # werkzeug would answer "//" in a path with a redirect exception (a 500 here).
+    app.url_map.merge_slashes = False
     app.handle_errors(ApiError)(_api_error)
     app.handle_errors(NotFound, MethodNotAllowed)(_no_route)
     app.handle_errors(DatabaseUnavailable)(_unavailable)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from io import BytesIO
+from urllib.parse import unquote_to_bytes
 from typing import Any
 
 from twisted.internet import defer
@@ -21,6 +22,17 @@ from twisted.web.server import Request, Site
 
 from pleromad.deferreds import within
 from pleromad.web.base import write_json
+
+# Room for the multipart framing around a file of exactly [instance]
+# upload_limit, so that such a file reaches the upload code, whose own check
+# answers "file_too_large".
+_FRAMING_ALLOWANCE = 1024 * 1024
+
+
+def body_limit(upload_limit: int) -> int:
+    """The largest request body the site reads."""
+    return upload_limit + _FRAMING_ALLOWANCE
+
 
 _ALLOWED_METHODS = b"POST, PUT, DELETE, GET, PATCH, OPTIONS"
 _ALLOWED_HEADERS = b"Authorization, Content-Type, Idempotency-Key"
@@ -92,6 +104,8 @@ class Gateway(Resource):
             request.setResponseCode(204)
             return b""
         _normalise_path(request)
+        if not _utf8_path(request):
+            return write_json(request, {"error": "Paths must be UTF-8"}, 400)
         if _body_size(request) > self._body_limit or getattr(
             request, "body_too_large", False
         ):
@@ -130,6 +144,15 @@ def _normalise_path(request: IRequest) -> None:
         segments.pop()
     if segments and segments[0] == b"api" and segments[-1].endswith(b".json"):
         segments[-1] = segments[-1][: -len(b".json")]
+
+
+def _utf8_path(request: IRequest) -> bool:
+    try:
+        for segment in request.postpath:
+            unquote_to_bytes(segment).decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _body_size(request: IRequest) -> int:
