@@ -16,6 +16,9 @@ from pleromad.config import Config
 from pleromad.db.pool import Database
 from pleromad.domain.captcha import provider_for
 from pleromad.domain.rate_limits import RateLimiter
+from pleromad.emoji import EmojiSet
+from pleromad.media.interface import IUploader
+from pleromad.media.plugins import uploader_for
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,10 @@ class Runtime:
     passwords: PasswordHasher
     limiter: RateLimiter
     captcha: ICaptchaProvider
+    # Stores uploaded files; chosen by [media] backend.
+    uploader: IUploader
+    # Custom emoji; reloaded on SIGHUP.
+    emoji: EmojiSet
 
     @cached_property
     def portal(self) -> Portal:
@@ -49,4 +56,6 @@ def build_runtime(
         passwords=passwords or PasswordHasher(),
         limiter=RateLimiter(config.rate_limits, db, clock),
         captcha=provider_for(config, clock),
+        uploader=uploader_for(config, clock),
+        emoji=EmojiSet(config.emoji.dir, config.server.base_url),
     )

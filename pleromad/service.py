@@ -1,7 +1,7 @@
 """``twistd pleromad``: options and the service tree.
 
-Start order: database server, migrations, pool, HTTP port, job workers, then
-``READY=1`` to systemd.  Stop order is the reverse: stop accepting, let
+Start order: database server, migrations, pool, custom emoji, HTTP port, job
+workers, then ``READY=1`` to systemd; SIGHUP reloads the custom emoji.  Stop order is the reverse: stop accepting, let
 requests in flight finish, stop the workers, close the pool, stop the
 embedded server.
 """
@@ -9,6 +9,7 @@ embedded server.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from typing import Any, NoReturn
 
@@ -27,6 +28,7 @@ from pleromad.db.pool import Database, DatabaseUnavailable
 from pleromad.db.server import DatabaseServer
 from pleromad.jobs import JobRunner
 from pleromad.domain import lifecycle
+from pleromad.emoji.loader import EmojiLoadError
 from pleromad.mail.outbox import MAIL_JOB, mail_job_handler
 from pleromad.mail.plugins import mailer_for
 from pleromad.plugins import PluginError
@@ -34,7 +36,7 @@ from pleromad.runtime import Runtime, build_runtime
 from pleromad.sdnotify import SystemdNotifier
 from pleromad.store import captchas, settings
 from pleromad.web.root import build_gateway
-from pleromad.web.site import Gateway, PleromadSite
+from pleromad.web.site import Gateway, PleromadSite, body_limit
 
 log = Logger()
 
@@ -47,7 +49,8 @@ HOUSEKEEPING_SECONDS = 300.0
 
 # Failures that mean "cannot start", reported as one line, not a traceback.
 _START_ERRORS = (
-    DatabaseUnavailable, EmbeddedPostgresError, schema.SchemaError, PluginError, OSError
+    DatabaseUnavailable, EmbeddedPostgresError, schema.SchemaError, PluginError,
+    EmojiLoadError, OSError,
 )
 
 
@@ -109,6 +112,7 @@ class PleromadService(Service):
         self._port: IListeningPort | None = None
         self._jobs: JobRunner | None = None
         self._housekeeping: LoopingCall | None = None
+        self._previous_sighup: Any = None
         self._started: Deferred[None] | None = None
 
     def startService(self) -> None:
@@ -127,8 +131,10 @@ class PleromadService(Service):
         )
         rt = build_runtime(config, db, self._reactor, bytes.fromhex(cookie_secret))
         mailer = mailer_for(config, self._reactor)
+        await rt.emoji.load()
+        self._watch_sighup(rt)
         self._gateway = build_gateway(rt)
-        site = PleromadSite(self._gateway, body_limit=config.instance.upload_limit)
+        site = PleromadSite(self._gateway, body_limit(config.instance.upload_limit))
         endpoint = serverFromString(self._reactor, config.server.listen)
         self._port = await endpoint.listen(site)
         self._jobs = JobRunner(
@@ -146,6 +152,16 @@ class PleromadService(Service):
             base_url=config.server.base_url, address=address,
         )
         self._notifier.ready()
+
+    def _watch_sighup(self, rt: Runtime) -> None:
+        """SIGHUP (systemctl reload) reloads the custom emoji without a restart."""
+
+        def reload() -> None:
+            Deferred.fromCoroutine(rt.emoji.reload())
+
+        self._previous_sighup = signal.signal(
+            signal.SIGHUP, lambda *_: self._reactor.callFromThread(reload)
+        )
 
     def _start_failed(self, failure: Any) -> None:
         if failure.check(*_START_ERRORS):
@@ -166,6 +182,8 @@ class PleromadService(Service):
     async def _stop(self) -> None:
         if self._started is not None:
             await self._started  # a start in progress finishes (or fails) first
+        if self._previous_sighup is not None:
+            signal.signal(signal.SIGHUP, self._previous_sighup)
         if self._port is not None:
             await self._port.stopListening()
         if self._gateway is not None:

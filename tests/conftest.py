@@ -34,7 +34,7 @@ from pleromad.db.pool import Database
 from pleromad.jobs import JobRunner
 from pleromad.runtime import Runtime, build_runtime
 from pleromad.web.root import build_gateway
-from pleromad.web.site import PleromadSite
+from pleromad.web.site import PleromadSite, body_limit
 
 TEMPLATE = "pleromad_template"
 # Durability buys nothing in a test run and costs seconds.
@@ -199,4 +199,4 @@ async def serve() -> AsyncIterator[Callable[[IResource, int], Client]]:
 @pytest.fixture
 def client(rt: Runtime, serve: Callable[..., Client]) -> Client:
     """An HTTP client talking to the daemon's whole resource tree."""
-    return serve(build_gateway(rt), rt.config.instance.upload_limit)
+    return serve(build_gateway(rt), body_limit(rt.config.instance.upload_limit))

@@ -48,7 +48,11 @@ def test_wheel_install_exposes_the_plugin(tmp_path: Path) -> None:
          "--target", str(target), str(wheel)],
         check=True, timeout=300,
     )
-    assert (target / "twisted/plugins/pleromad_plugin.py").exists()
+    for plugin in ("plugin", "mailers", "captchas", "uploaders"):
+        assert (target / f"twisted/plugins/pleromad_{plugin}.py").exists()
+    assert not (target / "twisted/plugins/dropin.cache").exists()
+    assert (target / "pleromad/static/images/mascot.png").exists()
+    assert (target / "pleromad/static/emoji/emoji.txt").exists()
     assert (target / "pleromad/db/migrations/0001_settings.sql").exists()
     located = subprocess.run(
         [str(venv / "bin/python"), "-c", "import pleromad; print(pleromad.__file__)"],

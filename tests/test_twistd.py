@@ -204,3 +204,27 @@ def test_sd_notify_ready_after_port_bound(tmp_path: Path, dsn: str) -> None:
         if process.poll() is None:
             process.kill()
         listener.close()
+
+
+def test_sighup_reloads_custom_emoji(tmp_path: Path, dsn: str, daemons: list[Daemon]) -> None:
+    """systemctl reload (SIGHUP) picks up new custom emoji without a restart."""
+    from PIL import Image
+
+    folder = tmp_path / "emoji"
+    folder.mkdir()
+    for name in ("first", "second"):
+        Image.new("RGB", (16, 16), "red").save(folder / f"{name}.png")
+    (folder / "emoji.txt").write_text("first, first.png, Test\n")
+    config = tmp_path / "pleromad.toml"
+    config.write_text(f'[emoji]\ndir = "{folder}"\n')
+    daemon = Daemon(tmp_path, "--config", str(config), "--dsn", dsn)
+    daemons.append(daemon)
+    daemon.wait_healthy()
+    assert set(http_get(daemon.base + "/api/pleroma/emoji")[1]) == {"first"}
+    (folder / "emoji.txt").write_text("first, first.png, Test\nsecond, second.png, Test\n")
+    daemon.process.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 10
+    while set(http_get(daemon.base + "/api/pleroma/emoji")[1]) != {"first", "second"}:
+        assert time.monotonic() < deadline, "the emoji were not reloaded"
+        time.sleep(0.1)
+    assert daemon.terminate() == CLEAN_STOP

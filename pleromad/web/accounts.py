@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pleromad.domain import oauth, profile, registration
+from pleromad.domain import media, oauth, profile, registration
 from pleromad.domain.rate_limits import headers
 from pleromad.errors import BadRequest
 from pleromad.runtime import Runtime
@@ -16,10 +16,13 @@ from pleromad.views.instance import render_instance
 from pleromad.web.auth import Auth
 from pleromad.web.base import Call, JsonResponse, api_app, rate_limit_headers, route
 from pleromad.web.client_ip import bucket_key
+from pleromad.web.media import image_changes
 from pleromad.web.params import Params
 
 SEARCH_LIMIT = 40
 SEARCH_MAX_LIMIT = 80
+# The pictures update_credentials takes: kind (users column) -> parameter.
+PICTURES = {"avatar": "avatar", "banner": "header", "background": "pleroma_background_image"}
 
 
 class AccountsApi:
@@ -58,10 +61,13 @@ class AccountsApi:
         app, "/api/v1/accounts/update_credentials", "PATCH", auth=Auth.REQUIRED, scope="write"
     )
     async def update_credentials(self, call: Call) -> Any:
-        # avatar, header and pleroma_background_image are the media endpoints'
-        # business; Mastodon's fields_attributes and bot are ignored, as the
-        # reference did.
+        # Mastodon's fields_attributes and bot are ignored, as the reference did.
         params = call.params
+        # Pictures are checked before anything changes, and stored after the
+        # profile edit passed its checks: a refusal of either stores nothing.
+        pictures = await media.check_profile_images(
+            self.rt, await image_changes(params, PICTURES)
+        )
         edit = profile.ProfileEdit(
             display_name=params.str("display_name"),
             note=params.str("note"),
@@ -74,6 +80,7 @@ class AccountsApi:
             settings_store=_object(params, "pleroma_settings_store"),
         )
         user = await profile.edit_profile(self.rt, call.user, edit)
+        user = await media.apply_profile_images(self.rt, user, pictures)
         return self._account(user, user, for_self=True)
 
     @route(app, "/api/v1/accounts/search", "GET", auth=Auth.OPTIONAL)

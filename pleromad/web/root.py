@@ -20,7 +20,7 @@ from pleromad.web.media import MediaApi
 from pleromad.web.oauth import OAuthApi
 from pleromad.web.pleroma import PleromaApi
 from pleromad.web.pleroma_v1 import PleromaV1Api
-from pleromad.web.site import Gateway
+from pleromad.web.site import Gateway, body_limit
 from pleromad.web.twitter import TwitterAccountApi
 
 FAMILIES = (
@@ -61,4 +61,4 @@ def build_gateway(rt: Runtime) -> Gateway:
         resource = family_class(rt).app.resource()
         routes += [(prefix, resource) for prefix in family_class.prefixes]
     tree = PrefixRouter(routes, Unrouted().app.resource())
-    return Gateway(tree, rt.config.instance.upload_limit)
+    return Gateway(tree, body_limit(rt.config.instance.upload_limit))

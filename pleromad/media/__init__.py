@@ -1,0 +1,1 @@
+"""Stored files: the pluggable uploaders (IUploader) and what Pillow checks."""

@@ -1,0 +1,7 @@
+"""The uploaders shipped with pleromad, as Twisted plugins (see pleromad.plugins)."""
+
+from pleromad.media.interface import IUploaderFactory
+from pleromad.media.local import LocalUploader
+from pleromad.plugins import NamedFactory
+
+local = NamedFactory(IUploaderFactory, "local", LocalUploader.from_config)
