@@ -27,7 +27,7 @@ from pleromad.db.embedded import EmbeddedPostgresError
 from pleromad.db.pool import Database, DatabaseUnavailable
 from pleromad.db.server import DatabaseServer
 from pleromad.jobs import JobRunner
-from pleromad.domain import lifecycle
+from pleromad.domain import follow_import, lifecycle
 from pleromad.emoji.loader import EmojiLoadError
 from pleromad.mail.outbox import MAIL_JOB, mail_job_handler
 from pleromad.mail.plugins import mailer_for
@@ -140,7 +140,11 @@ class PleromadService(Service):
         self._jobs = JobRunner(
             self._reactor,
             dsn,
-            handlers={MAIL_JOB: mail_job_handler(mailer), **lifecycle.handlers(rt)},
+            handlers={
+                MAIL_JOB: mail_job_handler(mailer),
+                **lifecycle.handlers(rt),
+                **follow_import.handlers(rt),
+            },
         )
         await self._jobs.start()
         self._housekeeping = LoopingCall(lambda: Deferred.fromCoroutine(_housekeep(rt)))

@@ -21,7 +21,7 @@ import psycopg2.errors
 
 from pleromad.config import Config
 from pleromad.db.pool import Txn
-from pleromad.domain import media, registration
+from pleromad.domain import media, notifications, registration, relationships, statuses
 from pleromad.domain.formatting import text_to_html
 from pleromad.domain.login import LoginFailed, verify_login
 from pleromad.errors import Forbidden
@@ -137,7 +137,11 @@ async def _remove_credentials_txn(txn: Txn, user_id: int) -> None:
 # ``pleromad-ctl user rm`` runs the steps at once besides queueing the job.
 # Capabilities that give accounts more to own (statuses, follows, media, ...)
 # add their step here.
-CONTENT_STEPS: tuple[ContentStep, ...] = (_remove_credentials, media.remove_user_media)
+CONTENT_STEPS: tuple[ContentStep, ...] = (
+    _remove_credentials, notifications.remove_user_notifications,
+    statuses.remove_user_statuses, media.remove_user_media,
+    relationships.remove_user_relationships,
+)
 
 
 async def remove_content(rt: Runtime, user_id: int) -> None:

@@ -8,16 +8,16 @@ from typing import Any
 
 from twisted.web.iweb import IRequest
 
-from pleromad.domain import captcha, health, lifecycle, password_reset
+from pleromad.domain import captcha, follow_import, health, lifecycle, password_reset
 from pleromad.domain.rate_limits import Throttled, headers as rate_limit_headers
-from pleromad.errors import BadRequest
+from pleromad.errors import BadRequest, MissingField
 from pleromad.runtime import Runtime
 from pleromad.views import health as health_view
 from pleromad.web.auth import Auth
 from pleromad.web.base import Call, JsonResponse, api_app, page, route, write_json
 from pleromad.web.client_ip import bucket_key, client_key
 from pleromad.web.pages import render_page
-from pleromad.web.params import Params
+from pleromad.web.params import Params, Upload
 
 
 RESET_PATH = "/api/pleroma/password_reset"
@@ -56,6 +56,12 @@ class PleromaApi:
             self.rt, call.user, _password(call.params), self._client_key(call.request)
         )
         return {"status": "success"}
+
+    @route(app, "/api/pleroma/follow_import", "POST", auth=Auth.REQUIRED, scope="follow")
+    async def follow_import(self, call: Call) -> Any:
+        """DECISIONS 10: answered at once; a durable job makes the follows."""
+        await follow_import.start_import(self.rt, call.user, _follow_list(call.params))
+        return "job started"
 
     def _client_key(self, request: IRequest) -> str:
         return client_key(request, self.rt.config.proxy.trusted)
@@ -102,6 +108,21 @@ def _password(params: Params) -> str | None:
         return params.str("password")
     except BadRequest:
         return None
+
+
+def _follow_list(params: Params) -> str:
+    """``list``: the text itself, or an uploaded file of UTF-8 text."""
+    value = params.get("list")
+    if value is None:
+        raise MissingField("list")
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Upload):
+        try:
+            return value.data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise BadRequest("Invalid value for list: the file is not UTF-8 text") from None
+    raise BadRequest("Invalid value for list: expected a string or a file")
 
 
 def _form_field(params: Params, name: str) -> str:

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from pleromad.domain import media
+from pleromad.domain import media, relationships
 from pleromad.errors import MissingField
 from pleromad.runtime import Runtime
 from pleromad.views.accounts import image_url
 from pleromad.views.media import render_attachment, render_default_mascot
+from pleromad.web.accounts import relate
 from pleromad.web.auth import Auth
 from pleromad.web.base import Call, api_app, route
 from pleromad.web.media import image_or_clear, incoming
+from pleromad.web.timelines import account_favourites
 from pleromad.web.twitter import resend_confirmation
 
 
@@ -25,6 +27,26 @@ class PleromaV1Api:
     @route(app, "/api/v1/pleroma/accounts/confirmation_resend", "POST")
     async def confirmation_resend(self, call: Call) -> Any:
         return await resend_confirmation(self.rt, call)
+
+    # -- subscriptions (DECISIONS 16) --
+
+    @route(
+        app, "/api/v1/pleroma/accounts/<id>/subscribe", "POST", auth=Auth.REQUIRED,
+        scope="follow",
+    )
+    async def subscribe(self, call: Call) -> Any:
+        return await relate(self.rt, call, relationships.subscribe)
+
+    @route(
+        app, "/api/v1/pleroma/accounts/<id>/unsubscribe", "POST", auth=Auth.REQUIRED,
+        scope="follow",
+    )
+    async def unsubscribe(self, call: Call) -> Any:
+        return await relate(self.rt, call, relationships.unsubscribe)
+
+    @route(app, "/api/v1/pleroma/accounts/<id>/favourites", "GET", auth=Auth.READ_OR_PUBLIC)
+    async def favourites(self, call: Call) -> Any:
+        return await account_favourites(self.rt, call)
 
     # -- profile pictures and mascot (DECISIONS 18, 19) --
 

@@ -17,14 +17,20 @@ from pleromad.web.accounts import AccountsApi
 from pleromad.web.base import api_app
 from pleromad.web.emoji import EmojiApi
 from pleromad.web.media import MediaApi
+from pleromad.web.notifications import NotificationsApi
 from pleromad.web.oauth import OAuthApi
 from pleromad.web.pleroma import PleromaApi
+from pleromad.web.pleroma_notifications import PleromaNotificationsApi
 from pleromad.web.pleroma_v1 import PleromaV1Api
+from pleromad.web.relationships import RelationshipsApi
 from pleromad.web.site import Gateway, body_limit
+from pleromad.web.statuses import StatusesApi
+from pleromad.web.timelines import TimelinesApi
 from pleromad.web.twitter import TwitterAccountApi
 
 FAMILIES = (
     PleromaApi, PleromaV1Api, AccountsApi, OAuthApi, TwitterAccountApi, MediaApi, EmojiApi,
+    RelationshipsApi, StatusesApi, TimelinesApi, NotificationsApi, PleromaNotificationsApi,
 )
 
 

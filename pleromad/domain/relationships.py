@@ -1,0 +1,358 @@
+"""Who follows, blocks, mutes and subscribes to whom, and the rules for
+changing it.
+
+- A follow of a locked account is a request until the account authorizes it
+  (``relationship.requested``, DECISIONS 22); of any other account it is a
+  follow at once.  The followed account is told through
+  :func:`pleromad.domain.notifications.on_follow_txn`, in the same
+  transaction, once per follow (asking again changes nothing but the
+  ``reblogs`` preference).
+- Following yourself, or an account you may not see, is 404 ``Record not
+  found``; following an account that blocks you, or that you block, or a
+  deactivated one, is 403 with the reference's message.
+- Unfollowing is idempotent: it removes a follow or a pending request, and
+  the subscription to that account, and answers the relationship either way
+  (the reference's 400 ``Not subscribed!`` kept clients from cancelling a
+  request).
+- A block removes the follows, requests and subscriptions between the two
+  accounts, both ways.
+- Every change of one pair of accounts runs under that pair's lock, so a
+  follow checked against blocks cannot race the block that would remove it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING
+
+from pleromad.config import Config
+from pleromad.db.pool import Txn
+from pleromad.domain import notifications, profile
+from pleromad.errors import ApiError, Forbidden
+from pleromad.store import relationships as store
+from pleromad.store import users
+from pleromad.store.relationships import FollowCounts, Listed, Relationship
+from pleromad.store.timelines import Window
+from pleromad.store.users import User
+
+if TYPE_CHECKING:
+    from pleromad.runtime import Runtime
+
+RECORD_NOT_FOUND = "Record not found"
+
+_BIGINT_MAX = 2**63 - 1
+
+
+class RecordNotFound(ApiError):
+    status = 404
+
+    def __init__(self) -> None:
+        super().__init__(RECORD_NOT_FOUND)
+
+
+class FollowRefused(Forbidden):
+    """A follow or subscription the two accounts' state does not allow."""
+
+
+# -- looking accounts up --------------------------------------------------------
+
+
+async def find_target(rt: Runtime, viewer: User | None, ref: str) -> User:
+    """The account ``ref`` (an id or a nickname) names, if ``viewer`` may see
+    it; RecordNotFound otherwise."""
+    try:
+        return await profile.find_account(rt, ref, viewer)
+    except profile.AccountNotFound:
+        raise RecordNotFound() from None
+
+
+async def _other(rt: Runtime, viewer: User, ref: str) -> User:
+    """The account an action of ``viewer`` is aimed at: never itself."""
+    target = await find_target(rt, viewer, ref)
+    if target.id == viewer.id:
+        raise RecordNotFound()
+    return target
+
+
+async def _current_target_txn(txn: Txn, viewer: User, target_id: int, config: Config) -> User:
+    """The target as the action's transaction sees it (it may have gone meanwhile)."""
+    target = await users.get_user_txn(txn, target_id)
+    if target is None or not profile.visible_to(target, viewer, config):
+        raise RecordNotFound()
+    return target
+
+
+async def _relationship_txn(txn: Txn, viewer_id: int, target_id: int) -> Relationship:
+    found = await store.relationships_txn(txn, viewer_id, [target_id])
+    return found[target_id]
+
+
+# -- follows ----------------------------------------------------------------------
+
+
+async def follow(rt: Runtime, viewer: User, ref: str, reblogs: bool | None) -> Relationship:
+    """``viewer`` follows (or asks to follow) the account ``ref``;
+    ``reblogs`` (None: leave as it is, true for a new follow) says whether
+    its reblogs show in the viewer's home timeline."""
+    target = await _other(rt, viewer, ref)
+    return await rt.db.run_interaction(
+        "follow", _follow_and_read_txn, viewer, target.id, reblogs, rt.config
+    )
+
+
+async def _follow_and_read_txn(
+    txn: Txn, viewer: User, target_id: int, reblogs: bool | None, config: Config
+) -> Relationship:
+    await follow_txn(txn, viewer, target_id, reblogs, config)
+    return await _relationship_txn(txn, viewer.id, target_id)
+
+
+async def follow_txn(
+    txn: Txn, follower: User, target_id: int, reblogs: bool | None, config: Config
+) -> bool:
+    """Make ``follower`` follow ``target_id`` (a request if it is locked);
+    True when a follow or request was added now, False when there was one
+    already.  Raises RecordNotFound or FollowRefused, having changed nothing."""
+    await store.lock_pair_txn(txn, follower.id, target_id)
+    target = await _current_target_txn(txn, follower, target_id, config)
+    if target.deactivated:
+        # The reference's message, which says "You" of the target.
+        raise FollowRefused("Could not follow user: You are deactivated.")
+    blocking, blocked_by = await store.blocks_between_txn(txn, follower.id, target.id)
+    if blocked_by:
+        raise FollowRefused(f"Could not follow user: {target.nickname} blocked you.")
+    if blocking:
+        raise FollowRefused(f"Could not follow user: You are blocking {target.nickname}.")
+    existing = await store.get_follow_txn(txn, follower.id, target.id)
+    if existing is not None:
+        if reblogs is not None and reblogs != existing.show_reblogs:
+            await store.set_show_reblogs_txn(txn, follower.id, target.id, reblogs)
+        return False
+    state = store.PENDING if target.locked else store.ACCEPTED
+    added = await store.insert_follow_txn(
+        txn, follower.id, target.id, state, True if reblogs is None else reblogs
+    )
+    if added:
+        await notifications.on_follow_txn(txn, follower.id, target.id)
+    return added
+
+
+async def follow_address(rt: Runtime, viewer: User, address: str) -> User:
+    """Follow the local account ``address`` names (``nick``, ``@nick`` or
+    ``nick@our-host``; never an id) and return it.  Without federation any
+    other address is RecordNotFound."""
+    nickname = profile.local_nickname(address, rt.config.server.base_url)
+    target = None
+    if nickname and "@" not in nickname:
+        target = await rt.db.run_interaction(
+            "account by nickname", users.get_user_by_nickname_txn, nickname
+        )
+    if target is None or target.id == viewer.id or not profile.visible_to(
+        target, viewer, rt.config
+    ):
+        raise RecordNotFound()
+    await rt.db.run_interaction("follow", follow_txn, viewer, target.id, None, rt.config)
+    return target
+
+
+async def unfollow(rt: Runtime, viewer: User, ref: str) -> Relationship:
+    """Stop following ``ref`` (or withdraw the request) and unsubscribe from
+    it; idempotent."""
+    return await _change(rt, viewer, ref, "unfollow", _unfollow_txn)
+
+
+async def _unfollow_txn(txn: Txn, viewer_id: int, target_id: int) -> None:
+    await store.lock_pair_txn(txn, viewer_id, target_id)
+    await store.delete_follow_txn(txn, viewer_id, target_id)
+    await store.delete_subscription_txn(txn, viewer_id, target_id)
+
+
+async def follow_requests(rt: Runtime, viewer: User, window: Window) -> list[Listed]:
+    """The accounts waiting for ``viewer`` to answer their follow request,
+    newest request first."""
+    return await _list(rt, "requests", viewer.id, window)
+
+
+async def authorize_request(rt: Runtime, viewer: User, ref: str) -> Relationship:
+    """Accept the pending request of ``ref``; RecordNotFound when there is none."""
+    return await _change(rt, viewer, ref, "authorize follow request", _answer_txn, True)
+
+
+async def reject_request(rt: Runtime, viewer: User, ref: str) -> Relationship:
+    """Refuse the pending request of ``ref``; RecordNotFound when there is none."""
+    return await _change(rt, viewer, ref, "reject follow request", _answer_txn, False)
+
+
+async def _answer_txn(txn: Txn, viewer_id: int, requester_id: int, accept: bool) -> None:
+    await store.lock_pair_txn(txn, viewer_id, requester_id)
+    if accept:
+        answered = await store.accept_request_txn(txn, requester_id, viewer_id)
+    else:
+        answered = await store.delete_request_txn(txn, requester_id, viewer_id)
+    if not answered:
+        raise RecordNotFound()
+
+
+# -- blocks and mutes ---------------------------------------------------------------
+
+
+async def block(rt: Runtime, viewer: User, ref: str) -> Relationship:
+    """Block ``ref``: the follows, requests and subscriptions between the two
+    go, both ways."""
+    return await _change(rt, viewer, ref, "block", _block_txn)
+
+
+async def _block_txn(txn: Txn, viewer_id: int, target_id: int) -> None:
+    await store.lock_pair_txn(txn, viewer_id, target_id)
+    await store.insert_block_txn(txn, viewer_id, target_id)
+    for a, b in ((viewer_id, target_id), (target_id, viewer_id)):
+        await store.delete_follow_txn(txn, a, b)
+        await store.delete_subscription_txn(txn, a, b)
+
+
+async def unblock(rt: Runtime, viewer: User, ref: str) -> Relationship:
+    return await _change(rt, viewer, ref, "unblock", store.delete_block_txn)
+
+
+async def mute(rt: Runtime, viewer: User, ref: str, notifications: bool) -> Relationship:
+    """Mute ``ref``; ``notifications`` says whether its notifications are
+    muted too (muting again changes just that)."""
+    return await _change(rt, viewer, ref, "mute", store.upsert_mute_txn, notifications)
+
+
+async def unmute(rt: Runtime, viewer: User, ref: str) -> Relationship:
+    return await _change(rt, viewer, ref, "unmute", store.delete_mute_txn)
+
+
+# -- subscriptions (DECISIONS 16) -------------------------------------------------------
+
+
+async def subscribe(rt: Runtime, viewer: User, ref: str) -> Relationship:
+    """Be notified of every new top-level status of ``ref`` the viewer may
+    see; refused (403) between accounts where either blocks the other."""
+    return await _change(rt, viewer, ref, "subscribe", _subscribe_txn)
+
+
+async def _subscribe_txn(txn: Txn, viewer_id: int, target_id: int) -> None:
+    await store.lock_pair_txn(txn, viewer_id, target_id)
+    blocking, blocked_by = await store.blocks_between_txn(txn, viewer_id, target_id)
+    if blocking or blocked_by:
+        target = await users.get_user_txn(txn, target_id)
+        nickname = target.nickname if target is not None else ""
+        if blocked_by:
+            raise FollowRefused(f"Could not subscribe: {nickname} is blocking you")
+        raise FollowRefused(f"Could not subscribe: You are blocking {nickname}")
+    await store.insert_subscription_txn(txn, viewer_id, target_id)
+
+
+async def unsubscribe(rt: Runtime, viewer: User, ref: str) -> Relationship:
+    return await _change(rt, viewer, ref, "unsubscribe", store.delete_subscription_txn)
+
+
+# -- one change of a pair ----------------------------------------------------------------
+
+# ``change_txn(txn, viewer_id, target_id, *args)``: one change between two accounts.
+Change = Callable[..., Awaitable[object]]
+
+
+async def _change(
+    rt: Runtime, viewer: User, ref: str, description: str, change_txn: Change, *args: object
+) -> Relationship:
+    """Make ``change_txn`` between ``viewer`` and the account ``ref`` names
+    (never the viewer itself), and answer the relationship it leaves, read
+    in the same transaction."""
+    target = await _other(rt, viewer, ref)
+    return await rt.db.run_interaction(
+        description, _change_txn, change_txn, viewer.id, target.id, args
+    )
+
+
+async def _change_txn(
+    txn: Txn, change_txn: Change, viewer_id: int, target_id: int, args: tuple[object, ...]
+) -> Relationship:
+    await change_txn(txn, viewer_id, target_id, *args)
+    return await _relationship_txn(txn, viewer_id, target_id)
+
+
+# -- reading ------------------------------------------------------------------------------
+
+
+async def relationships(rt: Runtime, viewer: User, refs: Sequence[str]) -> list[Relationship]:
+    """The viewer's relationship to each account id in ``refs``, in the
+    order asked, once each; ids of no account the viewer may see are left
+    out (DECISIONS 29)."""
+    ids = list(dict.fromkeys(i for ref in refs if (i := _account_id(ref)) is not None))
+    found = await rt.db.run_interaction(
+        "relationships", _relationships_txn, viewer, ids, rt.config
+    )
+    return [found[i] for i in ids if i in found]
+
+
+async def _relationships_txn(
+    txn: Txn, viewer: User, ids: list[int], config: Config
+) -> dict[int, Relationship]:
+    accounts = await store.get_users_by_ids_txn(txn, ids)
+    visible = [u.id for u in accounts if profile.visible_to(u, viewer, config)]
+    return await store.relationships_txn(txn, viewer.id, visible)
+
+
+def _account_id(ref: str) -> int | None:
+    text = ref.strip()
+    if text.isascii() and text.isdigit() and int(text) <= _BIGINT_MAX:
+        return int(text)
+    return None
+
+
+async def followers(
+    rt: Runtime, owner: User, viewer: User | None, window: Window
+) -> list[Listed]:
+    """A page of ``owner``'s followers, newest follow first; empty for
+    others than the owner when it hides them."""
+    if owner.hide_followers and (viewer is None or viewer.id != owner.id):
+        return []
+    return await _list(rt, "followers", owner.id, window)
+
+
+async def following(
+    rt: Runtime, owner: User, viewer: User | None, window: Window
+) -> list[Listed]:
+    """A page of the accounts ``owner`` follows, newest follow first; empty
+    for others than the owner when it hides them."""
+    if owner.hide_follows and (viewer is None or viewer.id != owner.id):
+        return []
+    return await _list(rt, "following", owner.id, window)
+
+
+async def _list(rt: Runtime, kind: str, owner_id: int, window: Window) -> list[Listed]:
+    if window.limit <= 0:
+        return []
+    return await rt.db.run_interaction(
+        f"list {kind}",
+        store.list_follows_txn,
+        kind,
+        owner_id,
+        limit=window.limit,
+        max_id=window.max_id,
+        since_id=window.since_id,
+        min_id=window.min_id,
+    )
+
+
+async def follow_counts(rt: Runtime, accounts: Sequence[User]) -> dict[int, FollowCounts]:
+    """Followers and followings of each of ``accounts``, by id (Account
+    entities' ``followers_count`` and ``following_count``)."""
+    if not accounts:
+        return {}
+    return await rt.db.run_interaction(
+        "follow counts", store.follow_counts_txn, [u.id for u in accounts]
+    )
+
+
+# -- a deleted account ------------------------------------------------------------------
+
+
+async def remove_user_relationships(rt: Runtime, user_id: int) -> None:
+    """Delete the follows, requests, blocks, mutes and subscriptions a
+    deleted account had or was the object of (a content step of account
+    deletion; idempotent)."""
+    await rt.db.run_interaction("delete account relationships", store.delete_all_txn, user_id)

@@ -1,0 +1,476 @@
+"""Statuses: posting, reading, threads, deleting; favourites and reblogs.
+
+A post is checked completely before anything is written (length in code
+points, emptiness, the status replied to, visibility, attachments), its
+content is rendered once to safe HTML (:mod:`pleromad.domain.content`), and
+it is written with its mentions, tags, emoji and attachments in one
+transaction that also creates its notifications.  Who may see a status is
+decided by the one visibility predicate in every query
+(:mod:`pleromad.store.visibility`); a status the reader may not see does not
+exist for them: 404, as an unknown id.
+
+Favourite, unfavourite, reblog and unreblog are idempotent (DECISIONS 7); a
+reblog is a status row of the reblogger pointing at the original, and acting
+on a reblog acts on its original.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from pleromad.config import Config
+from pleromad.db.pool import Txn
+from pleromad.domain import content, notifications
+from pleromad.domain.profile import local_nickname, visible_to
+from pleromad.domain.relationships import RecordNotFound
+from pleromad.emoji.table import EmojiTable, custom_emoji
+from pleromad.errors import ApiError, Forbidden
+from pleromad.store import favourites as favourites_store
+from pleromad.store import media as media_store
+from pleromad.store import statuses as store
+from pleromad.store import timelines
+from pleromad.store.relationships import Listed, get_users_by_nicknames_txn
+from pleromad.store.statuses import Loaded, NewStatus, Status, StoredResponse
+from pleromad.store.timelines import Window
+from pleromad.store.users import User
+
+if TYPE_CHECKING:
+    from pleromad.runtime import Runtime
+
+VISIBILITIES = ("public", "unlisted", "private", "direct")
+
+OVER_LIMIT = "The status is over the character limit"
+EMPTY = "Cannot post an empty status without attachments"
+MUST_BE_DIRECT = "The message visibility must be direct"
+INVALID_VISIBILITY = "Invalid visibility: expected public, unlisted, private or direct"
+INVALID_MEDIA = "Invalid media_ids: not attachments of yours"
+CANT_DELETE = "Can't delete this post"
+CANT_REBLOG = "Only public and unlisted statuses can be reblogged"
+NO_POLLS = "Polls are not supported"
+NO_SCHEDULING = "Scheduled statuses are not supported"
+INVALID_IDEMPOTENCY_KEY = "Invalid Idempotency-Key"
+
+IDEMPOTENCY_KEY_LIMIT = 512
+# Rows deleted per transaction when a deleted account's content is removed.
+REMOVAL_BATCH = 1000
+
+_BIGINT_MAX = 2**63 - 1
+
+# The Status entity of a loaded status, for the author, as the client gets it.
+Render = Callable[[Loaded], Any]
+
+
+class InvalidStatus(ApiError):
+    status = 422
+
+
+@dataclass(frozen=True)
+class StatusForm:
+    """``POST /api/v1/statuses`` as the client sent it."""
+
+    status: str = ""
+    spoiler_text: str = ""
+    content_type: str = content.PLAIN
+    # None: the replied-to status' visibility, else public.
+    visibility: str | None = None
+    sensitive: bool = False
+    in_reply_to_id: str | None = None
+    media_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Posted:
+    """The answer to a post: its HTTP status and JSON body, and whether it
+    is the replay of an earlier answer under the same Idempotency-Key."""
+
+    status: int
+    body: str
+    replayed: bool
+
+
+@dataclass(frozen=True)
+class Context:
+    loaded: Loaded
+    ancestors: tuple[int, ...]
+    descendants: tuple[int, ...]
+
+
+def status_id(ref: str) -> int | None:
+    """The status id ``ref`` names, or None when it cannot name one."""
+    if ref.isascii() and ref.isdigit() and int(ref) <= _BIGINT_MAX:
+        return int(ref)
+    return None
+
+
+def _viewer_id(viewer: User | None) -> int | None:
+    return None if viewer is None else viewer.id
+
+
+# -- posting --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Checked:
+    """A form that passed every check that needs no database."""
+
+    text: str
+    spoiler: str
+    content_type: str
+    visibility: str | None
+    sensitive: bool
+    in_reply_to_id: int | None
+    media_ids: tuple[int, ...]
+    emojis: tuple[tuple[str, str], ...]
+
+
+def check_form(form: StatusForm, config: Config, emoji: EmojiTable) -> _Checked:
+    """The form's values, or InvalidStatus (or RecordNotFound for a reply to
+    an id that cannot exist)."""
+    text = form.status.strip()
+    spoiler = form.spoiler_text.strip()
+    # Code points, as DECISIONS 22 says; the spoiler counts too.
+    if len(text) + len(spoiler) > config.instance.status_limit:
+        raise InvalidStatus(OVER_LIMIT)
+    if form.visibility is not None and form.visibility not in VISIBILITIES:
+        raise InvalidStatus(INVALID_VISIBILITY)
+    media_ids = []
+    for ref in form.media_ids:
+        media_id = status_id(ref.strip())
+        if media_id is None:
+            raise InvalidStatus(INVALID_MEDIA)
+        if media_id not in media_ids:
+            media_ids.append(media_id)
+    if not text and not media_ids:
+        raise InvalidStatus(EMPTY)
+    in_reply_to_id = None
+    if form.in_reply_to_id:
+        in_reply_to_id = status_id(form.in_reply_to_id.strip())
+        if in_reply_to_id is None:
+            raise RecordNotFound()
+    base_url = config.server.base_url
+    by_shortcode = {entry.shortcode: entry for entry in emoji.emoji}
+    emojis = tuple(
+        (code, custom_emoji(by_shortcode[code], base_url)["url"])
+        for code in content.emoji_shortcodes(text, spoiler)
+        if code in by_shortcode
+    )
+    content_type = form.content_type if form.content_type in content.CONTENT_TYPES else content.PLAIN
+    return _Checked(
+        text=text,
+        spoiler=spoiler,
+        content_type=content_type,
+        visibility=form.visibility,
+        sensitive=form.sensitive,
+        in_reply_to_id=in_reply_to_id,
+        media_ids=tuple(media_ids),
+        emojis=emojis,
+    )
+
+
+async def post_status(
+    rt: Runtime,
+    author: User,
+    form: StatusForm,
+    *,
+    render: Render,
+    idempotency_key: str | None = None,
+) -> Posted:
+    """Post ``form`` as ``author``; the answer is ``render`` of the new status.
+
+    With an ``idempotency_key`` (DECISIONS 26) the first answer is kept for
+    6 hours and given again, unchanged, to every later post of the same
+    account with the same key, which then posts nothing.
+    """
+    if idempotency_key is not None and not 0 < len(idempotency_key) <= IDEMPOTENCY_KEY_LIMIT:
+        raise ApiError(INVALID_IDEMPOTENCY_KEY, status=400)
+    checked = check_form(form, rt.config, await rt.emoji.current())
+    return await rt.db.run_interaction(
+        "post status", _post_txn, rt.config, author, checked, render, idempotency_key
+    )
+
+
+async def _post_txn(
+    txn: Txn,
+    config: Config,
+    author: User,
+    checked: _Checked,
+    render: Render,
+    key: str | None,
+) -> Posted:
+    if key is not None:
+        stored = await store.claim_idempotency_key_txn(txn, author.id, key)
+        if stored is not None:
+            return Posted(stored.status, stored.body, replayed=True)
+    parent = None
+    if checked.in_reply_to_id is not None:
+        parent = await _original_txn(txn, checked.in_reply_to_id, author.id)
+    visibility = checked.visibility or (parent.visibility if parent else "public")
+    if parent is not None and parent.visibility == "direct" and visibility != "direct":
+        raise InvalidStatus(MUST_BE_DIRECT)
+    attached = await media_store.get_user_attachments_txn(
+        txn, author.id, list(checked.media_ids)
+    )
+    if len(attached) != len(checked.media_ids):
+        raise InvalidStatus(INVALID_MEDIA)
+    targets = await _mention_targets_txn(txn, config, author, checked.text)
+    rendered = content.render_content(
+        checked.text, checked.content_type, base_url=config.server.base_url, mentions=targets
+    )
+    mention_ids = [target.id for target in rendered.mentions]
+    # A reply addresses the author replied to, named or not.
+    if parent is not None and parent.account_id != author.id:
+        mention_ids.append(parent.account_id)
+    new_id = await store.new_id_txn(txn)
+    await store.insert_status_txn(
+        txn,
+        NewStatus(
+            id=new_id,
+            account_id=author.id,
+            in_reply_to_id=parent.id if parent else None,
+            in_reply_to_account_id=parent.account_id if parent else None,
+            conversation_id=parent.conversation_id if parent else new_id,
+            visibility=visibility,
+            content_type=checked.content_type,
+            source=checked.text,
+            content=rendered.html,
+            spoiler_text=content.sanitize_text(checked.spoiler),
+            sensitive=checked.sensitive or "nsfw" in rendered.tags,
+            mention_ids=tuple(dict.fromkeys(mention_ids)),
+            tags=rendered.tags,
+            emojis=checked.emojis,
+            media_ids=checked.media_ids,
+        ),
+    )
+    await notifications.on_status_txn(txn, new_id)
+    loaded = await store.load_txn(txn, [new_id], author.id)
+    body = json.dumps(render(loaded), ensure_ascii=False, separators=(",", ":"))
+    if key is not None:
+        await store.record_response_txn(txn, author.id, key, StoredResponse(200, body))
+    return Posted(200, body, replayed=False)
+
+
+async def _mention_targets_txn(
+    txn: Txn, config: Config, author: User, text: str
+) -> dict[str, content.MentionTarget]:
+    """The accounts the ``@names`` of ``text`` name, by lower-cased name:
+    ``nick`` and ``nick@our-host`` are local accounts; accounts the author
+    may not see are no one."""
+    names = {
+        candidate: local_nickname(candidate, config.server.base_url)
+        for candidate in content.mention_candidates(text)
+    }
+    found = await get_users_by_nicknames_txn(txn, sorted(set(names.values())))
+    by_nickname = {
+        user.nickname.lower(): user for user in found if visible_to(user, author, config)
+    }
+    return {
+        candidate: content.MentionTarget(user.id, user.nickname, user.ap_id)
+        for candidate, nickname in names.items()
+        if (user := by_nickname.get(nickname.lower())) is not None
+    }
+
+
+async def _original_txn(txn: Txn, ref_id: int, viewer_id: int | None) -> Status:
+    """The status ``ref_id`` names for the viewer — the original, for a
+    reblog — or RecordNotFound."""
+    found = await store.get_visible_txn(txn, ref_id, viewer_id)
+    if found is not None and found.reblog_of_id is not None:
+        found = await store.get_visible_txn(txn, found.reblog_of_id, viewer_id)
+    if found is None:
+        raise RecordNotFound()
+    return found
+
+
+# -- reading ----------------------------------------------------------------------
+
+
+async def load(rt: Runtime, ids: Sequence[int], viewer: User | None) -> Loaded:
+    """Statuses ``ids`` as ``viewer`` (None: anonymous) may see them, ready
+    for :func:`pleromad.views.statuses.render_statuses` (in the order given;
+    those the viewer may not see are left out)."""
+    return await rt.db.run_interaction("load statuses", store.load_txn, ids, _viewer_id(viewer))
+
+
+async def get_status(rt: Runtime, ref: str, viewer: User | None) -> Loaded:
+    """The status ``ref`` names, loaded for ``viewer``; RecordNotFound when
+    there is none the viewer may see."""
+    wanted = status_id(ref)
+    loaded = None if wanted is None else await load(rt, [wanted], viewer)
+    if loaded is None or not loaded.order:
+        raise RecordNotFound()
+    return loaded
+
+
+async def get_statuses(rt: Runtime, refs: Sequence[str], viewer: User | None) -> Loaded:
+    """The statuses ``refs`` name that ``viewer`` may see, in the order asked."""
+    ids = [i for i in map(status_id, refs) if i is not None]
+    return await load(rt, ids, viewer)
+
+
+async def context(rt: Runtime, ref: str, viewer: User | None) -> Context:
+    """The thread around the status ``ref`` (around the original, for a
+    reblog): the ancestors and descendants the viewer may see."""
+    wanted = status_id(ref)
+    if wanted is None:
+        raise RecordNotFound()
+    return await rt.db.run_interaction("status context", _context_txn, wanted, _viewer_id(viewer))
+
+
+async def _context_txn(txn: Txn, wanted: int, viewer_id: int | None) -> Context:
+    status = await _original_txn(txn, wanted, viewer_id)
+    ancestors, descendants = await store.context_txn(txn, status, viewer_id)
+    loaded = await store.load_txn(txn, ancestors + descendants, viewer_id)
+    shown = set(loaded.order)
+    return Context(
+        loaded,
+        tuple(i for i in ancestors if i in shown),
+        tuple(i for i in descendants if i in shown),
+    )
+
+
+# -- deleting ---------------------------------------------------------------------
+
+
+async def delete_status(rt: Runtime, ref: str, user: User) -> Loaded:
+    """Delete the status ``ref`` (the user's own, or any a moderator or admin
+    can see); the answer is the status as it was."""
+    wanted = status_id(ref)
+    if wanted is None:
+        raise RecordNotFound()
+    return await rt.db.run_interaction("delete status", _delete_txn, wanted, user)
+
+
+async def _delete_txn(txn: Txn, wanted: int, user: User) -> Loaded:
+    status = await store.get_visible_txn(txn, wanted, user.id)
+    if status is None:
+        raise RecordNotFound()
+    if status.account_id != user.id and not (user.is_admin or user.is_moderator):
+        raise Forbidden(CANT_DELETE)
+    loaded = await store.load_txn(txn, [status.id], user.id)
+    await store.delete_status_txn(txn, status.id)
+    return loaded
+
+
+# -- favourites and reblogs -------------------------------------------------------
+
+
+async def favourite(rt: Runtime, ref: str, user: User) -> Loaded:
+    """Favourite the status (again: nothing changes); its author is notified once."""
+    return await _act(rt, "favourite", _favourite_txn, ref, user)
+
+
+async def unfavourite(rt: Runtime, ref: str, user: User) -> Loaded:
+    return await _act(rt, "unfavourite", _unfavourite_txn, ref, user)
+
+
+async def reblog(rt: Runtime, ref: str, user: User) -> Loaded:
+    """Reblog the status (again: nothing changes); the answer is the reblog,
+    wrapping the original.  Only public and unlisted statuses."""
+    return await _act(rt, "reblog", _reblog_txn, ref, user)
+
+
+async def unreblog(rt: Runtime, ref: str, user: User) -> Loaded:
+    """Undo the reblog; the answer is the original."""
+    return await _act(rt, "unreblog", _unreblog_txn, ref, user)
+
+
+async def _act(rt: Runtime, what: str, action_txn: Any, ref: str, user: User) -> Loaded:
+    wanted = status_id(ref)
+    if wanted is None:
+        raise RecordNotFound()
+    return await rt.db.run_interaction(what, action_txn, wanted, user.id)
+
+
+async def _favourite_txn(txn: Txn, wanted: int, user_id: int) -> Loaded:
+    status = await _original_txn(txn, wanted, user_id)
+    if await favourites_store.insert_favourite_txn(txn, user_id, status.id):
+        await notifications.on_favourite_txn(txn, user_id, status.id)
+    return await store.load_txn(txn, [status.id], user_id)
+
+
+async def _unfavourite_txn(txn: Txn, wanted: int, user_id: int) -> Loaded:
+    status = await _original_txn(txn, wanted, user_id)
+    await favourites_store.delete_favourite_txn(txn, user_id, status.id)
+    return await store.load_txn(txn, [status.id], user_id)
+
+
+async def _reblog_txn(txn: Txn, wanted: int, user_id: int) -> Loaded:
+    status = await _original_txn(txn, wanted, user_id)
+    if status.visibility not in store.PUBLIC_VISIBILITIES:
+        raise Forbidden(CANT_REBLOG)
+    reblog_id, created = await store.insert_reblog_txn(txn, user_id, status)
+    if created:
+        await notifications.on_reblog_txn(txn, user_id, status.id)
+    return await store.load_txn(txn, [reblog_id], user_id)
+
+
+async def _unreblog_txn(txn: Txn, wanted: int, user_id: int) -> Loaded:
+    status = await _original_txn(txn, wanted, user_id)
+    await store.delete_reblog_txn(txn, user_id, status.id)
+    return await store.load_txn(txn, [status.id], user_id)
+
+
+async def favourites(rt: Runtime, user: User, page: Window) -> tuple[Loaded, list[int]]:
+    """One page of the user's favourites whose statuses they may still see,
+    newest favourite first, and the favourite ids that key the page."""
+    return await rt.db.run_interaction("favourites", _favourites_txn, user.id, page)
+
+
+async def _favourites_txn(txn: Txn, user_id: int, page: Window) -> tuple[Loaded, list[int]]:
+    rows = await timelines.favourites_txn(txn, user_id, user_id, page)
+    loaded = await store.load_txn(txn, [row.status_id for row in rows], user_id)
+    return loaded, [row.id for row in rows]
+
+
+async def favourited_by(
+    rt: Runtime, ref: str, viewer: User | None, page: Window
+) -> list[Listed]:
+    """Who favourited the status, newest first, if the viewer may see it."""
+    return await _who(rt, "favourites", ref, viewer, page)
+
+
+async def reblogged_by(
+    rt: Runtime, ref: str, viewer: User | None, page: Window
+) -> list[Listed]:
+    """Who reblogged the status, newest first, if the viewer may see it."""
+    return await _who(rt, "reblogs", ref, viewer, page)
+
+
+async def _who(
+    rt: Runtime, kind: str, ref: str, viewer: User | None, page: Window
+) -> list[Listed]:
+    wanted = status_id(ref)
+    if wanted is None:
+        raise RecordNotFound()
+    return await rt.db.run_interaction(
+        f"status {kind}", _who_txn, kind, wanted, _viewer_id(viewer), page
+    )
+
+
+async def _who_txn(
+    txn: Txn, kind: str, wanted: int, viewer_id: int | None, page: Window
+) -> list[Listed]:
+    status = await _original_txn(txn, wanted, viewer_id)
+    return await store.who_txn(txn, kind, status.id, page)
+
+
+# -- a deleted account ------------------------------------------------------------
+
+
+async def remove_user_statuses(rt: Runtime, user_id: int) -> None:
+    """Delete the favourites, reblogs and statuses of a deleted account, a
+    batch per transaction (a content step of account deletion; idempotent)."""
+    while await rt.db.run_interaction(
+        "delete account favourites",
+        favourites_store.delete_account_favourites_txn,
+        user_id,
+        REMOVAL_BATCH,
+    ):
+        pass
+    while await rt.db.run_interaction(
+        "delete account statuses", store.delete_account_statuses_txn, user_id, REMOVAL_BATCH
+    ):
+        pass

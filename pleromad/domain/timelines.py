@@ -1,0 +1,124 @@
+"""Timelines: home, public, one account's statuses, one account's favourites.
+
+Each gives one page of statuses loaded for the reader and the keys the page
+is paginated by (status ids; favourite ids for favourites), newest first.
+Who may see what is decided by the store's page queries, all built on the
+one visibility predicate, and the page is loaded in the same transaction.
+An account's favourites follow DECISIONS 17: anyone may read them unless the
+account hides them (``hide_favorites``), and then only the owner.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from pleromad.config import Config
+from pleromad.db.pool import Txn
+from pleromad.domain.profile import AccountNotFound, find_account, visible_to
+from pleromad.domain.relationships import RecordNotFound
+from pleromad.errors import Forbidden
+from pleromad.store import statuses, timelines, users
+from pleromad.store.statuses import Loaded
+from pleromad.store.timelines import StatusFilters, Window
+from pleromad.store.users import User
+
+if TYPE_CHECKING:
+    from pleromad.runtime import Runtime
+
+FAVOURITES_HIDDEN = "Can't get favorites"
+
+_BIGINT_MAX = 2**63 - 1
+
+# A page of a listing, loaded for the reader, and the keys it is paginated by.
+Listing = tuple[Loaded, list[int]]
+
+
+def _viewer_id(viewer: User | None) -> int | None:
+    return None if viewer is None else viewer.id
+
+
+async def _loaded_txn(
+    txn: Txn, page_txn: Callable[..., Awaitable[list[int]]], viewer_id: int | None, *args: Any
+) -> Listing:
+    ids = await page_txn(txn, *args)
+    return await statuses.load_txn(txn, ids, viewer_id), ids
+
+
+async def home(rt: Runtime, viewer: User, window: Window, filters: StatusFilters) -> Listing:
+    """The reader's own statuses and those of the accounts they follow."""
+    return await rt.db.run_interaction(
+        "home timeline", _loaded_txn, timelines.home_txn, viewer.id,
+        viewer.id, window, filters,
+    )
+
+
+async def public(
+    rt: Runtime, viewer: User | None, window: Window, filters: StatusFilters
+) -> Listing:
+    """Public statuses, for anyone."""
+    viewer_id = _viewer_id(viewer)
+    return await rt.db.run_interaction(
+        "public timeline", _loaded_txn, timelines.public_txn, viewer_id,
+        viewer_id, window, filters,
+    )
+
+
+async def account_statuses(
+    rt: Runtime,
+    ref: str,
+    viewer: User | None,
+    window: Window,
+    filters: StatusFilters,
+    *,
+    pinned: bool = False,
+) -> Listing:
+    """The statuses of the account ``ref`` (id or nickname) the reader may
+    see; RecordNotFound for an account they may not see.  Nothing can be
+    pinned yet, so the pinned list is empty."""
+    try:
+        account = await find_account(rt, ref, viewer)
+    except AccountNotFound:
+        raise RecordNotFound() from None
+    viewer_id = _viewer_id(viewer)
+    if pinned:
+        return Loaded(viewer_id, ()), []
+    return await rt.db.run_interaction(
+        "account statuses", _loaded_txn, timelines.account_statuses_txn, viewer_id,
+        account.id, viewer_id, window, filters,
+    )
+
+
+async def favourites(
+    rt: Runtime, account_ref: str, viewer: User | None, window: Window
+) -> Listing:
+    """The favourites of the account with id ``account_ref`` whose statuses
+    the reader may see, newest favourite first, keyed by the favourites'
+    ids (DECISIONS 17); RecordNotFound for an account the reader may not
+    see, Forbidden when the account hides them from the reader."""
+    if not (account_ref.isascii() and account_ref.isdigit()) or int(account_ref) > _BIGINT_MAX:
+        raise RecordNotFound()
+    return await rt.db.run_interaction(
+        "account favourites", _favourites_txn, rt.config, int(account_ref), viewer, window
+    )
+
+
+async def _favourites_txn(
+    txn: Txn, config: Config, owner_id: int, viewer: User | None, window: Window
+) -> Listing:
+    owner = await users.get_user_txn(txn, owner_id)
+    if owner is None or not visible_to(owner, viewer, config):
+        raise RecordNotFound()
+    if owner.hide_favorites and _viewer_id(viewer) != owner.id:
+        raise Forbidden(FAVOURITES_HIDDEN)
+    return await favourites_page_txn(txn, owner.id, _viewer_id(viewer), window)
+
+
+async def favourites_page_txn(
+    txn: Txn, owner_id: int, viewer_id: int | None, window: Window
+) -> Listing:
+    """One page of ``owner_id``'s favourites as ``viewer_id`` may see them,
+    loaded, with the favourite ids that key it."""
+    rows = await timelines.favourites_txn(txn, owner_id, viewer_id, window)
+    loaded = await statuses.load_txn(txn, [row.status_id for row in rows], viewer_id)
+    return loaded, [row.id for row in rows]

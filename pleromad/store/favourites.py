@@ -1,0 +1,38 @@
+"""Favourites: one row per account and status, with an id of its own.
+
+The id is time-ordered, so lists of favourites are ordered and paginated
+by when the favourite was given (DECISIONS 17); the reader's own list is
+:func:`pleromad.store.timelines.favourites_txn` with the reader as owner.
+"""
+
+from __future__ import annotations
+
+from pleromad.db.pool import Txn
+
+
+async def insert_favourite_txn(txn: Txn, account_id: int, status_id: int) -> bool:
+    """Favourite the status; False when it already was."""
+    added = await txn.execute(
+        "INSERT INTO favourites (account_id, status_id) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+        (account_id, status_id),
+    )
+    return added > 0
+
+
+async def delete_favourite_txn(txn: Txn, account_id: int, status_id: int) -> bool:
+    """Take the favourite back; False when there was none."""
+    deleted = await txn.execute(
+        "DELETE FROM favourites WHERE account_id = %s AND status_id = %s",
+        (account_id, status_id),
+    )
+    return deleted > 0
+
+
+async def delete_account_favourites_txn(txn: Txn, account_id: int, batch: int) -> int:
+    """Delete up to ``batch`` of the account's favourites; how many went.
+    Run until it returns 0."""
+    return await txn.execute(
+        "DELETE FROM favourites WHERE id IN (SELECT id FROM favourites WHERE account_id = %s"
+        " ORDER BY id DESC LIMIT %s)",
+        (account_id, batch),
+    )

@@ -1,0 +1,323 @@
+"""Follows, follow requests, blocks, mutes and subscriptions between accounts.
+
+A follow row is ``accepted`` (a follower) or ``pending`` (a request waiting
+for a locked account's answer).  Every write is an upsert or a delete, so
+each function may run again without doing anything twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+from pleromad.db.pool import Txn
+from pleromad.store.users import User
+
+ACCEPTED = "accepted"
+PENDING = "pending"
+
+# The class of the two-int advisory keys that serialize changes of one pair
+# of accounts (the two-int key space is apart from job ids' bigint keys).
+_LOCK_CLASS = 0x706C_7266  # "plrf"
+
+_ACCOUNT_COLUMNS = ", ".join(f"u.{f.name}" for f in fields(User))
+
+
+@dataclass(frozen=True)
+class Follow:
+    id: int
+    follower_id: int
+    followee_id: int
+    state: str
+    show_reblogs: bool
+
+
+@dataclass(frozen=True)
+class Relationship:
+    """What ``viewer`` and ``target`` are to each other, from the viewer's side."""
+
+    target_id: int
+    following: bool
+    requested: bool
+    followed_by: bool
+    blocking: bool
+    blocked_by: bool
+    muting: bool
+    muting_notifications: bool
+    subscribing: bool
+    showing_reblogs: bool
+
+
+@dataclass(frozen=True)
+class FollowCounts:
+    followers: int = 0
+    following: int = 0
+
+
+@dataclass(frozen=True)
+class Listed:
+    """An account in a list of follows, with the id its page is keyed by."""
+
+    cursor: int
+    user: User
+
+
+async def lock_pair_txn(txn: Txn, a: int, b: int) -> None:
+    """Serialize, until the transaction ends, every change between accounts
+    ``a`` and ``b`` (in either direction): a follow checked against blocks
+    cannot race a block that removes follows."""
+    low, high = sorted((a, b))
+    await txn.execute(
+        "SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_LOCK_CLASS, f"{low}:{high}")
+    )
+
+
+# -- follows ----------------------------------------------------------------
+
+
+async def get_follow_txn(txn: Txn, follower_id: int, followee_id: int) -> Follow | None:
+    row = await txn.fetchone(
+        "SELECT id, follower_id, followee_id, state, show_reblogs FROM follows"
+        " WHERE follower_id = %s AND followee_id = %s",
+        (follower_id, followee_id),
+    )
+    return None if row is None else Follow(**row)
+
+
+async def insert_follow_txn(
+    txn: Txn, follower_id: int, followee_id: int, state: str, show_reblogs: bool
+) -> bool:
+    """Add a follow (or request) unless the pair has one already; True when
+    this call added it."""
+    added = await txn.execute(
+        "INSERT INTO follows (follower_id, followee_id, state, show_reblogs)"
+        " VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING",
+        (follower_id, followee_id, state, show_reblogs),
+    )
+    return added > 0
+
+
+async def set_show_reblogs_txn(
+    txn: Txn, follower_id: int, followee_id: int, show_reblogs: bool
+) -> None:
+    await txn.execute(
+        "UPDATE follows SET show_reblogs = %s WHERE follower_id = %s AND followee_id = %s",
+        (show_reblogs, follower_id, followee_id),
+    )
+
+
+async def accept_request_txn(txn: Txn, follower_id: int, followee_id: int) -> bool:
+    """Turn a pending request into a follow (with a new id: it became a
+    follow now); False when there was no pending request."""
+    accepted = await txn.execute(
+        "UPDATE follows SET state = 'accepted', id = next_id(), created_at = now()"
+        " WHERE follower_id = %s AND followee_id = %s AND state = 'pending'",
+        (follower_id, followee_id),
+    )
+    return accepted > 0
+
+
+async def delete_request_txn(txn: Txn, follower_id: int, followee_id: int) -> bool:
+    deleted = await txn.execute(
+        "DELETE FROM follows WHERE follower_id = %s AND followee_id = %s AND state = 'pending'",
+        (follower_id, followee_id),
+    )
+    return deleted > 0
+
+
+async def delete_follow_txn(txn: Txn, follower_id: int, followee_id: int) -> bool:
+    """Remove a follow or a pending request; False when there was neither."""
+    deleted = await txn.execute(
+        "DELETE FROM follows WHERE follower_id = %s AND followee_id = %s",
+        (follower_id, followee_id),
+    )
+    return deleted > 0
+
+
+# -- blocks, mutes, subscriptions --------------------------------------------
+
+
+async def insert_block_txn(txn: Txn, blocker_id: int, blocked_id: int) -> None:
+    await txn.execute(
+        "INSERT INTO blocks (blocker_id, blocked_id) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+        (blocker_id, blocked_id),
+    )
+
+
+async def delete_block_txn(txn: Txn, blocker_id: int, blocked_id: int) -> None:
+    await txn.execute(
+        "DELETE FROM blocks WHERE blocker_id = %s AND blocked_id = %s", (blocker_id, blocked_id)
+    )
+
+
+async def blocks_between_txn(txn: Txn, a: int, b: int) -> tuple[bool, bool]:
+    """(``a`` blocks ``b``, ``b`` blocks ``a``)."""
+    row = await txn.fetchone(
+        "SELECT EXISTS (SELECT 1 FROM blocks WHERE blocker_id = %(a)s AND blocked_id = %(b)s)"
+        " AS blocking,"
+        " EXISTS (SELECT 1 FROM blocks WHERE blocker_id = %(b)s AND blocked_id = %(a)s)"
+        " AS blocked_by",
+        {"a": a, "b": b},
+    )
+    assert row is not None
+    return row["blocking"], row["blocked_by"]
+
+
+async def upsert_mute_txn(txn: Txn, muter_id: int, muted_id: int, notifications: bool) -> None:
+    await txn.execute(
+        "INSERT INTO mutes (muter_id, muted_id, notifications) VALUES (%s, %s, %s)"
+        " ON CONFLICT (muter_id, muted_id) DO UPDATE SET notifications = EXCLUDED.notifications",
+        (muter_id, muted_id, notifications),
+    )
+
+
+async def delete_mute_txn(txn: Txn, muter_id: int, muted_id: int) -> None:
+    await txn.execute(
+        "DELETE FROM mutes WHERE muter_id = %s AND muted_id = %s", (muter_id, muted_id)
+    )
+
+
+async def insert_subscription_txn(txn: Txn, subscriber_id: int, target_id: int) -> None:
+    await txn.execute(
+        "INSERT INTO subscriptions (subscriber_id, target_id) VALUES (%s, %s)"
+        " ON CONFLICT DO NOTHING",
+        (subscriber_id, target_id),
+    )
+
+
+async def delete_subscription_txn(txn: Txn, subscriber_id: int, target_id: int) -> None:
+    await txn.execute(
+        "DELETE FROM subscriptions WHERE subscriber_id = %s AND target_id = %s",
+        (subscriber_id, target_id),
+    )
+
+
+async def delete_all_txn(txn: Txn, user_id: int) -> None:
+    """Remove every follow, request, block, mute and subscription that
+    ``user_id`` has or is the object of."""
+    args = {"id": user_id}
+    await txn.execute("DELETE FROM follows WHERE follower_id = %(id)s OR followee_id = %(id)s", args)
+    await txn.execute("DELETE FROM blocks WHERE blocker_id = %(id)s OR blocked_id = %(id)s", args)
+    await txn.execute("DELETE FROM mutes WHERE muter_id = %(id)s OR muted_id = %(id)s", args)
+    await txn.execute(
+        "DELETE FROM subscriptions WHERE subscriber_id = %(id)s OR target_id = %(id)s", args
+    )
+
+
+# -- reading ------------------------------------------------------------------
+
+
+async def relationships_txn(
+    txn: Txn, viewer_id: int, target_ids: list[int]
+) -> dict[int, Relationship]:
+    """The viewer's relationship to each of ``target_ids``, by target id."""
+    if not target_ids:
+        return {}
+    rows = await txn.fetchall(
+        "SELECT t.id AS target_id,"
+        " COALESCE(fo.state = 'accepted', false) AS following,"
+        " COALESCE(fo.state = 'pending', false) AS requested,"
+        " COALESCE(fo.show_reblogs, true) AS showing_reblogs,"
+        " EXISTS (SELECT 1 FROM follows fb WHERE fb.follower_id = t.id"
+        "         AND fb.followee_id = %(viewer)s AND fb.state = 'accepted') AS followed_by,"
+        " EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = %(viewer)s"
+        "         AND b.blocked_id = t.id) AS blocking,"
+        " EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = t.id"
+        "         AND b.blocked_id = %(viewer)s) AS blocked_by,"
+        " m.muter_id IS NOT NULL AS muting,"
+        " COALESCE(m.notifications, false) AS muting_notifications,"
+        " EXISTS (SELECT 1 FROM subscriptions s WHERE s.subscriber_id = %(viewer)s"
+        "         AND s.target_id = t.id) AS subscribing"
+        " FROM unnest(%(ids)s::bigint[]) AS t(id)"
+        " LEFT JOIN follows fo ON fo.follower_id = %(viewer)s AND fo.followee_id = t.id"
+        " LEFT JOIN mutes m ON m.muter_id = %(viewer)s AND m.muted_id = t.id",
+        {"viewer": viewer_id, "ids": list(target_ids)},
+    )
+    return {row["target_id"]: Relationship(**row) for row in rows}
+
+
+async def follow_counts_txn(txn: Txn, user_ids: list[int]) -> dict[int, FollowCounts]:
+    """Accepted followers and followings of each account, counting only
+    accounts that are neither deactivated nor deleted; absent ids count 0."""
+    if not user_ids:
+        return {}
+    rows = await txn.fetchall(
+        "SELECT t.id,"
+        " (SELECT count(*) FROM follows f JOIN users u ON u.id = f.follower_id"
+        "  WHERE f.followee_id = t.id AND f.state = 'accepted'"
+        "    AND NOT u.deactivated AND NOT u.deleted) AS followers,"
+        " (SELECT count(*) FROM follows f JOIN users u ON u.id = f.followee_id"
+        "  WHERE f.follower_id = t.id AND f.state = 'accepted'"
+        "    AND NOT u.deactivated AND NOT u.deleted) AS following"
+        " FROM unnest(%(ids)s::bigint[]) AS t(id)",
+        {"ids": list(set(user_ids))},
+    )
+    return {row["id"]: FollowCounts(row["followers"], row["following"]) for row in rows}
+
+
+# What a list of follows is keyed on: (the column naming the list's owner,
+# the column naming the listed account, the follow state listed).
+_LISTS = {
+    "followers": ("followee_id", "follower_id", ACCEPTED),
+    "following": ("follower_id", "followee_id", ACCEPTED),
+    "requests": ("followee_id", "follower_id", PENDING),
+}
+
+
+async def list_follows_txn(
+    txn: Txn,
+    kind: str,
+    owner_id: int,
+    *,
+    limit: int,
+    max_id: int | None = None,
+    since_id: int | None = None,
+    min_id: int | None = None,
+) -> list[Listed]:
+    """One page of ``owner_id``'s followers, followings or pending requests
+    (``kind``), newest follow first, keyed by the follow's id; accounts
+    deactivated or deleted are left out.
+
+    ``max_id`` takes follows older than it, ``since_id`` and ``min_id``
+    newer ones; ``min_id`` takes those just after it (the page then still
+    reads newest first), ``since_id`` the newest.
+    """
+    owner_column, listed_column, state = _LISTS[kind]
+    ascending = min_id is not None
+    rows = await txn.fetchall(
+        f"SELECT f.id AS cursor, {_ACCOUNT_COLUMNS} FROM follows f"
+        f" JOIN users u ON u.id = f.{listed_column}"
+        f" WHERE f.{owner_column} = %(owner)s AND f.state = %(state)s"
+        f" AND (%(max_id)s::bigint IS NULL OR f.id < %(max_id)s)"
+        f" AND (%(lower)s::bigint IS NULL OR f.id > %(lower)s)"
+        f" AND NOT u.deactivated AND NOT u.deleted"
+        f" ORDER BY f.id {'ASC' if ascending else 'DESC'} LIMIT %(limit)s",
+        {
+            "owner": owner_id, "state": state, "max_id": max_id,
+            "lower": min_id if ascending else since_id, "limit": limit,
+        },
+    )
+    listed = [Listed(row.pop("cursor"), User(**row)) for row in rows]
+    if ascending:
+        listed.reverse()
+    return listed
+
+
+async def get_users_by_nicknames_txn(txn: Txn, nicknames: list[str]) -> list[User]:
+    """The accounts with these nicknames (any case), in no particular order."""
+    if not nicknames:
+        return []
+    rows = await txn.fetchall(
+        f"SELECT {_ACCOUNT_COLUMNS} FROM users u WHERE lower(u.nickname) = ANY(%s)",
+        ([n.lower() for n in nicknames],),
+    )
+    return [User(**row) for row in rows]
+
+
+async def get_users_by_ids_txn(txn: Txn, ids: list[int]) -> list[User]:
+    """The accounts with these ids, in no particular order."""
+    if not ids:
+        return []
+    rows = await txn.fetchall(
+        f"SELECT {_ACCOUNT_COLUMNS} FROM users u WHERE u.id = ANY(%s::bigint[])", (list(ids),)
+    )
+    return [User(**row) for row in rows]

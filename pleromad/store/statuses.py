@@ -1,0 +1,447 @@
+"""Statuses and reblogs, what hangs off them, and loading them for display.
+
+A status row is either a post (with its rendered ``content``) or a reblog:
+a row of the reblogger with ``reblog_of_id`` set and no text.  Every read
+for a viewer goes through :func:`pleromad.store.visibility.visible_to_viewer`;
+:func:`load_txn` gathers everything the Status entity shows (counts, the
+viewer's own favourite/reblog/mute state, mentions, tags, emoji, media,
+accounts) in a fixed handful of queries, however many statuses it loads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, fields
+from datetime import datetime
+from typing import Any
+
+from pleromad.db.pool import Txn
+from pleromad.store.media import Media
+from pleromad.store.relationships import (
+    FollowCounts,
+    Listed,
+    Relationship,
+    follow_counts_txn,
+    get_users_by_ids_txn,
+    relationships_txn,
+)
+from pleromad.store.timelines import Window
+from pleromad.store.users import User
+from pleromad.store.visibility import visible_to_viewer
+
+PUBLIC_VISIBILITIES = ("public", "unlisted")
+# How far a thread is followed each way for a status' context.
+ANCESTORS_LIMIT = 40
+DESCENDANTS_LIMIT = 4096
+
+
+@dataclass(frozen=True)
+class _Post:
+    """What a post says and where it belongs."""
+
+    id: int
+    account_id: int
+    in_reply_to_id: int | None
+    in_reply_to_account_id: int | None
+    conversation_id: int
+    visibility: str
+    content_type: str
+    source: str
+    content: str
+    spoiler_text: str
+    sensitive: bool
+
+
+@dataclass(frozen=True)
+class Status(_Post):
+    """A statuses row: a post, or a reblog (``reblog_of_id``, no text)."""
+
+    reblog_of_id: int | None
+    created_at: datetime
+
+
+_COLUMNS = ", ".join(f"s.{f.name}" for f in fields(Status))
+_MEDIA_COLUMNS = ", ".join(f.name for f in fields(Media))
+
+
+@dataclass(frozen=True)
+class NewStatus(_Post):
+    """A post about to be written; ``id`` comes from :func:`new_id_txn`."""
+
+    mention_ids: tuple[int, ...] = ()
+    tags: tuple[str, ...] = ()
+    # (shortcode, absolute URL)
+    emojis: tuple[tuple[str, str], ...] = ()
+    media_ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class Shown:
+    """A status as one viewer sees it: the row and everything around it."""
+
+    status: Status
+    replies_count: int
+    reblogs_count: int
+    favourites_count: int
+    favourited: bool
+    reblogged: bool
+    muted: bool
+    mention_ids: tuple[int, ...]
+    tags: tuple[str, ...]
+    emojis: tuple[tuple[str, str], ...]
+    media_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """Statuses loaded for one viewer, ready for the views.
+
+    ``order`` lists the requested ids the viewer may see, in the order asked
+    (a reblog is listed only when its original may be seen too);
+    ``statuses`` holds them and the originals of reblogs among them.
+    """
+
+    viewer_id: int | None
+    order: tuple[int, ...]
+    statuses: dict[int, Shown] = field(default_factory=dict)
+    users: dict[int, User] = field(default_factory=dict)
+    media: dict[int, Media] = field(default_factory=dict)
+    follow_counts: dict[int, FollowCounts] = field(default_factory=dict)
+    statuses_counts: dict[int, int] = field(default_factory=dict)
+    relationships: dict[int, Relationship] = field(default_factory=dict)
+
+
+# -- writing ------------------------------------------------------------------
+
+
+async def new_id_txn(txn: Txn) -> int:
+    """A fresh status id (a post's conversation is its own id when it starts one)."""
+    return int(await txn.fetchval("SELECT next_id()"))
+
+
+async def insert_status_txn(txn: Txn, new: NewStatus) -> None:
+    """Write a post with its mentions, tags, emoji and attachments."""
+    await txn.execute(
+        "INSERT INTO statuses (id, account_id, in_reply_to_id, in_reply_to_account_id,"
+        " conversation_id, visibility, content_type, source, content, spoiler_text, sensitive)"
+        " VALUES (%(id)s, %(account_id)s, %(in_reply_to_id)s, %(in_reply_to_account_id)s,"
+        " %(conversation_id)s, %(visibility)s, %(content_type)s, %(source)s, %(content)s,"
+        " %(spoiler_text)s, %(sensitive)s)",
+        {f.name: getattr(new, f.name) for f in fields(_Post)},
+    )
+    await txn.execute(
+        "INSERT INTO status_mentions (status_id, account_id)"
+        " SELECT %s, unnest(%s::bigint[]) ON CONFLICT DO NOTHING",
+        (new.id, list(new.mention_ids)),
+    )
+    await txn.execute(
+        "INSERT INTO status_tags (status_id, tag) SELECT %s, unnest(%s::text[])"
+        " ON CONFLICT DO NOTHING",
+        (new.id, list(new.tags)),
+    )
+    await txn.execute(
+        "INSERT INTO status_emojis (status_id, shortcode, url)"
+        " SELECT %s, e.shortcode, e.url FROM unnest(%s::text[], %s::text[]) AS e(shortcode, url)"
+        " ON CONFLICT DO NOTHING",
+        (new.id, [e[0] for e in new.emojis], [e[1] for e in new.emojis]),
+    )
+    await txn.execute(
+        "INSERT INTO status_media (status_id, media_id, position)"
+        " SELECT %s, m.id, m.position FROM unnest(%s::bigint[]) WITH ORDINALITY AS m(id, position)"
+        " ON CONFLICT DO NOTHING",
+        (new.id, list(new.media_ids)),
+    )
+
+
+async def delete_status_txn(txn: Txn, status_id: int) -> bool:
+    """Delete a status; its reblogs, favourites, mentions and notifications go
+    with it, replies stay (no longer replies to anything here)."""
+    return await txn.execute("DELETE FROM statuses WHERE id = %s", (status_id,)) > 0
+
+
+async def insert_reblog_txn(txn: Txn, account_id: int, original: Status) -> tuple[int, bool]:
+    """``account_id``'s reblog of ``original`` (a post): its id, and whether
+    this call made it.  A reblog is seen by whoever may see the original, so
+    it carries the original's visibility."""
+    created = await txn.fetchval(
+        "INSERT INTO statuses (account_id, reblog_of_id, conversation_id, visibility)"
+        " VALUES (%s, %s, %s, %s)"
+        " ON CONFLICT (account_id, reblog_of_id) WHERE reblog_of_id IS NOT NULL DO NOTHING"
+        " RETURNING id",
+        (account_id, original.id, original.conversation_id, original.visibility),
+    )
+    if created is not None:
+        return int(created), True
+    existing = await txn.fetchval(
+        "SELECT id FROM statuses WHERE account_id = %s AND reblog_of_id = %s",
+        (account_id, original.id),
+    )
+    return int(existing), False
+
+
+async def delete_reblog_txn(txn: Txn, account_id: int, original_id: int) -> bool:
+    return (
+        await txn.execute(
+            "DELETE FROM statuses WHERE account_id = %s AND reblog_of_id = %s",
+            (account_id, original_id),
+        )
+        > 0
+    )
+
+
+async def delete_account_statuses_txn(txn: Txn, account_id: int, batch: int) -> int:
+    """Delete up to ``batch`` of the account's statuses and reblogs (newest
+    first); how many went.  Run until it returns 0."""
+    return await txn.execute(
+        "DELETE FROM statuses WHERE id IN (SELECT id FROM statuses WHERE account_id = %s"
+        " ORDER BY id DESC LIMIT %s)",
+        (account_id, batch),
+    )
+
+
+# -- reading ------------------------------------------------------------------
+
+
+async def get_visible_txn(txn: Txn, status_id: int, viewer_id: int | None) -> Status | None:
+    """The status if ``viewer_id`` (None: anonymous) may see it; for a reblog,
+    only when its original may be seen too."""
+    row = await txn.fetchone(
+        f"SELECT {_COLUMNS} FROM statuses s WHERE s.id = %(id)s AND {visible_to_viewer('s')}"
+        f" AND (s.reblog_of_id IS NULL OR EXISTS (SELECT 1 FROM statuses o"
+        f"      WHERE o.id = s.reblog_of_id AND {visible_to_viewer('o')}))",
+        {"id": status_id, "viewer": viewer_id},
+    )
+    return None if row is None else Status(**row)
+
+
+async def get_status_txn(txn: Txn, status_id: int) -> Status | None:
+    """The status, whoever may see it (for its owner's changes)."""
+    row = await txn.fetchone(f"SELECT {_COLUMNS} FROM statuses s WHERE s.id = %s", (status_id,))
+    return None if row is None else Status(**row)
+
+
+async def context_txn(
+    txn: Txn, status: Status, viewer_id: int | None
+) -> tuple[list[int], list[int]]:
+    """The ids of the ancestors (oldest first) and descendants (in the order
+    they were posted) of ``status`` that ``viewer_id`` may see."""
+    args = {"id": status.id, "viewer": viewer_id}
+    ancestors = await txn.fetchall(
+        "WITH RECURSIVE up(id, parent, depth) AS ("
+        "  SELECT p.id, p.in_reply_to_id, 1 FROM statuses p"
+        "  WHERE p.id = (SELECT in_reply_to_id FROM statuses WHERE id = %(id)s)"
+        "  UNION ALL"
+        "  SELECT p.id, p.in_reply_to_id, up.depth + 1 FROM statuses p"
+        "  JOIN up ON p.id = up.parent WHERE up.depth < %(limit)s)"
+        f" SELECT s.id FROM up JOIN statuses s ON s.id = up.id"
+        f" WHERE {visible_to_viewer('s')} ORDER BY up.depth DESC",
+        {**args, "limit": ANCESTORS_LIMIT},
+    )
+    descendants = await txn.fetchall(
+        "WITH RECURSIVE down(id) AS ("
+        "  SELECT c.id FROM statuses c WHERE c.in_reply_to_id = %(id)s"
+        "  UNION"
+        "  SELECT c.id FROM statuses c JOIN down ON c.in_reply_to_id = down.id)"
+        f" SELECT s.id FROM down JOIN statuses s ON s.id = down.id"
+        f" WHERE {visible_to_viewer('s')} ORDER BY s.id LIMIT %(limit)s",
+        {**args, "limit": DESCENDANTS_LIMIT},
+    )
+    return [r["id"] for r in ancestors], [r["id"] for r in descendants]
+
+
+# Who favourited or reblogged a status: (table, column naming the status).
+_WHO = {"favourites": ("favourites", "status_id"), "reblogs": ("statuses", "reblog_of_id")}
+
+
+async def who_txn(txn: Txn, kind: str, status_id: int, window: Window) -> list[Listed]:
+    """One page of the accounts that favourited (``kind`` "favourites") or
+    reblogged ("reblogs") ``status_id``, newest first, keyed by the
+    favourite's or reblog's id; deactivated and deleted accounts are left out."""
+    table, column = _WHO[kind]
+    ascending = window.min_id is not None
+    columns = ", ".join(f"u.{f.name}" for f in fields(User))
+    rows = await txn.fetchall(
+        f"SELECT x.id AS cursor, {columns} FROM {table} x JOIN users u ON u.id = x.account_id"
+        f" WHERE x.{column} = %(status)s AND NOT u.deactivated AND NOT u.deleted"
+        f" AND (%(max_id)s::bigint IS NULL OR x.id < %(max_id)s)"
+        f" AND (%(lower)s::bigint IS NULL OR x.id > %(lower)s)"
+        f" ORDER BY x.id {'ASC' if ascending else 'DESC'} LIMIT %(limit)s",
+        {
+            "status": status_id, "max_id": window.max_id,
+            "lower": window.min_id if ascending else window.since_id, "limit": window.limit,
+        },
+    )
+    listed = [Listed(row.pop("cursor"), User(**row)) for row in rows]
+    if ascending:
+        listed.reverse()
+    return listed
+
+
+async def statuses_counts_txn(txn: Txn, account_ids: Sequence[int]) -> dict[int, int]:
+    """Each account's posts that anyone may see (public and unlisted, not
+    reblogs): the Account entity's ``statuses_count``, which never counts
+    what the reader could not see."""
+    if not account_ids:
+        return {}
+    rows = await txn.fetchall(
+        "SELECT t.id, (SELECT count(*) FROM statuses s WHERE s.account_id = t.id"
+        "  AND s.reblog_of_id IS NULL AND s.visibility IN ('public', 'unlisted')) AS n"
+        " FROM unnest(%s::bigint[]) AS t(id)",
+        (list(set(account_ids)),),
+    )
+    return {row["id"]: row["n"] for row in rows}
+
+
+# Only accounts that are still there count.
+_ACTIVE = "NOT EXISTS (SELECT 1 FROM users cu WHERE cu.id = {0} AND (cu.deactivated OR cu.deleted))"
+
+
+def load_query(ids: Sequence[int], viewer_id: int | None) -> tuple[str, dict[str, Any]]:
+    """The query :func:`load_txn` runs first: the statuses ``ids`` (and the
+    originals of reblogs among them) the viewer may see, with their counts,
+    the viewer's flags, mentions, tags, emoji and attachments.  Every part
+    is an index lookup by status id, so it costs the same however large the
+    tables are."""
+    sql = (
+        "WITH wanted AS ("
+        "  SELECT unnest(%(ids)s::bigint[]) AS id"
+        "  UNION SELECT w.reblog_of_id FROM statuses w"
+        "  WHERE w.id = ANY(%(ids)s::bigint[]) AND w.reblog_of_id IS NOT NULL)"
+        f" SELECT {_COLUMNS},"
+        " (SELECT count(*) FROM statuses r WHERE r.in_reply_to_id = s.id"
+        f"   AND r.visibility IN ('public', 'unlisted') AND {_ACTIVE.format('r.account_id')})"
+        "   AS replies_count,"
+        " (SELECT count(*) FROM statuses b WHERE b.reblog_of_id = s.id"
+        f"   AND {_ACTIVE.format('b.account_id')}) AS reblogs_count,"
+        " (SELECT count(*) FROM favourites f WHERE f.status_id = s.id"
+        f"   AND {_ACTIVE.format('f.account_id')}) AS favourites_count,"
+        " EXISTS (SELECT 1 FROM favourites f WHERE f.status_id = s.id"
+        "   AND f.account_id = %(viewer)s) AS favourited,"
+        " EXISTS (SELECT 1 FROM statuses b WHERE b.reblog_of_id = s.id"
+        "   AND b.account_id = %(viewer)s) AS reblogged,"
+        " EXISTS (SELECT 1 FROM mutes m WHERE m.muter_id = %(viewer)s"
+        "   AND m.muted_id = s.account_id) AS muted,"
+        " ARRAY(SELECT sm.account_id FROM status_mentions sm WHERE sm.status_id = s.id"
+        "   ORDER BY sm.account_id) AS mention_ids,"
+        " ARRAY(SELECT st.tag FROM status_tags st WHERE st.status_id = s.id ORDER BY st.tag)"
+        "   AS tags,"
+        " ARRAY(SELECT ARRAY[se.shortcode, se.url] FROM status_emojis se"
+        "   WHERE se.status_id = s.id ORDER BY se.shortcode) AS emojis,"
+        " ARRAY(SELECT sa.media_id FROM status_media sa WHERE sa.status_id = s.id"
+        "   ORDER BY sa.position) AS media_ids"
+        f" FROM statuses s WHERE s.id IN (SELECT id FROM wanted) AND {visible_to_viewer('s')}"
+    )
+    return sql, {"ids": list(ids), "viewer": viewer_id}
+
+
+async def load_txn(txn: Txn, ids: Sequence[int], viewer_id: int | None) -> Loaded:
+    """Everything needed to show the statuses ``ids`` to ``viewer_id``; ids
+    the viewer may not see (or that do not exist) are left out."""
+    ids = list(dict.fromkeys(ids))
+    if not ids:
+        return Loaded(viewer_id, ())
+    rows = await txn.fetchall(*load_query(ids, viewer_id))
+    statuses = {row["id"]: _shown(row) for row in rows}
+    order = tuple(
+        i
+        for i in ids
+        if i in statuses
+        and (statuses[i].status.reblog_of_id is None or statuses[i].status.reblog_of_id in statuses)
+    )
+    return await _with_accounts_txn(txn, Loaded(viewer_id, order, statuses))
+
+
+def _shown(row: dict[str, Any]) -> Shown:
+    status = Status(**{f.name: row[f.name] for f in fields(Status)})
+    return Shown(
+        status=status,
+        replies_count=row["replies_count"],
+        reblogs_count=row["reblogs_count"],
+        favourites_count=row["favourites_count"],
+        favourited=row["favourited"],
+        reblogged=row["reblogged"],
+        muted=row["muted"],
+        mention_ids=tuple(row["mention_ids"]),
+        tags=tuple(row["tags"]),
+        emojis=tuple((e[0], e[1]) for e in row["emojis"]),
+        media_ids=tuple(row["media_ids"]),
+    )
+
+
+async def _with_accounts_txn(txn: Txn, loaded: Loaded) -> Loaded:
+    """``loaded`` with the accounts, attachments and account figures its
+    statuses show."""
+    authors = {shown.status.account_id for shown in loaded.statuses.values()}
+    others = set()
+    media_ids: list[int] = []
+    for shown in loaded.statuses.values():
+        others.update(shown.mention_ids)
+        if shown.status.in_reply_to_account_id is not None:
+            others.add(shown.status.in_reply_to_account_id)
+        media_ids.extend(shown.media_ids)
+    found = await get_users_by_ids_txn(txn, list(authors | others))
+    loaded.users.update((user.id, user) for user in found)
+    if media_ids:
+        rows = await txn.fetchall(
+            f"SELECT {_MEDIA_COLUMNS} FROM media WHERE id = ANY(%s::bigint[])", (media_ids,)
+        )
+        loaded.media.update((row["id"], Media(**row)) for row in rows)
+    loaded.follow_counts.update(await follow_counts_txn(txn, list(authors)))
+    loaded.statuses_counts.update(await statuses_counts_txn(txn, list(authors)))
+    if loaded.viewer_id is not None:
+        loaded.relationships.update(
+            await relationships_txn(txn, loaded.viewer_id, sorted(authors - {loaded.viewer_id}))
+        )
+    return loaded
+
+
+# -- Idempotency-Key (DECISIONS 26) --------------------------------------------
+
+IDEMPOTENCY_HOURS = 6
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    status: int
+    body: str
+
+
+async def claim_idempotency_key_txn(
+    txn: Txn, user_id: int, key: str
+) -> StoredResponse | None:
+    """Claim ``key`` for ``user_id`` until this transaction ends, or get the
+    response already recorded under it (within the last 6 hours).
+
+    None: the caller owns the key and must :func:`record_response_txn`
+    before committing.  A concurrent request with the same key waits here
+    until the first one's transaction ends, then sees its response.
+    """
+    await txn.execute(
+        "DELETE FROM idempotency_keys WHERE user_id = %s"
+        " AND created_at < now() - make_interval(hours => %s)",
+        (user_id, IDEMPOTENCY_HOURS),
+    )
+    claimed = await txn.execute(
+        "INSERT INTO idempotency_keys (user_id, key, status, body) VALUES (%s, %s, 0, '')"
+        " ON CONFLICT DO NOTHING",
+        (user_id, key),
+    )
+    if claimed:
+        return None
+    row = await txn.fetchone(
+        "SELECT status, body FROM idempotency_keys WHERE user_id = %s AND key = %s",
+        (user_id, key),
+    )
+    assert row is not None
+    return StoredResponse(row["status"], row["body"])
+
+
+async def record_response_txn(
+    txn: Txn, user_id: int, key: str, response: StoredResponse
+) -> None:
+    await txn.execute(
+        "UPDATE idempotency_keys SET status = %s, body = %s, created_at = now()"
+        " WHERE user_id = %s AND key = %s",
+        (response.status, response.body, user_id, key),
+    )
+

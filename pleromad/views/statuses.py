@@ -1,0 +1,193 @@
+"""The Status entity (mastodon-subset §2.3), with Pleroma's extras.
+
+Rendered from what :func:`pleromad.store.statuses.load_txn` loaded for one
+viewer: ``favourited``, ``reblogged`` and ``muted`` are that viewer's, the
+counts count only what is still there.  A reblog is Pleroma's wrapper: the
+reblogger's entry around the full original in ``reblog``.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from typing import Any
+from urllib.parse import quote
+
+from pleromad.config import Config
+from pleromad.store.statuses import Loaded, Shown
+from pleromad.store.users import User
+from pleromad.views.accounts import render_account
+from pleromad.views.dates import masto_date
+from pleromad.views.media import render_attachment
+from pleromad.views.relationships import relationship_entity
+
+# The posting app is not recorded (as in the reference).
+APPLICATION = {"name": "Web", "website": None}
+
+_PARAGRAPH_BREAK = re.compile(r"</(?:p|blockquote|pre|ul|ol)>\s*(?=<)", re.IGNORECASE)
+_LINE_BREAK = re.compile(r"<br\s*/?>|</li>", re.IGNORECASE)
+_ELEMENT = re.compile(r"<[^>]*>")
+
+
+def to_plain_text(markup: str) -> str:
+    """Our own sanitized HTML as plain text: paragraphs and lines kept as
+    line breaks, elements dropped, entities decoded."""
+    text = _LINE_BREAK.sub("\n", _PARAGRAPH_BREAK.sub("\n\n", markup))
+    return html.unescape(_ELEMENT.sub("", text)).strip()
+
+
+class _Renderer:
+    """Renders statuses of one :class:`Loaded`, each account once."""
+
+    def __init__(self, loaded: Loaded, config: Config, viewer: User | None) -> None:
+        self.loaded = loaded
+        self.config = config
+        self.viewer = viewer
+        self.base_url = config.server.base_url.rstrip("/")
+        self._accounts: dict[int, dict[str, Any]] = {}
+
+    def account(self, user_id: int) -> dict[str, Any]:
+        if user_id not in self._accounts:
+            loaded = self.loaded
+            user = loaded.users[user_id]
+            counts = loaded.follow_counts.get(user_id)
+            relationship = loaded.relationships.get(user_id)
+            self._accounts[user_id] = render_account(
+                user,
+                config=self.config,
+                viewer_user=self.viewer,
+                followers_count=counts.followers if counts else 0,
+                following_count=counts.following if counts else 0,
+                statuses_count=loaded.statuses_counts.get(user_id, 0),
+                relationship=relationship_entity(relationship) if relationship else None,
+            )
+        return self._accounts[user_id]
+
+    def status(self, status_id: int) -> dict[str, Any]:
+        shown = self.loaded.statuses[status_id]
+        if shown.status.reblog_of_id is not None:
+            return self._reblog(shown)
+        return self._post(shown)
+
+    def _urls(self, status_id: int) -> tuple[str, str]:
+        return f"{self.base_url}/objects/{status_id}", f"{self.base_url}/notice/{status_id}"
+
+    def _post(self, shown: Shown) -> dict[str, Any]:
+        status = shown.status
+        users = self.loaded.users
+        uri, url = self._urls(status.id)
+        parent_author = users.get(status.in_reply_to_account_id or 0)
+        return {
+            "id": str(status.id),
+            "uri": uri,
+            "url": url,
+            "account": self.account(status.account_id),
+            "in_reply_to_id": _id(status.in_reply_to_id),
+            "in_reply_to_account_id": _id(status.in_reply_to_account_id),
+            "reblog": None,
+            "card": None,
+            "content": status.content,
+            "created_at": masto_date(status.created_at),
+            "reblogs_count": shown.reblogs_count,
+            "replies_count": shown.replies_count,
+            "favourites_count": shown.favourites_count,
+            "reblogged": shown.reblogged,
+            "favourited": shown.favourited,
+            "bookmarked": False,
+            "muted": shown.muted,
+            "pinned": False,
+            "sensitive": status.sensitive,
+            "spoiler_text": status.spoiler_text,
+            "visibility": status.visibility,
+            "media_attachments": self._attachments(shown),
+            "poll": None,
+            "mentions": [
+                _mention(users[i]) for i in shown.mention_ids if i in users and not users[i].deleted
+            ],
+            "tags": [
+                {"name": tag, "url": f"{self.base_url}/tag/{quote(tag)}"} for tag in shown.tags
+            ],
+            "application": dict(APPLICATION),
+            "language": None,
+            "emojis": [
+                {"shortcode": code, "url": url, "static_url": url, "visible_in_picker": False}
+                for code, url in shown.emojis
+            ],
+            "pleroma": {
+                "local": users[status.account_id].local,
+                "conversation_id": status.conversation_id,
+                "in_reply_to_account_acct": parent_author.nickname if parent_author else None,
+                "content": {"text/plain": to_plain_text(status.content)},
+                "spoiler_text": {"text/plain": html.unescape(status.spoiler_text)},
+            },
+        }
+
+    def _reblog(self, shown: Shown) -> dict[str, Any]:
+        """Pleroma's Announce wrapper: the reblogger's entry; the original's
+        content, attachments and tags copied; counts 0; the viewer's own
+        favourite and reblog of the original; no ``card`` or ``poll``."""
+        status = shown.status
+        assert status.reblog_of_id is not None
+        original = self.status(status.reblog_of_id)
+        return {
+            "id": str(status.id),
+            "uri": original["uri"],
+            "url": original["url"],
+            "account": self.account(status.account_id),
+            "in_reply_to_id": None,
+            "in_reply_to_account_id": None,
+            "reblog": original,
+            "content": original["content"],
+            "created_at": masto_date(status.created_at),
+            "reblogs_count": 0,
+            "replies_count": 0,
+            "favourites_count": 0,
+            "reblogged": original["reblogged"],
+            "favourited": original["favourited"],
+            "bookmarked": False,
+            "muted": shown.muted,
+            "pinned": False,
+            "sensitive": False,
+            "spoiler_text": "",
+            "visibility": status.visibility,
+            "media_attachments": original["media_attachments"],
+            "mentions": [],
+            "tags": original["tags"],
+            "application": dict(APPLICATION),
+            "language": None,
+            "emojis": [],
+            "pleroma": {"local": self.loaded.users[status.account_id].local},
+        }
+
+    def _attachments(self, shown: Shown) -> list[dict[str, Any]]:
+        media = self.loaded.media
+        return [render_attachment(media[i]) for i in shown.media_ids if i in media]
+
+
+def _id(value: int | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _mention(user: User) -> dict[str, Any]:
+    return {
+        "id": str(user.id),
+        "acct": user.nickname,
+        "username": user.nickname.split("@", 1)[0],
+        "url": user.ap_id,
+    }
+
+
+def render_statuses(
+    loaded: Loaded, *, config: Config, viewer: User | None, ids: Any = None
+) -> list[dict[str, Any]]:
+    """The Status entities of ``loaded`` (of ``ids`` among them, when given),
+    in order, as ``viewer`` sees them."""
+    renderer = _Renderer(loaded, config, viewer)
+    shown = set(loaded.order)
+    wanted = loaded.order if ids is None else [i for i in ids if i in shown]
+    return [renderer.status(i) for i in wanted]
+
+
+def render_status(loaded: Loaded, *, config: Config, viewer: User | None) -> dict[str, Any]:
+    """The first (usually only) status of ``loaded``."""
+    return render_statuses(loaded, config=config, viewer=viewer, ids=loaded.order[:1])[0]
