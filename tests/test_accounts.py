@@ -103,7 +103,6 @@ def check_public_account(body: dict[str, Any], user: User, base_url: str) -> Non
     assert pleroma["tags"] == []
     assert pleroma["hide_followers"] is pleroma["hide_follows"] is False
     assert pleroma["hide_favorites"] is False
-    assert pleroma["relationship"] == {}
     assert pleroma["skip_thread_containment"] is False
     assert pleroma["background_image"] is None
 
@@ -146,6 +145,11 @@ async def test_other_viewers_see_no_private_settings(rt: Runtime, client: Client
         code, body = await answer(await client.get(f"/api/v1/accounts/{alice.id}", headers=headers))
         assert code == 200
         check_public_account(body, alice, rt.config.server.base_url)
+        relationship = body["pleroma"]["relationship"]
+        if headers:  # bob sees his relationship to alice; nobody sees none
+            assert relationship["id"] == str(alice.id) and relationship["following"] is False
+        else:
+            assert relationship == {}
         assert body["source"] == {"note": "", "sensitive": False, "pleroma": {}}
         assert set(body["pleroma"]) == PLEROMA_KEYS | {"is_admin", "is_moderator"}
 

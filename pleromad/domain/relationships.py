@@ -23,6 +23,7 @@ changing it.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from pleromad.config import Config
@@ -30,6 +31,7 @@ from pleromad.db.pool import Txn
 from pleromad.domain import notifications, profile
 from pleromad.errors import ApiError, Forbidden
 from pleromad.store import relationships as store
+from pleromad.store import statuses as statuses_store
 from pleromad.store import users
 from pleromad.store.relationships import FollowCounts, Listed, Relationship
 from pleromad.store.timelines import Window
@@ -338,13 +340,32 @@ async def _list(rt: Runtime, kind: str, owner_id: int, window: Window) -> list[L
     )
 
 
-async def follow_counts(rt: Runtime, accounts: Sequence[User]) -> dict[int, FollowCounts]:
-    """Followers and followings of each of ``accounts``, by id (Account
-    entities' ``followers_count`` and ``following_count``)."""
-    if not accounts:
-        return {}
+@dataclass(frozen=True)
+class AccountFacts:
+    """What an Account entity shows beyond the user row, for one reader."""
+
+    counts: dict[int, FollowCounts]
+    statuses: dict[int, int]
+    relationships: dict[int, Relationship]
+
+
+async def account_facts(rt: Runtime, accounts: Sequence[User], viewer: User | None) -> AccountFacts:
+    """Follow and status counts of ``accounts`` and the viewer's relationship
+    to each of the others, read in one transaction."""
     return await rt.db.run_interaction(
-        "follow counts", store.follow_counts_txn, [u.id for u in accounts]
+        "account facts", _account_facts_txn,
+        [u.id for u in accounts], viewer.id if viewer else None,
+    )
+
+
+async def _account_facts_txn(txn: Txn, ids: list[int], viewer_id: int | None) -> AccountFacts:
+    others = [i for i in ids if i != viewer_id]
+    return AccountFacts(
+        counts=await store.follow_counts_txn(txn, ids),
+        statuses=await statuses_store.statuses_counts_txn(txn, ids),
+        relationships=(
+            await store.relationships_txn(txn, viewer_id, others) if viewer_id else {}
+        ),
     )
 
 

@@ -186,11 +186,13 @@ async def render_accounts(
     rt: Runtime, accounts: Sequence[User], viewer: User | None, *, for_self: bool = False
 ) -> list[Any]:
     """Account entities of ``accounts`` as ``viewer`` sees them, in order,
-    with their follow counts (``{}`` for an account the viewer may not see)."""
-    counts = await relationships.follow_counts(rt, accounts)
+    with their counts and the viewer's relationship (``{}`` for an account
+    the viewer may not see)."""
+    facts = await relationships.account_facts(rt, accounts, viewer)
     rendered = []
     for user in accounts:
-        of_user = counts.get(user.id)
+        of_user = facts.counts.get(user.id)
+        relationship = facts.relationships.get(user.id)
         rendered.append(
             render_account(
                 user,
@@ -199,6 +201,8 @@ async def render_accounts(
                 for_self=for_self,
                 followers_count=of_user.followers if of_user else 0,
                 following_count=of_user.following if of_user else 0,
+                statuses_count=facts.statuses.get(user.id, 0),
+                relationship=relationship_entity(relationship) if relationship else None,
             )
         )
     return rendered
