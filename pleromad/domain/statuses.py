@@ -294,6 +294,16 @@ async def load(rt: Runtime, ids: Sequence[int], viewer: User | None) -> Loaded:
     return await rt.db.run_interaction("load statuses", store.load_txn, ids, _viewer_id(viewer))
 
 
+async def search(
+    rt: Runtime, query: str, viewer: User | None, *, limit: int, offset: int
+) -> Loaded:
+    """Statuses holding every word of ``query`` that ``viewer`` may see, newest first."""
+    ids = await rt.db.run_interaction(
+        "search statuses", store.search_txn, query, _viewer_id(viewer), limit, offset
+    )
+    return await load(rt, ids, viewer)
+
+
 async def get_status(rt: Runtime, ref: str, viewer: User | None) -> Loaded:
     """The status ``ref`` names, loaded for ``viewer``; RecordNotFound when
     there is none the viewer may see."""

@@ -445,3 +445,18 @@ async def record_response_txn(
         (response.status, response.body, user_id, key),
     )
 
+
+
+async def search_txn(
+    txn: Txn, query: str, viewer_id: int | None, limit: int, offset: int
+) -> list[int]:
+    """Ids of statuses (not reblogs) whose text holds every word of
+    ``query``, newest first, among those ``viewer_id`` may see."""
+    rows = await txn.fetchall(
+        f"SELECT s.id FROM statuses s WHERE s.reblog_of_id IS NULL"
+        f" AND to_tsvector('simple', s.source) @@ plainto_tsquery('simple', %(q)s)"
+        f" AND {visible_to_viewer('s')}"
+        f" ORDER BY s.id DESC LIMIT %(limit)s OFFSET %(offset)s",
+        {"q": query, "viewer": viewer_id, "limit": limit, "offset": offset},
+    )
+    return [row["id"] for row in rows]

@@ -11,7 +11,9 @@ from typing import Any
 from urllib.parse import quote
 
 from pleromad.domain import profile, relationships
+from pleromad.domain import statuses as statuses_domain
 from pleromad.runtime import Runtime
+from pleromad.views.statuses import render_statuses
 from pleromad.web.accounts import paginated_accounts, reader, relate, render_accounts
 from pleromad.web.auth import Auth
 from pleromad.web.base import Call, api_app, route
@@ -60,8 +62,9 @@ class RelationshipsApi:
     @route(app, "/api/v2/search", "GET", auth=Auth.OPTIONAL)
     async def search(self, call: Call) -> Any:
         """DECISIONS 25: accounts as `/api/v1/accounts/search` finds them (an
-        exact nickname first), hashtags named in the query; no status search
-        yet.  ``type`` narrows the answer to one of the three lists."""
+        exact nickname first), statuses the reader may see holding every word
+        of the query, hashtags named in it.  ``type`` narrows the answer to one
+        of the three lists."""
         params = call.params
         query = params.required_str("q")
         wanted = params.str("type")
@@ -79,10 +82,16 @@ class RelationshipsApi:
         if asked("accounts"):
             found = await profile.search_accounts(self.rt, query, limit=limit, offset=offset)
             accounts = [a for a in await render_accounts(self.rt, found, reader(call)) if a]
+        statuses: list[Any] = []
+        if asked("statuses"):
+            loaded = await statuses_domain.search(
+                self.rt, query, reader(call), limit=limit, offset=offset
+            )
+            statuses = render_statuses(loaded, config=self.rt.config, viewer=reader(call))
         hashtags = _hashtags(query, self.rt.config.server.base_url) if asked("hashtags") else []
         return {
             "accounts": accounts,
-            "statuses": [],
+            "statuses": statuses,
             "hashtags": hashtags[offset : offset + limit],
         }
 
