@@ -30,6 +30,7 @@ from pleromad.store import media as media_store
 from pleromad.store import users
 from pleromad.store.media import ATTACHMENT, Media, NewMedia
 from pleromad.store.users import User
+from pleromad.ids import parse_id
 
 if TYPE_CHECKING:
     from pleromad.runtime import Runtime
@@ -58,7 +59,6 @@ PROFILE_IMAGE_LIMITS = {
 
 # Data URLs longer than this are decoded off the reactor thread.
 _THREAD_THRESHOLD = 64 * 1024
-_BIGINT_MAX = 2**63 - 1
 
 
 class FileTooLarge(ApiError):
@@ -175,9 +175,10 @@ async def describe_media(
 
 
 def _media_id(text: str) -> int:
-    if not (text.isascii() and text.isdigit() and int(text) <= _BIGINT_MAX):
+    media_id = parse_id(text) if text == text.strip() else None
+    if media_id is None:
         raise MediaNotFound()
-    return int(text)
+    return media_id
 
 
 def _check_description(description: str | None) -> None:

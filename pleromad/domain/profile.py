@@ -19,6 +19,7 @@ from pleromad.domain.formatting import text_to_html
 from pleromad.errors import ApiError
 from pleromad.store import users
 from pleromad.store.users import User
+from pleromad.ids import parse_id
 
 if TYPE_CHECKING:
     from pleromad.runtime import Runtime
@@ -37,7 +38,6 @@ SETTINGS_STORE_LIMIT = 1_000_000
 
 NOT_FOUND = "Can't find user"
 
-_BIGINT_MAX = 2**63 - 1
 
 
 class InvalidProfile(ApiError):
@@ -82,8 +82,9 @@ async def find_account(rt: Runtime, ref: str, viewer: User | None) -> User:
     user = None
     # An all-digit nickname is possible, so an id that matches nobody falls
     # back to the nickname.
-    if ref.isascii() and ref.isdigit() and int(ref) <= _BIGINT_MAX:
-        user = await rt.db.run_interaction("account by id", users.get_user_txn, int(ref))
+    user_id = parse_id(ref) if ref == ref.strip() else None
+    if user_id is not None:
+        user = await rt.db.run_interaction("account by id", users.get_user_txn, user_id)
     if user is None:
         nickname = local_nickname(ref, rt.config.server.base_url)
         if nickname:

@@ -36,13 +36,13 @@ from pleromad.store import users
 from pleromad.store.relationships import FollowCounts, Listed, Relationship
 from pleromad.store.timelines import Window
 from pleromad.store.users import User
+from pleromad.ids import parse_id
 
 if TYPE_CHECKING:
     from pleromad.runtime import Runtime
 
 RECORD_NOT_FOUND = "Record not found"
 
-_BIGINT_MAX = 2**63 - 1
 
 
 class RecordNotFound(ApiError):
@@ -299,10 +299,7 @@ async def _relationships_txn(
 
 
 def _account_id(ref: str) -> int | None:
-    text = ref.strip()
-    if text.isascii() and text.isdigit() and int(text) <= _BIGINT_MAX:
-        return int(text)
-    return None
+    return parse_id(ref)
 
 
 async def followers(

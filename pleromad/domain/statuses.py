@@ -36,6 +36,7 @@ from pleromad.store.relationships import Listed, get_users_by_nicknames_txn
 from pleromad.store.statuses import Loaded, NewStatus, Status, StoredResponse
 from pleromad.store.timelines import Window
 from pleromad.store.users import User
+from pleromad.ids import parse_id
 
 if TYPE_CHECKING:
     from pleromad.runtime import Runtime
@@ -57,7 +58,6 @@ IDEMPOTENCY_KEY_LIMIT = 512
 # Rows deleted per transaction when a deleted account's content is removed.
 REMOVAL_BATCH = 1000
 
-_BIGINT_MAX = 2**63 - 1
 
 # The Status entity of a loaded status, for the author, as the client gets it.
 Render = Callable[[Loaded], Any]
@@ -100,9 +100,7 @@ class Context:
 
 def status_id(ref: str) -> int | None:
     """The status id ``ref`` names, or None when it cannot name one."""
-    if ref.isascii() and ref.isdigit() and int(ref) <= _BIGINT_MAX:
-        return int(ref)
-    return None
+    return parse_id(ref) if ref == ref.strip() else None
 
 
 def _viewer_id(viewer: User | None) -> int | None:

@@ -22,13 +22,13 @@ from pleromad.store import statuses, timelines, users
 from pleromad.store.statuses import Loaded
 from pleromad.store.timelines import StatusFilters, Window
 from pleromad.store.users import User
+from pleromad.ids import parse_id
 
 if TYPE_CHECKING:
     from pleromad.runtime import Runtime
 
 FAVOURITES_HIDDEN = "Can't get favorites"
 
-_BIGINT_MAX = 2**63 - 1
 
 # A page of a listing, loaded for the reader, and the keys it is paginated by.
 Listing = tuple[Loaded, list[int]]
@@ -96,10 +96,11 @@ async def favourites(
     the reader may see, newest favourite first, keyed by the favourites'
     ids (DECISIONS 17); RecordNotFound for an account the reader may not
     see, Forbidden when the account hides them from the reader."""
-    if not (account_ref.isascii() and account_ref.isdigit()) or int(account_ref) > _BIGINT_MAX:
+    account_id = parse_id(account_ref) if account_ref == account_ref.strip() else None
+    if account_id is None:
         raise RecordNotFound()
     return await rt.db.run_interaction(
-        "account favourites", _favourites_txn, rt.config, int(account_ref), viewer, window
+        "account favourites", _favourites_txn, rt.config, account_id, viewer, window
     )
 
 

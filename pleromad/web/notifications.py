@@ -18,20 +18,16 @@ from pleromad.views.notifications import render_notifications
 from pleromad.web.auth import Auth
 from pleromad.web.base import Call, api_app, route
 from pleromad.web.pagination import NOTIFICATIONS_MAX_LIMIT, page_params, paginated
+from pleromad.ids import parse_id
 
 RECORD_NOT_FOUND = "Record not found"
 CANNOT_DISMISS = "Cannot dismiss notification"
 
-_BIGINT_MAX = 2**63 - 1
 
 
 def notification_id(text: str) -> int | None:
     """The notification id ``text`` names, or None when it names none."""
-    text = text.strip()
-    if not (text.isascii() and text.isdigit()):
-        return None
-    value = int(text)
-    return value if value <= _BIGINT_MAX else None
+    return parse_id(text)
 
 
 class NotificationsApi:
