@@ -209,3 +209,38 @@ async def search_users_txn(
         },
     )
     return [User(**row) for row in rows]
+
+
+async def admin_list_users_txn(
+    txn: Txn,
+    *,
+    query: str | None,
+    filters: frozenset[str],
+    limit: int,
+    offset: int,
+) -> tuple[list[User], int]:
+    """One page of accounts for the Admin API, ordered by nickname, and how
+    many match in all.  ``query`` is a case-insensitive substring of the
+    nickname; ``filters`` holds any of local, external, active, deactivated,
+    is_admin, is_moderator (all must hold).  Deleted accounts never show."""
+    conditions = ["NOT deleted"]
+    args: dict[str, Any] = {"limit": limit, "offset": offset}
+    if query:
+        escaped = query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        conditions.append("lower(nickname) LIKE lower(%(pattern)s)")
+        args["pattern"] = f"%{escaped}%"
+    for name, condition in (
+        ("local", "local"), ("external", "NOT local"), ("active", "NOT deactivated"),
+        ("deactivated", "deactivated"), ("is_admin", "is_admin"),
+        ("is_moderator", "is_moderator"),
+    ):
+        if name in filters:
+            conditions.append(condition)
+    where = " AND ".join(conditions)
+    total = int(await txn.fetchval(f"SELECT count(*) FROM users WHERE {where}", args))
+    rows = await txn.fetchall(
+        f"SELECT {_COLUMNS} FROM users WHERE {where}"
+        f" ORDER BY lower(nickname), id LIMIT %(limit)s OFFSET %(offset)s",
+        args,
+    )
+    return [User(**row) for row in rows], total

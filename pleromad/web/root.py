@@ -14,6 +14,7 @@ from twisted.web.resource import IResource, Resource
 
 from pleromad.runtime import Runtime
 from pleromad.web.accounts import AccountsApi
+from pleromad.web.admin import AdminApi
 from pleromad.web.base import api_app
 from pleromad.web.emoji import EmojiApi
 from pleromad.web.media import MediaApi
@@ -31,6 +32,7 @@ from pleromad.web.twitter import TwitterAccountApi
 FAMILIES = (
     PleromaApi, PleromaV1Api, AccountsApi, OAuthApi, TwitterAccountApi, MediaApi, EmojiApi,
     RelationshipsApi, StatusesApi, TimelinesApi, NotificationsApi, PleromaNotificationsApi,
+    AdminApi,
 )
 
 

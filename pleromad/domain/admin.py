@@ -1,0 +1,332 @@
+"""The Admin API's rules: who is an admin, and what an admin may change.
+
+Every change reuses the operator's own operations (:mod:`pleromad.domain.lifecycle`,
+invites, password reset links) and writes one audit line: who did what to whom.
+Errors follow DECISIONS 6 and 23: an unknown nickname is 404 ``Record not
+found``, a malformed parameter 400, and nothing changes on either.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from typing import TYPE_CHECKING
+
+from twisted.logger import Logger
+
+from pleromad.config import Config
+from pleromad.db.pool import Txn
+from pleromad.domain import lifecycle, password_reset
+from pleromad.errors import ApiError, BadRequest, Forbidden
+from pleromad.mail.outbox import compose, enqueue_mail_txn
+from pleromad.store import invites, users
+from pleromad.store.invites import Invite
+from pleromad.store.users import User
+
+if TYPE_CHECKING:
+    from pleromad.runtime import Runtime
+
+log = Logger(namespace="pleromad.admin")
+
+NOT_ADMIN = "User is not admin."
+RECORD_NOT_FOUND = "Record not found"
+NO_SUCH_GROUP = "No such permission_group"
+OWN_ADMIN_STATUS = "You can't revoke your own admin status."
+GROUPS = ("admin", "moderator")
+FILTERS = frozenset({"local", "external", "active", "deactivated", "is_admin", "is_moderator"})
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 500
+_DATE = re.compile(r"\A\d{4}-\d{2}-\d{2}\Z")
+
+
+class NotFound(ApiError):
+    status = 404
+
+    def __init__(self, message: str = RECORD_NOT_FOUND) -> None:
+        super().__init__(message)
+
+
+def audit(admin: User, action: str, target: str, **details: object) -> None:
+    """One log line per admin action: who, what, whom (and how)."""
+    extra = "".join(f" {k}={v!r}" for k, v in sorted(details.items()))
+    log.info(
+        "admin {admin} {action} {target}{extra}",
+        admin=admin.nickname, action=action, target=target, extra=extra,
+        admin_id=admin.id, admin_action=action,
+    )
+
+
+def require_admin(user: User) -> None:
+    """403 ``User is not admin.`` unless ``user`` is an admin (moderators
+    are not admitted to the Admin API, as in the reference)."""
+    if not user.is_admin:
+        raise Forbidden(NOT_ADMIN)
+
+
+# -- users -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UserPage:
+    users: list[User]
+    count: int
+    page_size: int
+
+
+def page_args(page: int | None, page_size: int | None) -> tuple[int, int]:
+    """Validated (page, page_size): page >= 1, 1 <= page_size <= MAX_PAGE_SIZE."""
+    page = 1 if page is None else page
+    page_size = DEFAULT_PAGE_SIZE if page_size is None else page_size
+    if page < 1:
+        raise BadRequest("Invalid value for page: must be at least 1")
+    if page_size < 1:
+        raise BadRequest("Invalid value for page_size: must be at least 1")
+    return page, min(page_size, MAX_PAGE_SIZE)
+
+
+def parse_filters(text: str | None) -> frozenset[str]:
+    """The comma list of filters; unknown names are ignored, as in the reference."""
+    if not text:
+        return frozenset()
+    return frozenset(part.strip() for part in text.split(",")) & FILTERS
+
+
+async def list_users(
+    rt: Runtime, query: str | None, filters: frozenset[str], page: int, page_size: int
+) -> UserPage:
+    found, count = await rt.db.run_interaction(
+        "admin list users", users.admin_list_users_txn,
+        query=query, filters=filters, limit=page_size, offset=(page - 1) * page_size,
+    )
+    return UserPage(found, count, page_size)
+
+
+async def find_user(rt: Runtime, nickname: str) -> User:
+    """The (not deleted) account called ``nickname`` (or with that id), or 404."""
+    user = await rt.db.run_interaction(
+        "admin find user", users.get_user_by_nickname_txn, nickname
+    )
+    if user is None and nickname.isascii() and nickname.isdigit() and len(nickname) < 19:
+        user = await rt.db.run_interaction("admin find user", users.get_user_txn, int(nickname))
+    if user is None or user.deleted:
+        raise NotFound()
+    return user
+
+
+async def find_users(rt: Runtime, nicknames: Sequence[str]) -> list[User]:
+    """Every named account, or 404 before anything changes."""
+    if not nicknames:
+        raise BadRequest("Missing field: nicknames")
+    return [await find_user(rt, nickname) for nickname in nicknames]
+
+
+async def create_users(
+    rt: Runtime, admin: User, accounts: Sequence[lifecycle.NewAccount]
+) -> list[User]:
+    """Confirmed local accounts; every one is checked before any is created,
+    so one bad entry creates none (400 naming it)."""
+    if not accounts:
+        raise BadRequest("Missing field: users")
+    seen: set[str] = set()
+    for account in accounts:
+        problem = lifecycle.account_problem(rt.config, account)
+        if problem is None and not account.password:
+            problem = "password can't be blank"
+        if problem is None and account.nickname.lower() in seen:
+            problem = "nickname appears twice"
+        if problem is not None:
+            raise BadRequest(f"{account.nickname}: {problem}")
+        seen.add(account.nickname.lower())
+        taken = await rt.db.run_interaction(
+            "admin check taken", users.nickname_or_email_taken_txn,
+            account.nickname, account.email,
+        )
+        if any(taken):
+            raise ApiError(
+                f"{account.nickname}: the nickname or the e-mail address is already taken",
+                status=409,
+            )
+    created = []
+    for account in accounts:
+        try:
+            user = await lifecycle.create_account(rt, account)
+        except lifecycle.AccountRefused as refused:
+            raise ApiError(f"{account.nickname}: {refused}", status=409) from None
+        audit(admin, "created", user.nickname)
+        created.append(user)
+    return created
+
+
+async def delete_user(rt: Runtime, admin: User, nickname: str) -> User:
+    user = await find_user(rt, nickname)
+    await lifecycle.delete_account(rt, user.id)
+    audit(admin, "deleted", user.nickname)
+    return user
+
+
+async def toggle_activation(rt: Runtime, admin: User, nickname: str) -> User:
+    user = await find_user(rt, nickname)
+    updated = await lifecycle.set_activated(rt, user.id, user.deactivated)
+    if updated is None:
+        raise NotFound()
+    audit(admin, "activated" if not updated.deactivated else "deactivated", user.nickname)
+    return updated
+
+
+def clean_tags(tags: Sequence[str]) -> list[str]:
+    cleaned = [tag.strip().lower() for tag in tags]
+    if not cleaned or any(not tag for tag in cleaned):
+        raise BadRequest("Invalid value for tags: expected non-empty strings")
+    return cleaned
+
+
+async def change_tags(
+    rt: Runtime, admin: User, nicknames: Sequence[str], tags: Sequence[str], add: bool
+) -> None:
+    """Add (deduplicated) or remove lower-cased tags on every named account."""
+    wanted = clean_tags(tags)
+    targets = await find_users(rt, nicknames)
+    await rt.db.run_interaction(
+        "admin tags", _change_tags_txn, [u.id for u in targets], wanted, add
+    )
+    for user in targets:
+        audit(admin, "tagged" if add else "untagged", user.nickname, tags=wanted)
+
+
+async def _change_tags_txn(txn: Txn, user_ids: list[int], tags: list[str], add: bool) -> None:
+    for user_id in user_ids:
+        user = await users.get_user_for_update_txn(txn, user_id)
+        if user is None:
+            continue
+        if add:
+            new = list(user.tags) + [t for t in dict.fromkeys(tags) if t not in user.tags]
+        else:
+            new = [t for t in user.tags if t not in tags]
+        await users.update_user_txn(txn, user_id, tags=new)
+
+
+def check_group(group: str) -> str:
+    if group not in GROUPS:
+        raise NotFound(NO_SUCH_GROUP)
+    return group
+
+
+async def set_group(
+    rt: Runtime, admin: User, nicknames: Sequence[str], group: str, granted: bool
+) -> list[User]:
+    """Grant or revoke ``admin``/``moderator``; an admin may not revoke
+    either group from themself (403)."""
+    check_group(group)
+    targets = await find_users(rt, nicknames)
+    if not granted and any(u.id == admin.id for u in targets):
+        raise Forbidden(OWN_ADMIN_STATUS)
+    updated = []
+    for user in targets:
+        result = await lifecycle.update_flags(rt, user.id, **{f"is_{group}": granted})
+        if result is None:
+            raise NotFound()
+        audit(admin, "granted" if granted else "revoked", user.nickname, group=group)
+        updated.append(result)
+    return updated
+
+
+# -- invites and password resets ---------------------------------------------------
+
+
+def parse_max_use(value: int | None) -> int | None:
+    if value is not None and value < 1:
+        raise BadRequest("Invalid value for max_use: must be a positive integer")
+    return value
+
+
+def parse_expires_at(text: str | None, today: date) -> date | None:
+    if text is None or text == "":
+        return None
+    try:
+        if not _DATE.match(text):
+            raise ValueError(text)
+        day = date.fromisoformat(text)
+    except ValueError:
+        raise BadRequest("Invalid value for expires_at: expected a date YYYY-MM-DD") from None
+    if day < today:
+        raise BadRequest("Invalid value for expires_at: the date is in the past")
+    return day
+
+
+def today(rt: Runtime) -> date:
+    return datetime.fromtimestamp(rt.clock.seconds(), timezone.utc).date()
+
+
+async def create_invite(
+    rt: Runtime, admin: User, max_use: int | None, expires_at: date | None
+) -> Invite:
+    invite = await rt.db.run_interaction(
+        "admin create invite", invites.create_invite_txn, max_use=max_use, expires_at=expires_at
+    )
+    audit(admin, "created invite", invite.token, max_use=max_use,
+          expires_at=expires_at.isoformat() if expires_at else None)
+    return invite
+
+
+async def list_invites(rt: Runtime) -> list[Invite]:
+    return await rt.db.run_interaction("admin list invites", invites.list_invites_txn)
+
+
+async def revoke_invite(rt: Runtime, admin: User, token: str) -> Invite:
+    invite = await rt.db.run_interaction("admin revoke invite", invites.revoke_invite_txn, token)
+    if invite is None:
+        raise NotFound()
+    audit(admin, "revoked invite", token)
+    return invite
+
+
+INVITES_DISABLED = "Invites are disabled"
+DELIVERIES_DISABLED = "deliveries_disabled"
+
+
+async def email_invite(rt: Runtime, admin: User, email: str, name: str | None) -> Invite:
+    """Create a one-time invite and queue a mail with its registration link.
+
+    Only when invites are enabled and registrations closed (400 otherwise),
+    and only with a mail backend (400 ``deliveries_disabled``)."""
+    instance = rt.config.instance
+    if not instance.invites_enabled or instance.registrations_open:
+        raise BadRequest(INVITES_DISABLED)
+    if rt.config.mail.backend == "none":
+        raise BadRequest(DELIVERIES_DISABLED)
+    # Compose once before any change: a bad address is a 400 with nothing created.
+    try:
+        compose(rt.config, name or email, email, "check", "check")
+    except ValueError:
+        raise BadRequest("Invalid value for email: not an e-mail address") from None
+    invite = await rt.db.run_interaction(
+        "admin email invite", _email_invite_txn, rt.config, email, name
+    )
+    audit(admin, "e-mailed invite", email, token=invite.token)
+    return invite
+
+
+async def _email_invite_txn(txn: Txn, config: Config, email: str, name: str | None) -> Invite:
+    invite = await invites.create_invite_txn(txn)
+    url = f"{config.server.base_url}/registration/{invite.token}"
+    instance_name = config.instance.name
+    greeting = f"{name}, you" if name else "You"
+    text = (
+        f"{greeting} are invited to {instance_name}.\n\n"
+        f"Register an account here:\n{url}\n"
+    )
+    message = compose(config, name or email, email, f"Invitation to {instance_name}", text)
+    await enqueue_mail_txn(txn, message)
+    return invite
+
+
+async def password_reset_link(rt: Runtime, admin: User, nickname: str) -> str:
+    """A reset link for a local account (404 for unknown or remote ones)."""
+    user = await find_user(rt, nickname)
+    if not user.local:
+        raise NotFound()
+    link = await password_reset.create_reset_link(rt, user)
+    audit(admin, "created password reset link for", user.nickname)
+    return link

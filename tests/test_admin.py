@@ -1,0 +1,433 @@
+"""The Admin API (mastodon-subset §4.1–§4.3, DECISIONS 6 and 23)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from typing import Any
+
+import pytest
+import pytest_twisted
+from twisted.logger import formatEvent, globalLogPublisher
+
+from pleromad.runtime import Runtime
+from pleromad.store import oauth
+from pleromad.store.users import User
+from pleromad.web.root import build_gateway
+from tests.conftest import Client
+from tests.helpers import query
+from tests.test_auth import make_token, make_user
+
+ADMIN = "/api/pleroma/admin"
+NOT_ADMIN = {"error": "User is not admin."}
+NOT_FOUND = {"error": "Record not found"}
+INVALID_CREDENTIALS = {"error": "Invalid credentials."}
+
+
+def bearer(token: oauth.IssuedToken) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token.access_token}"}
+
+
+@dataclass
+class Cast:
+    admin: User
+    as_admin: dict[str, str]
+    as_moderator: dict[str, str]
+    as_user: dict[str, str]
+    as_deactivated_admin: dict[str, str]
+    as_read_only_admin: dict[str, str]
+    alice: User
+
+
+async def cast(rt: Runtime) -> Cast:
+    admin = await make_user(rt, "root", is_admin=True)
+    moderator = await make_user(rt, "mod", is_moderator=True)
+    alice = await make_user(rt, "alice")
+    retired = await make_user(rt, "retired", is_admin=True)
+    await rt.db.run_interaction(
+        "deactivate", lambda txn: txn.execute(
+            "UPDATE users SET deactivated = true WHERE id = %s", (retired.id,)
+        )
+    )
+    return Cast(
+        admin=admin,
+        as_admin=bearer(await make_token(rt, admin, ["read", "write"])),
+        as_moderator=bearer(await make_token(rt, moderator, ["read", "write"])),
+        as_user=bearer(await make_token(rt, alice, ["read", "write"])),
+        as_deactivated_admin=bearer(await make_token(rt, retired, ["read", "write"])),
+        as_read_only_admin=bearer(await make_token(rt, admin, ["read"])),
+        alice=alice,
+    )
+
+
+def state(dsn: str) -> Any:
+    """Everything an admin action may change."""
+    return (
+        query(dsn, "SELECT nickname, deactivated, deleted, is_admin, is_moderator, tags"
+                   " FROM users ORDER BY id"),
+        query(dsn, "SELECT token, used, uses FROM invites ORDER BY id"),
+        query(dsn, "SELECT kind FROM jobs ORDER BY id"),
+        query(dsn, "SELECT count(*) FROM password_reset_tokens"),
+        query(dsn, "SELECT count(*) FROM oauth_tokens"),
+    )
+
+
+@pytest.fixture
+def audit_lines() -> Iterator[list[str]]:
+    lines: list[str] = []
+
+    def observe(event: dict[str, Any]) -> None:
+        if event.get("log_namespace") == "pleromad.admin":
+            lines.append(formatEvent(event))
+
+    globalLogPublisher.addObserver(observe)
+    yield lines
+    globalLogPublisher.removeObserver(observe)
+
+
+# Every route, with arguments that would succeed for an admin.
+ROUTES: list[tuple[str, str, dict[str, Any]]] = [
+    ("GET", f"{ADMIN}/users", {}),
+    ("GET", f"{ADMIN}/users/alice", {}),
+    ("POST", f"{ADMIN}/users", {"json": {"nickname": "new", "email": "n@example.org",
+                                          "password": "pw"}}),
+    ("DELETE", f"{ADMIN}/users", {"params": {"nickname": "alice"}}),
+    ("PATCH", f"{ADMIN}/users/alice/toggle_activation", {}),
+    ("PUT", f"{ADMIN}/users/tag", {"json": {"nicknames": ["alice"], "tags": ["x"]}}),
+    ("DELETE", f"{ADMIN}/users/tag", {"json": {"nicknames": ["alice"], "tags": ["x"]}}),
+    ("POST", f"{ADMIN}/permission_group/admin", {"json": {"nicknames": ["alice"]}}),
+    ("DELETE", f"{ADMIN}/permission_group/moderator", {"json": {"nicknames": ["mod"]}}),
+    ("POST", f"{ADMIN}/users/alice/permission_group/moderator", {}),
+    ("DELETE", f"{ADMIN}/users/mod/permission_group/moderator", {}),
+    ("GET", f"{ADMIN}/users/alice/permission_group", {}),
+    ("GET", f"{ADMIN}/users/invite_token", {}),
+    ("GET", f"{ADMIN}/users/invites", {}),
+    ("POST", f"{ADMIN}/users/revoke_invite", {"json": {"token": "nope"}}),
+    ("POST", f"{ADMIN}/users/email_invite", {"json": {"email": "x@example.org"}}),
+    ("GET", f"{ADMIN}/users/alice/password_reset", {}),
+]
+
+
+@pytest_twisted.ensureDeferred
+@pytest.mark.parametrize(
+    "who, expected_status, expected",
+    [
+        ("as_user", 403, NOT_ADMIN),
+        ("as_moderator", 403, NOT_ADMIN),
+        ("as_deactivated_admin", 403, INVALID_CREDENTIALS),
+        ("as_read_only_admin", 403, {"error": "Insufficient permissions: write."}),
+        (None, 403, INVALID_CREDENTIALS),
+    ],
+)
+async def test_only_admins_with_write_scope_get_in(
+    rt: Runtime, client: Client, dsn: str, who: str | None, expected_status: int,
+    expected: Any,
+) -> None:
+    """Every admin route refuses non-admins and moderators ("User is not
+    admin."), deactivated admins and anonymous callers ("Invalid
+    credentials."), and an admin token without `write`; nothing changes."""
+    people = await cast(rt)
+    before = state(dsn)
+    headers = {} if who is None else getattr(people, who)
+    for method, path, kwargs in ROUTES:
+        response = await client.request(method, path, headers=headers, **kwargs)
+        assert (method, path, response.code) == (method, path, expected_status)
+        assert await response.json() == expected
+    assert state(dsn) == before
+
+
+@pytest_twisted.ensureDeferred
+async def test_list_users_with_filters_query_and_pages(rt: Runtime, client: Client) -> None:
+    """The list is ordered by nickname, `query` matches a nickname substring,
+    `filters` narrow it, and `page`/`page_size` paginate with the total count."""
+    people = await cast(rt)
+    response = await client.get(f"{ADMIN}/users", headers=people.as_admin)
+    assert response.code == 200
+    body = await response.json()
+    assert [u["nickname"] for u in body["users"]] == ["alice", "mod", "retired", "root"]
+    assert body["count"] == 4 and body["page_size"] == 50
+    root = body["users"][3]
+    assert root == {
+        "id": str(people.admin.id), "avatar": f"{rt.config.server.base_url}/images/avi.png",
+        "nickname": "root", "display_name": "root", "deactivated": False, "local": True,
+        "roles": {"admin": True, "moderator": False}, "tags": [],
+    }
+
+    async def nicknames(**params: Any) -> tuple[list[str], int]:
+        r = await client.get(f"{ADMIN}/users", headers=people.as_admin, params=params)
+        assert r.code == 200
+        b = await r.json()
+        return [u["nickname"] for u in b["users"]], b["count"]
+
+    assert await nicknames(query="O") == (["mod", "root"], 2)
+    assert await nicknames(filters="deactivated") == (["retired"], 1)
+    assert await nicknames(filters="active,local,bogus") == (["alice", "mod", "root"], 3)
+    assert await nicknames(filters="external") == ([], 0)
+    assert await nicknames(page="2", page_size="3") == (["root"], 4)
+
+
+@pytest_twisted.ensureDeferred
+async def test_list_users_refuses_malformed_pages(rt: Runtime, client: Client) -> None:
+    """A page or page size that is not a positive integer is a 400."""
+    people = await cast(rt)
+    for params in ({"page": "x"}, {"page": "0"}, {"page_size": "-1"}):
+        r = await client.get(f"{ADMIN}/users", headers=people.as_admin, params=params)
+        assert r.code == 400
+        assert "error" in await r.json()
+
+
+@pytest_twisted.ensureDeferred
+async def test_show_user_and_unknown_nickname(rt: Runtime, client: Client) -> None:
+    """One user by nickname or id; an unknown one is 404 "Record not found"."""
+    people = await cast(rt)
+    r = await client.get(f"{ADMIN}/users/alice", headers=people.as_admin)
+    assert r.code == 200
+    assert (await r.json())["nickname"] == "alice"
+    r = await client.get(f"{ADMIN}/users/{people.alice.id}", headers=people.as_admin)
+    assert (await r.json())["nickname"] == "alice"
+    for unknown in ("nobody", "99999999999999999999999"):
+        r = await client.get(f"{ADMIN}/users/{unknown}", headers=people.as_admin)
+        assert (r.code, await r.json()) == (404, NOT_FOUND)
+    r = await client.get(f"{ADMIN}/users/nobody", headers=people.as_admin)
+    assert r.code == 404
+    assert await r.json() == NOT_FOUND
+
+
+@pytest_twisted.ensureDeferred
+async def test_create_single_and_batch(
+    rt: Runtime, client: Client, dsn: str, audit_lines: list[str]
+) -> None:
+    """One account from nickname/email/password answers its nickname; a
+    `users` list creates all or, if one entry is bad, none; each creation
+    is audited."""
+    people = await cast(rt)
+    r = await client.post(f"{ADMIN}/users", headers=people.as_admin,
+                          data={"nickname": "bob", "email": "bob@example.org",
+                                "password": "secret"})
+    assert r.code == 200
+    assert await r.json() == "bob"
+    assert query(dsn, "SELECT confirmation_pending, local FROM users WHERE nickname = 'bob'") \
+        == [(False, True)]
+    assert "admin root created bob" in audit_lines
+
+    before = state(dsn)
+    bad_batches = [
+        [{"nickname": "c1", "email": "c1@example.org", "password": "p"},
+         {"nickname": "bob", "email": "other@example.org", "password": "p"}],
+        [{"nickname": "c1", "email": "c1@example.org", "password": "p"},
+         {"nickname": "c2", "email": "not an email", "password": "p"}],
+        [{"nickname": "c1", "email": "c1@example.org"}],
+        "nope",
+    ]
+    for batch in bad_batches:
+        r = await client.post(f"{ADMIN}/users", headers=people.as_admin, json={"users": batch})
+        assert 400 <= r.code < 500, batch
+        assert "error" in await r.json()
+    r = await client.post(f"{ADMIN}/users", headers=people.as_admin, json={"nickname": "x"})
+    assert r.code == 400
+    assert state(dsn) == before
+
+    r = await client.post(f"{ADMIN}/users", headers=people.as_admin, json={"users": [
+        {"nickname": "c1", "email": "c1@example.org", "password": "p"},
+        {"nickname": "c2", "email": "c2@example.org", "password": "p"},
+    ]})
+    assert r.code == 200
+    assert [e["data"]["nickname"] for e in await r.json()] == ["c1", "c2"]
+
+
+@pytest_twisted.ensureDeferred
+async def test_delete_user_is_the_durable_deletion(
+    rt: Runtime, client: Client, dsn: str, audit_lines: list[str]
+) -> None:
+    """DELETE ?nickname= tombstones the account, signs it out and queues the
+    deletion job; an unknown or missing nickname changes nothing."""
+    people = await cast(rt)
+    before = state(dsn)
+    r = await client.request("DELETE", f"{ADMIN}/users", headers=people.as_admin,
+                             params={"nickname": "nobody"})
+    assert (r.code, await r.json()) == (404, NOT_FOUND)
+    r = await client.request("DELETE", f"{ADMIN}/users", headers=people.as_admin)
+    assert (r.code, await r.json()) == (400, {"error": "Missing field: nickname"})
+    assert state(dsn) == before
+
+    r = await client.request("DELETE", f"{ADMIN}/users", headers=people.as_admin,
+                             params={"nickname": "alice"})
+    assert (r.code, await r.json()) == (200, "alice")
+    assert query(dsn, "SELECT deleted FROM users WHERE id = %s", (people.alice.id,)) == [(True,)]
+    assert ("delete_account",) in query(dsn, "SELECT kind FROM jobs")
+    assert query(dsn, "SELECT count(*) FROM oauth_tokens WHERE user_id = %s",
+                 (people.alice.id,)) == [(0,)]
+    r = await client.get(f"{ADMIN}/users/alice", headers=people.as_admin)
+    assert r.code == 404
+    assert any("root deleted alice" in line for line in audit_lines)
+
+
+@pytest_twisted.ensureDeferred
+async def test_toggle_activation(rt: Runtime, client: Client, dsn: str) -> None:
+    """The toggle flips `deactivated` and answers the user; deactivating signs
+    the account out."""
+    people = await cast(rt)
+    path = f"{ADMIN}/users/alice/toggle_activation"
+    r = await client.request("PATCH", path, headers=people.as_admin)
+    assert r.code == 200
+    assert (await r.json())["deactivated"] is True
+    r = await client.get("/api/v1/accounts/verify_credentials", headers=people.as_user)
+    assert r.code == 403
+    r = await client.request("PATCH", path, headers=people.as_admin)
+    assert (await r.json())["deactivated"] is False
+    r = await client.request("PATCH", f"{ADMIN}/users/nobody/toggle_activation",
+                             headers=people.as_admin)
+    assert (r.code, await r.json()) == (404, NOT_FOUND)
+
+
+@pytest_twisted.ensureDeferred
+async def test_tags(rt: Runtime, client: Client, dsn: str) -> None:
+    """PUT adds lower-cased, deduplicated tags; DELETE removes them; 204 both;
+    any unknown nickname is a 404 and no one is tagged."""
+    people = await cast(rt)
+    r = await client.put(f"{ADMIN}/users/tag", headers=people.as_admin,
+                         data=[("nicknames[]", "alice"), ("nicknames[]", "mod"),
+                               ("tags[]", "Force_NSFW"), ("tags[]", "x"), ("tags[]", "x")])
+    assert r.code == 204
+    assert query(dsn, "SELECT tags FROM users WHERE nickname IN ('alice', 'mod')") == \
+        [(["force_nsfw", "x"],), (["force_nsfw", "x"],)]
+    r = await client.request("DELETE", f"{ADMIN}/users/tag", headers=people.as_admin,
+                             json={"nicknames": ["alice"], "tags": ["x"]})
+    assert r.code == 204
+    assert query(dsn, "SELECT tags FROM users WHERE nickname = 'alice'") == [(["force_nsfw"],)]
+
+    before = state(dsn)
+    r = await client.put(f"{ADMIN}/users/tag", headers=people.as_admin,
+                         json={"nicknames": ["alice", "nobody"], "tags": ["y"]})
+    assert (r.code, await r.json()) == (404, NOT_FOUND)
+    r = await client.put(f"{ADMIN}/users/tag", headers=people.as_admin,
+                         json={"nicknames": ["alice"], "tags": []})
+    assert r.code == 400
+    r = await client.put(f"{ADMIN}/users/tag", headers=people.as_admin,
+                         json={"nicknames": ["alice"], "tags": [{"a": 1}]})
+    assert r.code == 400
+    assert state(dsn) == before
+
+
+@pytest_twisted.ensureDeferred
+async def test_permission_groups(rt: Runtime, client: Client, dsn: str) -> None:
+    """Granting and revoking admin/moderator for many or one; another group
+    is 404 "No such permission_group"; an admin cannot revoke their own."""
+    people = await cast(rt)
+    r = await client.post(f"{ADMIN}/permission_group/moderator", headers=people.as_admin,
+                          json={"nicknames": ["alice"]})
+    assert (r.code, await r.json()) == (200, {"is_moderator": True})
+    r = await client.post(f"{ADMIN}/users/alice/permission_group/admin", headers=people.as_admin)
+    assert (r.code, await r.json()) == (200, {"is_admin": True})
+    r = await client.get(f"{ADMIN}/users/alice/permission_group", headers=people.as_admin)
+    assert await r.json() == {"is_moderator": True, "is_admin": True}
+    r = await client.request("DELETE", f"{ADMIN}/users/alice/permission_group/admin",
+                             headers=people.as_admin)
+    assert (r.code, await r.json()) == (200, {"is_admin": False})
+
+    before = state(dsn)
+    r = await client.post(f"{ADMIN}/users/alice/permission_group/owner", headers=people.as_admin)
+    assert (r.code, await r.json()) == (404, {"error": "No such permission_group"})
+    r = await client.request("DELETE", f"{ADMIN}/users/root/permission_group/admin",
+                             headers=people.as_admin)
+    assert (r.code, await r.json()) == (403, {"error": "You can't revoke your own admin status."})
+    r = await client.request("DELETE", f"{ADMIN}/permission_group/moderator",
+                             headers=people.as_admin, json={"nicknames": ["mod", "root"]})
+    assert r.code == 403
+    r = await client.post(f"{ADMIN}/permission_group/admin", headers=people.as_admin,
+                          json={"nicknames": ["alice", "nobody"]})
+    assert (r.code, await r.json()) == (404, NOT_FOUND)
+    assert state(dsn) == before
+
+
+@pytest_twisted.ensureDeferred
+async def test_invites(rt: Runtime, client: Client, dsn: str, audit_lines: list[str]) -> None:
+    """invite_token answers a token of the type its limits give; the list
+    shows every invite; revoking marks it used; bad limits are 400s."""
+    people = await cast(rt)
+    r = await client.get(f"{ADMIN}/users/invite_token", headers=people.as_admin,
+                         params={"invite[max_use]": "3", "invite[expires_at]": "2999-01-02"})
+    assert r.code == 200
+    token = await r.json()
+    r = await client.get(f"{ADMIN}/users/invite_token", headers=people.as_admin)
+    one_time = await r.json()
+    r = await client.get(f"{ADMIN}/users/invites", headers=people.as_admin)
+    invites = (await r.json())["invites"]
+    assert [(i["token"], i["invite_type"], i["max_use"], i["expires_at"], i["used"])
+            for i in invites] == [
+        (token, "reusable_date_limited", 3, "2999-01-02", False),
+        (one_time, "one_time", None, None, False),
+    ]
+    r = await client.post(f"{ADMIN}/users/revoke_invite", headers=people.as_admin,
+                          json={"token": one_time})
+    assert r.code == 200
+    assert (await r.json())["used"] is True
+    assert any("revoked invite" in line for line in audit_lines)
+
+    before = state(dsn)
+    for params in (
+        {"invite[max_use]": "-1"}, {"invite[max_use]": "0"}, {"invite[max_use]": "many"},
+        {"invite[expires_at]": "2999-13-01"}, {"invite[expires_at]": "tomorrow"},
+        {"invite[expires_at]": "2000-01-01"},
+    ):
+        r = await client.get(f"{ADMIN}/users/invite_token", headers=people.as_admin,
+                             params=params)
+        assert r.code == 400, params
+        assert "error" in await r.json()
+    r = await client.post(f"{ADMIN}/users/revoke_invite", headers=people.as_admin,
+                          json={"token": "unknown"})
+    assert (r.code, await r.json()) == (404, NOT_FOUND)
+    assert state(dsn) == before
+
+
+@pytest_twisted.ensureDeferred
+async def test_email_invite(rt: Runtime, serve: Callable[..., Client], dsn: str) -> None:
+    """With invites enabled and registrations closed, email_invite creates a
+    one-time invite and queues a mail with its link (204); otherwise 400 and
+    nothing changes."""
+    closed = replace(rt, config=replace(rt.config, instance=replace(
+        rt.config.instance, invites_enabled=True, registrations_open=False)))
+    people = await cast(rt)
+    open_client = serve(build_gateway(rt))
+    before = state(dsn)
+    r = await open_client.post(f"{ADMIN}/users/email_invite", headers=people.as_admin,
+                               json={"email": "friend@example.org"})
+    assert (r.code, await r.json()) == (400, {"error": "Invites are disabled"})
+    client = serve(build_gateway(closed))
+    r = await client.post(f"{ADMIN}/users/email_invite", headers=people.as_admin,
+                          json={"email": "not an address"})
+    assert r.code == 400
+    r = await client.post(f"{ADMIN}/users/email_invite", headers=people.as_admin, json={})
+    assert (r.code, await r.json()) == (400, {"error": "Missing field: email"})
+    no_mail = replace(closed, config=replace(closed.config, mail=replace(
+        closed.config.mail, backend="none")))
+    r = await serve(build_gateway(no_mail)).post(
+        f"{ADMIN}/users/email_invite", headers=people.as_admin,
+        json={"email": "friend@example.org"})
+    assert (r.code, await r.json()) == (400, {"error": "deliveries_disabled"})
+    assert state(dsn) == before
+
+    r = await client.post(f"{ADMIN}/users/email_invite", headers=people.as_admin,
+                          json={"email": "friend@example.org", "name": "Friend"})
+    assert r.code == 204
+    assert query(dsn, "SELECT max_use, expires_at, used FROM invites") == [(None, None, False)]
+    assert query(dsn, "SELECT kind FROM jobs") == [("mail",)]
+
+
+@pytest_twisted.ensureDeferred
+async def test_password_reset_link(
+    rt: Runtime, client: Client, dsn: str, audit_lines: list[str]
+) -> None:
+    """An admin gets a working reset link for a local user; unknown users 404."""
+    people = await cast(rt)
+    r = await client.get(f"{ADMIN}/users/alice/password_reset", headers=people.as_admin)
+    assert r.code == 200
+    body = await r.json()
+    assert body["link"] == f"{rt.config.server.base_url}/api/pleroma/password_reset/{body['token']}"
+    assert query(dsn, "SELECT count(*) FROM password_reset_tokens WHERE user_id = %s",
+                 (people.alice.id,)) == [(1,)]
+    page = await client.get(f"/api/pleroma/password_reset/{body['token']}")
+    assert page.code == 200
+    assert any("root created password reset link for alice" in line for line in audit_lines)
+    r = await client.get(f"{ADMIN}/users/nobody/password_reset", headers=people.as_admin)
+    assert (r.code, await r.json()) == (404, NOT_FOUND)
