@@ -8,7 +8,6 @@ daemon.  Every failure is one line on stderr and a non-zero exit status.
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import date, datetime, timezone
@@ -100,7 +99,6 @@ async def _run(reactor: Any, config: Config, args: argparse.Namespace) -> None:
 
 UserCommand = Callable[[Runtime, argparse.Namespace], Awaitable[None]]
 
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
 
 
 def _add_user_commands(commands: Any) -> None:
@@ -305,16 +303,13 @@ def _expiry(text: str | None) -> date | None:
     if text is None:
         return None
     try:
-        if not _DATE.match(text):
-            raise ValueError(text)
-        day = date.fromisoformat(text)
-    except ValueError:
+        return invites.parse_expiry(text, datetime.now(timezone.utc).date())
+    except invites.BadExpiry as bad:
+        if bad.past:
+            raise CommandFailed(f"Could not create invite token: {text} is in the past") from None
         raise CommandFailed(
             f"Could not create invite token: --expires-at must be a date YYYY-MM-DD, got {text!r}"
         ) from None
-    if day < datetime.now(timezone.utc).date():
-        raise CommandFailed(f"Could not create invite token: {text} is in the past")
-    return day
 
 
 async def user_invites(rt: Runtime, args: argparse.Namespace) -> None:

@@ -8,7 +8,6 @@ found``, a malformed parameter 400, and nothing changes on either.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
@@ -38,7 +37,6 @@ GROUPS = ("admin", "moderator")
 FILTERS = frozenset({"local", "external", "active", "deactivated", "is_admin", "is_moderator"})
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
-_DATE = re.compile(r"\A\d{4}-\d{2}-\d{2}\Z")
 
 
 class NotFound(ApiError):
@@ -245,14 +243,11 @@ def parse_expires_at(text: str | None, today: date) -> date | None:
     if text is None or text == "":
         return None
     try:
-        if not _DATE.match(text):
-            raise ValueError(text)
-        day = date.fromisoformat(text)
-    except ValueError:
+        return invites.parse_expiry(text, today)
+    except invites.BadExpiry as bad:
+        if bad.past:
+            raise BadRequest("Invalid value for expires_at: the date is in the past") from None
         raise BadRequest("Invalid value for expires_at: expected a date YYYY-MM-DD") from None
-    if day < today:
-        raise BadRequest("Invalid value for expires_at: the date is in the past")
-    return day
 
 
 def today(rt: Runtime) -> date:

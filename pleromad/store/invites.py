@@ -12,6 +12,7 @@ hand them out again.
 
 from __future__ import annotations
 
+import re
 import secrets
 
 from dataclasses import dataclass
@@ -125,3 +126,29 @@ async def consume_invite_txn(txn: Txn, token: str, today: date) -> Verdict:
             (invite.id,),
         )
     return "ok"
+
+
+class BadExpiry(ValueError):
+    """An invite expiry that is not a date ``YYYY-MM-DD``, or is in the past
+    (``past`` tells which)."""
+
+    def __init__(self, past: bool) -> None:
+        super().__init__("in the past" if past else "not a date YYYY-MM-DD")
+        self.past = past
+
+
+_DATE = re.compile(r"\A\d{4}-\d{2}-\d{2}\Z")
+
+
+def parse_expiry(text: str, today: date) -> date:
+    """The day an invite given ``text`` expires; BadExpiry otherwise.
+    ctl and the Admin API share this rule and phrase its refusals their way."""
+    try:
+        if not _DATE.match(text):
+            raise ValueError(text)
+        day = date.fromisoformat(text)
+    except ValueError:
+        raise BadExpiry(past=False) from None
+    if day < today:
+        raise BadExpiry(past=True)
+    return day
