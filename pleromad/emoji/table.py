@@ -8,8 +8,6 @@ table in whole, so a request sees either the old table or the new one.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import stat
 from collections.abc import Mapping
@@ -32,24 +30,12 @@ from pleromad.emoji.loader import (
     Loaded,
     load_folder,
 )
+from pleromad.views.prebuilt import Prebuilt
 
 log = Logger()
 
 # Served when [emoji] dir is empty.
 BUNDLED = Path(__file__).resolve().parent.parent / "static" / "emoji"
-
-
-@dataclass(frozen=True)
-class Prebuilt:
-    """A JSON answer, encoded once, with its entity tag (quoted, as sent)."""
-
-    body: bytes
-    etag: str
-
-    @classmethod
-    def of(cls, value: Any) -> Prebuilt:
-        body = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-        return cls(body, '"' + hashlib.sha256(body).hexdigest()[:32] + '"')
 
 
 @dataclass(frozen=True)

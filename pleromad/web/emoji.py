@@ -13,10 +13,10 @@ from __future__ import annotations
 from twisted.web.iweb import IRequest
 
 from pleromad.emoji import EmojiSet
-from pleromad.emoji.table import Prebuilt
 from pleromad.errors import ApiError
 from pleromad.runtime import Runtime
-from pleromad.web.base import JSON_CONTENT_TYPE, api_app
+from pleromad.web.base import api_app
+from pleromad.web.prebuilt import serve_prebuilt
 
 LIST_CACHE = b"public, max-age=300"
 FILE_CACHE = b"public, max-age=86400"
@@ -35,11 +35,11 @@ class EmojiApi:
 
     @app.route("/api/pleroma/emoji", methods=["GET"])
     async def pleroma_emoji(self, request: IRequest) -> bytes:
-        return _cached(request, (await self.emoji.current()).pleroma)
+        return serve_prebuilt(request, (await self.emoji.current()).pleroma, LIST_CACHE)
 
     @app.route("/api/v1/custom_emojis", methods=["GET"])
     async def custom_emojis(self, request: IRequest) -> bytes:
-        return _cached(request, (await self.emoji.current()).mastodon)
+        return serve_prebuilt(request, (await self.emoji.current()).mastodon, LIST_CACHE)
 
     # Kept as sent: werkzeug would answer "//" with a redirect of its own.
     @app.route("/emoji/<path:relpath>", methods=["GET"], merge_slashes=False)
@@ -52,22 +52,3 @@ class EmojiApi:
         request.setHeader(b"cache-control", FILE_CACHE)
         request.setHeader(b"x-content-type-options", b"nosniff")
         return found.body
-
-
-def _cached(request: IRequest, answer: Prebuilt) -> bytes:
-    request.setHeader(b"etag", answer.etag.encode("ascii"))
-    request.setHeader(b"cache-control", LIST_CACHE)
-    if _matches(request.getHeader(b"if-none-match"), answer.etag):
-        request.setResponseCode(304)
-        return b""
-    request.setHeader(b"content-type", JSON_CONTENT_TYPE)
-    request.setHeader(b"content-length", b"%d" % len(answer.body))
-    return answer.body
-
-
-def _matches(if_none_match: bytes | None, etag: str) -> bool:
-    """RFC 9110's weak comparison of ``If-None-Match`` with our ETag."""
-    if if_none_match is None:
-        return False
-    candidates = if_none_match.decode("latin-1").split(",")
-    return any(c.strip().removeprefix("W/") in (etag, "*") for c in candidates)
