@@ -329,7 +329,9 @@ async def test_no_listing_shows_a_status_to_someone_who_may_not_see_it(
         assert await ids(client, PUBLIC, reader) == [posted["public"]]
     assert await ids(client, HOME, follower) == expected("public", "unlisted", "private")
     assert await ids(client, HOME, author) == expected(*VISIBILITIES)
-    for reader in (stranger, requester, mentioned):
+    # Mentioned, the account sees them in its home without following.
+    assert await ids(client, HOME, mentioned) == expected(*VISIBILITIES)
+    for reader in (stranger, requester):
         assert await ids(client, HOME, reader) == []
 
 
@@ -467,12 +469,15 @@ def reads(nodes: list[dict[str, Any]], table: str) -> set[str]:
 
 @pytest_twisted.ensureDeferred
 async def test_home_and_account_pages_walk_the_account_index(rt: Runtime) -> None:
-    """With 40,000 statuses of 100 accounts, a page of home or of an
-    account's statuses — the very SQL the store runs, for anonymous and
-    signed-in readers and every kind of page — walks each account's
-    statuses through ``statuses_account_idx`` and stops at the page, never
-    reading the statuses table whole (no sequential or bitmap scan), and the
-    public timeline reads statuses through an index."""
+    """With 40,000 statuses of 100 accounts, half of them mentioning someone
+    (4,000 the reader), a page of home or of an account's statuses — the
+    very SQL the store runs, for anonymous and signed-in readers and every
+    kind of page — walks each account's statuses through
+    ``statuses_account_idx`` and stops at the page, never reading the
+    statuses table whole (no sequential or bitmap scan); home reads the
+    reader's mentions from ``status_mentions_account_idx`` from the keyset
+    bound (no sequential scan of the mentions either), and the public
+    timeline reads statuses through an index."""
     me = await person(rt, "me")
     dsn = rt.db.dsn
     query(
@@ -493,6 +498,14 @@ async def test_home_and_account_pages_walk_the_account_index(rt: Runtime) -> Non
         " SELECT %s, id FROM users WHERE nickname LIKE 'u1%%'",
         (me.user.id,),
     )
+    query(
+        dsn,
+        "INSERT INTO status_mentions (status_id, account_id)"
+        " SELECT s.id, CASE WHEN s.id %% 5 = 0 THEN %s ELSE"
+        "  (SELECT u.id FROM users u WHERE u.nickname = 'u' || (s.id %% 100 + 1)) END"
+        " FROM statuses s WHERE s.id %% 2 = 0 ON CONFLICT DO NOTHING",
+        (me.user.id,),
+    )
     query(dsn, "ANALYZE")
     someone = query(dsn, "SELECT id FROM users WHERE nickname = 'u5'")[0][0]
     middle = query(dsn, "SELECT id FROM statuses ORDER BY id DESC OFFSET 20000 LIMIT 1")[0][0]
@@ -503,10 +516,19 @@ async def test_home_and_account_pages_walk_the_account_index(rt: Runtime) -> Non
         Page(limit=20, min_id=middle),
     ]
     for page in pages:
-        plans = [
+        homes = [
             explain(dsn, home_query(me.user.id, page, StatusFilters())),
             explain(dsn, home_query(me.user.id, page, StatusFilters(exclude_replies=True))),
-        ] + [
+        ]
+        for nodes in homes:
+            mentions = [node for node in nodes if node.get("Alias") == "hm"]
+            assert [node.get("Index Name") for node in mentions] == [
+                "status_mentions_account_idx"
+            ], mentions
+            if page != Page(limit=page.limit):  # the keyset bound is an index condition
+                assert "status_id" in mentions[0]["Index Cond"], mentions
+            assert "Seq Scan" not in reads(nodes, "status_mentions"), nodes
+        plans = homes + [
             explain(dsn, account_statuses_query(someone, viewer, page, StatusFilters()))
             for viewer in (None, me.user.id)
         ]
@@ -516,3 +538,134 @@ async def test_home_and_account_pages_walk_the_account_index(rt: Runtime) -> Non
         for viewer in (None, me.user.id):
             nodes = explain(dsn, public_query(viewer, page, StatusFilters(local_only=True)))
             assert "Seq Scan" not in reads(nodes, "statuses"), nodes
+
+
+# -- home: statuses that mention the reader ------------------------------------
+
+
+@pytest_twisted.ensureDeferred
+async def test_home_lists_mentions_and_dms_from_accounts_not_followed(
+    rt: Runtime, client: Client
+) -> None:
+    """A status that mentions the reader is in their home though they do not
+    follow its author — a direct message, a followers-only or a public
+    mention, a reply to them — but not in the home of someone it does not
+    address; the author's other statuses stay out."""
+    me = await person(rt, "me")
+    stranger = await person(rt, "stranger")
+    bystander = await person(rt, "bystander")
+    mine = await post(client, me, "anyone there?")
+    dm = await post(client, stranger, "@me psst", visibility="direct")
+    await post(client, stranger, "not about you")
+    private = await post(client, stranger, "@me for followers", visibility="private")
+    public = await post(client, stranger, "hello @me")
+    reply = await post(client, stranger, "yes", in_reply_to_id=mine)
+
+    statuses = await listed(client, HOME, me)
+    assert [s["id"] for s in statuses] == [reply, public, private, dm, mine]
+    assert statuses[3]["visibility"] == "direct"
+    assert statuses[3]["account"]["id"] == stranger.id
+    assert await ids(client, HOME, bystander) == []
+    assert await ids(client, HOME, me, exclude_replies="true") == [public, private, dm, mine]
+
+
+@pytest_twisted.ensureDeferred
+async def test_home_leaves_out_mentions_by_blocked_muted_or_blocking_accounts(
+    rt: Runtime, client: Client
+) -> None:
+    """A status mentioning the reader stays out of home when its author is
+    blocked or muted by the reader, blocks the reader, or is deactivated."""
+    me = await person(rt, "me")
+    blocked = await person(rt, "blocked")
+    muted = await person(rt, "muted")
+    blocker = await person(rt, "blocker")
+    leaver = await person(rt, "leaver")
+    plain = await person(rt, "plain")
+    for author in (blocked, muted, blocker, leaver):
+        await post(client, author, "@me hi", visibility="direct")
+        await post(client, author, "@me hello")
+    kept = await post(client, plain, "@me hey")
+    await act(client, me, f"/api/v1/accounts/{blocked.id}/block")
+    await act(client, me, f"/api/v1/accounts/{muted.id}/mute")
+    await act(client, blocker, f"/api/v1/accounts/{me.id}/block")
+    await set_user(rt, leaver.user, deactivated=True)
+
+    assert await ids(client, HOME, me) == [kept]
+
+
+@pytest_twisted.ensureDeferred
+async def test_home_lists_a_followed_account_mentioning_the_reader_once(
+    rt: Runtime, client: Client
+) -> None:
+    """A status found both ways — by an account the reader follows, and
+    mentioning the reader — is listed once, in its place."""
+    me = await person(rt, "me")
+    friend = await person(rt, "friend")
+    await follow(client, me, friend)
+    before = await post(client, friend, "plain")
+    both = await post(client, friend, "@me look", visibility="private")
+    dm = await post(client, friend, "@me only you", visibility="direct")
+    after = await post(client, friend, "plain again")
+
+    assert await ids(client, HOME, me) == [after, dm, both, before]
+    assert await ids(client, HOME, me, limit=2, max_id=after) == [dm, both]
+    assert await ids(client, HOME, me, limit=1, min_id=both) == [dm]
+
+
+@pytest_twisted.ensureDeferred
+async def test_home_pages_across_followed_and_mentioning_statuses(
+    rt: Runtime, client: Client
+) -> None:
+    """Pages of home interleave the followed accounts' statuses with those
+    mentioning the reader by id: ``max_id``, ``since_id`` and ``min_id``
+    bound both alike, and following the ``next`` links visits every status
+    once, newest first."""
+    me = await person(rt, "me")
+    friend = await person(rt, "friend")
+    stranger = await person(rt, "stranger")
+    await follow(client, me, friend)
+    posted = []
+    for n in range(4):
+        posted.append(await post(client, friend, f"friend {n}"))
+        posted.append(await post(client, stranger, f"@me stranger {n}", visibility="direct"))
+        posted.append(await post(client, friend, f"@me both {n}"))
+        await post(client, stranger, f"not for me {n}")
+    newest = posted[::-1]
+
+    assert await ids(client, HOME, me, limit=40) == newest
+    assert await ids(client, HOME, me, limit=3) == newest[:3]
+    assert await ids(client, HOME, me, limit=3, max_id=newest[2]) == newest[3:6]
+    assert await ids(client, HOME, me, limit=3, since_id=newest[6]) == newest[:3]
+    assert await ids(client, HOME, me, limit=3, min_id=newest[6]) == newest[3:6]
+    assert await ids(client, HOME, me, max_id=newest[1], since_id=newest[5]) == newest[2:5]
+    assert await ids(client, HOME, me, max_id=newest[1], min_id=newest[5]) == newest[2:5]
+
+    seen: list[str] = []
+    params: dict[str, Any] = {"limit": "5"}
+    while True:
+        response = await client.get(HOME, headers=me.headers, params=params)
+        page = [status["id"] for status in await response.json()]
+        if not page:
+            break
+        seen += page
+        params = {k: v[0] for k, v in query_of(links(response)["next"]).items()}
+    assert seen == newest
+
+
+@pytest_twisted.ensureDeferred
+async def test_home_filters_apply_to_mentions(rt: Runtime, client: Client) -> None:
+    """``only_media`` and ``exclude_replies`` narrow the statuses mentioning
+    the reader as they do the followed accounts' ones."""
+    me = await person(rt, "me")
+    stranger = await person(rt, "stranger")
+    code, media = await upload(client, stranger.headers, image_bytes())
+    assert code == 200, media
+    mine = await post(client, me, "a question")
+    words = await post(client, stranger, "@me words only")
+    pictured = await post(client, stranger, "@me look", **{"media_ids[]": media["id"]})
+    reply = await post(client, stranger, "an answer", in_reply_to_id=mine)
+
+    assert await ids(client, HOME, me) == [reply, pictured, words, mine]
+    assert await ids(client, HOME, me, only_media="true") == [pictured]
+    assert await ids(client, HOME, me, exclude_replies="true") == [pictured, words, mine]
+    assert await ids(client, HOME, me, exclude_reblogs="true") == [reply, pictured, words, mine]

@@ -71,17 +71,24 @@ def _bounds(column: str, window: Window, args: dict[str, Any]) -> str:
 
 
 def _order(
-    column: str, window: Window, args: dict[str, Any], *, within: str | None = None
+    column: str,
+    window: Window,
+    args: dict[str, Any],
+    *,
+    within: str | None = None,
+    index_ascending: bool = False,
 ) -> str:
     """The ORDER BY ... LIMIT of ``window`` on ``column``: newest first, or
     just above ``min_id`` when it is given.  ``within`` is a column all rows
     share, ordered first so that only an index on (``within``, ``column``
-    DESC) gives the order — see :func:`_owned_by`."""
+    DESC) gives the order — or on (``within``, ``column``) with
+    ``index_ascending`` — see :func:`_owned_by`."""
     args["limit"] = window.limit
     ascending = window.min_id is not None
     order = f"{column} {'ASC' if ascending else 'DESC'}"
     if within is not None:
-        order = f"{within} {'DESC' if ascending else 'ASC'}, {order}"
+        within_ascending = ascending == index_ascending
+        order = f"{within} {'ASC' if within_ascending else 'DESC'}, {order}"
     return f" ORDER BY {order} LIMIT %(limit)s"
 
 
@@ -172,17 +179,23 @@ async def _status_ids(txn: Txn, query: Query, window: Window) -> list[int]:
 
 
 def home_query(viewer_id: int, window: Window, filters: StatusFilters) -> Query:
-    """The reader's own statuses and those of the accounts they follow
-    (accepted follows; reblogs unless the follow hides them), minus accounts
-    they block or mute, each visible to them.
+    """The reader's own statuses, those of the accounts they follow
+    (accepted follows; reblogs unless the follow hides them) and those that
+    mention them (a DM or mention from an account they do not follow is
+    addressed to them all the same), minus accounts they block or mute, each
+    visible to them and listed once.
 
     A page is merged from at most a page of each of those accounts, each
-    read from ``statuses_account_idx``: its cost grows with the number of
-    accounts followed, never with the size of the statuses table.
+    read from ``statuses_account_idx``, and a page of the reader's mentions,
+    read from ``status_mentions_account_idx`` (account_id, status_id) and
+    joined to statuses by primary key: its cost grows with the number of
+    accounts followed, never with the size of the statuses or mentions
+    tables.  ``UNION`` drops a status found both ways (a followed account
+    mentioning the reader).
     """
     args: dict[str, Any] = {"viewer": viewer_id}
-    sql = (
-        "SELECT h.id FROM ("
+    followed = (
+        "SELECT f.id FROM ("
         "  SELECT %(viewer)s::bigint AS account_id, true AS show_reblogs"
         "  UNION ALL SELECT hf.followee_id, hf.show_reblogs FROM follows hf"
         "  WHERE hf.follower_id = %(viewer)s AND hf.state = 'accepted') a"
@@ -193,7 +206,23 @@ def home_query(viewer_id: int, window: Window, filters: StatusFilters) -> Query:
         f" AND {_not_shunned('s')}"
         f" AND {_original_visible('s', shun=True)}"
         f"{_filters('s', filters, args)}{_bounds('s.id', window, args)}"
-        f"{_order('s.id', window, args, within='s.account_id')}) h"
+        f"{_order('s.id', window, args, within='s.account_id')}) f"
+    )
+    # Bounded and ordered on the columns of status_mentions_account_idx
+    # (account_id, status_id), so that the page is read from it (backwards
+    # for newest first) and stops there (see _owned_by).
+    mentioning = (
+        "SELECT hm.status_id AS id FROM status_mentions hm"
+        f" JOIN statuses s ON s.id = hm.status_id{_original('s')}"
+        f" WHERE {_owned_by('hm.account_id', '%(viewer)s')}"
+        f" AND {visible_to_viewer('s')}"
+        f" AND {_not_shunned('s')}"
+        f" AND {_original_visible('s', shun=True)}"
+        f"{_filters('s', filters, args)}{_bounds('hm.status_id', window, args)}"
+        f"{_order('hm.status_id', window, args, within='hm.account_id', index_ascending=True)}"
+    )
+    sql = (
+        f"SELECT h.id FROM ({followed} UNION ({mentioning})) h"
         f"{_order('h.id', window, args)}"
     )
     return sql, args
