@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-_BIGINT_MAX = 2**63 - 1
+# The largest PostgreSQL bigint: ids, and the largest OFFSET a query takes.
+BIGINT_MAX = 2**63 - 1
 
 
 def parse_id(text: str) -> int | None:
@@ -12,4 +13,4 @@ def parse_id(text: str) -> int | None:
     if not (text.isascii() and text.isdigit()):
         return None
     value = int(text)
-    return value if value <= _BIGINT_MAX else None
+    return value if value <= BIGINT_MAX else None

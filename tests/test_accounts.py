@@ -8,9 +8,11 @@ from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any
 
+import pytest
 import pytest_twisted
 
 from pleromad import __version__
+from pleromad.domain import relationships
 from pleromad.runtime import Runtime
 from pleromad.store import oauth, users
 from pleromad.store.users import User
@@ -694,3 +696,88 @@ async def test_mastodon_registration_refusals(rt: Runtime, client: Client) -> No
         response = await client.post("/api/v1/accounts", headers=app, json=partial)
         assert await answer(response) == (400, {"error": "Missing parameters"})
     assert query(rt.db.dsn, "SELECT count(*) FROM users") == [(1,)]
+
+
+# -- lookup -----------------------------------------------------------------
+
+
+@pytest_twisted.ensureDeferred
+async def test_lookup_finds_an_account_by_nickname(rt: Runtime, client: Client) -> None:
+    """/api/v1/accounts/lookup finds `acct` in any case, with a leading @ or
+    our host, and renders it as /api/v1/accounts/:id does for the reader."""
+    alice = await make_user(rt, "alice")
+    as_bob = await bearer(rt, await make_user(rt, "bob"))
+    for headers in ({}, as_bob):
+        by_id = await answer(await client.get(f"/api/v1/accounts/{alice.id}", headers=headers))
+        for acct in ("alice", "ALICE", "@alice", "@Alice@localhost"):
+            response = await client.get(
+                "/api/v1/accounts/lookup", headers=headers, params={"acct": acct}
+            )
+            assert await answer(response) == by_id, acct
+
+
+@pytest_twisted.ensureDeferred
+async def test_lookup_of_nobody_is_404_and_acct_is_required(
+    rt: Runtime, client: Client
+) -> None:
+    """An unknown, remote or deleted nickname, or an id (lookup never takes
+    one), is 404 Can't find user, as /api/v1/accounts/:id; no `acct` is 400."""
+    alice = await make_user(rt, "alice")
+    gone = await make_user(rt, "gone")
+    await rt.db.run_interaction("delete", _mark_deleted, gone.id)
+    for acct in ("nobody", str(alice.id), "gone", "alice@elsewhere.example", "@", " "):
+        response = await client.get("/api/v1/accounts/lookup", params={"acct": acct})
+        assert await answer(response) == (404, {"error": "Can't find user"}), acct
+    assert await answer(await client.get("/api/v1/accounts/lookup")) == (
+        400, {"error": "Missing field: acct"}
+    )
+
+
+@pytest.mark.parametrize("path", ["/api/v1/accounts/lookup", "/api/v1/accounts/lookup/"])
+@pytest_twisted.ensureDeferred
+async def test_lookup_is_not_taken_for_an_account_id(
+    rt: Runtime, client: Client, path: str
+) -> None:
+    """The fixed path wins over /api/v1/accounts/:id even when an account
+    is named `lookup`, with or without a trailing slash."""
+    await make_user(rt, "lookup")
+    alice = await make_user(rt, "alice")
+    code, body = await answer(await client.get(path, params={"acct": "alice"}))
+    assert (code, body["id"]) == (200, str(alice.id))
+    assert await answer(await client.get(path)) == (400, {"error": "Missing field: acct"})
+
+
+# -- search following ----------------------------------------------------------
+
+
+def _found_accounts(path: str, body: Any) -> list[str]:
+    return [a["acct"] for a in (body if path == "/api/v1/accounts/search" else body["accounts"])]
+
+
+@pytest.mark.parametrize("path", ["/api/v1/accounts/search", "/api/v2/search"])
+@pytest_twisted.ensureDeferred
+async def test_search_following_keeps_the_readers_follows(
+    rt: Runtime, client: Client, path: str
+) -> None:
+    """`following=true` finds only accounts the reader follows (a pending
+    request is no follow); an anonymous reader, or a token without `read`,
+    follows nobody and finds nothing; `following=false` finds everyone."""
+    alice = await make_user(rt, "alice")
+    followed = await make_user(rt, "annfollowed")
+    await make_user(rt, "ann")
+    shy = await make_user(rt, "annshy", locked=True)
+    for target in (followed, shy):
+        await relationships.follow(rt, alice, str(target.id), None)
+    as_alice = await bearer(rt, alice)
+    for headers, following, expected in (
+        (as_alice, "true", ["annfollowed"]),
+        (as_alice, "false", ["ann", "annshy", "annfollowed"]),
+        ({}, "true", []),
+        (await bearer(rt, alice, ["write", "follow"]), "true", []),
+    ):
+        response = await client.get(
+            path, headers=headers, params={"q": "ann", "following": following}
+        )
+        code, body = await answer(response)
+        assert code == 200
+        assert _found_accounts(path, body) == expected, (headers, following)

@@ -647,3 +647,120 @@ async def test_a_follow_racing_a_block_never_survives_it(
         if not outcomes[0][0]:  # the follow came second and was refused
             assert isinstance(outcomes[0][1].value, relationships.FollowRefused)
         await relationships.unblock(rt, bob, str(alice.id))
+
+
+@pytest_twisted.ensureDeferred
+async def test_cursors_and_offsets_out_of_any_range_are_empty_or_everything(
+    rt: Runtime, client: Client
+) -> None:
+    """Found by fuzzing: a cursor below -2**63 reached PostgreSQL as an
+    out-of-range bigint (a 500), and so did a search offset beyond one."""
+    bob = await make_user(rt, "bob", locked=True)
+    carol = await make_user(rt, "carol")
+    requester = await make_user(rt, "requester")
+    for target in (bob, carol):
+        await act(client, await bearer(rt, requester), target, "follow")
+    as_bob = await bearer(rt, bob)
+    huge = str(10**30)
+    listings = {  # path -> the one account it lists
+        "/api/v1/follow_requests": str(requester.id),
+        f"/api/v1/accounts/{requester.id}/following": str(carol.id),
+    }
+    for path, listed in listings.items():
+        for params, expected in (
+            ({"since_id": "-" + huge}, [listed]),
+            ({"min_id": "-" + huge}, [listed]),
+            ({"max_id": "-" + huge}, []),
+            ({"max_id": huge}, [listed]),
+            ({"since_id": huge}, []),
+        ):
+            code, body = await answer(await client.get(path, headers=as_bob, params=params))
+            assert code == 200, (path, params, body)
+            assert [a["id"] for a in body] == expected, (path, params)
+    for path in ("/api/v1/accounts/search", "/api/v2/search"):
+        code, body = await answer(
+            await client.get(path, headers=as_bob, params={"q": "requester", "offset": huge})
+        )
+        assert code == 200, (path, body)
+        assert body in ([], {"accounts": [], "statuses": [], "hashtags": []})
+
+
+# -- the caller's blocks and mutes ----------------------------------------------------
+
+
+@pytest.mark.parametrize("kind, action", [("blocks", "block"), ("mutes", "mute")])
+@pytest_twisted.ensureDeferred
+async def test_blocks_and_mutes_list_the_callers_accounts_newest_first(
+    rt: Runtime, client: Client, kind: str, action: str
+) -> None:
+    """/api/v1/blocks and /api/v1/mutes list the accounts the caller blocks
+    or mutes, newest first, paginated with limit/max_id/min_id and Link
+    headers as follow_requests; deactivated and deleted accounts, and
+    others' blocks or mutes, are left out."""
+    owner = await make_user(rt, "owner")
+    targets = [await make_user(rt, f"t{i}") for i in range(4)]
+    as_owner = await bearer(rt, owner)
+    for target in targets:
+        assert (await act(client, as_owner, target, action))[0] == 200
+    dormant, gone = await make_user(rt, "dormant"), await make_user(rt, "gone")
+    for target in (dormant, gone):
+        await act(client, as_owner, target, action)
+    await set_user(rt, dormant, deactivated=True)
+    await lifecycle.delete_account(rt, gone.id)
+    await act(client, await bearer(rt, targets[0]), targets[1], action)
+    path = f"/api/v1/{kind}"
+    response = await client.get(path, headers=as_owner, params={"limit": 3})
+    code, body = await answer(response)
+    assert code == 200
+    assert [a["id"] for a in body] == [str(t.id) for t in targets[:0:-1]]
+    assert body[0]["pleroma"]["relationship"]["blocking" if kind == "blocks" else "muting"]
+    found = links(response)
+    next_url = urlsplit(found["next"])
+    assert f"{next_url.scheme}://{next_url.netloc}{next_url.path}" == (
+        f"{rt.config.server.base_url}{path}"
+    )
+    assert parse_qs(next_url.query)["limit"] == ["3"]
+    response = await client.get(f"{next_url.path}?{next_url.query}", headers=as_owner)
+    code, body = await answer(response)
+    assert [a["id"] for a in body] == [str(targets[0].id)]
+    prev_url = urlsplit(links(response)["prev"])
+    code, body = await answer(
+        await client.get(f"{prev_url.path}?{prev_url.query}", headers=as_owner)
+    )
+    assert [a["id"] for a in body] == [str(t.id) for t in targets[:0:-1]]
+    # Undoing one takes it off the list; the others keep their places.
+    await act(client, as_owner, targets[2], "un" + action)
+    code, body = await answer(await client.get(path, headers=as_owner))
+    assert [a["id"] for a in body] == [str(targets[i].id) for i in (3, 1, 0)]
+    response = await client.get(path, headers=await bearer(rt, targets[3]))
+    assert await answer(response) == (200, [])
+    assert response.headers.getRawHeaders("link") is None
+
+
+@pytest_twisted.ensureDeferred
+async def test_muting_again_keeps_a_mutes_place(
+    rt: Runtime, client: Client, people: dict[str, User]
+) -> None:
+    """Changing a mute's `notifications` is no new mute: the list keeps its
+    order."""
+    alice, bob, carol = people["alice"], people["bob"], people["carol"]
+    as_alice = await bearer(rt, alice)
+    await act(client, as_alice, bob, "mute")
+    await act(client, as_alice, carol, "mute")
+    await act(client, as_alice, bob, "mute", data={"notifications": "false"})
+    code, body = await answer(await client.get("/api/v1/mutes", headers=as_alice))
+    assert [a["id"] for a in body] == [str(carol.id), str(bob.id)]
+
+
+@pytest_twisted.ensureDeferred
+async def test_blocks_and_mutes_lists_need_the_read_scope(
+    rt: Runtime, client: Client, people: dict[str, User]
+) -> None:
+    """Both lists need credentials (403 Invalid credentials.) and, as the
+    reference guards them, a token with `read`."""
+    alice = people["alice"]
+    await act(client, await bearer(rt, alice), people["bob"], "block")
+    for path in ("/api/v1/blocks", "/api/v1/mutes"):
+        assert await answer(await client.get(path)) == (403, {"error": "Invalid credentials."})
+        response = await client.get(path, headers=await bearer(rt, alice, ["write", "follow"]))
+        assert await answer(response) == (403, {"error": "Insufficient permissions: read."})

@@ -19,6 +19,7 @@ from pleromad.config import Config
 from pleromad.db.pool import Txn
 from pleromad.domain import lifecycle, password_reset
 from pleromad.errors import ApiError, BadRequest, Forbidden
+from pleromad.ids import BIGINT_MAX
 from pleromad.mail.outbox import compose, enqueue_mail_txn
 from pleromad.store import invites, users
 from pleromad.store.invites import Invite
@@ -96,7 +97,8 @@ async def list_users(
 ) -> UserPage:
     found, count = await rt.db.run_interaction(
         "admin list users", users.admin_list_users_txn,
-        query=query, filters=filters, limit=page_size, offset=(page - 1) * page_size,
+        query=query, filters=filters, limit=page_size,
+        offset=min((page - 1) * page_size, BIGINT_MAX),  # far beyond any page: empty
     )
     return UserPage(found, count, page_size)
 

@@ -86,21 +86,50 @@ async def find_account(rt: Runtime, ref: str, viewer: User | None) -> User:
     if user_id is not None:
         user = await rt.db.run_interaction("account by id", users.get_user_txn, user_id)
     if user is None:
-        nickname = local_nickname(ref, rt.config.server.base_url)
-        if nickname:
-            user = await rt.db.run_interaction(
-                "account by nickname", users.get_user_by_nickname_txn, nickname
-            )
-    if user is None or not visible_to(user, viewer, rt.config):
+        user = await local_account(rt, ref)
+    return _seen(user, viewer, rt.config)
+
+
+async def lookup_account(rt: Runtime, acct: str, viewer: User | None) -> User:
+    """Mastodon's lookup: the account with the nickname ``acct`` names
+    (never an id: a client resolving ``@12345`` means that nickname), if
+    ``viewer`` may see it; AccountNotFound otherwise."""
+    return _seen(await local_account(rt, acct), viewer, rt.config)
+
+
+async def local_account(rt: Runtime, address: str) -> User | None:
+    """The local account ``address`` names (``nick``, ``@nick`` or
+    ``nick@our-host``, any case), whoever may see it; without federation
+    any other ``nick@host`` names nobody."""
+    nickname = local_nickname(address, rt.config.server.base_url)
+    if not nickname or "@" in nickname:
+        return None
+    return await rt.db.run_interaction(
+        "account by nickname", users.get_user_by_nickname_txn, nickname
+    )
+
+
+def _seen(user: User | None, viewer: User | None, config: Config) -> User:
+    if user is None or not visible_to(user, viewer, config):
         raise AccountNotFound()
     return user
 
 
-async def search_accounts(rt: Runtime, query: str, *, limit: int, offset: int) -> list[User]:
+async def search_accounts(
+    rt: Runtime,
+    query: str,
+    viewer: User | None,
+    *,
+    limit: int,
+    offset: int,
+    following: bool = False,
+) -> list[User]:
     """Accounts anyone may find by a prefix of their nickname or name, the
-    exact nickname (``nick`` or ``nick@our-host``) first (DECISIONS 25)."""
+    exact nickname (``nick`` or ``nick@our-host``) first (DECISIONS 25);
+    with ``following``, only those ``viewer`` follows (none for an
+    anonymous reader, who follows nobody)."""
     text = local_nickname(query, rt.config.server.base_url)
-    if not text:
+    if not text or (following and viewer is None):
         return []
     return await rt.db.run_interaction(
         "account search",
@@ -109,6 +138,7 @@ async def search_accounts(rt: Runtime, query: str, *, limit: int, offset: int) -
         limit=limit,
         offset=offset,
         hide_unconfirmed=rt.config.instance.account_activation_required,
+        followed_by=viewer.id if following and viewer is not None else None,
     )
 
 

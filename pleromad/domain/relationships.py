@@ -143,12 +143,7 @@ async def follow_address(rt: Runtime, viewer: User, address: str) -> User:
     """Follow the local account ``address`` names (``nick``, ``@nick`` or
     ``nick@our-host``; never an id) and return it.  Without federation any
     other address is RecordNotFound."""
-    nickname = profile.local_nickname(address, rt.config.server.base_url)
-    target = None
-    if nickname and "@" not in nickname:
-        target = await rt.db.run_interaction(
-            "account by nickname", users.get_user_by_nickname_txn, nickname
-        )
+    target = await profile.local_account(rt, address)
     if target is None or target.id == viewer.id or not profile.visible_to(
         target, viewer, rt.config
     ):
@@ -224,6 +219,16 @@ async def mute(rt: Runtime, viewer: User, ref: str, notifications: bool) -> Rela
 
 async def unmute(rt: Runtime, viewer: User, ref: str) -> Relationship:
     return await _change(rt, viewer, ref, "unmute", store.delete_mute_txn)
+
+
+async def blocks(rt: Runtime, viewer: User, window: Window) -> list[Listed]:
+    """A page of the accounts ``viewer`` blocks, newest block first."""
+    return await _list(rt, "blocks", viewer.id, window)
+
+
+async def mutes(rt: Runtime, viewer: User, window: Window) -> list[Listed]:
+    """A page of the accounts ``viewer`` mutes, newest mute first."""
+    return await _list(rt, "mutes", viewer.id, window)
 
 
 # -- subscriptions (DECISIONS 16) -------------------------------------------------------
@@ -327,7 +332,7 @@ async def _list(rt: Runtime, kind: str, owner_id: int, window: Window) -> list[L
         return []
     return await rt.db.run_interaction(
         f"list {kind}",
-        store.list_follows_txn,
+        store.list_accounts_txn,
         kind,
         owner_id,
         limit=window.limit,

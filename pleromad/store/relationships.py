@@ -55,7 +55,8 @@ class FollowCounts:
 
 @dataclass(frozen=True)
 class Listed:
-    """An account in a list of follows, with the id its page is keyed by."""
+    """An account in a list of follows, blocks or mutes, with the id its
+    page is keyed by."""
 
     cursor: int
     user: User
@@ -254,16 +255,19 @@ async def follow_counts_txn(txn: Txn, user_ids: list[int]) -> dict[int, FollowCo
     return {row["id"]: FollowCounts(row["followers"], row["following"]) for row in rows}
 
 
-# What a list of follows is keyed on: (the column naming the list's owner,
-# the column naming the listed account, the follow state listed).
+# What a list of accounts is read from: (the table, the column naming the
+# list's owner, the column naming the listed account, the follow state
+# listed or None).  Every table has a time-ordered id the pages are keyed by.
 _LISTS = {
-    "followers": ("followee_id", "follower_id", ACCEPTED),
-    "following": ("follower_id", "followee_id", ACCEPTED),
-    "requests": ("followee_id", "follower_id", PENDING),
+    "followers": ("follows", "followee_id", "follower_id", ACCEPTED),
+    "following": ("follows", "follower_id", "followee_id", ACCEPTED),
+    "requests": ("follows", "followee_id", "follower_id", PENDING),
+    "blocks": ("blocks", "blocker_id", "blocked_id", None),
+    "mutes": ("mutes", "muter_id", "muted_id", None),
 }
 
 
-async def list_follows_txn(
+async def list_accounts_txn(
     txn: Txn,
     kind: str,
     owner_id: int,
@@ -273,24 +277,25 @@ async def list_follows_txn(
     since_id: int | None = None,
     min_id: int | None = None,
 ) -> list[Listed]:
-    """One page of ``owner_id``'s followers, followings or pending requests
-    (``kind``), newest follow first, keyed by the follow's id; accounts
-    deactivated or deleted are left out.
+    """One page of ``owner_id``'s followers, followings, pending requests,
+    blocks or mutes (``kind``), newest row first, keyed by the row's id;
+    accounts deactivated or deleted are left out.
 
-    ``max_id`` takes follows older than it, ``since_id`` and ``min_id``
-    newer ones; ``min_id`` takes those just after it (the page then still
-    reads newest first), ``since_id`` the newest.
+    ``max_id`` takes rows older than it, ``since_id`` and ``min_id`` newer
+    ones; ``min_id`` takes those just after it (the page then still reads
+    newest first), ``since_id`` the newest.
     """
-    owner_column, listed_column, state = _LISTS[kind]
+    table, owner_column, listed_column, state = _LISTS[kind]
     ascending = min_id is not None
     rows = await txn.fetchall(
-        f"SELECT f.id AS cursor, {_ACCOUNT_COLUMNS} FROM follows f"
-        f" JOIN users u ON u.id = f.{listed_column}"
-        f" WHERE f.{owner_column} = %(owner)s AND f.state = %(state)s"
-        f" AND (%(max_id)s::bigint IS NULL OR f.id < %(max_id)s)"
-        f" AND (%(lower)s::bigint IS NULL OR f.id > %(lower)s)"
+        f"SELECT r.id AS cursor, {_ACCOUNT_COLUMNS} FROM {table} r"
+        f" JOIN users u ON u.id = r.{listed_column}"
+        f" WHERE r.{owner_column} = %(owner)s"
+        f"{' AND r.state = %(state)s' if state else ''}"
+        f" AND (%(max_id)s::bigint IS NULL OR r.id < %(max_id)s)"
+        f" AND (%(lower)s::bigint IS NULL OR r.id > %(lower)s)"
         f" AND NOT u.deactivated AND NOT u.deleted"
-        f" ORDER BY f.id {'ASC' if ascending else 'DESC'} LIMIT %(limit)s",
+        f" ORDER BY r.id {'ASC' if ascending else 'DESC'} LIMIT %(limit)s",
         {
             "owner": owner_id, "state": state, "max_id": max_id,
             "lower": min_id if ascending else since_id, "limit": limit,

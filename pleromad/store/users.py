@@ -185,9 +185,16 @@ def _like_prefix(text: str) -> str:
 
 
 async def search_users_txn(
-    txn: Txn, text: str, *, limit: int, offset: int = 0, hide_unconfirmed: bool
+    txn: Txn,
+    text: str,
+    *,
+    limit: int,
+    offset: int = 0,
+    hide_unconfirmed: bool,
+    followed_by: int | None = None,
 ) -> list[User]:
-    """Accounts whose nickname or name starts with ``text`` (any case).
+    """Accounts whose nickname or name starts with ``text`` (any case), and
+    that ``followed_by`` follows (an accepted follow) when it is given.
 
     An exact nickname comes first, then nickname matches before name-only
     matches, shorter nicknames first.  Deleted and deactivated accounts are
@@ -199,13 +206,15 @@ async def search_users_txn(
         f" WHERE NOT deleted AND NOT deactivated"
         f" AND NOT (%(hide)s AND confirmation_pending)"
         f" AND (lower(nickname) LIKE lower(%(pattern)s) OR lower(name) LIKE lower(%(pattern)s))"
+        f" AND (%(follower)s::bigint IS NULL OR id IN (SELECT followee_id FROM follows"
+        f"      WHERE follower_id = %(follower)s AND state = 'accepted'))"
         f" ORDER BY lower(nickname) = lower(%(text)s) DESC,"
         f" lower(nickname) LIKE lower(%(pattern)s) DESC,"
         f" length(nickname), lower(nickname), id"
         f" LIMIT %(limit)s OFFSET %(offset)s",
         {
             "text": text, "pattern": _like_prefix(text), "hide": hide_unconfirmed,
-            "limit": limit, "offset": offset,
+            "follower": followed_by, "limit": limit, "offset": offset,
         },
     )
     return [User(**row) for row in rows]

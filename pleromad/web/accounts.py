@@ -20,7 +20,13 @@ from pleromad.web.auth import Auth
 from pleromad.web.base import Call, JsonResponse, api_app, rate_limit_headers, route
 from pleromad.web.client_ip import bucket_key
 from pleromad.web.media import image_changes
-from pleromad.web.pagination import ACCOUNTS_MAX_LIMIT, Page, page_params, paginated
+from pleromad.web.pagination import (
+    ACCOUNTS_MAX_LIMIT,
+    Page,
+    offset_param,
+    page_params,
+    paginated,
+)
 from pleromad.web.params import Params
 from pleromad.web.timelines import account_statuses
 
@@ -95,13 +101,24 @@ class AccountsApi:
         params = call.params
         query = params.required_str("q")
         limit = min(max(params.int("limit", SEARCH_LIMIT) or 1, 1), SEARCH_MAX_LIMIT)
-        offset = max(params.int("offset", 0) or 0, 0)
-        # Without federation there is nothing to resolve, and `following`
-        # waits for the social graph; both are still checked as booleans.
+        offset = offset_param(params)
+        # Without federation there is nothing to resolve: `resolve` is only
+        # checked as a boolean.  `following` keeps the reader's follows.
         params.bool("resolve")
-        params.bool("following")
-        found = await profile.search_accounts(self.rt, query, limit=limit, offset=offset)
-        return await render_accounts(self.rt, found, reader(call))
+        viewer = reader(call)
+        found = await profile.search_accounts(
+            self.rt, query, viewer, limit=limit, offset=offset,
+            following=params.bool("following", False),
+        )
+        return await render_accounts(self.rt, found, viewer)
+
+    @route(app, "/api/v1/accounts/lookup", "GET", auth=Auth.READ_OR_PUBLIC)
+    async def lookup(self, call: Call) -> Any:
+        """Mastodon's lookup by ``acct`` (a nickname, never an id), rendered
+        as /api/v1/accounts/:id renders the account."""
+        viewer = reader(call)
+        user = await profile.lookup_account(self.rt, call.params.required_str("acct"), viewer)
+        return await self._account(user, viewer)
 
     @route(app, "/api/v1/accounts/relationships", "GET", auth=Auth.REQUIRED, scope="read")
     async def relationships_to(self, call: Call) -> Any:

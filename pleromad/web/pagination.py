@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode
 
 from pleromad.errors import BadRequest
+from pleromad.ids import BIGINT_MAX
 from pleromad.web.base import Call, JsonResponse
 from pleromad.web.params import Params
 
@@ -30,8 +31,6 @@ _CURSORS = ("max_id", "since_id", "min_id")
 # Never repeated in a link: the cursors are replaced, and a token in a URL
 # would end up in logs and histories.
 _DROPPED = frozenset(_CURSORS) | frozenset(c + "[]" for c in _CURSORS) | {"access_token"}
-_BIGINT_MIN = -(2**63)
-_BIGINT_MAX = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -64,12 +63,20 @@ def page_params(params: Params, max_limit: int) -> Page:
     )
 
 
+def offset_param(params: Params) -> int:
+    """``offset`` of the listings paged by position (searches): negative is 0,
+    and beyond a bigint nothing is left anyway."""
+    return min(max(params.int("offset", 0) or 0, 0), BIGINT_MAX)
+
+
 def _cursor(params: Params, name: str) -> int | None:
     value = params.int(name)
     if value is None:
         return None
-    # Beyond bigint every id is on the same side of it.
-    return min(max(value, _BIGINT_MIN), _BIGINT_MAX)
+    # Ids are positive: a negative cursor means what 0 does (and -2**63 would
+    # reach PostgreSQL as -(2**63)::bigint, out of range); beyond bigint
+    # every id is on the same side of it.
+    return min(max(value, 0), BIGINT_MAX)
 
 
 def link_header(call: Call, ids: Sequence[int | str], *, base_url: str) -> str | None:

@@ -1,5 +1,6 @@
-"""Follow requests, following by address, and search:
-`/api/v1/follow_requests`, `/api/v1/follows`, `/api/v2/search`.
+"""Follow requests, the caller's blocks and mutes, following by address,
+and search: `/api/v1/follow_requests`, `/api/v1/blocks`, `/api/v1/mutes`,
+`/api/v1/follows`, `/api/v2/search`.
 
 The account-scoped relationship routes (`/api/v1/accounts/:id/follow`, ...)
 live with the accounts family in :mod:`pleromad.web.accounts`.
@@ -7,25 +8,39 @@ live with the accounts family in :mod:`pleromad.web.accounts`.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import quote
 
 from pleromad.domain import profile, relationships
 from pleromad.domain import statuses as statuses_domain
 from pleromad.runtime import Runtime
+from pleromad.store.relationships import Listed
+from pleromad.store.users import User
 from pleromad.views.statuses import render_statuses
 from pleromad.web.accounts import paginated_accounts, reader, relate, render_accounts
 from pleromad.web.auth import Auth
 from pleromad.web.base import Call, api_app, route
-from pleromad.web.pagination import ACCOUNTS_MAX_LIMIT, DEFAULT_LIMIT, page_params
+from pleromad.web.pagination import (
+    ACCOUNTS_MAX_LIMIT,
+    DEFAULT_LIMIT,
+    Page,
+    offset_param,
+    page_params,
+)
 
 SEARCH_MAX_LIMIT = 40
 SEARCH_TYPES = ("accounts", "statuses", "hashtags")
+# relationships.follow_requests, .blocks or .mutes: (rt, caller, page) -> a page.
+OwnListing = Callable[[Runtime, User, Page], Awaitable[list[Listed]]]
 
 
 class RelationshipsApi:
     app = api_app()
-    prefixes = ("/api/v1/follow_requests", "/api/v1/follows", "/api/v2/search")
+    prefixes = (
+        "/api/v1/follow_requests", "/api/v1/blocks", "/api/v1/mutes", "/api/v1/follows",
+        "/api/v2/search",
+    )
 
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
@@ -34,8 +49,23 @@ class RelationshipsApi:
     async def follow_requests(self, call: Call) -> Any:
         """The accounts whose follow request waits for the caller's answer,
         newest request first."""
+        return await self._own_list(call, relationships.follow_requests)
+
+    # The reference guards both lists with `read`, as follow_requests.
+
+    @route(app, "/api/v1/blocks", "GET", auth=Auth.REQUIRED, scope="read")
+    async def blocks(self, call: Call) -> Any:
+        """The accounts the caller blocks, newest block first."""
+        return await self._own_list(call, relationships.blocks)
+
+    @route(app, "/api/v1/mutes", "GET", auth=Auth.REQUIRED, scope="read")
+    async def mutes(self, call: Call) -> Any:
+        """The accounts the caller mutes, newest mute first."""
+        return await self._own_list(call, relationships.mutes)
+
+    async def _own_list(self, call: Call, listing: OwnListing) -> Any:
         page = page_params(call.params, ACCOUNTS_MAX_LIMIT)
-        listed = await relationships.follow_requests(self.rt, call.user, page)
+        listed = await listing(self.rt, call.user, page)
         return await paginated_accounts(self.rt, call, listed, call.user)
 
     @route(
@@ -69,18 +99,20 @@ class RelationshipsApi:
         query = params.required_str("q")
         wanted = params.str("type")
         limit = min(max(params.int("limit", DEFAULT_LIMIT) or 0, 0), SEARCH_MAX_LIMIT)
-        offset = max(params.int("offset", 0) or 0, 0)
+        offset = offset_param(params)
         # Without federation nothing remote can be resolved; `following`
-        # is checked but not applied (as /api/v1/accounts/search).
+        # keeps the reader's follows (as /api/v1/accounts/search).
         params.bool("resolve")
-        params.bool("following")
+        following = params.bool("following", False)
 
         def asked(kind: str) -> bool:
             return limit > 0 and (wanted is None or wanted == kind)
 
         accounts: list[Any] = []
         if asked("accounts"):
-            found = await profile.search_accounts(self.rt, query, limit=limit, offset=offset)
+            found = await profile.search_accounts(
+                self.rt, query, reader(call), limit=limit, offset=offset, following=following
+            )
             accounts = [a for a in await render_accounts(self.rt, found, reader(call)) if a]
         statuses: list[Any] = []
         if asked("statuses"):
