@@ -9,6 +9,7 @@ without paying for migrations every time.
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import shutil
 import tempfile
@@ -35,6 +36,7 @@ from pleromad.jobs import JobRunner
 from pleromad.runtime import Runtime, build_runtime
 from pleromad.web.root import build_gateway
 from pleromad.web.site import PleromadSite, body_limit
+from tests import contract
 
 TEMPLATE = "pleromad_template"
 # Durability buys nothing in a test run and costs seconds.
@@ -156,40 +158,77 @@ def rt(config: Config, db: Database) -> Runtime:
     return build_runtime(config, db, reactor, b"s" * 32, passwords=CHEAP_PASSWORDS)
 
 
-class Client:
-    """treq against one site on a loopback port, with paths instead of URLs."""
+class Answer:
+    """A response whose body was read once: ``content``, ``text`` and
+    ``json`` can each be awaited any number of times; the rest (``code``,
+    ``headers``, ...) is the original's."""
 
-    def __init__(self, base: str) -> None:
+    def __init__(self, original: Any, body: bytes) -> None:
+        self._original = original
+        self._body = body
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._original, name)
+
+    async def content(self) -> bytes:
+        return self._body
+
+    async def text(self, encoding: str = "ISO-8859-1") -> str:
+        return self._body.decode(encoding)
+
+    async def json(self, **kwargs: Any) -> Any:
+        return json.loads(self._body.decode("utf-8"), **kwargs)
+
+
+class Client:
+    """treq against one site on a loopback port, with paths instead of URLs.
+
+    With ``contract``, every answer is checked against the OpenAPI document
+    (:mod:`tests.contract`) before the test sees it.
+    """
+
+    def __init__(self, base: str, contract: bool = True) -> None:
         self.base = base
+        self.contract = contract
         self._pool = HTTPConnectionPool(reactor, persistent=False)
 
-    def request(self, method: str, path: str, **kwargs: Any) -> Deferred[Any]:
-        return treq.request(method, self.base + path, pool=self._pool, **kwargs)
+    async def _request(self, method: str, path: str, **kwargs: Any) -> Answer:
+        url = self.base + path
+        response = await treq.request(method, url, pool=self._pool, **kwargs)
+        body = await treq.content(response)
+        if self.contract:
+            content_type = response.headers.getRawHeaders(b"content-type", [b""])[0]
+            contract.check(method, url, response.code, content_type.decode("latin-1"), body)
+        return Answer(response, body)
 
-    def get(self, path: str, **kwargs: Any) -> Deferred[Any]:
+    def request(self, method: str, path: str, **kwargs: Any) -> Deferred[Answer]:
+        return Deferred.fromCoroutine(self._request(method, path, **kwargs))
+
+    def get(self, path: str, **kwargs: Any) -> Deferred[Answer]:
         return self.request("GET", path, **kwargs)
 
-    def post(self, path: str, **kwargs: Any) -> Deferred[Any]:
+    def post(self, path: str, **kwargs: Any) -> Deferred[Answer]:
         return self.request("POST", path, **kwargs)
 
-    def put(self, path: str, **kwargs: Any) -> Deferred[Any]:
+    def put(self, path: str, **kwargs: Any) -> Deferred[Answer]:
         return self.request("PUT", path, **kwargs)
 
-    def head(self, path: str, **kwargs: Any) -> Deferred[Any]:
+    def head(self, path: str, **kwargs: Any) -> Deferred[Answer]:
         return self.request("HEAD", path, **kwargs)
 
 
 @pytest_twisted.async_yield_fixture
 async def serve() -> AsyncIterator[Callable[[IResource, int], Client]]:
-    """Serve a resource tree on a loopback port, as the daemon's site would."""
+    """Serve a resource tree on a loopback port, as the daemon's site would;
+    ``contract=False`` for a tree other than the daemon's."""
     ports = []
 
-    def start(gateway: IResource, body_limit: int = 16_000_000) -> Client:
+    def start(gateway: IResource, body_limit: int = 16_000_000, contract: bool = True) -> Client:
         port = reactor.listenTCP(
             0, PleromadSite(gateway, body_limit=body_limit), interface="127.0.0.1"
         )
         ports.append(port)
-        return Client(f"http://127.0.0.1:{port.getHost().port}")
+        return Client(f"http://127.0.0.1:{port.getHost().port}", contract)
 
     yield start
     for port in ports:

@@ -18,6 +18,7 @@ from pleromad.emoji import BUNDLED, EmojiLoadError, EmojiSet
 from pleromad.emoji.loader import load_folder
 from pleromad.runtime import Runtime
 from pleromad.web.root import build_gateway
+from tests import contract
 from tests.conftest import Client
 
 BUNDLED_NAMES = ["check", "cross", "frown", "heart", "smile", "star", "surprised", "wink"]
@@ -45,8 +46,12 @@ def emoji_client(rt: Runtime, serve: Any, folder: Path | None) -> tuple[Client, 
 async def raw_get(client: Client, path: bytes, method: bytes = b"GET") -> tuple[int, Any, bytes]:
     """A request whose path goes out byte for byte, dots and escapes included."""
     pool = HTTPConnectionPool(reactor, persistent=False)
-    response = await Agent(reactor, pool=pool).request(method, client.base.encode() + path)
-    return response.code, response.headers, await treq.content(response)
+    url = client.base.encode() + path
+    response = await Agent(reactor, pool=pool).request(method, url)
+    body = await treq.content(response)
+    content_type = response.headers.getRawHeaders(b"content-type", [b""])[0]
+    contract.check(method.decode(), url.decode(), response.code, content_type.decode(), body)
+    return response.code, response.headers, body
 
 
 def header(response_headers: Any, name: str) -> str | None:

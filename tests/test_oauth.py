@@ -48,7 +48,7 @@ class Probe:
 
 @pytest.fixture
 def probe(rt: Runtime, serve: Any) -> Client:
-    return serve(Gateway(Probe(rt).app.resource(), 10_000_000))
+    return serve(Gateway(Probe(rt).app.resource(), 10_000_000), contract=False)
 
 
 async def body(response: Any) -> Any:

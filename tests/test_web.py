@@ -204,14 +204,14 @@ class Echo:
 
 @pytest.fixture
 def echo(serve: Any) -> Client:
-    return serve(Gateway(Echo().app.resource(), 10_000_000))
+    return serve(Gateway(Echo().app.resource(), 10_000_000), contract=False)
 
 
 async def slow_request_in_flight(serve: Any) -> tuple[Echo, Gateway, Deferred[Any]]:
     """A request that has reached /slow's handler and waits on its gate."""
     family = Echo()
     gateway = Gateway(family.app.resource(), 10_000_000)
-    pending = serve(gateway).get("/slow")
+    pending = serve(gateway, contract=False).get("/slow")
     await sleep(0.2)
     return family, gateway, pending
 

@@ -55,6 +55,14 @@ class Call:
         return self.viewer.user
 
 
+@dataclass(frozen=True)
+class Access:
+    """Who may call a :func:`route` and with which OAuth scope."""
+
+    auth: Auth
+    scope: str | None
+
+
 Handler = Callable[[Any, Call], Awaitable[Any]]
 PageHandler = Callable[[Any, Call], Awaitable[bytes]]
 
@@ -98,7 +106,6 @@ def route(
     ``scope`` which OAuth scope a token needs for it."""
 
     def decorate(handler: Handler) -> Handler:
-        @app.route(path, methods=list(methods))
         @functools.wraps(handler)
         async def endpoint(self: Any, request: IRequest, **path_args: str) -> bytes:
             params = await read_params(request, path_args)
@@ -109,6 +116,9 @@ def route(
             )
             return render(request, await handler(self, Call(request, params, viewer)))
 
+        # Klein copies this onto the endpoint it keeps, for the route map.
+        endpoint.access = Access(auth, scope)  # type: ignore[attr-defined]
+        app.route(path, methods=list(methods))(endpoint)
         return handler
 
     return decorate

@@ -7,15 +7,19 @@ picks the family; a family without the route answers the JSON 404 itself.
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from typing import Any
 
 from twisted.web.iweb import IRequest
 from twisted.web.resource import IResource, Resource
 
+from pleromad.openapi.document import build_document
 from pleromad.runtime import Runtime
+from pleromad.views.prebuilt import Prebuilt
 from pleromad.web.accounts import AccountsApi
 from pleromad.web.admin import AdminApi
-from pleromad.web.base import api_app
+from pleromad.web.base import Access, api_app
 from pleromad.web.emoji import EmojiApi
 from pleromad.web.media import MediaApi
 from pleromad.web.notifications import NotificationsApi
@@ -23,17 +27,67 @@ from pleromad.web.oauth import OAuthApi
 from pleromad.web.pleroma import PleromaApi
 from pleromad.web.pleroma_notifications import PleromaNotificationsApi
 from pleromad.web.pleroma_v1 import PleromaV1Api
+from pleromad.web.prebuilt import serve_prebuilt
 from pleromad.web.relationships import RelationshipsApi
 from pleromad.web.site import Gateway, body_limit
 from pleromad.web.statuses import StatusesApi
 from pleromad.web.timelines import TimelinesApi
 from pleromad.web.twitter import TwitterAccountApi
 
+
+class ContractApi:
+    """``GET /api/openapi.json``: the OpenAPI document of this tree
+    (the gateway routes ``/api/x.json`` as ``/api/x``)."""
+
+    app = api_app()
+    prefixes = ("/api/openapi",)
+
+    def __init__(self, rt: Runtime) -> None:
+        self.document = Prebuilt.of(build_document(rt.config.server.base_url, route_map()))
+
+    @app.route("/api/openapi", methods=["GET"])
+    def openapi(self, request: IRequest) -> bytes:
+        return serve_prebuilt(request, self.document, b"public, max-age=300")
+
+
 FAMILIES = (
     PleromaApi, PleromaV1Api, AccountsApi, OAuthApi, TwitterAccountApi, MediaApi, EmojiApi,
     RelationshipsApi, StatusesApi, TimelinesApi, NotificationsApi, PleromaNotificationsApi,
-    AdminApi,
+    AdminApi, ContractApi,
 )
+
+_PLACEHOLDER = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
+# Paths whose documented form is not the routed one (see the gateway).
+_DOCUMENTED_AS = {"/api/openapi": "/api/openapi.json"}
+
+
+@dataclass(frozen=True)
+class ServedRoute:
+    method: str
+    path: str  # as OpenAPI writes it: /api/v1/accounts/{id}
+    access: Access | None  # None: a plain Klein route (files, HTML pages)
+
+
+def served_routes() -> list[ServedRoute]:
+    """Every method and path the families route, from their Klein maps;
+    HEAD, which werkzeug adds to every GET, is left out."""
+    found = []
+    for family_class in FAMILIES:
+        app = family_class.app
+        for rule in app.url_map.iter_rules():
+            access = getattr(app.endpoints[rule.endpoint], "access", None)
+            path = _PLACEHOLDER.sub(r"{\1}", rule.rule)
+            path = _DOCUMENTED_AS.get(path, path)
+            found += [
+                ServedRoute(method, path, access)
+                for method in sorted(rule.methods or ())
+                if method not in ("HEAD", "OPTIONS")
+            ]
+    return found
+
+
+def route_map() -> dict[tuple[str, str], Access | None]:
+    return {(r.method, r.path): r.access for r in served_routes()}
 
 
 class Unrouted:

@@ -1,0 +1,242 @@
+"""The whole document, assembled from the family modules.
+
+Security is not written by hand: each operation gets it from the
+:class:`~pleromad.web.base.Access` its route declares, so the document
+says exactly what the code demands.  The errors every route shares are
+added here too.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from pleromad import __version__
+from pleromad.openapi import (
+    accounts,
+    admin,
+    media,
+    notifications,
+    oauth,
+    pleroma,
+    relationships,
+    statuses,
+    timelines,
+)
+from pleromad.openapi.entities import SCHEMAS
+from pleromad.openapi.spec import FILE, STRING, Operation, Response, Schema, ref
+from pleromad.web.auth import COOKIE_NAME, Auth
+from pleromad.web.base import Access
+
+FAMILIES = (accounts, statuses, timelines, notifications, relationships, media, pleroma, oauth, admin)
+
+# (method, path as documented) -> the route's access; None for a route
+# that reads no parameters or credentials (files, HTML pages).
+RouteMap = Mapping[tuple[str, str], Access | None]
+
+SCOPES = {
+    "read": "Read the account's data.",
+    "write": "Change the account's data and post.",
+    "follow": "Follow, block and mute.",
+    "push": "Web push subscriptions.",
+}
+
+SECURITY_SCHEMES = {
+    "oauth2": {
+        "type": "oauth2",
+        "description": "A Bearer token (also accepted as the `access_token` parameter).",
+        "flows": {
+            "password": {"tokenUrl": "/oauth/token", "scopes": SCOPES},
+            "authorizationCode": {
+                "authorizationUrl": "/oauth/authorize",
+                "tokenUrl": "/oauth/token",
+                "scopes": SCOPES,
+            },
+            "clientCredentials": {"tokenUrl": "/oauth/token", "scopes": SCOPES},
+        },
+    },
+    "cookie": {
+        "type": "apiKey",
+        "in": "cookie",
+        "name": COOKIE_NAME.decode("ascii"),
+        "description": "The session the authorize form sets; changes must come from our own origin.",
+    },
+    "basic": {"type": "http", "scheme": "basic", "description": "Nickname or e-mail, and password."},
+}
+
+_UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_PLACEHOLDER = re.compile(r"{([^}]+)}")
+_BODY_TYPES = ("application/json", "application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def operations() -> dict[tuple[str, str], tuple[str, Operation]]:
+    """(method, path) -> (the family's tag, the operation), of every family."""
+    found: dict[tuple[str, str], tuple[str, Operation]] = {}
+    for family in FAMILIES:
+        for key, operation in family.OPERATIONS.items():
+            assert key not in found, f"{key} is described twice"
+            found[key] = (family.TAG, operation)
+    return found
+
+
+def schemas() -> dict[str, Schema]:
+    found = dict(SCHEMAS)
+    for family in FAMILIES:
+        for name, schema in getattr(family, "SCHEMAS", {}).items():
+            assert name not in found, f"schema {name} is defined twice"
+            found[name] = schema
+    return found
+
+
+def build_document(base_url: str, routes: RouteMap) -> dict[str, Any]:
+    """The document of the daemon serving at ``base_url``; an operation
+    with no route in ``routes`` is described without security (the route
+    map test reports it)."""
+    paths: dict[str, dict[str, Any]] = {}
+    for (method, path), (tag, operation) in sorted(operations().items()):
+        access = routes.get((method, path))
+        paths.setdefault(path, {})[method.lower()] = _operation(method, path, tag, operation, access)
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "pleromad",
+            "version": __version__,
+            "description": (
+                "The Pleroma API as pleromad serves it.  Parameters may come in the query"
+                " string or in a JSON, urlencoded or multipart body, whatever the method."
+                "  Every error is answered as {\"error\": message}."
+            ),
+        },
+        "servers": [{"url": base_url}],
+        "paths": paths,
+        "components": {"schemas": schemas(), "securitySchemes": SECURITY_SCHEMES},
+    }
+
+
+def _operation(
+    method: str, path: str, tag: str, operation: Operation, access: Access | None
+) -> dict[str, Any]:
+    described: dict[str, Any] = {"tags": [tag], "summary": operation.summary}
+    if operation.description:
+        described["description"] = operation.description
+    parameters = [
+        {"name": name, "in": "path", "required": True, "schema": operation.path.get(name, STRING)}
+        for name in _PLACEHOLDER.findall(path)
+    ]
+    if method in ("GET", "DELETE"):
+        parameters += [_query_parameter(name, schema, name in operation.required)
+                       for name, schema in operation.fields.items()]
+    elif operation.fields or operation.files:
+        described["requestBody"] = _request_body(operation)
+    if parameters:
+        described["parameters"] = parameters
+    described["responses"] = _responses(method, operation, access)
+    if access is not None:
+        security = _security(access)
+        if security is not None:
+            described["security"] = security
+    return described
+
+
+def _query_parameter(name: str, schema: Schema, required: bool) -> dict[str, Any]:
+    if schema.get("type") == "array":
+        # Sent as name[]=a&name[]=b, as Mastodon clients do.
+        return {"name": name + "[]", "in": "query", "required": required, "schema": schema,
+                "style": "form", "explode": True}
+    if schema.get("type") == "object":
+        return {"name": name, "in": "query", "required": required, "schema": schema,
+                "style": "deepObject", "explode": True}
+    return {"name": name, "in": "query", "required": required, "schema": schema}
+
+
+def _request_body(operation: Operation) -> dict[str, Any]:
+    content: dict[str, Any] = {}
+    for media_type in _BODY_TYPES:
+        fields = dict(operation.fields)
+        if media_type == "multipart/form-data":
+            fields.update(operation.files)
+        elif any(name in operation.required for name in operation.files
+                 if name not in operation.fields):
+            continue  # a file it needs cannot come in this encoding
+        required = [name for name in operation.required if name in fields]
+        schema: Schema = {"type": "object", "properties": fields}
+        if required:
+            schema["required"] = required
+        entry: dict[str, Any] = {"schema": schema}
+        nested = [name for name, field in fields.items() if field.get("type") == "object"]
+        if nested and media_type != "application/json":
+            entry["encoding"] = {name: {"style": "deepObject", "explode": True} for name in nested}
+        content[media_type] = entry
+    return {"required": bool(operation.required), "content": content}
+
+
+def _responses(method: str, operation: Operation, access: Access | None) -> dict[str, Any]:
+    answered: dict[str, Any] = {
+        str(status): _response(response) for status, response in operation.responses.items()
+    }
+    # An operation may answer a shared error status with another body (a
+    # response of its own replaces the shared {"error": ...} one).
+    errors = {status: when for status, when in _shared_errors(method, access).items()
+              if status not in operation.responses}
+    errors.update(operation.errors)
+    for status, when in sorted(errors.items()):
+        described = answered.get(str(status))
+        if described is not None:
+            # An answer of another media type (an HTML page, say) that the
+            # operation also gives as {"error": ...}: Content-Type tells them apart.
+            content = described.setdefault("content", {})
+            assert "application/json" not in content, f"{status} is both a JSON answer and an error"
+            content["application/json"] = {"schema": ref("Error")}
+            described["description"] += f"  As JSON {{\"error\": ...}}: {when}"
+            continue
+        answered[str(status)] = {
+            "description": when,
+            "content": {"application/json": {"schema": ref("Error")}},
+        }
+    return dict(sorted(answered.items()))
+
+
+def _response(response: Response) -> dict[str, Any]:
+    described: dict[str, Any] = {"description": response.description}
+    if response.media_type is not None:
+        schema = response.schema if response.schema is not None else FILE
+        described["content"] = {response.media_type: {"schema": schema}}
+    if response.headers:
+        described["headers"] = {
+            name: {"description": text, "schema": STRING} for name, text in response.headers.items()
+        }
+    return described
+
+
+def _shared_errors(method: str, access: Access | None) -> dict[int, str]:
+    errors = {
+        400: "Malformed parameters or a path that is not UTF-8.",
+        404: "No such route (or method) here.",
+    }
+    if method in _UNSAFE:
+        errors[413] = "The body is over the upload limit."
+    if access is None:
+        return errors
+    errors[503] = "The database is unavailable; try again."
+    if access.auth is not Auth.NONE:
+        errors[429] = "Too many failed password logins (HTTP Basic) from this address."
+    if access.auth in (Auth.REQUIRED, Auth.APP, Auth.TOKEN):
+        errors[403] = "Invalid credentials, or a token without the scope the route needs."
+    elif access.auth is not Auth.NONE and method in _UNSAFE:
+        errors[403] = "A session cookie sent from another origin."
+    return errors
+
+
+def _security(access: Access) -> list[dict[str, list[str]]] | None:
+    scopes = [access.scope] if access.scope else []
+    if access.auth is Auth.NONE:
+        return None
+    if access.auth in (Auth.APP, Auth.TOKEN):
+        return [{"oauth2": scopes}]
+    user = [{"oauth2": scopes}, {"cookie": []}, {"basic": []}]
+    if access.auth is Auth.REQUIRED:
+        return user
+    if access.auth is Auth.READ_OR_PUBLIC:
+        user[0] = {"oauth2": ["read"]}
+    return [{}, *user]
