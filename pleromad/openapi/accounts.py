@@ -10,6 +10,7 @@ from pleromad.openapi.spec import (
     ID,
     INTEGER,
     PAGINATED,
+    RATE_LIMITED,
     STRING,
     Operation,
     Schema,
@@ -18,6 +19,7 @@ from pleromad.openapi.spec import (
     closed,
     enum,
     no_content,
+    note,
     nullable,
     page_fields,
     ref,
@@ -25,18 +27,6 @@ from pleromad.openapi.spec import (
 
 TAG = "Accounts"
 
-
-def note(schema: Schema, text: str) -> Schema:
-    """``schema`` with a description."""
-    return {**schema, "description": text}
-
-
-# The three X-RateLimit headers of a rate-limited route (DECISIONS 27).
-RATE_LIMITED = {
-    "X-RateLimit-Limit": "Attempts allowed per window; absent when rate limits are off.",
-    "X-RateLimit-Remaining": "Attempts left in this window; absent when rate limits are off.",
-    "X-RateLimit-Reset": "When the window ends (ISO 8601); absent when rate limits are off.",
-}
 
 INSTANCE = closed(
     {

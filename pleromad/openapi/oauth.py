@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pleromad.openapi.spec import (
     ID,
+    RATE_LIMITED,
     STRING,
     Operation,
     Response,
@@ -177,11 +178,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
                 "Too many failed logins from this address: a page saying so.",
                 {"type": "string"},
                 "text/html",
-                {
-                    "X-RateLimit-Limit": "The limit.",
-                    "X-RateLimit-Remaining": "0.",
-                    "X-RateLimit-Reset": "When it lifts.",
-                },
+                RATE_LIMITED,
             ),
         },
         fields=AUTHORIZE_FIELDS,

@@ -9,6 +9,7 @@ from pleromad.openapi.spec import (
     FILE,
     INTEGER,
     PAGINATED,
+    RATE_LIMITED,
     STRING,
     Operation,
     Response,
@@ -23,12 +24,6 @@ from pleromad.openapi.spec import (
 )
 
 TAG = "Pleroma"
-
-RATE_LIMIT = {
-    "X-RateLimit-Limit": "Requests allowed in the window.",
-    "X-RateLimit-Remaining": "Requests left in the window.",
-    "X-RateLimit-Reset": "When the window ends (ISO 8601).",
-}
 
 SCHEMAS = {
     "Health": closed(
@@ -176,7 +171,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
                 " whose Accept has application/json and not text/html).",
                 {"type": "string"},
                 "text/html",
-                RATE_LIMIT,
+                RATE_LIMITED,
             ),
         },
         fields={
@@ -204,7 +199,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         "Send the confirmation mail of a pending account again.",
         responses={
             204: no_content(
-                "Whether or not such an account exists (it is not disclosed).", **RATE_LIMIT
+                "Whether or not such an account exists (it is not disclosed).", **RATE_LIMITED
             )
         },
         fields={

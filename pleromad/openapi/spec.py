@@ -92,6 +92,18 @@ def binary(description: str, media_type: str = "application/octet-stream") -> Re
 # The Link header of Mastodon pagination (``max_id``/``since_id``/``min_id``).
 PAGINATED = {"Link": "Links to the next and previous pages, when there are any."}
 
+# The headers of a rate-limited route (DECISIONS 27).
+RATE_LIMITED = {
+    "X-RateLimit-Limit": "Attempts allowed per window; absent when rate limits are off.",
+    "X-RateLimit-Remaining": "Attempts left in this window; absent when rate limits are off.",
+    "X-RateLimit-Reset": "When the window ends (ISO 8601); absent when rate limits are off.",
+}
+
+
+def note(schema: Schema, text: str) -> Schema:
+    """``schema`` with a description."""
+    return {**schema, "description": text}
+
 
 @dataclass(frozen=True)
 class Operation:
