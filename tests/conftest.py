@@ -21,6 +21,7 @@ import psycopg2
 import psycopg2.extensions
 import pytest
 import pytest_twisted
+import requests
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred
 import treq
@@ -233,6 +234,23 @@ async def serve() -> AsyncIterator[Callable[[IResource, int], Client]]:
     yield start
     for port in ports:
         await port.stopListening()
+
+
+@pytest.fixture
+def checked_requests(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every answer a ``requests`` client (Mastodon.py, a scripted browser)
+    receives is checked against the OpenAPI document too."""
+    send = requests.Session.send
+
+    def checked(session: requests.Session, request: Any, **kwargs: Any) -> Any:
+        response = send(session, request, **kwargs)
+        contract.check(
+            request.method, request.url, response.status_code,
+            response.headers.get("content-type"), response.content,
+        )
+        return response
+
+    monkeypatch.setattr(requests.Session, "send", checked)
 
 
 @pytest.fixture

@@ -31,6 +31,9 @@ from tests.conftest import Client
 OOB = "urn:ietf:wg:oauth:2.0:oob"
 SCOPES = ["read", "write", "follow", "push"]
 
+# The libraries' answers are checked against the OpenAPI document as ours are.
+pytestmark = pytest.mark.usefixtures("checked_requests")
+
 
 async def make_user(rt: Runtime, nickname: str, password: str) -> None:
     await rt.db.run_interaction(

@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 import pytest_twisted
 import requests
 from twisted.internet import protocol, reactor
@@ -32,6 +33,9 @@ from tests.test_clients import browser_login, make_user, png
 
 TOOT = str(Path(sys.executable).parent / "toot")
 PASSWORD = "correct horse"
+
+# The libraries' answers are checked against the OpenAPI document as ours are.
+pytestmark = pytest.mark.usefixtures("checked_requests")
 
 
 class Toot:
