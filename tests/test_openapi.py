@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest_twisted
 from jsonschema import Draft202012Validator
+from openapi_spec_validator import validate
 
 from pleromad.openapi.document import operations
 from pleromad.web.auth import Auth
@@ -59,8 +60,11 @@ def _schemas(node: Any, at: str = "") -> list[tuple[str, dict[str, Any]]]:
 
 
 def test_the_document_is_well_formed() -> None:
+    """Valid OpenAPI 3.1, every schema valid JSON Schema, and every operation
+    summarised with at least one success documented."""
     document = contract.document()
     assert document["openapi"].startswith("3.1")
+    validate(document)
     for name, schema in document["components"]["schemas"].items():
         Draft202012Validator.check_schema(schema)
     inline = _schemas(document["paths"])
