@@ -9,22 +9,12 @@ from pleromad.config import Config
 from pleromad.domain.profile import visible_to
 from pleromad.store.users import User
 from pleromad.views.dates import masto_date
+from pleromad.views.images import avatar_url, banner_url, image_url
 
 # Each means "notify me of activity from these accounts" (DECISIONS 20).
 NOTIFICATION_SETTINGS = ("followers", "follows", "non_followers", "non_follows", "remote", "local")
 
 _TAG = re.compile(r"<[^>]*>")
-
-
-def image_url(stored: dict[str, Any] | None) -> str | None:
-    """The address of a stored image: an ActivityStreams ``Image`` whose
-    ``url`` is a list of links (as Pleroma stores it), or a plain ``url``."""
-    if not stored:
-        return None
-    url = stored.get("url")
-    if isinstance(url, list) and url and isinstance(url[0], dict):
-        url = url[0].get("href")
-    return url if isinstance(url, str) and url else None
 
 
 def render_account(
@@ -50,8 +40,8 @@ def render_account(
     if not is_self and not visible_to(user, viewer_user, config):
         return {}
     base_url = config.server.base_url
-    avatar = image_url(user.avatar) or f"{base_url}/images/avi.png"
-    header = image_url(user.banner) or f"{base_url}/images/banner.png"
+    avatar = avatar_url(user, base_url)
+    header = banner_url(user, base_url)
     source: dict[str, Any] = {"note": user.bio, "sensitive": False, "pleroma": {}}
     pleroma: dict[str, Any] = {
         "confirmation_pending": user.confirmation_pending,

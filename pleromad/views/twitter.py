@@ -8,19 +8,7 @@ from typing import Any
 from pleromad.domain.formatting import html_to_text
 from pleromad.store.users import User
 from pleromad.views.dates import twitter_date
-
-
-def image_url(image: dict[str, Any] | None) -> str | None:
-    """The URL of a stored profile image (an ActivityStreams Image, whose
-    ``url`` is a string or a list of links), or None."""
-    if not image:
-        return None
-    url = image.get("url")
-    if isinstance(url, list):
-        url = url[0] if url else None
-    if isinstance(url, dict):
-        url = url.get("href")
-    return url if isinstance(url, str) and url else None
+from pleromad.views.images import avatar_url, banner_url, image_url
 
 
 def role(user: User) -> str:
@@ -44,7 +32,7 @@ def user_entity(
 ) -> dict[str, Any]:
     """The TwitterAPI user object; counts and relationship flags are the
     caller's (all zero/false for a new account seen by nobody)."""
-    avatar = image_url(user.avatar) or f"{base_url}/images/avi.png"
+    avatar = avatar_url(user, base_url)
     entity: dict[str, Any] = {
         "id": str(user.id),
         "screen_name": user.nickname,
@@ -64,7 +52,7 @@ def user_entity(
         "profile_image_url_https": avatar,
         "profile_image_url_profile_size": avatar,
         "profile_image_url_original": avatar,
-        "cover_photo": image_url(user.banner) or f"{base_url}/images/banner.png",
+        "cover_photo": banner_url(user, base_url),
         "background_image": image_url(user.background),
         "statusnet_profile_url": user.ap_id,
         "is_local": user.local,

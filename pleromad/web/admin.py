@@ -15,7 +15,7 @@ from pleromad.errors import BadRequest
 from pleromad.runtime import Runtime
 from pleromad.store.invites import Invite
 from pleromad.store.users import User
-from pleromad.views.accounts import image_url
+from pleromad.views.images import avatar_url
 from pleromad.web.auth import Auth
 from pleromad.web.base import Call, JsonResponse, api_app, route
 from pleromad.web.params import Params
@@ -28,7 +28,7 @@ def render_admin_user(user: User, config: Config) -> dict[str, Any]:
     """The Admin API's user object."""
     return {
         "id": str(user.id),
-        "avatar": image_url(user.avatar) or f"{config.server.base_url}/images/avi.png",
+        "avatar": avatar_url(user, config.server.base_url),
         "nickname": user.nickname,
         "display_name": user.display_name,
         "deactivated": user.deactivated,

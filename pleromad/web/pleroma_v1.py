@@ -7,7 +7,7 @@ from typing import Any
 from pleromad.domain import media, relationships
 from pleromad.errors import MissingField
 from pleromad.runtime import Runtime
-from pleromad.views.accounts import image_url
+from pleromad.views.images import image_url
 from pleromad.views.media import render_attachment, render_default_mascot
 from pleromad.web.accounts import relate
 from pleromad.web.auth import Auth
