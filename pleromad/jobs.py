@@ -100,7 +100,7 @@ class JobRunner(Service):
         """Connect, listen and start working; the daemon awaits this at start."""
         if self.running:
             raise RuntimeError("the job runner is already running")
-        session = new_connection(self._reactor)
+        session = new_connection(self._reactor, listening=True)
         await session.connect(**connect_kwargs(self._dsn))
         try:
             await session.runOperation(f"LISTEN {store.CHANNEL}")

@@ -19,7 +19,7 @@ from twisted.internet.defer import Deferred
 from pleromad.db.pool import Database, Txn
 from pleromad.store import jobs as store
 from tests.conftest import StartRunner
-from tests.helpers import eventually, sleep
+from tests.helpers import eventually, query, sleep
 
 
 
@@ -164,6 +164,61 @@ async def test_notify_wakes_an_idle_runner_at_once(
     await sleep(0.3)  # the claim made at start has long found nothing
     enqueued = time.monotonic()
     await enqueue(db, "echo", {})
+    await eventually(lambda: ran.called, "the job runs", timeout=2.0)
+    assert (await ran) - enqueued < 1.0
+
+
+@pytest_twisted.ensureDeferred
+async def test_notify_during_a_query_on_the_session_wakes_the_runner_at_once(
+    db: Database, start_runner: StartRunner
+) -> None:
+    """A NOTIFY committed while the runner's session runs a query wakes the
+    runner as soon as that query ends, not at the next poll."""
+    ran: Deferred[float] = Deferred()
+
+    async def handler(p: Any) -> None:
+        ran.callback(time.monotonic())
+
+    runner = await start_runner({"echo": handler}, poll_interval=3600, rescue_interval=3600)
+    await sleep(0.3)  # the claim made at start has long found nothing
+    assert runner._session is not None
+    busy = runner._session.runOperation("SELECT pg_sleep(0.3)")
+    await sleep(0.1)  # the session's backend is inside pg_sleep now
+    enqueued = time.monotonic()
+    await enqueue(db, "echo", {})
+    await busy
+    await eventually(lambda: ran.called, "the job runs", timeout=2.0)
+    assert (await ran) - enqueued < 1.0
+
+
+@pytest_twisted.ensureDeferred
+async def test_notify_read_along_with_a_query_result_wakes_the_runner_at_once(
+    dsn: str, start_runner: StartRunner
+) -> None:
+    """A NOTIFY that reaches the runner's session in the same read as the
+    result of a query (the reactor was busy meanwhile) wakes the runner at
+    once, not at the next poll."""
+    ran: Deferred[float] = Deferred()
+
+    async def handler(p: Any) -> None:
+        ran.callback(time.monotonic())
+
+    runner = await start_runner({"echo": handler}, poll_interval=3600, rescue_interval=3600)
+    await sleep(0.3)  # the claim made at start has long found nothing
+    assert runner._session is not None
+    busy = runner._session.runOperation("SELECT 1")  # sent before this returns
+    # Block the reactor: the backend answers, goes idle, and then sends the
+    # NOTIFY of a job committed elsewhere right behind its ReadyForQuery.
+    time.sleep(0.1)
+    enqueued = time.monotonic()
+    query(
+        dsn,
+        "WITH job AS (INSERT INTO jobs (kind, payload) VALUES ('echo', '{}') RETURNING id)"
+        " SELECT pg_notify(%s, '') FROM job",
+        (store.CHANNEL,),
+    )
+    time.sleep(0.1)
+    await busy
     await eventually(lambda: ran.called, "the job runs", timeout=2.0)
     assert (await ran) - enqueued < 1.0
 

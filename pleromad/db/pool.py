@@ -99,14 +99,47 @@ def is_connection_failure(err: BaseException) -> bool:
     return False
 
 
-def new_connection(reactor: IReactorFDSet) -> txpostgres.Connection:
-    """A txpostgres connection that reconnects by itself after the server dies."""
+def new_connection(reactor: IReactorFDSet, *, listening: bool = False) -> txpostgres.Connection:
+    """A txpostgres connection that reconnects by itself after the server dies;
+    ``listening`` for one that LISTENs and must see every NOTIFY at once."""
     detector = reconnection.DeadConnectionDetector(
         deathChecker=lambda f: is_connection_failure(f.value),
         reconnectionIterator=_reconnect_delays,
         reactor=reactor,
     )
-    return txpostgres.Connection(reactor=reactor, detector=detector)
+    cls = ListeningConnection if listening else txpostgres.Connection
+    return cls(reactor=reactor, detector=detector)
+
+
+class ListeningConnection(txpostgres.Connection):
+    """A txpostgres connection that hands a NOTIFY to its observers as soon as
+    the query it was read with ends.
+
+    A NOTIFY the server sends just after a query's ReadyForQuery can be read
+    in the same recv() as that query's result (the reactor was busy, so both
+    waited in the socket).  psycopg2 moves libpq's notifications into
+    ``connection.notifies`` right after reading, but libpq parses this one
+    only later, while psycopg2 collects the results: it stays in libpq's
+    list, the socket is empty so no doRead comes, and txpostgres' check of
+    ``notifies`` when the query ends finds nothing.  It would wait for the
+    next query on the connection.
+    """
+
+    def cursorFinished(self, cursor: txpostgres.Cursor) -> None:
+        # One more poll() moves libpq's pending notifications into
+        # ``notifies``; txpostgres then dispatches them as usual.  It is safe
+        # only here, with no query in flight: txpostgres runs one query at a
+        # time and the next has not been sent yet.  A poll() once another
+        # query is under way would take that query's result from its cursor,
+        # whose Deferred would then never fire.  On an idle connection poll()
+        # only reads what is there and returns POLL_OK, as txpostgres' own
+        # doRead does on every NOTIFY.
+        if not self._connection.closed:
+            try:
+                self._connection.poll()
+            except psycopg2.Error:
+                pass  # the connection broke: the next query on it reports that
+        super().cursorFinished(cursor)
 
 
 def as_interaction(
