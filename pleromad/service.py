@@ -27,7 +27,7 @@ from pleromad.db.embedded import EmbeddedPostgresError
 from pleromad.db.pool import Database, DatabaseUnavailable
 from pleromad.db.server import DatabaseServer
 from pleromad.jobs import JobRunner
-from pleromad.domain import follow_import, lifecycle
+from pleromad.domain import follow_import, idempotency, lifecycle
 from pleromad.emoji.loader import EmojiLoadError
 from pleromad.mail.outbox import MAIL_JOB, mail_job_handler
 from pleromad.mail.plugins import mailer_for
@@ -44,7 +44,8 @@ log = Logger()
 EXIT_CONFIG = 78
 # How long shutdown waits for requests in flight.
 DRAIN_SECONDS = 10.0
-# How often expired rate-limit windows are deleted (any node may do it).
+# How often expired rate-limit windows, captchas and Idempotency-Keys are
+# deleted (any node may do it).
 HOUSEKEEPING_SECONDS = 300.0
 
 # Failures that mean "cannot start", reported as one line, not a traceback.
@@ -202,11 +203,12 @@ class PleromadService(Service):
 
 
 async def _housekeep(rt: Runtime) -> None:
-    """Periodic cleanup of ended rate-limit windows and expired captchas; a
-    failure is logged and the next round tries again."""
+    """Periodic cleanup of ended rate-limit windows, expired captchas and
+    Idempotency-Keys; a failure is logged and the next round tries again."""
     try:
         await rt.limiter.purge()
         await rt.db.run_interaction("purge captchas", captchas.purge_txn, rt.clock.seconds())
+        await idempotency.purge(rt)
     except Exception:
         log.failure("housekeeping failed")
 

@@ -16,14 +16,13 @@ on a reblog acts on its original.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pleromad.config import Config
 from pleromad.db.pool import Txn
-from pleromad.domain import content, notifications
+from pleromad.domain import content, idempotency, notifications
 from pleromad.domain.profile import local_nickname, visible_to
 from pleromad.domain.relationships import RecordNotFound
 from pleromad.emoji.table import EmojiTable, custom_emoji
@@ -33,7 +32,8 @@ from pleromad.store import media as media_store
 from pleromad.store import statuses as store
 from pleromad.store import timelines
 from pleromad.store.relationships import Listed, get_users_by_nicknames_txn
-from pleromad.store.statuses import Loaded, NewStatus, Status, StoredResponse
+from pleromad.store.idempotency import Claim
+from pleromad.store.statuses import Loaded, NewStatus, Status
 from pleromad.store.timelines import Window
 from pleromad.store.users import User
 from pleromad.ids import parse_id
@@ -52,9 +52,7 @@ CANT_DELETE = "Can't delete this post"
 CANT_REBLOG = "Only public and unlisted statuses can be reblogged"
 NO_POLLS = "Polls are not supported"
 NO_SCHEDULING = "Scheduled statuses are not supported"
-INVALID_IDEMPOTENCY_KEY = "Invalid Idempotency-Key"
 
-IDEMPOTENCY_KEY_LIMIT = 512
 # Rows deleted per transaction when a deleted account's content is removed.
 REMOVAL_BATCH = 1000
 
@@ -79,16 +77,6 @@ class StatusForm:
     sensitive: bool = False
     in_reply_to_id: str | None = None
     media_ids: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Posted:
-    """The answer to a post: its HTTP status and JSON body, and whether it
-    is the replay of an earlier answer under the same Idempotency-Key."""
-
-    status: int
-    body: str
-    replayed: bool
 
 
 @dataclass(frozen=True)
@@ -174,19 +162,17 @@ async def post_status(
     form: StatusForm,
     *,
     render: Render,
-    idempotency_key: str | None = None,
-) -> Posted:
+    claim: Claim | None = None,
+) -> Any:
     """Post ``form`` as ``author``; the answer is ``render`` of the new status.
 
-    With an ``idempotency_key`` (DECISIONS 26) the first answer is kept for
-    6 hours and given again, unchanged, to every later post of the same
-    account with the same key, which then posts nothing.
+    Under an Idempotency-Key ``claim`` (DECISIONS 26) the answer is
+    remembered in the post's own transaction, so that a status is posted
+    once per key even if the daemon dies just after.
     """
-    if idempotency_key is not None and not 0 < len(idempotency_key) <= IDEMPOTENCY_KEY_LIMIT:
-        raise ApiError(INVALID_IDEMPOTENCY_KEY, status=400)
     checked = check_form(form, rt.config, await rt.emoji.current())
     return await rt.db.run_interaction(
-        "post status", _post_txn, rt.config, author, checked, render, idempotency_key
+        "post status", _post_txn, rt.config, author, checked, render, claim, rt.clock.seconds()
     )
 
 
@@ -196,12 +182,9 @@ async def _post_txn(
     author: User,
     checked: _Checked,
     render: Render,
-    key: str | None,
-) -> Posted:
-    if key is not None:
-        stored = await store.claim_idempotency_key_txn(txn, author.id, key)
-        if stored is not None:
-            return Posted(stored.status, stored.body, replayed=True)
+    claim: Claim | None,
+    now: float,
+) -> Any:
     parent = None
     if checked.in_reply_to_id is not None:
         parent = await _original_txn(txn, checked.in_reply_to_id, author.id)
@@ -244,10 +227,10 @@ async def _post_txn(
     )
     await notifications.on_status_txn(txn, new_id)
     loaded = await store.load_txn(txn, [new_id], author.id)
-    body = json.dumps(render(loaded), ensure_ascii=False, separators=(",", ":"))
-    if key is not None:
-        await store.record_response_txn(txn, author.id, key, StoredResponse(200, body))
-    return Posted(200, body, replayed=False)
+    answer = render(loaded)
+    if claim is not None:
+        await idempotency.record_txn(txn, claim, answer, now)
+    return answer
 
 
 async def _mention_targets_txn(

@@ -3,7 +3,7 @@
 Security is not written by hand: each operation gets it from the
 :class:`~pleromad.web.base.Access` its route declares, so the document
 says exactly what the code demands.  The errors every route shares are
-added here too.
+added here too, and so is ``Idempotency-Key`` where the route honours it.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from pleromad import __version__
+from pleromad.domain.idempotency import KEY_LIMIT
 from pleromad.openapi import (
     accounts,
     admin,
@@ -68,6 +69,26 @@ SECURITY_SCHEMES = {
 _UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _PLACEHOLDER = re.compile(r"{([^}]+)}")
 _BODY_TYPES = ("application/json", "application/x-www-form-urlencoded", "multipart/form-data")
+
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "maxLength": KEY_LIMIT},
+    "description": (
+        "Answer this request once: sent again by the same user to the same method and"
+        " path with the same key within 6 hours, it is not run again and gets the first"
+        " answer (only an answer below 400 is remembered).  Requests without a user,"
+        " with an empty key or with more than one are not remembered."
+    ),
+}
+_IDEMPOTENCY_HEADERS = {
+    "Idempotency-Key": {"description": "The key sent, when one was.", "schema": STRING},
+    "Idempotent-Replayed": {
+        "description": "`true` when this answer is the first one given again.",
+        "schema": STRING,
+    },
+}
 
 
 def operations() -> dict[tuple[str, str], tuple[str, Operation]]:
@@ -129,9 +150,16 @@ def _operation(
                        for name, schema in operation.fields.items()]
     elif operation.fields or operation.files:
         described["requestBody"] = _request_body(operation)
+    remembers = access is not None and access.remembers(method)
+    if remembers:
+        parameters.append(IDEMPOTENCY_KEY)
     if parameters:
         described["parameters"] = parameters
     described["responses"] = _responses(method, operation, access)
+    if remembers:
+        for status, response in described["responses"].items():
+            if int(status) < 400:
+                response["headers"] = {**response.get("headers", {}), **_IDEMPOTENCY_HEADERS}
     if access is not None:
         security = _security(access)
         if security is not None:
@@ -219,6 +247,12 @@ def _shared_errors(method: str, access: Access | None) -> dict[int, str]:
     if access is None:
         return errors
     errors[503] = "The database is unavailable; try again."
+    if access.remembers(method):
+        errors[400] = (
+            "Malformed parameters, a path that is not UTF-8, or an Idempotency-Key over"
+            f" {KEY_LIMIT} characters."
+        )
+        errors[409] = "A request with this Idempotency-Key is still in progress; try again."
     if access.auth is not Auth.NONE:
         errors[429] = "Too many failed password logins (HTTP Basic) from this address."
     if access.auth in (Auth.REQUIRED, Auth.APP, Auth.TOKEN):

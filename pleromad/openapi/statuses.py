@@ -63,25 +63,14 @@ _ACCOUNTS_PAGE = answer(
 OPERATIONS: dict[tuple[str, str], Operation] = {
     ("POST", "/api/v1/statuses"): Operation(
         "Post a status.",
-        responses={
-            200: answer(
-                ref("Status"),
-                "The new status, or the first answer again for a repeated Idempotency-Key.",
-                **{
-                    "Idempotency-Key": "The key sent, when one was.",
-                    "Idempotent-Replayed": "`true` when this answer is a replay.",
-                },
-            )
-        },
+        responses={200: answer(ref("Status"), "The new status.")},
         fields=_POST_FIELDS,
         description=(
-            "Everything is checked before anything is written.  With one"
-            " `Idempotency-Key` request header (1 to 512 characters) the answer is"
-            " kept for 6 hours and given again, with nothing posted, to later"
-            " posts of the same account under that key."
+            "Everything is checked before anything is written.  Under an"
+            " `Idempotency-Key` the status and the answer remembered for the key"
+            " are written together: a key posts one status, even across a crash."
         ),
         errors={
-            400: "Malformed parameters, or an Idempotency-Key that is empty or too long.",
             404: "in_reply_to_id names no status the author may see.",
             422: "Over the character limit, empty without attachments, an unknown"
             " visibility, media_ids that are not the author's attachments, a reply"

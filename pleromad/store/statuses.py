@@ -395,58 +395,6 @@ async def _with_accounts_txn(txn: Txn, loaded: Loaded) -> Loaded:
     return loaded
 
 
-# -- Idempotency-Key (DECISIONS 26) --------------------------------------------
-
-IDEMPOTENCY_HOURS = 6
-
-
-@dataclass(frozen=True)
-class StoredResponse:
-    status: int
-    body: str
-
-
-async def claim_idempotency_key_txn(
-    txn: Txn, user_id: int, key: str
-) -> StoredResponse | None:
-    """Claim ``key`` for ``user_id`` until this transaction ends, or get the
-    response already recorded under it (within the last 6 hours).
-
-    None: the caller owns the key and must :func:`record_response_txn`
-    before committing.  A concurrent request with the same key waits here
-    until the first one's transaction ends, then sees its response.
-    """
-    await txn.execute(
-        "DELETE FROM idempotency_keys WHERE user_id = %s"
-        " AND created_at < now() - make_interval(hours => %s)",
-        (user_id, IDEMPOTENCY_HOURS),
-    )
-    claimed = await txn.execute(
-        "INSERT INTO idempotency_keys (user_id, key, status, body) VALUES (%s, %s, 0, '')"
-        " ON CONFLICT DO NOTHING",
-        (user_id, key),
-    )
-    if claimed:
-        return None
-    row = await txn.fetchone(
-        "SELECT status, body FROM idempotency_keys WHERE user_id = %s AND key = %s",
-        (user_id, key),
-    )
-    assert row is not None
-    return StoredResponse(row["status"], row["body"])
-
-
-async def record_response_txn(
-    txn: Txn, user_id: int, key: str, response: StoredResponse
-) -> None:
-    await txn.execute(
-        "UPDATE idempotency_keys SET status = %s, body = %s, created_at = now()"
-        " WHERE user_id = %s AND key = %s",
-        (response.status, response.body, user_id, key),
-    )
-
-
-
 async def search_txn(
     txn: Txn, query: str, viewer_id: int | None, limit: int, offset: int
 ) -> list[int]:

@@ -4,7 +4,8 @@ Each family is a class with ``app = api_app()`` and an ``rt`` attribute (the
 :class:`~pleromad.runtime.Runtime`); its handlers are declared with
 :func:`route`, which parses parameters and authenticates as the route asks,
 and receive one :class:`Call`; they return a JSON-able value or a
-:class:`JsonResponse`.  Errors become
+:class:`JsonResponse`.  An ``Idempotency-Key`` is honoured here too, for
+every route at once (:mod:`pleromad.domain.idempotency`).  Errors become
 ``{"error": message}`` here, in one place: an :class:`~pleromad.errors.ApiError`
 with its status, an unknown route 404, an unreachable database 503 and any
 other exception a logged 500 whose details never reach the client.
@@ -13,10 +14,9 @@ other exception a logged 500 whose details never reach the client.
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from klein import Klein
@@ -26,9 +26,13 @@ from twisted.web.iweb import IRequest
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 
 from pleromad.db.pool import DatabaseUnavailable
+from pleromad.domain import idempotency
+from pleromad.domain.idempotency import Answer, json_text
 from pleromad.domain.rate_limits import Allowance, headers
 from pleromad.errors import ApiError
 from pleromad.auth.realm import Viewer
+from pleromad.runtime import Runtime
+from pleromad.store.idempotency import Claim
 from pleromad.store.users import User
 from pleromad.web.auth import Auth, authenticate
 from pleromad.web.params import Params, read_params
@@ -36,6 +40,9 @@ from pleromad.web.params import Params, read_params
 log = Logger()
 
 JSON_CONTENT_TYPE = b"application/json; charset=utf-8"
+IDEMPOTENCY_KEY = b"idempotency-key"
+# The methods whose Idempotency-Key is honoured, as the reference's.
+_IDEMPOTENT_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 T = TypeVar("T")
 
@@ -47,6 +54,9 @@ class Call:
     request: IRequest
     params: Params
     viewer: Viewer | None
+    # The Idempotency-Key this request runs under, for a handler that
+    # remembers its answer in the transaction of its effect (exactly once).
+    claim: Claim | None = None
 
     @property
     def user(self) -> User:
@@ -57,10 +67,23 @@ class Call:
 
 @dataclass(frozen=True)
 class Access:
-    """Who may call a :func:`route` and with which OAuth scope."""
+    """Who may call a :func:`route`, with which OAuth scope, and whether
+    it honours an ``Idempotency-Key``."""
 
     auth: Auth
     scope: str | None
+    idempotency_key: bool = True
+
+    def remembers(self, method: str) -> bool:
+        """Whether a user's ``method`` request here is answered once per
+        ``Idempotency-Key`` (DECISIONS 26): POST, PUT and PATCH of routes
+        that did not opt out and that a user (not an app, not anonymous)
+        may call."""
+        return (
+            self.idempotency_key
+            and method in _IDEMPOTENT_METHODS
+            and self.auth not in (Auth.NONE, Auth.APP)
+        )
 
 
 Handler = Callable[[Any, Call], Awaitable[Any]]
@@ -82,11 +105,20 @@ def write_json(
     status: int = 200,
     headers: Mapping[str, str] | None = None,
 ) -> bytes:
+    return write_json_text(request, json_text(body), status, headers)
+
+
+def write_json_text(
+    request: IRequest,
+    text: str,
+    status: int = 200,
+    headers: Mapping[str, str] | None = None,
+) -> bytes:
     request.setResponseCode(status)
     request.setHeader(b"content-type", JSON_CONTENT_TYPE)
     for name, value in (headers or {}).items():
         request.setHeader(name.encode("ascii"), value.encode("utf-8"))
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return text.encode("utf-8")
 
 
 def render(request: IRequest, result: Any) -> bytes:
@@ -101,9 +133,12 @@ def route(
     *methods: str,
     auth: Auth = Auth.NONE,
     scope: str | None = None,
+    idempotency_key: bool = True,
 ) -> Callable[[Handler], Handler]:
-    """Declare a JSON endpoint of ``app``: ``auth`` says who may call it and
-    ``scope`` which OAuth scope a token needs for it."""
+    """Declare a JSON endpoint of ``app``: ``auth`` says who may call it,
+    ``scope`` which OAuth scope a token needs for it; ``idempotency_key``
+    False opts it out of Idempotency-Key (see :meth:`Access.remembers`)."""
+    access = Access(auth, scope, idempotency_key)
 
     def decorate(handler: Handler) -> Handler:
         @functools.wraps(handler)
@@ -114,14 +149,50 @@ def route(
                 if auth is Auth.NONE
                 else await authenticate(self.rt, request, params, auth, scope)
             )
-            return render(request, await handler(self, Call(request, params, viewer)))
+            call = Call(request, params, viewer)
+            key = _idempotency_key(call, access)
+            if key is None:
+                return render(request, await handler(self, call))
+            return await _answer_once(
+                self.rt, call, key, lambda claim: handler(self, replace(call, claim=claim))
+            )
 
         # Klein copies this onto the endpoint it keeps, for the route map.
-        endpoint.access = Access(auth, scope)  # type: ignore[attr-defined]
+        endpoint.access = access  # type: ignore[attr-defined]
         app.route(path, methods=list(methods))(endpoint)
         return handler
 
     return decorate
+
+
+def _idempotency_key(call: Call, access: Access) -> str | None:
+    """The request's Idempotency-Key, when its route honours one from its caller."""
+    method = call.request.method.decode("ascii")
+    if call.viewer is None or call.viewer.user is None or not access.remembers(method):
+        return None
+    return idempotency.requested_key(
+        call.request.requestHeaders.getRawHeaders(IDEMPOTENCY_KEY) or []
+    )
+
+
+async def _answer_once(
+    rt: Runtime, call: Call, key: str, respond: Callable[[Claim], Awaitable[Any]]
+) -> bytes:
+    """The answer remembered under ``key`` for the caller's request (method
+    and path), or ``respond``'s; both carry the key, a replay says so."""
+
+    async def run(claim: Claim) -> Answer:
+        result = await respond(claim)
+        response = result if isinstance(result, JsonResponse) else JsonResponse(result)
+        return Answer(response.status, json_text(response.body), response.headers)
+
+    request = f"{call.request.method.decode('ascii')} {call.request.path.decode('latin-1')}"
+    answer = await idempotency.once(rt, call.user.id, key, request, run)
+    replayed = {"Idempotent-Replayed": "true"} if answer.replayed else {}
+    return write_json_text(
+        call.request, answer.body, answer.status,
+        {**answer.headers, "Idempotency-Key": key, **replayed},
+    )
 
 
 def page(app: Klein, path: str, *methods: str) -> Callable[[PageHandler], PageHandler]:

@@ -182,8 +182,11 @@ class OAuthApi:
         request.responseHeaders.addRawHeader(b"set-cookie", cookie.encode("ascii"))
 
     # -- tokens -------------------------------------------------------------
+    # Token, revoke and sign-out are outside the reference's API pipelines
+    # and take no Idempotency-Key (a replayed grant would hand out a
+    # credential again).
 
-    @route(app, "/oauth/token", "POST")
+    @route(app, "/oauth/token", "POST", idempotency_key=False)
     async def token(self, call: Call) -> Any:
         params = call.params
         grant_type = params.str("grant_type")
@@ -212,7 +215,7 @@ class OAuthApi:
             granted = await oauth.refresh_grant(self.rt, client, refresh_token)
         return views.token(granted.issued, granted.user, oauth.TOKEN_LIFETIME)
 
-    @route(app, "/oauth/revoke", "POST")
+    @route(app, "/oauth/revoke", "POST", idempotency_key=False)
     async def revoke(self, call: Call) -> Any:
         params = call.params
         token = params.str("token")
@@ -223,7 +226,7 @@ class OAuthApi:
 
     # -- the cookie ---------------------------------------------------------
 
-    @route(app, "/auth/sign_out", "DELETE", "POST")
+    @route(app, "/auth/sign_out", "DELETE", "POST", idempotency_key=False)
     async def sign_out(self, call: Call) -> Any:
         """Revoke the cookie's session and token and expire the cookie; an
         answer of 200 ``{}`` whether or not there was one."""

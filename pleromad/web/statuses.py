@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -15,7 +14,7 @@ from pleromad.store.users import User
 from pleromad.views.statuses import render_status, render_statuses
 from pleromad.web.accounts import paginated_accounts, reader
 from pleromad.web.auth import Auth
-from pleromad.web.base import Call, JsonResponse, api_app, route
+from pleromad.web.base import Call, api_app, route
 from pleromad.web.pagination import (
     ACCOUNTS_MAX_LIMIT,
     STATUSES_MAX_LIMIT,
@@ -24,8 +23,6 @@ from pleromad.web.pagination import (
     paginated,
 )
 from pleromad.web.params import Params
-
-IDEMPOTENCY_KEY = b"idempotency-key"
 
 # statuses.favourite, .reblog, ...: (rt, status id, user) -> the status to show.
 Action = Callable[[Runtime, str, User], Awaitable[Loaded]]
@@ -48,26 +45,16 @@ class StatusesApi:
 
     @route(app, "/api/v1/statuses", "POST", auth=Auth.REQUIRED, scope="write")
     async def post(self, call: Call) -> Any:
-        """Post a status; an ``Idempotency-Key`` replays the first answer
-        (DECISIONS 26)."""
-        keys = call.request.requestHeaders.getRawHeaders(IDEMPOTENCY_KEY) or []
-        # As the reference: only a request with exactly one key is remembered.
-        key = keys[0].decode("utf-8", "replace").strip() if len(keys) == 1 else None
-        key = key or None
+        """Post a status; under an Idempotency-Key its answer is remembered
+        with the post itself (see :func:`statuses.post_status`)."""
         author = call.user
-        posted = await statuses.post_status(
+        return await statuses.post_status(
             self.rt,
             author,
             status_form(call.params),
             render=lambda loaded: self._one(loaded, author),
-            idempotency_key=key,
+            claim=call.claim,
         )
-        headers = {}
-        if key is not None:
-            headers["Idempotency-Key"] = key
-            if posted.replayed:
-                headers["Idempotent-Replayed"] = "true"
-        return JsonResponse(json.loads(posted.body), posted.status, headers)
 
     @route(app, "/api/v1/statuses", "GET", auth=Auth.READ_OR_PUBLIC)
     async def several(self, call: Call) -> Any:
