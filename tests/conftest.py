@@ -199,7 +199,10 @@ class Client:
         body = await treq.content(response)
         if self.contract:
             content_type = response.headers.getRawHeaders(b"content-type", [b""])[0]
-            contract.check(method, url, response.code, content_type.decode("latin-1"), body)
+            contract.check(
+                contract.routed_method(method, kwargs.get("data")),
+                url, response.code, content_type.decode("latin-1"), body,
+            )
         return Answer(response, body)
 
     def request(self, method: str, path: str, **kwargs: Any) -> Deferred[Answer]:

@@ -85,6 +85,22 @@ def operation_for(method: str, url: str) -> tuple[str, dict[str, Any]] | None:
     return None
 
 
+def routed_method(method: str, data: Any) -> str:
+    """The method the daemon routes a request as: a POST whose form (a
+    dict) or JSON body (bytes) says ``_method`` is that method."""
+    if method != "POST":
+        return method
+    if isinstance(data, bytes):
+        try:
+            data = json.loads(data)
+        except ValueError:
+            return method
+    override = data.get("_method") if isinstance(data, dict) else None
+    if isinstance(override, str) and override.upper() in ("PUT", "PATCH", "DELETE"):
+        return override.upper()
+    return method
+
+
 def check(method: str, url: str, status: int, content_type: str | None, body: bytes) -> None:
     """Fail unless this answer is one the document promises."""
     if method in ("HEAD", "OPTIONS"):

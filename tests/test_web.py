@@ -370,3 +370,52 @@ async def test_unexpected_exception_is_a_bare_500(echo: Client) -> None:
     text = await response.text("utf-8")
     assert json.loads(text) == {"error": "Internal server error"}
     assert "secret" not in text and "Traceback" not in text
+
+
+# -- method override and content negotiation (mastodon-subset §0) -------------
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_post_with_method_override_is_routed_as_that_method(
+    rt: Runtime, client: Client
+) -> None:
+    """Plug.MethodOverride: `_method` in a form or JSON POST body picks PUT,
+    PATCH or DELETE; any other value, or a GET, is not an override."""
+    from tests.test_accounts import bearer, make_user
+
+    alice = await make_user(rt, "alice")
+    auth = await bearer(rt, alice)
+    r = await client.post(
+        "/api/v1/accounts/update_credentials", headers=auth,
+        data={"_method": "patch", "display_name": "Alice Liddell"},
+    )
+    assert r.code == 200
+    assert (await get_json(r))["display_name"] == "Alice Liddell"
+    r = await client.post(
+        "/api/pleroma/notification_settings",
+        headers={**auth, "Content-Type": "application/json"},
+        data=json.dumps({"_method": "PUT", "follows": False}).encode(),
+    )
+    assert (r.code, await get_json(r)) == (200, {"status": "success"})
+    for refused in ("GET", "TRACE"):
+        r = await client.post(
+            "/api/v1/accounts/verify_credentials", headers=auth, data={"_method": refused}
+        )
+        assert (r.code, await get_json(r)) == (404, {"error": "Not implemented"})
+
+
+@pytest_twisted.ensureDeferred
+async def test_an_accept_header_without_json_is_406(client: Client) -> None:
+    """JSON routes answer 406 to an Accept that admits no JSON; a missing
+    header, */*, application/* or one JSON range among others are fine; the
+    captcha and healthcheck (the reference's pleroma_api pipeline) take HTML too."""
+    for accept in ("application/json", "text/html, */*;q=0.8", "application/*", ""):
+        r = await client.get("/api/v1/instance", headers={"Accept": accept})
+        assert r.code == 200, accept
+    for accept in ("text/html", "application/xml, text/plain", "application/json;q=0"):
+        r = await client.get("/api/v1/instance", headers={"Accept": accept})
+        assert (r.code, await get_json(r)) == (406, {"error": "Not acceptable"}), accept
+    r = await client.get("/api/pleroma/healthcheck", headers={"Accept": "text/html"})
+    assert r.code == 200
+    r = await client.get("/api/pleroma/healthcheck", headers={"Accept": "image/png"})
+    assert r.code == 406

@@ -247,6 +247,7 @@ def _shared_errors(method: str, access: Access | None) -> dict[int, str]:
     if access is None:
         return errors
     errors[503] = "The database is unavailable; try again."
+    errors[406] = "An Accept header that admits no JSON."
     if access.remembers(method):
         errors[400] = (
             "Malformed parameters, a path that is not UTF-8, or an Idempotency-Key over"

@@ -35,6 +35,7 @@ from pleromad.runtime import Runtime
 from pleromad.store.idempotency import Claim
 from pleromad.store.users import User
 from pleromad.web.auth import Auth, authenticate
+from pleromad.web.negotiation import JSON, check_accept
 from pleromad.web.params import Params, read_params
 
 log = Logger()
@@ -134,15 +135,18 @@ def route(
     auth: Auth = Auth.NONE,
     scope: str | None = None,
     idempotency_key: bool = True,
+    accept: tuple[str, ...] = JSON,
 ) -> Callable[[Handler], Handler]:
     """Declare a JSON endpoint of ``app``: ``auth`` says who may call it,
     ``scope`` which OAuth scope a token needs for it; ``idempotency_key``
-    False opts it out of Idempotency-Key (see :meth:`Access.remembers`)."""
+    False opts it out of Idempotency-Key (see :meth:`Access.remembers`);
+    ``accept`` is what an ``Accept`` header must admit (else 406)."""
     access = Access(auth, scope, idempotency_key)
 
     def decorate(handler: Handler) -> Handler:
         @functools.wraps(handler)
         async def endpoint(self: Any, request: IRequest, **path_args: str) -> bytes:
+            check_accept(request, accept)
             params = await read_params(request, path_args)
             viewer = (
                 None

@@ -172,14 +172,16 @@ async def _read_body(request: IRequest) -> dict[str, Any]:
     if size == 0:
         return {}
     ctype = (request.getHeader(b"content-type") or b"").decode("latin-1")
-    media_type = ctype.split(";", 1)[0].strip().lower()
-    if media_type not in _DECODERS:
-        # Like the reference, a body of another type is simply not parameters.
-        return {}
-    decode = _DECODERS[media_type]
     if size > _THREAD_THRESHOLD:
-        return await deferToThread(decode, content.read(), ctype)
-    return decode(content.read(), ctype)
+        return await deferToThread(decode_body, content.read(), ctype)
+    return decode_body(content.read(), ctype)
+
+
+def decode_body(body: bytes, ctype: str) -> dict[str, Any]:
+    """The parameters of a body of content type ``ctype``; like the
+    reference, a body of another type is simply not parameters."""
+    decode = _DECODERS.get(ctype.split(";", 1)[0].strip().lower())
+    return {} if decode is None else decode(body, ctype)
 
 
 def _decode_form(body: bytes, ctype: str) -> dict[str, Any]:

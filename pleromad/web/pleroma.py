@@ -16,6 +16,7 @@ from pleromad.views import health as health_view
 from pleromad.web.auth import Auth
 from pleromad.web.base import Call, JsonResponse, api_app, page, route, write_json
 from pleromad.web.client_ip import bucket_key, client_key
+from pleromad.web.negotiation import JSON_OR_HTML
 from pleromad.web.pages import render_page
 from pleromad.web.params import Params, Upload
 
@@ -30,14 +31,14 @@ class PleromaApi:
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
 
-    @route(app, "/api/pleroma/healthcheck", "GET")
+    @route(app, "/api/pleroma/healthcheck", "GET", accept=JSON_OR_HTML)
     async def healthcheck(self, call: Call) -> Any:
         if not self.rt.config.instance.healthcheck:
             return JsonResponse({}, 503)
         state = await health.check(self.rt.db, self.rt.clock)
         return JsonResponse(health_view.render(state), 200 if state.healthy else 503)
 
-    @route(app, "/api/pleroma/captcha", "GET")
+    @route(app, "/api/pleroma/captcha", "GET", accept=JSON_OR_HTML)
     async def captcha(self, call: Call) -> Any:
         return await captcha.new_challenge(self.rt)
 

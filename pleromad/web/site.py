@@ -21,7 +21,9 @@ from twisted.web.resource import IResource, Resource
 from twisted.web.server import Request, Site
 
 from pleromad.deferreds import within
+from pleromad.errors import ApiError
 from pleromad.web.base import write_json
+from pleromad.web.params import decode_body
 
 # Room for the multipart framing around a file of exactly [instance]
 # upload_limit, so that such a file reaches the upload code, whose own check
@@ -34,6 +36,8 @@ def body_limit(upload_limit: int) -> int:
     return upload_limit + _FRAMING_ALLOWANCE
 
 
+_OVERRIDES = frozenset({"PUT", "PATCH", "DELETE"})
+_OVERRIDE_SCAN_LIMIT = 64 * 1024
 _ALLOWED_METHODS = b"POST, PUT, DELETE, GET, PATCH, OPTIONS"
 _ALLOWED_HEADERS = b"Authorization, Content-Type, Idempotency-Key"
 _EXPOSED_HEADERS = (
@@ -110,6 +114,7 @@ class Gateway(Resource):
             request, "body_too_large", False
         ):
             return write_json(request, {"error": "Request body too large"}, 413)
+        _override_method(request)
         finished = request.notifyFinish()
         self._in_flight.add(finished)
         finished.addBoth(lambda _: self._in_flight.discard(finished))
@@ -153,6 +158,30 @@ def _utf8_path(request: IRequest) -> bool:
     except UnicodeDecodeError:
         return False
     return True
+
+
+def _override_method(request: IRequest) -> None:
+    """Plug.MethodOverride: a POST whose body carries ``_method`` (PUT, PATCH
+    or DELETE) is routed as that method.  Only bodies up to
+    ``_OVERRIDE_SCAN_LIMIT`` are looked at (the forms that use it are small;
+    uploads are not read twice on the reactor); a malformed body is left
+    for the route to refuse."""
+    if request.method != b"POST" or request.content is None:
+        return
+    if _body_size(request) > _OVERRIDE_SCAN_LIMIT:
+        return
+    request.content.seek(0)
+    body = request.content.read()
+    request.content.seek(0)
+    if b"_method" not in body:
+        return
+    ctype = (request.getHeader(b"content-type") or b"").decode("latin-1")
+    try:
+        override = decode_body(body, ctype).get("_method")
+    except ApiError:
+        return
+    if isinstance(override, str) and override.upper() in _OVERRIDES:
+        request.method = override.upper().encode("ascii")
 
 
 def _body_size(request: IRequest) -> int:
