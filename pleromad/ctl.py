@@ -292,9 +292,10 @@ async def user_invite(rt: Runtime, args: argparse.Namespace) -> None:
 def _max_use(text: str | None) -> int | None:
     if text is None:
         return None
-    if not (text.isascii() and text.isdigit()) or int(text) < 1:
+    if not (text.isascii() and text.isdigit()) or not invites.valid_max_use(int(text)):
         raise CommandFailed(
-            f"Could not create invite token: --max-use must be a positive integer, got {text!r}"
+            "Could not create invite token: --max-use must be an integer from 1 to"
+            f" {invites.MAX_USE_LIMIT}, got {text!r}"
         )
     return int(text)
 

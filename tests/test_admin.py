@@ -370,6 +370,8 @@ async def test_invites(rt: Runtime, client: Client, dsn: str, audit_lines: list[
     before = state(dsn)
     for params in (
         {"invite[max_use]": "-1"}, {"invite[max_use]": "0"}, {"invite[max_use]": "many"},
+        # Found by fuzzing: beyond the column's integer was a 500.
+        {"invite[max_use]": str(2**31)}, {"max_use": str(10**23)},
         {"invite[expires_at]": "2999-13-01"}, {"invite[expires_at]": "tomorrow"},
         {"invite[expires_at]": "2000-01-01"},
     ):

@@ -319,13 +319,15 @@ def test_invite_prints_its_token_last(ctl: Ctl, dsn: str) -> None:
         (("--expires-at", "tomorrow"), "--expires-at must be a date YYYY-MM-DD"),
         (("--expires-at", "20300101"), "--expires-at must be a date YYYY-MM-DD"),
         (("--expires-at", "2001-01-01"), "2001-01-01 is in the past"),
-        (("--max-use", "-1"), "--max-use must be a positive integer"),
-        (("--max-use", "0"), "--max-use must be a positive integer"),
-        (("--max-use", "many"), "--max-use must be a positive integer"),
+        (("--max-use", "-1"), "--max-use must be an integer from 1 to 2147483647"),
+        (("--max-use", "0"), "--max-use must be an integer from 1 to 2147483647"),
+        (("--max-use", "many"), "--max-use must be an integer from 1 to 2147483647"),
+        # Beyond the column's integer: once a database error (a traceback).
+        (("--max-use", "2147483648"), "--max-use must be an integer from 1 to 2147483647"),
     ],
 )
 def test_invite_refuses_bad_limits(ctl: Ctl, dsn: str, args: tuple[str, ...], reason: str) -> None:
-    """A bad or past date, or a --max-use that is not a positive integer:
+    """A bad or past date, or a --max-use out of 1..2**31-1:
     exit 1, "Could not create invite token: ...", no invite."""
     line = ctl.fails("invite", *args)
     assert line.startswith("Could not create invite token: ") and reason in line

@@ -236,8 +236,10 @@ async def set_group(
 
 
 def parse_max_use(value: int | None) -> int | None:
-    if value is not None and value < 1:
-        raise BadRequest("Invalid value for max_use: must be a positive integer")
+    if value is not None and not invites.valid_max_use(value):
+        raise BadRequest(
+            f"Invalid value for max_use: must be an integer from 1 to {invites.MAX_USE_LIMIT}"
+        )
     return value
 
 

@@ -62,12 +62,21 @@ def _invite(row: dict[str, Any] | None) -> Invite | None:
     return None if row is None else Invite(**row)
 
 
+# max_use is a PostgreSQL integer.
+MAX_USE_LIMIT = 2**31 - 1
+
+
+def valid_max_use(value: int) -> bool:
+    """The one rule for ``max_use``, wherever it comes from."""
+    return 1 <= value <= MAX_USE_LIMIT
+
+
 async def create_invite_txn(
     txn: Txn, *, max_use: int | None = None, expires_at: date | None = None
 ) -> Invite:
-    """A new invite with a fresh random token; ``max_use`` must be positive."""
-    if max_use is not None and max_use < 1:
-        raise ValueError("max_use must be at least 1")
+    """A new invite with a fresh random token; ``max_use`` must be valid."""
+    if max_use is not None and not valid_max_use(max_use):
+        raise ValueError(f"max_use out of range: {max_use}")
     row = await txn.fetchone(
         f"INSERT INTO invites (token, max_use, expires_at) VALUES (%s, %s, %s)"
         f" RETURNING {_COLUMNS}",
