@@ -22,7 +22,7 @@ from tests.conftest import Client
 from tests.test_auth import make_token, make_user
 from tools.fuzz import Summary, schemathesis, summarize
 
-SECONDS = 15
+SECONDS = 30
 SEED = 20261127
 
 
