@@ -17,6 +17,7 @@ from twisted.internet import task
 from twisted.internet.defer import Deferred
 
 from pleromad.db.pool import Database, Txn
+from pleromad.jobs import JobRunner
 from pleromad.store import jobs as store
 from tests.conftest import StartRunner
 from tests.helpers import eventually, query, sleep
@@ -149,31 +150,9 @@ async def test_enqueue_in_rolled_back_transaction_leaves_nothing(
     assert ran == []
 
 
-@pytest_twisted.ensureDeferred
-async def test_notify_wakes_an_idle_runner_at_once(
-    db: Database, start_runner: StartRunner
-) -> None:
-    """An idle runner whose poll is an hour away runs a new job within a second:
-    the commit's NOTIFY wakes it."""
-    ran = Deferred()
-
-    async def handler(p: Any) -> None:
-        ran.callback(time.monotonic())
-
-    await start_runner({"echo": handler}, poll_interval=3600, rescue_interval=3600)
-    await sleep(0.3)  # the claim made at start has long found nothing
-    enqueued = time.monotonic()
-    await enqueue(db, "echo", {})
-    await eventually(lambda: ran.called, "the job runs", timeout=2.0)
-    assert (await ran) - enqueued < 1.0
-
-
-@pytest_twisted.ensureDeferred
-async def test_notify_during_a_query_on_the_session_wakes_the_runner_at_once(
-    db: Database, start_runner: StartRunner
-) -> None:
-    """A NOTIFY committed while the runner's session runs a query wakes the
-    runner as soon as that query ends, not at the next poll."""
+async def quiet_runner(start_runner: StartRunner) -> tuple[JobRunner, Deferred[float]]:
+    """A runner whose poll is an hour away, past its first (empty) claim, and
+    when its first job runs: only a NOTIFY can wake it."""
     ran: Deferred[float] = Deferred()
 
     async def handler(p: Any) -> None:
@@ -182,13 +161,38 @@ async def test_notify_during_a_query_on_the_session_wakes_the_runner_at_once(
     runner = await start_runner({"echo": handler}, poll_interval=3600, rescue_interval=3600)
     await sleep(0.3)  # the claim made at start has long found nothing
     assert runner._session is not None
+    return runner, ran
+
+
+async def runs_within_a_second(ran: Deferred[float], enqueued: float) -> None:
+    await eventually(lambda: ran.called, "the job runs", timeout=2.0)
+    assert (await ran) - enqueued < 1.0
+
+
+@pytest_twisted.ensureDeferred
+async def test_notify_wakes_an_idle_runner_at_once(
+    db: Database, start_runner: StartRunner
+) -> None:
+    """An idle runner runs a new job within a second: the commit's NOTIFY wakes it."""
+    _, ran = await quiet_runner(start_runner)
+    enqueued = time.monotonic()
+    await enqueue(db, "echo", {})
+    await runs_within_a_second(ran, enqueued)
+
+
+@pytest_twisted.ensureDeferred
+async def test_notify_during_a_query_on_the_session_wakes_the_runner_at_once(
+    db: Database, start_runner: StartRunner
+) -> None:
+    """A NOTIFY committed while the runner's session runs a query wakes the
+    runner as soon as that query ends, not at the next poll."""
+    runner, ran = await quiet_runner(start_runner)
     busy = runner._session.runOperation("SELECT pg_sleep(0.3)")
     await sleep(0.1)  # the session's backend is inside pg_sleep now
     enqueued = time.monotonic()
     await enqueue(db, "echo", {})
     await busy
-    await eventually(lambda: ran.called, "the job runs", timeout=2.0)
-    assert (await ran) - enqueued < 1.0
+    await runs_within_a_second(ran, enqueued)
 
 
 @pytest_twisted.ensureDeferred
@@ -198,14 +202,7 @@ async def test_notify_read_along_with_a_query_result_wakes_the_runner_at_once(
     """A NOTIFY that reaches the runner's session in the same read as the
     result of a query (the reactor was busy meanwhile) wakes the runner at
     once, not at the next poll."""
-    ran: Deferred[float] = Deferred()
-
-    async def handler(p: Any) -> None:
-        ran.callback(time.monotonic())
-
-    runner = await start_runner({"echo": handler}, poll_interval=3600, rescue_interval=3600)
-    await sleep(0.3)  # the claim made at start has long found nothing
-    assert runner._session is not None
+    runner, ran = await quiet_runner(start_runner)
     busy = runner._session.runOperation("SELECT 1")  # sent before this returns
     # Block the reactor: the backend answers, goes idle, and then sends the
     # NOTIFY of a job committed elsewhere right behind its ReadyForQuery.
@@ -219,8 +216,7 @@ async def test_notify_read_along_with_a_query_result_wakes_the_runner_at_once(
     )
     time.sleep(0.1)
     await busy
-    await eventually(lambda: ran.called, "the job runs", timeout=2.0)
-    assert (await ran) - enqueued < 1.0
+    await runs_within_a_second(ran, enqueued)
 
 
 @pytest_twisted.ensureDeferred
