@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from tests import contract
+
 BIN = Path(sys.executable).parent
 STOP_SECONDS = 20.0
 
@@ -27,11 +29,15 @@ def free_port() -> int:
 
 
 def http_get(url: str) -> tuple[int, object]:
+    """The status and JSON body of a GET, checked against the OpenAPI document."""
     try:
         with urllib.request.urlopen(url, timeout=10) as response:
-            return response.status, json.loads(response.read())
+            status, body = response.status, response.read()
+            content_type = response.headers["content-type"]
     except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read())
+        status, content_type, body = e.code, e.headers["content-type"], e.read()
+    contract.check("GET", url, status, content_type, body)
+    return status, json.loads(body)
 
 
 class Daemon:
