@@ -26,7 +26,7 @@ from pleromad.openapi import (
     timelines,
 )
 from pleromad.openapi.entities import SCHEMAS
-from pleromad.openapi.spec import FILE, STRING, Operation, Response, Schema, ref
+from pleromad.openapi.spec import FILE, ID, STRING, Operation, Response, Schema, ref
 from pleromad.web.auth import COOKIE_NAME, Auth
 from pleromad.web.base import Access
 
@@ -142,7 +142,7 @@ def _operation(
     if operation.description:
         described["description"] = operation.description
     parameters = [
-        {"name": name, "in": "path", "required": True, "schema": operation.path.get(name, STRING)}
+        {"name": name, "in": "path", "required": True, "schema": _path_schema(operation, name)}
         for name in _PLACEHOLDER.findall(path)
     ]
     if method in ("GET", "DELETE"):
@@ -165,6 +165,11 @@ def _operation(
         if security is not None:
             described["security"] = security
     return described
+
+
+def _path_schema(operation: Operation, name: str) -> Schema:
+    """What the operation says of a path parameter; an ``{id}`` is an id."""
+    return operation.path.get(name, ID if name == "id" else STRING)
 
 
 def _query_parameter(name: str, schema: Schema, required: bool) -> dict[str, Any]:
