@@ -69,7 +69,8 @@ async def test_a_follow_sent_again_is_the_first_answer_and_runs_once(
     rt: Runtime, client: Client
 ) -> None:
     """The replay answers the first Relationship with ``Idempotent-Replayed``
-    and does not run: an unfollow in between stays, no second notification."""
+    (and the first request's id) and does not run: an unfollow in between
+    stays, no second notification."""
     alice, bob = await make_user(rt, "alice"), await make_user(rt, "bob")
     plain = await bearer(rt, alice)
     with_key = keyed(plain, "follow-1")
@@ -87,6 +88,11 @@ async def test_a_follow_sent_again_is_the_first_answer_and_runs_once(
     assert header(again, REPLAYED) == ["true"]
     assert follow_state(rt, alice, bob) is None
     assert count(rt, notified, (bob.id,)) == 1
+    # Both name the request that answered first, as the reference does.
+    [first_id] = header(first, "x-request-id")
+    assert header(first, "x-original-request-id") == [first_id]
+    assert header(again, "x-original-request-id") == [first_id]
+    assert header(again, "x-request-id") != [first_id]
 
 
 @pytest_twisted.ensureDeferred
@@ -277,7 +283,7 @@ async def test_a_request_whose_client_went_away_still_answers_the_retry(rt: Runt
     async def never(claim: Claim) -> idempotency.Answer:
         raise AssertionError("run again")
 
-    first = Deferred.fromCoroutine(idempotency.once(rt, alice.id, "k", "POST /x", slow))
+    first = Deferred.fromCoroutine(idempotency.once(rt, alice.id, "k", "POST /x", slow, request_id="a"))
     await eventually(lambda: keys(rt) == 1, "the key claimed")
     first.cancel()
     with pytest.raises(CancelledError):
@@ -287,7 +293,7 @@ async def test_a_request_whose_client_went_away_still_answers_the_retry(rt: Runt
         lambda: query(rt.db.dsn, "SELECT status, body FROM idempotency_keys") == [(200, '"done"')],
         "the answer remembered",
     )
-    retry = await idempotency.once(rt, alice.id, "k", "POST /x", never)
+    retry = await idempotency.once(rt, alice.id, "k", "POST /x", never, request_id="b")
     assert (retry.status, retry.body, retry.replayed) == (200, '"done"', True)
 
 

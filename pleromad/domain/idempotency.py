@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from twisted.internet.defer import Deferred
@@ -72,6 +72,8 @@ class Answer:
     body: str
     headers: Mapping[str, str] = field(default_factory=dict)
     replayed: bool = False
+    # The X-Request-Id of the request that gave the answer first.
+    original_request_id: str = ""
 
 
 # Runs the request while it holds the claim; answers it.
@@ -98,15 +100,20 @@ def requested_key(values: Sequence[bytes]) -> str | None:
     return key or None
 
 
-async def once(rt: Runtime, user_id: int, key: str, request: str, run: Run) -> Answer:
+async def once(
+    rt: Runtime, user_id: int, key: str, request: str, run: Run, *, request_id: str
+) -> Answer:
     """The answer remembered for ``user_id``'s ``request`` (method and path)
-    under ``key``, replayed, or else ``run``'s, remembered if below 400."""
-    claimed = await _claim(rt, user_id, key, request)
+    under ``key``, replayed, or else ``run``'s, remembered if below 400;
+    ``request_id`` is this request's X-Request-Id."""
+    claimed = await _claim(rt, user_id, key, request, request_id)
     if isinstance(claimed, Remembered):
-        return Answer(claimed.status, claimed.body, replayed=True)
+        return Answer(claimed.status, claimed.body, replayed=True,
+                      original_request_id=claimed.request_id)
     # A client that goes away (as one that retries does) does not stop the
     # request half-way: it finishes, and its answer waits for the retry.
-    return await uncancellable(Deferred.fromCoroutine(_run(rt, claimed, run)))
+    answer = await uncancellable(Deferred.fromCoroutine(_run(rt, claimed, run)))
+    return replace(answer, original_request_id=request_id)
 
 
 async def record_txn(txn: Txn, claim: Claim, body: Any, now: float) -> None:
@@ -125,12 +132,14 @@ async def purge(rt: Runtime) -> int:
     )
 
 
-async def _claim(rt: Runtime, user_id: int, key: str, request: str) -> Claim | Remembered:
+async def _claim(
+    rt: Runtime, user_id: int, key: str, request: str, request_id: str
+) -> Claim | Remembered:
     deadline = rt.clock.seconds() + WAIT_SECONDS
     while True:
         claimed = await rt.db.run_interaction(
             "claim idempotency key", store.claim_txn,
-            user_id, key, request, rt.clock.seconds(), LEASE_SECONDS, KEEP_SECONDS,
+            user_id, key, request, request_id, rt.clock.seconds(), LEASE_SECONDS, KEEP_SECONDS,
         )
         if claimed is not None:
             return claimed

@@ -88,6 +88,10 @@ _IDEMPOTENCY_HEADERS = {
         "description": "`true` when this answer is the first one given again.",
         "schema": STRING,
     },
+    "X-Original-Request-Id": {
+        "description": "Under a key: the X-Request-Id of the request that gave this answer first.",
+        "schema": STRING,
+    },
 }
 
 

@@ -25,17 +25,26 @@ class Claim:
 
 @dataclass(frozen=True)
 class Remembered:
-    """An answer recorded under a key: its HTTP status and JSON text."""
+    """An answer recorded under a key: its HTTP status and JSON text, and
+    the X-Request-Id of the request that gave it ('' if unknown)."""
 
     status: int
     body: str
+    request_id: str = ""
 
 
 async def claim_txn(
-    txn: Txn, user_id: int, key: str, request: str, now: float, lease: float, keep: float
+    txn: Txn,
+    user_id: int,
+    key: str,
+    request: str,
+    request_id: str,
+    now: float,
+    lease: float,
+    keep: float,
 ) -> Claim | Remembered | None:
-    """Claim ``key`` for ``user_id``'s ``request``, or get the answer
-    recorded under it.
+    """Claim ``key`` for ``user_id``'s ``request`` (whose X-Request-Id is
+    ``request_id``), or get the answer recorded under it.
 
     The key is free when no row holds it, when its answer is older than
     ``keep`` seconds, or when its claim went unanswered for ``lease``
@@ -44,25 +53,25 @@ async def claim_txn(
     any number of nodes exactly one wins.
     """
     row = await txn.fetchone(
-        "INSERT INTO idempotency_keys AS k (user_id, key, request, created_at)"
-        " VALUES (%(user)s, %(key)s, %(request)s, to_timestamp(%(now)s))"
+        "INSERT INTO idempotency_keys AS k (user_id, key, request, request_id, created_at)"
+        " VALUES (%(user)s, %(key)s, %(request)s, %(request_id)s, to_timestamp(%(now)s))"
         " ON CONFLICT (user_id, key, request) DO UPDATE SET"
         "   claim = excluded.claim, status = NULL, body = NULL,"
-        "   created_at = excluded.created_at"
+        "   request_id = excluded.request_id, created_at = excluded.created_at"
         " WHERE k.created_at <= to_timestamp(%(now)s) - make_interval(secs =>"
         "   CASE WHEN k.status IS NULL THEN %(lease)s ELSE %(keep)s END)"
         " RETURNING claim",
-        {"user": user_id, "key": key, "request": request, "now": now, "lease": lease,
-         "keep": keep},
+        {"user": user_id, "key": key, "request": request, "request_id": request_id,
+         "now": now, "lease": lease, "keep": keep},
     )
     if row is not None:
         return Claim(user_id, key, request, row["claim"])
     row = await txn.fetchone(
-        "SELECT status, body FROM idempotency_keys"
+        "SELECT status, body, request_id FROM idempotency_keys"
         " WHERE user_id = %s AND key = %s AND request = %s AND status IS NOT NULL",
         (user_id, key, request),
     )
-    return None if row is None else Remembered(row["status"], row["body"])
+    return None if row is None else Remembered(**row)
 
 
 async def record_txn(txn: Txn, claim: Claim, answer: Remembered, now: float) -> bool:

@@ -42,6 +42,8 @@ log = Logger()
 
 JSON_CONTENT_TYPE = b"application/json; charset=utf-8"
 IDEMPOTENCY_KEY = b"idempotency-key"
+# Every answer's, set by the gateway (pleromad.web.site).
+REQUEST_ID = b"x-request-id"
 # The methods whose Idempotency-Key is honoured, as the reference's.
 _IDEMPOTENT_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
@@ -191,11 +193,18 @@ async def _answer_once(
         return Answer(response.status, json_text(response.body), response.headers)
 
     request = f"{call.request.method.decode('ascii')} {call.request.path.decode('latin-1')}"
-    answer = await idempotency.once(rt, call.user.id, key, request, run)
+    request_id = (call.request.responseHeaders.getRawHeaders(REQUEST_ID) or [b""])[0]
+    answer = await idempotency.once(
+        rt, call.user.id, key, request, run, request_id=request_id.decode("ascii")
+    )
     replayed = {"Idempotent-Replayed": "true"} if answer.replayed else {}
+    original = (
+        {"X-Original-Request-Id": answer.original_request_id}
+        if answer.original_request_id else {}
+    )
     return write_json_text(
         call.request, answer.body, answer.status,
-        {**answer.headers, "Idempotency-Key": key, **replayed},
+        {**answer.headers, "Idempotency-Key": key, **replayed, **original},
     )
 
 

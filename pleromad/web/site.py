@@ -22,7 +22,7 @@ from twisted.web.server import Request, Site
 
 from pleromad.deferreds import within
 from pleromad.errors import ApiError
-from pleromad.web.base import write_json
+from pleromad.web.base import REQUEST_ID, write_json
 from pleromad.web.params import decode_body
 
 # Room for the multipart framing around a file of exactly [instance]
@@ -102,7 +102,7 @@ class Gateway(Resource):
         self._in_flight: set[Deferred[None]] = set()
 
     def render(self, request: IRequest) -> Any:
-        request.setHeader(b"x-request-id", os.urandom(8).hex().encode("ascii"))
+        request.setHeader(REQUEST_ID, os.urandom(8).hex().encode("ascii"))
         _add_cors_headers(request)
         if request.method == b"OPTIONS":
             request.setResponseCode(204)
