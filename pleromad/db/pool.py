@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Concatenate, ParamSpec, TypeVar
 
 import psycopg2
-import psycopg2.extras
+import psycopg2.extensions
 from twisted.internet import defer, task
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorFDSet, IReactorTime
@@ -44,10 +44,36 @@ class DatabaseUnavailable(Exception):
     """The database cannot serve this request now; clients get a 503."""
 
 
+class DictRowCursor(psycopg2.extensions.cursor):
+    """A cursor whose rows are plain dicts keyed by column name.
+
+    What ``RealDictCursor`` answers, built by one ``zip`` per row instead of
+    its Python ``__setitem__`` per column, which cost a fifth of the CPU of
+    serving a page of statuses (about 1,300 cells).
+    """
+
+    def _dicts(self, rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
+        names = [column.name for column in self.description]
+        return [dict(zip(names, row)) for row in rows]
+
+    def fetchone(self) -> dict[str, Any] | None:  # type: ignore[override]
+        row = super().fetchone()
+        return None if row is None else self._dicts([row])[0]
+
+    def fetchmany(self, size: int | None = None) -> list[dict[str, Any]]:  # type: ignore[override]
+        return self._dicts(super().fetchmany(self.arraysize if size is None else size))
+
+    def fetchall(self) -> list[dict[str, Any]]:  # type: ignore[override]
+        return self._dicts(super().fetchall())
+
+    def __iter__(self) -> Any:
+        return iter(self.fetchall())
+
+
 class Txn:
     """The cursor of one transaction, with the few row helpers stores need.
 
-    Rows come back as dicts keyed by column name.
+    Rows come back as dicts keyed by column name (:class:`DictRowCursor`).
     """
 
     def __init__(self, cursor: txpostgres.Cursor) -> None:
@@ -60,12 +86,11 @@ class Txn:
 
     async def fetchall(self, sql: str, args: Any = None) -> list[dict[str, Any]]:
         await self._cursor.execute(sql, args)
-        return [dict(row) for row in self._cursor.fetchall()]
+        return self._cursor.fetchall()
 
     async def fetchone(self, sql: str, args: Any = None) -> dict[str, Any] | None:
         await self._cursor.execute(sql, args)
-        row = self._cursor.fetchone()
-        return None if row is None else dict(row)
+        return self._cursor.fetchone()
 
     async def fetchval(self, sql: str, args: Any = None) -> Any:
         """The first column of the first row, or None when there is no row."""
@@ -154,7 +179,7 @@ def as_interaction(
 
 
 def connect_kwargs(dsn: str) -> dict[str, Any]:
-    return {"dsn": dsn, "cursor_factory": psycopg2.extras.RealDictCursor}
+    return {"dsn": dsn, "cursor_factory": DictRowCursor}
 
 
 class Database:

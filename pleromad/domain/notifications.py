@@ -114,10 +114,7 @@ async def _shown_txn(txn: Txn, reader_id: int, found: Sequence[Notification]) ->
     # The statuses' authors are loaded with their figures; the other actors too.
     actors = sorted({n.actor_id for n in found} - set(loaded.follow_counts))
     if actors:
-        users = await relationships_store.get_users_by_ids_txn(txn, actors)
-        loaded.users.update((user.id, user) for user in users)
-        loaded.follow_counts.update(await relationships_store.follow_counts_txn(txn, actors))
-        loaded.statuses_counts.update(await statuses_store.statuses_counts_txn(txn, actors))
+        await statuses_store.add_accounts_txn(txn, loaded, actors, counted=actors)
         loaded.relationships.update(
             await relationships_store.relationships_txn(
                 txn, reader_id, [a for a in actors if a != reader_id]

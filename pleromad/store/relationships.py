@@ -19,7 +19,8 @@ PENDING = "pending"
 # of accounts (the two-int key space is apart from job ids' bigint keys).
 _LOCK_CLASS = 0x706C_7266  # "plrf"
 
-_ACCOUNT_COLUMNS = ", ".join(f"u.{f.name}" for f in fields(User))
+# The users columns, aliased u, that make a User.
+ACCOUNT_COLUMNS = ", ".join(f"u.{f.name}" for f in fields(User))
 
 
 @dataclass(frozen=True)
@@ -236,19 +237,34 @@ async def relationships_txn(
     return {row["target_id"]: Relationship(**row) for row in rows}
 
 
+# For each kind of follow count: (the column naming the counted account,
+# the column naming the account counted in).
+_FOLLOW_SIDES = {
+    "followers": ("followee_id", "follower_id"),
+    "following": ("follower_id", "followee_id"),
+}
+
+
+def follow_count_sql(kind: str, account: str) -> str:
+    """A scalar subquery counting the accepted ``kind`` ("followers" or
+    "following") of the account whose id is ``account`` (an SQL value),
+    only accounts that are neither deactivated nor deleted."""
+    own, other = _FOLLOW_SIDES[kind]
+    return (
+        f"(SELECT count(*) FROM follows fc JOIN users fu ON fu.id = fc.{other}"
+        f" WHERE fc.{own} = {account} AND fc.state = '{ACCEPTED}'"
+        " AND NOT fu.deactivated AND NOT fu.deleted)"
+    )
+
+
 async def follow_counts_txn(txn: Txn, user_ids: list[int]) -> dict[int, FollowCounts]:
     """Accepted followers and followings of each account, counting only
     accounts that are neither deactivated nor deleted; absent ids count 0."""
     if not user_ids:
         return {}
     rows = await txn.fetchall(
-        "SELECT t.id,"
-        " (SELECT count(*) FROM follows f JOIN users u ON u.id = f.follower_id"
-        "  WHERE f.followee_id = t.id AND f.state = 'accepted'"
-        "    AND NOT u.deactivated AND NOT u.deleted) AS followers,"
-        " (SELECT count(*) FROM follows f JOIN users u ON u.id = f.followee_id"
-        "  WHERE f.follower_id = t.id AND f.state = 'accepted'"
-        "    AND NOT u.deactivated AND NOT u.deleted) AS following"
+        f"SELECT t.id, {follow_count_sql('followers', 't.id')} AS followers,"
+        f" {follow_count_sql('following', 't.id')} AS following"
         " FROM unnest(%(ids)s::bigint[]) AS t(id)",
         {"ids": list(set(user_ids))},
     )
@@ -288,7 +304,7 @@ async def list_accounts_txn(
     table, owner_column, listed_column, state = _LISTS[kind]
     ascending = min_id is not None
     rows = await txn.fetchall(
-        f"SELECT r.id AS cursor, {_ACCOUNT_COLUMNS} FROM {table} r"
+        f"SELECT r.id AS cursor, {ACCOUNT_COLUMNS} FROM {table} r"
         f" JOIN users u ON u.id = r.{listed_column}"
         f" WHERE r.{owner_column} = %(owner)s"
         f"{' AND r.state = %(state)s' if state else ''}"
@@ -312,7 +328,7 @@ async def get_users_by_nicknames_txn(txn: Txn, nicknames: list[str]) -> list[Use
     if not nicknames:
         return []
     rows = await txn.fetchall(
-        f"SELECT {_ACCOUNT_COLUMNS} FROM users u WHERE lower(u.nickname) = ANY(%s)",
+        f"SELECT {ACCOUNT_COLUMNS} FROM users u WHERE lower(u.nickname) = ANY(%s)",
         ([n.lower() for n in nicknames],),
     )
     return [User(**row) for row in rows]
@@ -323,6 +339,6 @@ async def get_users_by_ids_txn(txn: Txn, ids: list[int]) -> list[User]:
     if not ids:
         return []
     rows = await txn.fetchall(
-        f"SELECT {_ACCOUNT_COLUMNS} FROM users u WHERE u.id = ANY(%s::bigint[])", (list(ids),)
+        f"SELECT {ACCOUNT_COLUMNS} FROM users u WHERE u.id = ANY(%s::bigint[])", (list(ids),)
     )
     return [User(**row) for row in rows]

@@ -10,7 +10,7 @@ accounts) in a fixed handful of queries, however many statuses it loads.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
@@ -18,11 +18,11 @@ from typing import Any
 from pleromad.db.pool import Txn
 from pleromad.store.media import Media
 from pleromad.store.relationships import (
+    ACCOUNT_COLUMNS,
     FollowCounts,
     Listed,
     Relationship,
-    follow_counts_txn,
-    get_users_by_ids_txn,
+    follow_count_sql,
     relationships_txn,
 )
 from pleromad.store.timelines import Window
@@ -60,7 +60,8 @@ class Status(_Post):
     created_at: datetime
 
 
-_COLUMNS = ", ".join(f"s.{f.name}" for f in fields(Status))
+_STATUS_FIELDS = tuple(f.name for f in fields(Status))
+_COLUMNS = ", ".join(f"s.{name}" for name in _STATUS_FIELDS)
 _MEDIA_COLUMNS = ", ".join(f.name for f in fields(Media))
 
 
@@ -259,9 +260,9 @@ async def who_txn(txn: Txn, kind: str, status_id: int, window: Window) -> list[L
     favourite's or reblog's id; deactivated and deleted accounts are left out."""
     table, column = _WHO[kind]
     ascending = window.min_id is not None
-    columns = ", ".join(f"u.{f.name}" for f in fields(User))
     rows = await txn.fetchall(
-        f"SELECT x.id AS cursor, {columns} FROM {table} x JOIN users u ON u.id = x.account_id"
+        f"SELECT x.id AS cursor, {ACCOUNT_COLUMNS} FROM {table} x"
+        f" JOIN users u ON u.id = x.account_id"
         f" WHERE x.{column} = %(status)s AND NOT u.deactivated AND NOT u.deleted"
         f" AND (%(max_id)s::bigint IS NULL OR x.id < %(max_id)s)"
         f" AND (%(lower)s::bigint IS NULL OR x.id > %(lower)s)"
@@ -284,12 +285,51 @@ async def statuses_counts_txn(txn: Txn, account_ids: Sequence[int]) -> dict[int,
     if not account_ids:
         return {}
     rows = await txn.fetchall(
-        "SELECT t.id, (SELECT count(*) FROM statuses s WHERE s.account_id = t.id"
-        "  AND s.reblog_of_id IS NULL AND s.visibility IN ('public', 'unlisted')) AS n"
-        " FROM unnest(%s::bigint[]) AS t(id)",
+        f"SELECT t.id, {_statuses_count_sql('t.id')} AS n FROM unnest(%s::bigint[]) AS t(id)",
         (list(set(account_ids)),),
     )
     return {row["id"]: row["n"] for row in rows}
+
+
+def _statuses_count_sql(account: str) -> str:
+    """A scalar subquery for :func:`statuses_counts_txn`'s count of the
+    account whose id is ``account`` (an index-only scan of
+    ``statuses_account_posts_idx``)."""
+    return (
+        f"(SELECT count(*) FROM statuses sc WHERE sc.account_id = {account}"
+        " AND sc.reblog_of_id IS NULL AND sc.visibility IN ('public', 'unlisted'))"
+    )
+
+
+async def add_accounts_txn(
+    txn: Txn, loaded: Loaded, ids: Collection[int], *, counted: Collection[int]
+) -> None:
+    """Add the accounts ``ids`` to ``loaded``, and the follow and statuses
+    counts of those among them in ``counted``, in one query: a page of
+    statuses would otherwise spend three round trips on its accounts."""
+    if not ids:
+        return
+    figures = {
+        "followers_count": follow_count_sql("followers", "u.id"),
+        "following_count": follow_count_sql("following", "u.id"),
+        "statuses_count": _statuses_count_sql("u.id"),
+    }
+    rows = await txn.fetchall(
+        f"SELECT {ACCOUNT_COLUMNS}, "
+        + ", ".join(
+            f"CASE WHEN u.id = ANY(%(counted)s::bigint[]) THEN {sql} END AS {name}"
+            for name, sql in figures.items()
+        )
+        + " FROM users u WHERE u.id = ANY(%(ids)s::bigint[])",
+        {"ids": list(ids), "counted": list(counted)},
+    )
+    for row in rows:
+        followers, following, statuses_count = (row.pop(name) for name in figures)
+        user = User(**row)
+        loaded.users[user.id] = user
+        if user.id in counted:
+            loaded.follow_counts[user.id] = FollowCounts(followers, following)
+            loaded.statuses_counts[user.id] = statuses_count
 
 
 # Only accounts that are still there count.
@@ -352,7 +392,7 @@ async def load_txn(txn: Txn, ids: Sequence[int], viewer_id: int | None) -> Loade
 
 
 def _shown(row: dict[str, Any]) -> Shown:
-    status = Status(**{f.name: row[f.name] for f in fields(Status)})
+    status = Status(**{name: row[name] for name in _STATUS_FIELDS})
     return Shown(
         status=status,
         replies_count=row["replies_count"],
@@ -379,15 +419,12 @@ async def _with_accounts_txn(txn: Txn, loaded: Loaded) -> Loaded:
         if shown.status.in_reply_to_account_id is not None:
             others.add(shown.status.in_reply_to_account_id)
         media_ids.extend(shown.media_ids)
-    found = await get_users_by_ids_txn(txn, list(authors | others))
-    loaded.users.update((user.id, user) for user in found)
+    await add_accounts_txn(txn, loaded, authors | others, counted=authors)
     if media_ids:
         rows = await txn.fetchall(
             f"SELECT {_MEDIA_COLUMNS} FROM media WHERE id = ANY(%s::bigint[])", (media_ids,)
         )
         loaded.media.update((row["id"], Media(**row)) for row in rows)
-    loaded.follow_counts.update(await follow_counts_txn(txn, list(authors)))
-    loaded.statuses_counts.update(await statuses_counts_txn(txn, list(authors)))
     if loaded.viewer_id is not None:
         loaded.relationships.update(
             await relationships_txn(txn, loaded.viewer_id, sorted(authors - {loaded.viewer_id}))
