@@ -362,9 +362,10 @@ async def account_facts(rt: Runtime, accounts: Sequence[User], viewer: User | No
 
 async def _account_facts_txn(txn: Txn, ids: list[int], viewer_id: int | None) -> AccountFacts:
     others = [i for i in ids if i != viewer_id]
+    counts, statuses = await statuses_store.account_counts_txn(txn, ids)
     return AccountFacts(
-        counts=await store.follow_counts_txn(txn, ids),
-        statuses=await statuses_store.statuses_counts_txn(txn, ids),
+        counts=counts,
+        statuses=statuses,
         relationships=(
             await store.relationships_txn(txn, viewer_id, others) if viewer_id else {}
         ),

@@ -257,20 +257,6 @@ def follow_count_sql(kind: str, account: str) -> str:
     )
 
 
-async def follow_counts_txn(txn: Txn, user_ids: list[int]) -> dict[int, FollowCounts]:
-    """Accepted followers and followings of each account, counting only
-    accounts that are neither deactivated nor deleted; absent ids count 0."""
-    if not user_ids:
-        return {}
-    rows = await txn.fetchall(
-        f"SELECT t.id, {follow_count_sql('followers', 't.id')} AS followers,"
-        f" {follow_count_sql('following', 't.id')} AS following"
-        " FROM unnest(%(ids)s::bigint[]) AS t(id)",
-        {"ids": list(set(user_ids))},
-    )
-    return {row["id"]: FollowCounts(row["followers"], row["following"]) for row in rows}
-
-
 # What a list of accounts is read from: (the table, the column naming the
 # list's owner, the column naming the listed account, the follow state
 # listed or None).  Every table has a time-ordered id the pages are keyed by.

@@ -278,27 +278,37 @@ async def who_txn(txn: Txn, kind: str, status_id: int, window: Window) -> list[L
     return listed
 
 
-async def statuses_counts_txn(txn: Txn, account_ids: Sequence[int]) -> dict[int, int]:
-    """Each account's posts that anyone may see (public and unlisted, not
-    reblogs): the Account entity's ``statuses_count``, which never counts
-    what the reader could not see."""
+async def account_counts_txn(
+    txn: Txn, account_ids: Sequence[int]
+) -> tuple[dict[int, FollowCounts], dict[int, int]]:
+    """The follow counts and ``statuses_count`` of each account, in one query."""
     if not account_ids:
-        return {}
+        return {}, {}
+    counts = _count_columns("t.id")
     rows = await txn.fetchall(
-        f"SELECT t.id, {_statuses_count_sql('t.id')} AS n FROM unnest(%s::bigint[]) AS t(id)",
+        "SELECT t.id, " + ", ".join(f"{sql} AS {name}" for name, sql in counts.items())
+        + " FROM unnest(%s::bigint[]) AS t(id)",
         (list(set(account_ids)),),
     )
-    return {row["id"]: row["n"] for row in rows}
-
-
-def _statuses_count_sql(account: str) -> str:
-    """A scalar subquery for :func:`statuses_counts_txn`'s count of the
-    account whose id is ``account`` (an index-only scan of
-    ``statuses_account_posts_idx``)."""
     return (
-        f"(SELECT count(*) FROM statuses sc WHERE sc.account_id = {account}"
-        " AND sc.reblog_of_id IS NULL AND sc.visibility IN ('public', 'unlisted'))"
+        {row["id"]: FollowCounts(row["followers_count"], row["following_count"]) for row in rows},
+        {row["id"]: row["statuses_count"] for row in rows},
     )
+
+
+def _count_columns(account: str) -> dict[str, str]:
+    """The Account entity's counts of the account whose id is ``account``
+    (an SQL value), as scalar subqueries.  ``statuses_count`` counts the
+    posts anyone may see (public and unlisted, not reblogs), never what the
+    reader could not: an index-only scan of ``statuses_account_posts_idx``."""
+    return {
+        "followers_count": follow_count_sql("followers", account),
+        "following_count": follow_count_sql("following", account),
+        "statuses_count": (
+            f"(SELECT count(*) FROM statuses sc WHERE sc.account_id = {account}"
+            " AND sc.reblog_of_id IS NULL AND sc.visibility IN ('public', 'unlisted'))"
+        ),
+    }
 
 
 async def add_accounts_txn(
@@ -309,11 +319,7 @@ async def add_accounts_txn(
     statuses would otherwise spend three round trips on its accounts."""
     if not ids:
         return
-    figures = {
-        "followers_count": follow_count_sql("followers", "u.id"),
-        "following_count": follow_count_sql("following", "u.id"),
-        "statuses_count": _statuses_count_sql("u.id"),
-    }
+    figures = _count_columns("u.id")
     rows = await txn.fetchall(
         f"SELECT {ACCOUNT_COLUMNS}, "
         + ", ".join(
