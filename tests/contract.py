@@ -21,7 +21,8 @@ from jsonschema import Draft202012Validator, FormatChecker
 from referencing import Registry, Resource
 
 from pleromad.openapi.document import build_document
-from pleromad.web.root import route_map
+from pleromad.web.root import DOCUMENTED_AS, route_map
+from pleromad.web.site import METHOD_OVERRIDES, normalised_path
 
 DOCUMENT_URL = "urn:pleromad:openapi"
 
@@ -62,13 +63,11 @@ def _registry() -> Registry:
 
 
 def documented_path(url: str) -> str:
-    """The path a request reaches, as the gateway normalises it."""
-    path = urlsplit(url).path
-    while len(path) > 1 and path.endswith("/"):
-        path = path[:-1]
-    if path.startswith("/api/") and path.endswith(".json") and path != "/api/openapi.json":
-        path = path[: -len(".json")]
-    return unquote(path)
+    """The path a request reaches, as the gateway normalises it, in the
+    document's spelling."""
+    segments = normalised_path(urlsplit(url).path.encode("utf-8").split(b"/")[1:])
+    path = unquote(b"/".join([b"", *segments]).decode("utf-8"))
+    return DOCUMENTED_AS.get(path, path)
 
 
 def operation_for(method: str, url: str) -> tuple[str, dict[str, Any]] | None:
@@ -96,7 +95,7 @@ def routed_method(method: str, data: Any) -> str:
         except ValueError:
             return method
     override = data.get("_method") if isinstance(data, dict) else None
-    if isinstance(override, str) and override.upper() in ("PUT", "PATCH", "DELETE"):
+    if isinstance(override, str) and override.upper() in METHOD_OVERRIDES:
         return override.upper()
     return method
 

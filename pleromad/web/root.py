@@ -58,7 +58,7 @@ FAMILIES = (
 
 _PLACEHOLDER = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 # Paths whose documented form is not the routed one (see the gateway).
-_DOCUMENTED_AS = {"/api/openapi": "/api/openapi.json"}
+DOCUMENTED_AS = {"/api/openapi": "/api/openapi.json"}
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,7 @@ def served_routes() -> list[ServedRoute]:
         for rule in app.url_map.iter_rules():
             access = getattr(app.endpoints[rule.endpoint], "access", None)
             path = _PLACEHOLDER.sub(r"{\1}", rule.rule)
-            path = _DOCUMENTED_AS.get(path, path)
+            path = DOCUMENTED_AS.get(path, path)
             found += [
                 ServedRoute(method, path, access)
                 for method in sorted(rule.methods or ())

@@ -36,7 +36,8 @@ def body_limit(upload_limit: int) -> int:
     return upload_limit + _FRAMING_ALLOWANCE
 
 
-_OVERRIDES = frozenset({"PUT", "PATCH", "DELETE"})
+# The methods a POST may ask to be routed as (Plug.MethodOverride).
+METHOD_OVERRIDES = frozenset({"PUT", "PATCH", "DELETE"})
 _OVERRIDE_SCAN_LIMIT = 64 * 1024
 _ALLOWED_METHODS = b"POST, PUT, DELETE, GET, PATCH, OPTIONS"
 _ALLOWED_HEADERS = b"Authorization, Content-Type, Idempotency-Key"
@@ -107,7 +108,7 @@ class Gateway(Resource):
         if request.method == b"OPTIONS":
             request.setResponseCode(204)
             return b""
-        _normalise_path(request)
+        request.postpath = normalised_path(request.postpath)
         if not _utf8_path(request):
             return write_json(request, {"error": "Paths must be UTF-8"}, 400)
         if _body_size(request) > self._body_limit or getattr(
@@ -142,13 +143,15 @@ def _add_cors_headers(request: IRequest) -> None:
         request.setHeader(b"access-control-max-age", b"86400")
 
 
-def _normalise_path(request: IRequest) -> None:
-    """``/x/`` routes as ``/x``, and ``/api/.../x.json`` as ``/api/.../x``."""
-    segments = request.postpath
+def normalised_path(segments: list[bytes]) -> list[bytes]:
+    """The path segments a request is routed by: ``/x/`` routes as ``/x``,
+    and ``/api/.../x.json`` as ``/api/.../x``."""
+    segments = list(segments)
     while len(segments) > 1 and segments[-1] == b"":
         segments.pop()
     if segments and segments[0] == b"api" and segments[-1].endswith(b".json"):
         segments[-1] = segments[-1][: -len(b".json")]
+    return segments
 
 
 def _utf8_path(request: IRequest) -> bool:
@@ -180,7 +183,7 @@ def _override_method(request: IRequest) -> None:
         override = decode_body(body, ctype).get("_method")
     except ApiError:
         return
-    if isinstance(override, str) and override.upper() in _OVERRIDES:
+    if isinstance(override, str) and override.upper() in METHOD_OVERRIDES:
         request.method = override.upper().encode("ascii")
 
 
