@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from pleromad.web.params import FALSE_WORDS, TRUE_WORDS
+
 Schema = dict[str, Any]
 
 STRING: Schema = {"type": "string"}
@@ -23,8 +25,17 @@ ID: Schema = {"type": "string", "description": "An id, as a decimal string."}
 DATETIME: Schema = {"type": "string", "format": "date-time"}
 # An uploaded file: only a multipart body can carry one.
 FILE: Schema = {"type": "string", "format": "binary"}
-# What the daemon reads as a boolean (:meth:`pleromad.web.params.Params.bool`).
-FLAG: Schema = {"anyOf": [BOOLEAN, {"enum": [0, 1, "true", "false", "1", "0", "on", "off"]}]}
+
+
+def flag(*also: str) -> Schema:
+    """What the daemon reads as a boolean (:meth:`pleromad.web.params.Params.bool`),
+    and the texts ``also`` a field takes besides."""
+    words = sorted(TRUE_WORDS | FALSE_WORDS)
+    return {"anyOf": [BOOLEAN, {"enum": [0, 1, *words, *also]}]}
+
+
+FLAG: Schema = flag()
+
 # A pagination cursor: an id, read as an integer (other text is a 400).
 CURSOR: Schema = {"type": "integer", "description": "An id: entries are paged by it."}
 

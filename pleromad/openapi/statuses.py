@@ -13,6 +13,7 @@ from pleromad.openapi.spec import (
     array,
     closed,
     enum,
+    flag,
     page_fields,
     ref,
 )
@@ -40,13 +41,7 @@ _POST_FIELDS: dict[str, Schema] = {
         "description": "Case is ignored; by default the replied-to status' visibility, else"
         " public.",
     },
-    "sensitive": {
-        "anyOf": [
-            {"type": "boolean"},
-            {"enum": [0, 1, "true", "false", "1", "0", "on", "off", ""]},
-        ],
-        "description": "An empty value is false.",
-    },
+    "sensitive": {**flag(""), "description": "An empty value is false."},
     "in_reply_to_id": {**ID, "description": "The status replied to (its original, for a reblog)."},
     "media_ids": array({**ID, "description": "An attachment of the author's."}),
     "poll": {"description": "Not supported: any non-empty value is a 422."},

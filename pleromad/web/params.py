@@ -25,8 +25,9 @@ from pleromad.errors import BadRequest, MissingField
 # Bodies larger than this are decoded off the reactor thread.
 _THREAD_THRESHOLD = 64 * 1024
 
-_TRUE = frozenset({"true", "1", "on"})
-_FALSE = frozenset({"false", "0", "off"})
+# The texts a boolean parameter may be sent as (any case, spaces around).
+TRUE_WORDS = frozenset({"true", "1", "on"})
+FALSE_WORDS = frozenset({"false", "0", "off"})
 
 
 @dataclass(frozen=True)
@@ -98,9 +99,9 @@ class Params(Mapping[str, Any]):
             return bool(value)
         if isinstance(value, str):
             text = value.strip().lower()
-            if text in _TRUE:
+            if text in TRUE_WORDS:
                 return True
-            if text in _FALSE:
+            if text in FALSE_WORDS:
                 return False
         raise BadRequest(f"Invalid value for {name}: expected a boolean")
 
