@@ -33,23 +33,23 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import psycopg2  # noqa: E402
-import psycopg2.extras  # noqa: E402
-from twisted.internet import defer, task  # noqa: E402
-from twisted.internet.utils import getProcessOutputAndValue  # noqa: E402
-from twisted.web.resource import Resource  # noqa: E402
-from twisted.web.server import NOT_DONE_YET, Site  # noqa: E402
-from txpostgres import txpostgres  # noqa: E402
+import psycopg2
+import psycopg2.extras
+from twisted.internet import defer, task
+from twisted.internet.utils import getProcessOutputAndValue
+from twisted.web.resource import Resource
+from twisted.web.server import NOT_DONE_YET, Site
+from txpostgres import txpostgres
 
-from pleromad.config import load_config  # noqa: E402
-from pleromad.db import schema  # noqa: E402
-from pleromad.db.embedded import EmbeddedPostgres  # noqa: E402
-from pleromad.db.pool import Database  # noqa: E402
-from pleromad.runtime import build_runtime  # noqa: E402
-from pleromad.store.timelines import favourites_query  # noqa: E402
-from pleromad.web.pagination import Page  # noqa: E402
-from pleromad.web.root import build_gateway  # noqa: E402
-from pleromad.web.site import PleromadSite, body_limit  # noqa: E402
+from pleromad.config import load_config
+from pleromad.db import schema
+from pleromad.db.embedded import EmbeddedPostgres
+from pleromad.db.pool import Database
+from pleromad.runtime import build_runtime
+from pleromad.store.timelines import favourites_query
+from pleromad.web.pagination import Page
+from pleromad.web.root import build_gateway
+from pleromad.web.site import PleromadSite, body_limit
 
 FAST_SETTINGS = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
 BASE_URL = "http://localhost:4000"
@@ -115,8 +115,7 @@ def seed(dsn: str, *, statuses: int, authors: int) -> Dataset:
         cur.execute("SELECT count(*) FROM favourites")
         count = cur.fetchone()[0]
         cur.execute(
-            "SELECT id FROM favourites WHERE account_id = %s ORDER BY id DESC"
-            " OFFSET %s LIMIT 1",
+            "SELECT id FROM favourites WHERE account_id = %s ORDER BY id DESC OFFSET %s LIMIT 1",
             (fan_id, count // 2),
         )
         deep_max_id = cur.fetchone()[0]
@@ -189,8 +188,7 @@ async def load(reactor: Any, url: str, seconds: int, concurrency: int) -> tuple[
         return rps, int(bad[1]) if bad else 0
     out, err, code = await getProcessOutputAndValue(
         sys.executable,
-        [__file__, "--client", url, "--seconds", str(seconds),
-         "--concurrency", str(concurrency)],
+        [__file__, "--client", url, "--seconds", str(seconds), "--concurrency", str(concurrency)],
         env=os.environ,
     )
     if code != 0:
@@ -217,9 +215,7 @@ def client_main(url: str, seconds: int, concurrency: int) -> None:
                 counts["ok" if response.code < 400 else "bad"] += 1
 
         started = time.monotonic()
-        await defer.gatherResults(
-            [defer.ensureDeferred(worker()) for _ in range(concurrency)]
-        )
+        await defer.gatherResults([defer.ensureDeferred(worker()) for _ in range(concurrency)])
         elapsed = time.monotonic() - started
         await pool.closeCachedConnections()
         total = counts["ok"] + counts["bad"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any, NoReturn
 
 from twisted.internet.defer import Deferred
@@ -34,7 +34,11 @@ class CommandFailed(Exception):
 
 # Failures an operator can act on; anything else is a bug and keeps its traceback.
 _OPERATOR_ERRORS = (
-    CommandFailed, DatabaseUnavailable, EmbeddedPostgresError, schema.SchemaError, OSError
+    CommandFailed,
+    DatabaseUnavailable,
+    EmbeddedPostgresError,
+    schema.SchemaError,
+    OSError,
 )
 
 
@@ -63,9 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--data-dir", help="overrides [server] data_dir")
     parser.add_argument("--dsn", help="overrides [database] dsn")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    commands.add_parser(
-        "migrate", help="apply pending schema migrations and exit"
-    ).set_defaults(run=migrate)
+    commands.add_parser("migrate", help="apply pending schema migrations and exit").set_defaults(
+        run=migrate
+    )
     _add_user_commands(commands)
     return parser
 
@@ -100,7 +104,6 @@ async def _run(reactor: Any, config: Config, args: argparse.Namespace) -> None:
 UserCommand = Callable[[Runtime, argparse.Namespace], Awaitable[None]]
 
 
-
 def _add_user_commands(commands: Any) -> None:
     user = commands.add_parser("user", help="manage accounts and invites")
     sub = user.add_subparsers(dest="user_command", metavar="USER_COMMAND", required=True)
@@ -114,17 +117,29 @@ def _add_user_commands(commands: Any) -> None:
     new.add_argument("--admin", action="store_true")
     new.add_argument("--moderator", action="store_true")
     new.add_argument("--locked", action="store_true")
-    new.add_argument("-y", "--assume-yes", dest="yes", action="store_true",
-                     help="do not ask for confirmation")
+    new.add_argument(
+        "-y", "--assume-yes", dest="yes", action="store_true", help="do not ask for confirmation"
+    )
     _runs(new, user_new)
 
-    _runs(_with_nickname(sub.add_parser(
-        "rm", help="delete a local account (its nickname stays taken)")), user_rm)
-    _runs(_with_nickname(sub.add_parser(
-        "toggle_activated", help="deactivate (signing out) or reactivate an account")),
-        user_toggle_activated)
-    _runs(_with_nickname(sub.add_parser(
-        "reset_password", help="print a password reset link")), user_reset_password)
+    _runs(
+        _with_nickname(
+            sub.add_parser("rm", help="delete a local account (its nickname stays taken)")
+        ),
+        user_rm,
+    )
+    _runs(
+        _with_nickname(
+            sub.add_parser(
+                "toggle_activated", help="deactivate (signing out) or reactivate an account"
+            )
+        ),
+        user_toggle_activated,
+    )
+    _runs(
+        _with_nickname(sub.add_parser("reset_password", help="print a password reset link")),
+        user_reset_password,
+    )
 
     set_ = _with_nickname(sub.add_parser("set", help="change roles and switches"))
     for flag in ("admin", "moderator", "locked"):
@@ -186,8 +201,13 @@ async def _confirmed(question: str) -> bool:
 
 async def user_new(rt: Runtime, args: argparse.Namespace) -> None:
     account = lifecycle.NewAccount(
-        nickname=args.nickname, email=args.email, name=args.name, bio=args.bio,
-        password=args.password, is_admin=args.admin, is_moderator=args.moderator,
+        nickname=args.nickname,
+        email=args.email,
+        name=args.name,
+        bio=args.bio,
+        password=args.password,
+        is_admin=args.admin,
+        is_moderator=args.moderator,
         locked=args.locked,
     )
     problem = lifecycle.account_problem(rt.config, account)
@@ -196,9 +216,10 @@ async def user_new(rt: Runtime, args: argparse.Namespace) -> None:
     print("A user will be created with the following information:")
     print(f"- nickname: {account.nickname}")
     print(f"- email: {account.email}")
-    print("- password: " + (
-        "[given]" if account.password is not None else "[not set; a reset link will be created]"
-    ))
+    print(
+        "- password: "
+        + ("[given]" if account.password is not None else "[not set; a reset link will be created]")
+    )
     print(f"- name: {account.name if account.name is not None else account.nickname}")
     print(f"- bio: {account.bio}")
     print(f"- moderator: {_yes_no(account.is_moderator)}")
@@ -253,7 +274,9 @@ async def user_set(rt: Runtime, args: argparse.Namespace) -> None:
     flags = {
         name: value
         for name, value in (
-            ("is_moderator", args.moderator), ("locked", args.locked), ("is_admin", args.admin),
+            ("is_moderator", args.moderator),
+            ("locked", args.locked),
+            ("is_admin", args.admin),
         )
         if value is not None
     }
@@ -304,7 +327,7 @@ def _expiry(text: str | None) -> date | None:
     if text is None:
         return None
     try:
-        return invites.parse_expiry(text, datetime.now(timezone.utc).date())
+        return invites.parse_expiry(text, datetime.now(UTC).date())
     except invites.BadExpiry as bad:
         if bad.past:
             raise CommandFailed(f"Could not create invite token: {text} is in the past") from None

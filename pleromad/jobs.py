@@ -117,9 +117,7 @@ class JobRunner(Service):
         ):
             loop = LoopingCall(work)
             loop.clock = self._clock
-            loop.start(interval, now=True).addErrback(
-                lambda f: log.failure("job loop stopped", f)
-            )
+            loop.start(interval, now=True).addErrback(lambda f: log.failure("job loop stopped", f))
             self._loops.append(loop)
 
     async def stop(self) -> None:
@@ -202,7 +200,9 @@ class JobRunner(Service):
                 retry_at = self._clock.seconds() + self._backoff(attempt)
             log.failure(
                 "job {id} ({kind}) attempt {attempt} failed",
-                id=job["id"], kind=job["kind"], attempt=attempt,
+                id=job["id"],
+                kind=job["kind"],
+                attempt=attempt,
             )
             await self._record(
                 job, store.fail_txn, self.node, attempt, f"{type(e).__name__}: {e}", retry_at
@@ -222,14 +222,17 @@ class JobRunner(Service):
             log.warn(
                 "job {id} ({kind}) ended after shutdown; its outcome is lost"
                 " and it will be run again",
-                id=job["id"], kind=job["kind"],
+                id=job["id"],
+                kind=job["kind"],
             )
             return
         if not await self._in_session(fn_txn, job["id"], *args):
             log.warn(
                 "job {id} ({kind}) attempt {attempt} ended after this node lost it"
                 " (its database session dropped); outcome not recorded",
-                id=job["id"], kind=job["kind"], attempt=job["attempts"],
+                id=job["id"],
+                kind=job["kind"],
+                attempt=job["attempts"],
             )
 
     def _rescue(self) -> Deferred[None]:

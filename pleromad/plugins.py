@@ -13,9 +13,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import twisted.plugins
 from twisted.plugin import IPlugin, getPlugins
 from zope.interface import Interface, directlyProvides, implementer
+
+import twisted.plugins
 
 
 class PluginError(ValueError):

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 from functools import cached_property
+from typing import Any
 
 from twisted.cred.portal import Portal
 from twisted.internet.interfaces import IReactorTime

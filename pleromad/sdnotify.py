@@ -77,9 +77,7 @@ class SystemdNotifier(Service):
 
     log = Logger()
 
-    def __init__(
-        self, clock: IReactorTime, environ: Mapping[str, str] = os.environ
-    ) -> None:
+    def __init__(self, clock: IReactorTime, environ: Mapping[str, str] = os.environ) -> None:
         raw = environ.get("NOTIFY_SOCKET", "")
         self._address: str | None = _notify_address(raw) if raw else None
         if raw and self._address is None:

@@ -11,13 +11,13 @@ from __future__ import annotations
 import os
 import signal
 import sys
-from typing import Any, NoReturn
+from typing import Any, ClassVar, NoReturn
 
 from twisted.application.service import MultiService, Service
 from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import serverFromString
-from twisted.internet.task import LoopingCall
 from twisted.internet.interfaces import IListeningPort
+from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from twisted.python import usage
 
@@ -26,9 +26,9 @@ from pleromad.db import schema
 from pleromad.db.embedded import EmbeddedPostgresError
 from pleromad.db.pool import Database, DatabaseUnavailable
 from pleromad.db.server import DatabaseServer
-from pleromad.jobs import JobRunner
 from pleromad.domain import follow_import, idempotency, lifecycle
 from pleromad.emoji.loader import EmojiLoadError
+from pleromad.jobs import JobRunner
 from pleromad.mail.outbox import MAIL_JOB, mail_job_handler
 from pleromad.mail.plugins import mailer_for
 from pleromad.plugins import PluginError
@@ -50,13 +50,17 @@ HOUSEKEEPING_SECONDS = 300.0
 
 # Failures that mean "cannot start", reported as one line, not a traceback.
 _START_ERRORS = (
-    DatabaseUnavailable, EmbeddedPostgresError, schema.SchemaError, PluginError,
-    EmojiLoadError, OSError,
+    DatabaseUnavailable,
+    EmbeddedPostgresError,
+    schema.SchemaError,
+    PluginError,
+    EmojiLoadError,
+    OSError,
 )
 
 
 class Options(usage.Options):
-    optParameters = [
+    optParameters: ClassVar[list[list[str | None]]] = [
         ["config", "c", None, "Configuration file (TOML); defaults apply without one."],
         ["listen", None, None, "Twisted server endpoint; overrides [server] listen."],
         ["data-dir", None, None, "Data folder; overrides [server] data_dir."],
@@ -154,7 +158,8 @@ class PleromadService(Service):
         address = self._port.getHost()
         log.info(
             "pleromad serving {base_url} on {address}",
-            base_url=config.server.base_url, address=address,
+            base_url=config.server.base_url,
+            address=address,
         )
         self._notifier.ready()
 
@@ -217,4 +222,3 @@ def _exit_failure() -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(1)
-

@@ -22,9 +22,9 @@ import psycopg2.extensions
 import pytest
 import pytest_twisted
 import requests
+import treq
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred
-import treq
 from twisted.web.client import HTTPConnectionPool
 from twisted.web.resource import IResource
 
@@ -201,7 +201,10 @@ class Client:
             content_type = response.headers.getRawHeaders(b"content-type", [b""])[0]
             contract.check(
                 contract.routed_method(method, kwargs.get("data")),
-                url, response.code, content_type.decode("latin-1"), body,
+                url,
+                response.code,
+                content_type.decode("latin-1"),
+                body,
             )
         return Answer(response, body)
 
@@ -248,8 +251,11 @@ def checked_requests(monkeypatch: pytest.MonkeyPatch) -> None:
     def checked(session: requests.Session, request: Any, **kwargs: Any) -> Any:
         response = send(session, request, **kwargs)
         contract.check(
-            request.method, request.url, response.status_code,
-            response.headers.get("content-type"), response.content,
+            request.method,
+            request.url,
+            response.status_code,
+            response.headers.get("content-type"),
+            response.content,
         )
         return response
 

@@ -48,18 +48,23 @@ def _templates() -> tuple[Template, ...]:
         regex = "".join("[^/]+" if p.startswith("{") else re.escape(p) for p in pieces)
         # A last placeholder may span segments (/media/{path}, /emoji/{relpath}).
         tail = re.sub(r"\[\^/\]\+$", ".+", regex)
-        found.append(Template(
-            path, re.compile(f"^{regex}$"), re.compile(f"^(?:{regex}|{tail})$"), path.count("{")
-        ))
+        found.append(
+            Template(
+                path, re.compile(f"^{regex}$"), re.compile(f"^(?:{regex}|{tail})$"), path.count("{")
+            )
+        )
     # Literal segments win: /accounts/search before /accounts/{id}.
     return tuple(sorted(found, key=lambda t: t.placeholders))
 
 
 @functools.cache
 def _registry() -> Registry:
-    return Registry().with_resource(DOCUMENT_URL, Resource.from_contents(
-        {"$schema": "https://json-schema.org/draft/2020-12/schema", **document()}
-    ))
+    return Registry().with_resource(
+        DOCUMENT_URL,
+        Resource.from_contents(
+            {"$schema": "https://json-schema.org/draft/2020-12/schema", **document()}
+        ),
+    )
 
 
 def documented_path(url: str) -> str:
@@ -121,8 +126,17 @@ def check(method: str, url: str, status: int, content_type: str | None, body: by
     # With several media types, the answer's own Content-Type picks the one to check.
     if "application/json" in content and (is_json or len(content) == 1):
         pointer = "/".join(
-            ("", "paths", _escape(path), method.lower(), "responses", str(status),
-             "content", _escape("application/json"), "schema")
+            (
+                "",
+                "paths",
+                _escape(path),
+                method.lower(),
+                "responses",
+                str(status),
+                "content",
+                _escape("application/json"),
+                "schema",
+            )
         )
         _validate(where, body, pointer, is_json)
     elif is_json and status != 204:

@@ -45,9 +45,8 @@ async def cast(rt: Runtime) -> Cast:
     alice = await make_user(rt, "alice")
     retired = await make_user(rt, "retired", is_admin=True)
     await rt.db.run_interaction(
-        "deactivate", lambda txn: txn.execute(
-            "UPDATE users SET deactivated = true WHERE id = %s", (retired.id,)
-        )
+        "deactivate",
+        lambda txn: txn.execute("UPDATE users SET deactivated = true WHERE id = %s", (retired.id,)),
     )
     return Cast(
         admin=admin,
@@ -63,8 +62,11 @@ async def cast(rt: Runtime) -> Cast:
 def state(dsn: str) -> Any:
     """Everything an admin action may change."""
     return (
-        query(dsn, "SELECT nickname, deactivated, deleted, is_admin, is_moderator, tags"
-                   " FROM users ORDER BY id"),
+        query(
+            dsn,
+            "SELECT nickname, deactivated, deleted, is_admin, is_moderator, tags"
+            " FROM users ORDER BY id",
+        ),
         query(dsn, "SELECT token, used, uses FROM invites ORDER BY id"),
         query(dsn, "SELECT kind FROM jobs ORDER BY id"),
         query(dsn, "SELECT count(*) FROM password_reset_tokens"),
@@ -89,8 +91,11 @@ def audit_lines() -> Iterator[list[str]]:
 ROUTES: list[tuple[str, str, dict[str, Any]]] = [
     ("GET", f"{ADMIN}/users", {}),
     ("GET", f"{ADMIN}/users/alice", {}),
-    ("POST", f"{ADMIN}/users", {"json": {"nickname": "new", "email": "n@example.org",
-                                          "password": "pw"}}),
+    (
+        "POST",
+        f"{ADMIN}/users",
+        {"json": {"nickname": "new", "email": "n@example.org", "password": "pw"}},
+    ),
     ("DELETE", f"{ADMIN}/users", {"params": {"nickname": "alice"}}),
     ("PATCH", f"{ADMIN}/users/alice/toggle_activation", {}),
     ("PUT", f"{ADMIN}/users/tag", {"json": {"nicknames": ["alice"], "tags": ["x"]}}),
@@ -120,7 +125,11 @@ ROUTES: list[tuple[str, str, dict[str, Any]]] = [
     ],
 )
 async def test_only_admins_with_write_scope_get_in(
-    rt: Runtime, client: Client, dsn: str, who: str | None, expected_status: int,
+    rt: Runtime,
+    client: Client,
+    dsn: str,
+    who: str | None,
+    expected_status: int,
     expected: Any,
 ) -> None:
     """Every admin route refuses non-admins and moderators ("User is not
@@ -148,9 +157,14 @@ async def test_list_users_with_filters_query_and_pages(rt: Runtime, client: Clie
     assert body["count"] == 4 and body["page_size"] == 50
     root = body["users"][3]
     assert root == {
-        "id": str(people.admin.id), "avatar": f"{rt.config.server.base_url}/images/avi.png",
-        "nickname": "root", "display_name": "root", "deactivated": False, "local": True,
-        "roles": {"admin": True, "moderator": False}, "tags": [],
+        "id": str(people.admin.id),
+        "avatar": f"{rt.config.server.base_url}/images/avi.png",
+        "nickname": "root",
+        "display_name": "root",
+        "deactivated": False,
+        "local": True,
+        "roles": {"admin": True, "moderator": False},
+        "tags": [],
     }
 
     async def nicknames(**params: Any) -> tuple[list[str], int]:
@@ -204,21 +218,28 @@ async def test_create_single_and_batch(
     `users` list creates all or, if one entry is bad, none; each creation
     is audited."""
     people = await cast(rt)
-    r = await client.post(f"{ADMIN}/users", headers=people.as_admin,
-                          data={"nickname": "bob", "email": "bob@example.org",
-                                "password": "secret"})
+    r = await client.post(
+        f"{ADMIN}/users",
+        headers=people.as_admin,
+        data={"nickname": "bob", "email": "bob@example.org", "password": "secret"},
+    )
     assert r.code == 200
     assert await r.json() == "bob"
-    assert query(dsn, "SELECT confirmation_pending, local FROM users WHERE nickname = 'bob'") \
-        == [(False, True)]
+    assert query(dsn, "SELECT confirmation_pending, local FROM users WHERE nickname = 'bob'") == [
+        (False, True)
+    ]
     assert "admin root created bob" in audit_lines
 
     before = state(dsn)
     bad_batches = [
-        [{"nickname": "c1", "email": "c1@example.org", "password": "p"},
-         {"nickname": "bob", "email": "other@example.org", "password": "p"}],
-        [{"nickname": "c1", "email": "c1@example.org", "password": "p"},
-         {"nickname": "c2", "email": "not an email", "password": "p"}],
+        [
+            {"nickname": "c1", "email": "c1@example.org", "password": "p"},
+            {"nickname": "bob", "email": "other@example.org", "password": "p"},
+        ],
+        [
+            {"nickname": "c1", "email": "c1@example.org", "password": "p"},
+            {"nickname": "c2", "email": "not an email", "password": "p"},
+        ],
         [{"nickname": "c1", "email": "c1@example.org"}],
         "nope",
     ]
@@ -230,10 +251,16 @@ async def test_create_single_and_batch(
     assert r.code == 400
     assert state(dsn) == before
 
-    r = await client.post(f"{ADMIN}/users", headers=people.as_admin, json={"users": [
-        {"nickname": "c1", "email": "c1@example.org", "password": "p"},
-        {"nickname": "c2", "email": "c2@example.org", "password": "p"},
-    ]})
+    r = await client.post(
+        f"{ADMIN}/users",
+        headers=people.as_admin,
+        json={
+            "users": [
+                {"nickname": "c1", "email": "c1@example.org", "password": "p"},
+                {"nickname": "c2", "email": "c2@example.org", "password": "p"},
+            ]
+        },
+    )
     assert r.code == 200
     assert [e["data"]["nickname"] for e in await r.json()] == ["c1", "c2"]
 
@@ -246,20 +273,23 @@ async def test_delete_user_is_the_durable_deletion(
     deletion job; an unknown or missing nickname changes nothing."""
     people = await cast(rt)
     before = state(dsn)
-    r = await client.request("DELETE", f"{ADMIN}/users", headers=people.as_admin,
-                             params={"nickname": "nobody"})
+    r = await client.request(
+        "DELETE", f"{ADMIN}/users", headers=people.as_admin, params={"nickname": "nobody"}
+    )
     assert (r.code, await r.json()) == (404, NOT_FOUND)
     r = await client.request("DELETE", f"{ADMIN}/users", headers=people.as_admin)
     assert (r.code, await r.json()) == (400, {"error": "Missing field: nickname"})
     assert state(dsn) == before
 
-    r = await client.request("DELETE", f"{ADMIN}/users", headers=people.as_admin,
-                             params={"nickname": "alice"})
+    r = await client.request(
+        "DELETE", f"{ADMIN}/users", headers=people.as_admin, params={"nickname": "alice"}
+    )
     assert (r.code, await r.json()) == (200, "alice")
     assert query(dsn, "SELECT deleted FROM users WHERE id = %s", (people.alice.id,)) == [(True,)]
     assert ("delete_account",) in query(dsn, "SELECT kind FROM jobs")
-    assert query(dsn, "SELECT count(*) FROM oauth_tokens WHERE user_id = %s",
-                 (people.alice.id,)) == [(0,)]
+    assert query(
+        dsn, "SELECT count(*) FROM oauth_tokens WHERE user_id = %s", (people.alice.id,)
+    ) == [(0,)]
     r = await client.get(f"{ADMIN}/users/alice", headers=people.as_admin)
     assert r.code == 404
     assert any("root deleted alice" in line for line in audit_lines)
@@ -278,8 +308,9 @@ async def test_toggle_activation(rt: Runtime, client: Client, dsn: str) -> None:
     assert r.code == 403
     r = await client.request("PATCH", path, headers=people.as_admin)
     assert (await r.json())["deactivated"] is False
-    r = await client.request("PATCH", f"{ADMIN}/users/nobody/toggle_activation",
-                             headers=people.as_admin)
+    r = await client.request(
+        "PATCH", f"{ADMIN}/users/nobody/toggle_activation", headers=people.as_admin
+    )
     assert (r.code, await r.json()) == (404, NOT_FOUND)
 
 
@@ -288,26 +319,47 @@ async def test_tags(rt: Runtime, client: Client, dsn: str) -> None:
     """PUT adds lower-cased, deduplicated tags; DELETE removes them; 204 both;
     any unknown nickname is a 404 and no one is tagged."""
     people = await cast(rt)
-    r = await client.put(f"{ADMIN}/users/tag", headers=people.as_admin,
-                         data=[("nicknames[]", "alice"), ("nicknames[]", "mod"),
-                               ("tags[]", "Force_NSFW"), ("tags[]", "x"), ("tags[]", "x")])
+    r = await client.put(
+        f"{ADMIN}/users/tag",
+        headers=people.as_admin,
+        data=[
+            ("nicknames[]", "alice"),
+            ("nicknames[]", "mod"),
+            ("tags[]", "Force_NSFW"),
+            ("tags[]", "x"),
+            ("tags[]", "x"),
+        ],
+    )
     assert r.code == 204
-    assert query(dsn, "SELECT tags FROM users WHERE nickname IN ('alice', 'mod')") == \
-        [(["force_nsfw", "x"],), (["force_nsfw", "x"],)]
-    r = await client.request("DELETE", f"{ADMIN}/users/tag", headers=people.as_admin,
-                             json={"nicknames": ["alice"], "tags": ["x"]})
+    assert query(dsn, "SELECT tags FROM users WHERE nickname IN ('alice', 'mod')") == [
+        (["force_nsfw", "x"],),
+        (["force_nsfw", "x"],),
+    ]
+    r = await client.request(
+        "DELETE",
+        f"{ADMIN}/users/tag",
+        headers=people.as_admin,
+        json={"nicknames": ["alice"], "tags": ["x"]},
+    )
     assert r.code == 204
     assert query(dsn, "SELECT tags FROM users WHERE nickname = 'alice'") == [(["force_nsfw"],)]
 
     before = state(dsn)
-    r = await client.put(f"{ADMIN}/users/tag", headers=people.as_admin,
-                         json={"nicknames": ["alice", "nobody"], "tags": ["y"]})
+    r = await client.put(
+        f"{ADMIN}/users/tag",
+        headers=people.as_admin,
+        json={"nicknames": ["alice", "nobody"], "tags": ["y"]},
+    )
     assert (r.code, await r.json()) == (404, NOT_FOUND)
-    r = await client.put(f"{ADMIN}/users/tag", headers=people.as_admin,
-                         json={"nicknames": ["alice"], "tags": []})
+    r = await client.put(
+        f"{ADMIN}/users/tag", headers=people.as_admin, json={"nicknames": ["alice"], "tags": []}
+    )
     assert r.code == 400
-    r = await client.put(f"{ADMIN}/users/tag", headers=people.as_admin,
-                         json={"nicknames": ["alice"], "tags": [{"a": 1}]})
+    r = await client.put(
+        f"{ADMIN}/users/tag",
+        headers=people.as_admin,
+        json={"nicknames": ["alice"], "tags": [{"a": 1}]},
+    )
     assert r.code == 400
     assert state(dsn) == before
 
@@ -317,28 +369,40 @@ async def test_permission_groups(rt: Runtime, client: Client, dsn: str) -> None:
     """Granting and revoking admin/moderator for many or one; another group
     is 404 "No such permission_group"; an admin cannot revoke their own."""
     people = await cast(rt)
-    r = await client.post(f"{ADMIN}/permission_group/moderator", headers=people.as_admin,
-                          json={"nicknames": ["alice"]})
+    r = await client.post(
+        f"{ADMIN}/permission_group/moderator",
+        headers=people.as_admin,
+        json={"nicknames": ["alice"]},
+    )
     assert (r.code, await r.json()) == (200, {"is_moderator": True})
     r = await client.post(f"{ADMIN}/users/alice/permission_group/admin", headers=people.as_admin)
     assert (r.code, await r.json()) == (200, {"is_admin": True})
     r = await client.get(f"{ADMIN}/users/alice/permission_group", headers=people.as_admin)
     assert await r.json() == {"is_moderator": True, "is_admin": True}
-    r = await client.request("DELETE", f"{ADMIN}/users/alice/permission_group/admin",
-                             headers=people.as_admin)
+    r = await client.request(
+        "DELETE", f"{ADMIN}/users/alice/permission_group/admin", headers=people.as_admin
+    )
     assert (r.code, await r.json()) == (200, {"is_admin": False})
 
     before = state(dsn)
     r = await client.post(f"{ADMIN}/users/alice/permission_group/owner", headers=people.as_admin)
     assert (r.code, await r.json()) == (404, {"error": "No such permission_group"})
-    r = await client.request("DELETE", f"{ADMIN}/users/root/permission_group/admin",
-                             headers=people.as_admin)
+    r = await client.request(
+        "DELETE", f"{ADMIN}/users/root/permission_group/admin", headers=people.as_admin
+    )
     assert (r.code, await r.json()) == (403, {"error": "You can't revoke your own admin status."})
-    r = await client.request("DELETE", f"{ADMIN}/permission_group/moderator",
-                             headers=people.as_admin, json={"nicknames": ["mod", "root"]})
+    r = await client.request(
+        "DELETE",
+        f"{ADMIN}/permission_group/moderator",
+        headers=people.as_admin,
+        json={"nicknames": ["mod", "root"]},
+    )
     assert r.code == 403
-    r = await client.post(f"{ADMIN}/permission_group/admin", headers=people.as_admin,
-                          json={"nicknames": ["alice", "nobody"]})
+    r = await client.post(
+        f"{ADMIN}/permission_group/admin",
+        headers=people.as_admin,
+        json={"nicknames": ["alice", "nobody"]},
+    )
     assert (r.code, await r.json()) == (404, NOT_FOUND)
     assert state(dsn) == before
 
@@ -348,39 +412,48 @@ async def test_invites(rt: Runtime, client: Client, dsn: str, audit_lines: list[
     """invite_token answers a token of the type its limits give; the list
     shows every invite; revoking marks it used; bad limits are 400s."""
     people = await cast(rt)
-    r = await client.get(f"{ADMIN}/users/invite_token", headers=people.as_admin,
-                         params={"invite[max_use]": "3", "invite[expires_at]": "2999-01-02"})
+    r = await client.get(
+        f"{ADMIN}/users/invite_token",
+        headers=people.as_admin,
+        params={"invite[max_use]": "3", "invite[expires_at]": "2999-01-02"},
+    )
     assert r.code == 200
     token = await r.json()
     r = await client.get(f"{ADMIN}/users/invite_token", headers=people.as_admin)
     one_time = await r.json()
     r = await client.get(f"{ADMIN}/users/invites", headers=people.as_admin)
     invites = (await r.json())["invites"]
-    assert [(i["token"], i["invite_type"], i["max_use"], i["expires_at"], i["used"])
-            for i in invites] == [
+    assert [
+        (i["token"], i["invite_type"], i["max_use"], i["expires_at"], i["used"]) for i in invites
+    ] == [
         (token, "reusable_date_limited", 3, "2999-01-02", False),
         (one_time, "one_time", None, None, False),
     ]
-    r = await client.post(f"{ADMIN}/users/revoke_invite", headers=people.as_admin,
-                          json={"token": one_time})
+    r = await client.post(
+        f"{ADMIN}/users/revoke_invite", headers=people.as_admin, json={"token": one_time}
+    )
     assert r.code == 200
     assert (await r.json())["used"] is True
     assert any("revoked invite" in line for line in audit_lines)
 
     before = state(dsn)
     for params in (
-        {"invite[max_use]": "-1"}, {"invite[max_use]": "0"}, {"invite[max_use]": "many"},
+        {"invite[max_use]": "-1"},
+        {"invite[max_use]": "0"},
+        {"invite[max_use]": "many"},
         # Found by fuzzing: beyond the column's integer was a 500.
-        {"invite[max_use]": str(2**31)}, {"max_use": str(10**23)},
-        {"invite[expires_at]": "2999-13-01"}, {"invite[expires_at]": "tomorrow"},
+        {"invite[max_use]": str(2**31)},
+        {"max_use": str(10**23)},
+        {"invite[expires_at]": "2999-13-01"},
+        {"invite[expires_at]": "tomorrow"},
         {"invite[expires_at]": "2000-01-01"},
     ):
-        r = await client.get(f"{ADMIN}/users/invite_token", headers=people.as_admin,
-                             params=params)
+        r = await client.get(f"{ADMIN}/users/invite_token", headers=people.as_admin, params=params)
         assert r.code == 400, params
         assert "error" in await r.json()
-    r = await client.post(f"{ADMIN}/users/revoke_invite", headers=people.as_admin,
-                          json={"token": "unknown"})
+    r = await client.post(
+        f"{ADMIN}/users/revoke_invite", headers=people.as_admin, json={"token": "unknown"}
+    )
     assert (r.code, await r.json()) == (404, NOT_FOUND)
     assert state(dsn) == before
 
@@ -390,30 +463,41 @@ async def test_email_invite(rt: Runtime, serve: Callable[..., Client], dsn: str)
     """With invites enabled and registrations closed, email_invite creates a
     one-time invite and queues a mail with its link (204); otherwise 400 and
     nothing changes."""
-    closed = replace(rt, config=replace(rt.config, instance=replace(
-        rt.config.instance, invites_enabled=True, registrations_open=False)))
+    closed = replace(
+        rt,
+        config=replace(
+            rt.config,
+            instance=replace(rt.config.instance, invites_enabled=True, registrations_open=False),
+        ),
+    )
     people = await cast(rt)
     open_client = serve(build_gateway(rt))
     before = state(dsn)
-    r = await open_client.post(f"{ADMIN}/users/email_invite", headers=people.as_admin,
-                               json={"email": "friend@example.org"})
+    r = await open_client.post(
+        f"{ADMIN}/users/email_invite", headers=people.as_admin, json={"email": "friend@example.org"}
+    )
     assert (r.code, await r.json()) == (400, {"error": "Invites are disabled"})
     client = serve(build_gateway(closed))
-    r = await client.post(f"{ADMIN}/users/email_invite", headers=people.as_admin,
-                          json={"email": "not an address"})
+    r = await client.post(
+        f"{ADMIN}/users/email_invite", headers=people.as_admin, json={"email": "not an address"}
+    )
     assert r.code == 400
     r = await client.post(f"{ADMIN}/users/email_invite", headers=people.as_admin, json={})
     assert (r.code, await r.json()) == (400, {"error": "Missing field: email"})
-    no_mail = replace(closed, config=replace(closed.config, mail=replace(
-        closed.config.mail, backend="none")))
+    no_mail = replace(
+        closed, config=replace(closed.config, mail=replace(closed.config.mail, backend="none"))
+    )
     r = await serve(build_gateway(no_mail)).post(
-        f"{ADMIN}/users/email_invite", headers=people.as_admin,
-        json={"email": "friend@example.org"})
+        f"{ADMIN}/users/email_invite", headers=people.as_admin, json={"email": "friend@example.org"}
+    )
     assert (r.code, await r.json()) == (400, {"error": "deliveries_disabled"})
     assert state(dsn) == before
 
-    r = await client.post(f"{ADMIN}/users/email_invite", headers=people.as_admin,
-                          json={"email": "friend@example.org", "name": "Friend"})
+    r = await client.post(
+        f"{ADMIN}/users/email_invite",
+        headers=people.as_admin,
+        json={"email": "friend@example.org", "name": "Friend"},
+    )
     assert r.code == 204
     assert query(dsn, "SELECT max_use, expires_at, used FROM invites") == [(None, None, False)]
     assert query(dsn, "SELECT kind FROM jobs") == [("mail",)]
@@ -429,8 +513,9 @@ async def test_password_reset_link(
     assert r.code == 200
     body = await r.json()
     assert body["link"] == f"{rt.config.server.base_url}/api/pleroma/password_reset/{body['token']}"
-    assert query(dsn, "SELECT count(*) FROM password_reset_tokens WHERE user_id = %s",
-                 (people.alice.id,)) == [(1,)]
+    assert query(
+        dsn, "SELECT count(*) FROM password_reset_tokens WHERE user_id = %s", (people.alice.id,)
+    ) == [(1,)]
     page = await client.get(f"/api/pleroma/password_reset/{body['token']}")
     assert page.code == 200
     assert any("root created password reset link for alice" in line for line in audit_lines)

@@ -27,12 +27,21 @@ from tests.conftest import Client
 from tests.helpers import sleep
 
 
-async def make_user(rt: Runtime, nickname: str = "alice", password: str = "hunter2", **kw: Any) -> User:
+async def make_user(
+    rt: Runtime, nickname: str = "alice", password: str = "hunter2", **kw: Any
+) -> User:
     password_hash = await rt.passwords.hash(password)
     return await rt.db.run_interaction(
-        "user", users.create_user_txn, nickname=nickname, email=f"{nickname}@example.org",
-        name=None, bio="", bio_html="", password_hash=password_hash,
-        ap_id_prefix=rt.config.server.base_url, **kw,
+        "user",
+        users.create_user_txn,
+        nickname=nickname,
+        email=f"{nickname}@example.org",
+        name=None,
+        bio="",
+        bio_html="",
+        password_hash=password_hash,
+        ap_id_prefix=rt.config.server.base_url,
+        **kw,
     )
 
 
@@ -114,7 +123,9 @@ async def test_login_upgrades_an_old_hash(rt: Runtime) -> None:
 
     user = await make_user(rt)
     await rt.db.run_interaction(
-        "old hash", users.update_user_txn, user.id,
+        "old hash",
+        users.update_user_txn,
+        user.id,
         password_hash=pbkdf2_hash("legacy", b"saltsaltsaltsalt", rounds=1000),
     )
     logged_in = await verify_login(rt, "ALICE", "legacy", "ip:1")
@@ -162,9 +173,7 @@ async def test_portal_refuses_bad_credentials(rt: Runtime) -> None:
             await rt.portal.login(credentials, None, IViewer)
 
 
-@pytest.mark.parametrize(
-    "change", [{"deactivated": True}, {"confirmation_pending": True}]
-)
+@pytest.mark.parametrize("change", [{"deactivated": True}, {"confirmation_pending": True}])
 @pytest_twisted.ensureDeferred
 async def test_portal_locks_out_inactive_accounts_on_every_method(
     rt: Runtime, change: dict[str, bool]
@@ -330,9 +339,7 @@ async def test_app_routes_need_an_app_token(rt: Runtime, whoami: Client) -> None
     user = await make_user(rt)
     app_token = await make_token(rt, None, ["read", "write"])
     user_token = await make_token(rt, user, ["read", "write"])
-    ok = await whoami.post(
-        "/t/app", headers={"Authorization": f"Bearer {app_token.access_token}"}
-    )
+    ok = await whoami.post("/t/app", headers={"Authorization": f"Bearer {app_token.access_token}"})
     assert ok.code == 200
     refused = await whoami.post(
         "/t/app", headers={"Authorization": f"Bearer {user_token.access_token}"}
@@ -376,9 +383,8 @@ async def test_deactivation_takes_effect_on_the_next_request(rt: Runtime, whoami
 async def test_healthcheck_answers_while_registrations_hash(rt: Runtime, serve: Any) -> None:
     """Registrations in flight, hashing with full argon2id costs, never stall
     another client's healthcheck: the hashing runs off the reactor thread."""
-    from pleromad.web.root import build_gateway
-
     from pleromad.domain.rate_limits import RateLimiter
+    from pleromad.web.root import build_gateway
 
     limits = replace(rt.config.rate_limits, registration=(100, 60))
     rt = replace(
@@ -389,10 +395,16 @@ async def test_healthcheck_answers_while_registrations_hash(rt: Runtime, serve: 
     )
     client = serve(build_gateway(rt), rt.config.instance.upload_limit)
     registrations = [
-        client.post("/api/account/register", json={
-            "nickname": f"user{i}", "fullname": "U", "email": f"u{i}@example.org",
-            "password": "pw", "confirm": "pw",
-        })
+        client.post(
+            "/api/account/register",
+            json={
+                "nickname": f"user{i}",
+                "fullname": "U",
+                "email": f"u{i}@example.org",
+                "password": "pw",
+                "confirm": "pw",
+            },
+        )
         for i in range(6)
     ]
     await sleep(0.05)

@@ -37,9 +37,15 @@ pytestmark = pytest.mark.usefixtures("checked_requests")
 
 async def make_user(rt: Runtime, nickname: str, password: str) -> None:
     await rt.db.run_interaction(
-        "user", users.create_user_txn, nickname=nickname, email=f"{nickname}@example.org",
-        name=nickname.title(), bio="", bio_html="",
-        password_hash=await rt.passwords.hash(password), ap_id_prefix=rt.config.server.base_url,
+        "user",
+        users.create_user_txn,
+        nickname=nickname,
+        email=f"{nickname}@example.org",
+        name=nickname.title(),
+        bio="",
+        bio_html="",
+        password_hash=await rt.passwords.hash(password),
+        ap_id_prefix=rt.config.server.base_url,
     )
 
 
@@ -62,7 +68,9 @@ class _Form(HTMLParser):
             self.fields.append((attributes["name"], attributes.get("value") or ""))
 
 
-def browser_login(session: requests.Session, url: str, name: str, password: str) -> requests.Response:
+def browser_login(
+    session: requests.Session, url: str, name: str, password: str
+) -> requests.Response:
     """Open the authorize page, fill in the login form and submit it."""
     page = session.get(url, timeout=30)
     assert page.status_code == 200, page.text
@@ -155,8 +163,12 @@ async def test_disabled_account_is_locked_out_everywhere_at_once(rt: Runtime, ba
         api = Mastodon(client_id=client_id, client_secret=client_secret, api_base_url=base)
         api.log_in("alice", "correct horse", scopes=SCOPES)
         browser = requests.Session()
-        browser_login(browser, api.auth_request_url(redirect_uris=OOB, scopes=SCOPES),
-                      "alice", "correct horse")
+        browser_login(
+            browser,
+            api.auth_request_url(redirect_uris=OOB, scopes=SCOPES),
+            "alice",
+            "correct horse",
+        )
         verify = f"{base}/api/v1/accounts/verify_credentials"
         assert browser.get(verify, timeout=30).status_code == 200
         result = requests.post(
@@ -274,7 +286,7 @@ async def test_mastodon_py_posts_replies_favourites_and_reblogs(rt: Runtime, bas
     assert post["visibility"] == "unlisted" and post["spoiler_text"] == "greeting"
     assert post["account"]["username"] == "alice"
     assert [m["acct"] for m in post["mentions"]] == ["bob"]
-    assert post["content"].startswith("hello <span class=\"h-card\">")
+    assert post["content"].startswith('hello <span class="h-card">')
     assert 'href="http://localhost:4000/users/bob"' in post["content"]
     assert seen["direct"]["visibility"] == "direct"
     assert seen["private"] == "hidden"

@@ -63,7 +63,9 @@ def toml_keys(config: Config) -> dict[str, set[str]]:
     """The TOML keys of each section, as the file spells them."""
     spelling = {"from_address": "from"}
     return {
-        section: {spelling.get(f.name, f.name) for f in dataclasses.fields(getattr(config, section))}
+        section: {
+            spelling.get(f.name, f.name) for f in dataclasses.fields(getattr(config, section))
+        }
         for section in SECTIONS
     }
 
@@ -195,8 +197,7 @@ def test_unprintable_key_is_quoted(tmp_path: Path) -> None:
 def test_attribute_name_is_not_a_key(tmp_path: Path) -> None:
     """[mail] takes "from", not the Python attribute name from_address."""
     assert (
-        error_for(tmp_path, '[mail]\nfrom_address = "a@b"\n')
-        == "[mail] from_address: unknown key"
+        error_for(tmp_path, '[mail]\nfrom_address = "a@b"\n') == "[mail] from_address: unknown key"
     )
 
 
@@ -214,31 +215,49 @@ def test_section_must_be_a_table(tmp_path: Path) -> None:
         ('[database]\npool_size = "ten"', '[database] pool_size: expected an integer, got "ten"'),
         ("[database]\npool_size = true", "[database] pool_size: expected an integer, got true"),
         ("[database]\npool_size = 10.0", "[database] pool_size: expected an integer, got 10.0"),
-        ('[instance]\nregistrations_open = "yes"',
-         '[instance] registrations_open: expected a boolean (true or false), got "yes"'),
-        ("[rate_limits]\nenabled = 1",
-         "[rate_limits] enabled: expected a boolean (true or false), got 1"),
+        (
+            '[instance]\nregistrations_open = "yes"',
+            '[instance] registrations_open: expected a boolean (true or false), got "yes"',
+        ),
+        (
+            "[rate_limits]\nenabled = 1",
+            "[rate_limits] enabled: expected a boolean (true or false), got 1",
+        ),
         ("[server]\nlisten = 4000", "[server] listen: expected a string, got 4000"),
         ("[database]\ndsn = 5", "[database] dsn: expected a string, got 5"),
         ("[mail]\nfrom = 1", "[mail] from: expected a string, got 1"),
         ("[server]\ndata_dir = 1", "[server] data_dir: expected a string, got 1"),
         ("[emoji]\ndir = false", "[emoji] dir: expected a string, got false"),
-        ("[instance]\nname = [\"a\"]", '[instance] name: expected a string, got ["a"]'),
+        ('[instance]\nname = ["a"]', '[instance] name: expected a string, got ["a"]'),
         ("[captcha]\nprovider = {}", "[captcha] provider: expected a string, got a table"),
-        ('[instance]\nreserved_nicknames = "admin"',
-         '[instance] reserved_nicknames: expected an array of strings, got "admin"'),
-        ('[instance]\nreserved_nicknames = ["admin", 5]',
-         "[instance] reserved_nicknames: item 2: expected a string, got 5"),
-        ('[proxy]\ntrusted = "127.0.0.1"',
-         '[proxy] trusted: expected an array of IP addresses or networks, got "127.0.0.1"'),
-        ('[proxy]\ntrusted = ["127.0.0.1", 10]',
-         "[proxy] trusted: item 2: expected a string, got 10"),
-        ('[rate_limits]\nregistration = [5, "1800"]',
-         '[rate_limits] registration: expected [requests, seconds] (two positive integers), got [5, "1800"]'),
-        ("[rate_limits]\nfailed_login = [true, 60]",
-         "[rate_limits] failed_login: expected [requests, seconds] (two positive integers), got [true, 60]"),
-        ("[rate_limits]\npassword_reset = 5",
-         "[rate_limits] password_reset: expected [requests, seconds] (two positive integers), got 5"),
+        (
+            '[instance]\nreserved_nicknames = "admin"',
+            '[instance] reserved_nicknames: expected an array of strings, got "admin"',
+        ),
+        (
+            '[instance]\nreserved_nicknames = ["admin", 5]',
+            "[instance] reserved_nicknames: item 2: expected a string, got 5",
+        ),
+        (
+            '[proxy]\ntrusted = "127.0.0.1"',
+            '[proxy] trusted: expected an array of IP addresses or networks, got "127.0.0.1"',
+        ),
+        (
+            '[proxy]\ntrusted = ["127.0.0.1", 10]',
+            "[proxy] trusted: item 2: expected a string, got 10",
+        ),
+        (
+            '[rate_limits]\nregistration = [5, "1800"]',
+            '[rate_limits] registration: expected [requests, seconds] (two positive integers), got [5, "1800"]',
+        ),
+        (
+            "[rate_limits]\nfailed_login = [true, 60]",
+            "[rate_limits] failed_login: expected [requests, seconds] (two positive integers), got [true, 60]",
+        ),
+        (
+            "[rate_limits]\npassword_reset = 5",
+            "[rate_limits] password_reset: expected [requests, seconds] (two positive integers), got 5",
+        ),
     ],
 )
 def test_wrong_type_is_named(tmp_path: Path, text: str, message: str) -> None:
@@ -260,50 +279,94 @@ def test_long_values_are_shortened_in_messages(tmp_path: Path) -> None:
     ("text", "message"),
     [
         ("[database]\npool_size = 0", "[database] pool_size: must be between 1 and 1000, got 0"),
-        ("[database]\npool_size = 1001", "[database] pool_size: must be between 1 and 1000, got 1001"),
+        (
+            "[database]\npool_size = 1001",
+            "[database] pool_size: must be between 1 and 1000, got 1001",
+        ),
         ("[instance]\nstatus_limit = 0", "[instance] status_limit: must be at least 1, got 0"),
-        ("[instance]\nuser_bio_length = -5", "[instance] user_bio_length: must be at least 1, got -5"),
-        ("[instance]\nuser_name_length = 0", "[instance] user_name_length: must be at least 1, got 0"),
+        (
+            "[instance]\nuser_bio_length = -5",
+            "[instance] user_bio_length: must be at least 1, got -5",
+        ),
+        (
+            "[instance]\nuser_name_length = 0",
+            "[instance] user_name_length: must be at least 1, got 0",
+        ),
         ("[instance]\nupload_limit = 0", "[instance] upload_limit: must be at least 1, got 0"),
-        ("[instance]\navatar_upload_limit = 0", "[instance] avatar_upload_limit: must be at least 1, got 0"),
-        ("[instance]\nbanner_upload_limit = 0", "[instance] banner_upload_limit: must be at least 1, got 0"),
-        ("[instance]\nbackground_upload_limit = 0",
-         "[instance] background_upload_limit: must be at least 1, got 0"),
+        (
+            "[instance]\navatar_upload_limit = 0",
+            "[instance] avatar_upload_limit: must be at least 1, got 0",
+        ),
+        (
+            "[instance]\nbanner_upload_limit = 0",
+            "[instance] banner_upload_limit: must be at least 1, got 0",
+        ),
+        (
+            "[instance]\nbackground_upload_limit = 0",
+            "[instance] background_upload_limit: must be at least 1, got 0",
+        ),
         ("[captcha]\nseconds_valid = 0", "[captcha] seconds_valid: must be at least 1, got 0"),
         ("[mail]\nsmtp_port = 0", "[mail] smtp_port: must be between 1 and 65535, got 0"),
         ("[mail]\nsmtp_port = 65536", "[mail] smtp_port: must be between 1 and 65535, got 65536"),
         ('[mail]\nbackend = ""', "[mail] backend: must not be empty"),
-        ('[mail]\nbackend = "smtp"\nsmtp_host = ""',
-         '[mail] smtp_host: must not be empty when backend = "smtp"'),
+        (
+            '[mail]\nbackend = "smtp"\nsmtp_host = ""',
+            '[mail] smtp_host: must not be empty when backend = "smtp"',
+        ),
         ('[media]\nbackend = ""', "[media] backend: must not be empty"),
         ('[captcha]\nprovider = " "', "[captcha] provider: must not be empty"),
         ('[server]\nlisten = ""', "[server] listen: must not be empty"),
         ('[server]\ndata_dir = ""', "[server] data_dir: must not be empty"),
-        ("[rate_limits]\nregistration = [5]",
-         "[rate_limits] registration: expected [requests, seconds] (two positive integers), got [5]"),
-        ("[rate_limits]\nregistration = [5, 60, 1]",
-         "[rate_limits] registration: expected [requests, seconds] (two positive integers), got [5, 60, 1]"),
-        ("[rate_limits]\nconfirmation_resend = [0, 60]",
-         "[rate_limits] confirmation_resend: expected [requests, seconds] (two positive integers), got [0, 60]"),
-        ("[rate_limits]\nfailed_login = [15, -1]",
-         "[rate_limits] failed_login: expected [requests, seconds] (two positive integers), got [15, -1]"),
-        ('[proxy]\ntrusted = ["10.0.0.0/8", "proxy.local"]',
-         '[proxy] trusted: item 2: expected an IP address or network, got "proxy.local"'),
-        ('[proxy]\ntrusted = ["10.0.0.0/33"]',
-         '[proxy] trusted: item 1: expected an IP address or network, got "10.0.0.0/33"'),
-        ('[captcha]\nkocaptcha_endpoint = "captcha.kotobank.ch"',
-         '[captcha] kocaptcha_endpoint: expected an absolute http or https URL, got "captcha.kotobank.ch"'),
-        ('[captcha]\nkocaptcha_endpoint = "ftp://captcha.kotobank.ch"',
-         '[captcha] kocaptcha_endpoint: expected an absolute http or https URL, got "ftp://captcha.kotobank.ch"'),
+        (
+            "[rate_limits]\nregistration = [5]",
+            "[rate_limits] registration: expected [requests, seconds] (two positive integers), got [5]",
+        ),
+        (
+            "[rate_limits]\nregistration = [5, 60, 1]",
+            "[rate_limits] registration: expected [requests, seconds] (two positive integers), got [5, 60, 1]",
+        ),
+        (
+            "[rate_limits]\nconfirmation_resend = [0, 60]",
+            "[rate_limits] confirmation_resend: expected [requests, seconds] (two positive integers), got [0, 60]",
+        ),
+        (
+            "[rate_limits]\nfailed_login = [15, -1]",
+            "[rate_limits] failed_login: expected [requests, seconds] (two positive integers), got [15, -1]",
+        ),
+        (
+            '[proxy]\ntrusted = ["10.0.0.0/8", "proxy.local"]',
+            '[proxy] trusted: item 2: expected an IP address or network, got "proxy.local"',
+        ),
+        (
+            '[proxy]\ntrusted = ["10.0.0.0/33"]',
+            '[proxy] trusted: item 1: expected an IP address or network, got "10.0.0.0/33"',
+        ),
+        (
+            '[captcha]\nkocaptcha_endpoint = "captcha.kotobank.ch"',
+            '[captcha] kocaptcha_endpoint: expected an absolute http or https URL, got "captcha.kotobank.ch"',
+        ),
+        (
+            '[captcha]\nkocaptcha_endpoint = "ftp://captcha.kotobank.ch"',
+            '[captcha] kocaptcha_endpoint: expected an absolute http or https URL, got "ftp://captcha.kotobank.ch"',
+        ),
         ('[instance]\nemail = ""', '[instance] email: expected an e-mail address, got ""'),
-        ('[instance]\nemail = "admin"', '[instance] email: expected an e-mail address, got "admin"'),
+        (
+            '[instance]\nemail = "admin"',
+            '[instance] email: expected an e-mail address, got "admin"',
+        ),
         ('[mail]\nfrom = ""', '[mail] from: expected an e-mail address, got ""'),
-        ('[mail]\nfrom = "no reply@localhost"',
-         '[mail] from: expected an e-mail address, got "no reply@localhost"'),
-        ('[instance]\nemail = "Admin <admin@localhost>"',
-         '[instance] email: expected an e-mail address, got "Admin <admin@localhost>"'),
-        ('[mail]\nfrom = "a@b\\nBcc: c@d"',
-         '[mail] from: expected an e-mail address, got "a@b\\nBcc: c@d"'),
+        (
+            '[mail]\nfrom = "no reply@localhost"',
+            '[mail] from: expected an e-mail address, got "no reply@localhost"',
+        ),
+        (
+            '[instance]\nemail = "Admin <admin@localhost>"',
+            '[instance] email: expected an e-mail address, got "Admin <admin@localhost>"',
+        ),
+        (
+            '[mail]\nfrom = "a@b\\nBcc: c@d"',
+            '[mail] from: expected an e-mail address, got "a@b\\nBcc: c@d"',
+        ),
     ],
 )
 def test_impossible_value_is_named(tmp_path: Path, text: str, message: str) -> None:

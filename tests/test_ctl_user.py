@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,11 @@ class Ctl:
     def __call__(self, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [str(BIN / "pleromad-ctl"), "--dsn", self.dsn, "user", *args],
-            cwd=self.tmp_path, input=stdin, capture_output=True, text=True, timeout=120,
+            cwd=self.tmp_path,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
 
     def ok(self, *args: str, stdin: str = "") -> list[str]:
@@ -63,9 +67,22 @@ def user(dsn: str, nickname: str) -> dict[str, Any] | None:
     )
     if not rows:
         return None
-    keys = ("id", "nickname", "email", "name", "bio", "password_hash", "is_admin",
-            "is_moderator", "locked", "deactivated", "deleted", "confirmation_pending", "local")
-    return dict(zip(keys, rows[0]))
+    keys = (
+        "id",
+        "nickname",
+        "email",
+        "name",
+        "bio",
+        "password_hash",
+        "is_admin",
+        "is_moderator",
+        "locked",
+        "deactivated",
+        "deleted",
+        "confirmation_pending",
+        "local",
+    )
+    return dict(zip(keys, rows[0], strict=False))
 
 
 def everything(dsn: str) -> list[Any]:
@@ -107,8 +124,19 @@ def test_new_with_everything_given(ctl: Ctl, dsn: str) -> None:
     """`new` with -y creates a confirmed local account with the given name,
     bio, password and flags, and says so."""
     out = ctl.ok(
-        "new", "alice", "alice@example.org", "--name", "Alice A.", "--bio", "hi there",
-        "--password", "hunter2", "--admin", "--moderator", "--locked", "-y",
+        "new",
+        "alice",
+        "alice@example.org",
+        "--name",
+        "Alice A.",
+        "--bio",
+        "hi there",
+        "--password",
+        "hunter2",
+        "--admin",
+        "--moderator",
+        "--locked",
+        "-y",
     )
     assert out[0] == "A user will be created with the following information:"
     assert "- nickname: alice" in out and "- email: alice@example.org" in out
@@ -141,8 +169,9 @@ def test_new_without_password_asks_and_prints_a_reset_link(ctl: Ctl, dsn: str) -
     row = user(dsn, "bob")
     assert row is not None and row["password_hash"] is None and row["name"] == "bob"
     assert row["is_admin"] is False and row["confirmation_pending"] is False
-    assert query(dsn, "SELECT count(*) FROM password_reset_tokens WHERE user_id = %s",
-                 (row["id"],)) == [(1,)]
+    assert query(
+        dsn, "SELECT count(*) FROM password_reset_tokens WHERE user_id = %s", (row["id"],)
+    ) == [(1,)]
 
 
 @pytest.mark.parametrize("answer", ["n\n", "", "maybe\n"])
@@ -166,7 +195,9 @@ def test_new_declined_creates_nothing(ctl: Ctl, dsn: str, answer: str) -> None:
         (("dave", "x@example.org", "--bio", "b" * 5001), "bio should be at most 5000"),
     ],
 )
-def test_new_refuses_invalid_accounts(ctl: Ctl, dsn: str, args: tuple[str, ...], reason: str) -> None:
+def test_new_refuses_invalid_accounts(
+    ctl: Ctl, dsn: str, args: tuple[str, ...], reason: str
+) -> None:
     """Invalid nickname, reserved nickname, bad e-mail, blank name, empty
     password: exit 1, one line with the reason, no account."""
     before = everything(dsn)
@@ -307,7 +338,7 @@ def test_invite_prints_its_token_last(ctl: Ctl, dsn: str) -> None:
     out = ctl.ok("invite", "--max-use", "3", "--expires-at", later.isoformat())
     assert out[0] == "Generated user invite token reusable date limited"
     assert invites(dsn) == [(token, None, 0, None, False), (out[-1], 3, 0, later, False)]
-    out = ctl.ok("invite", "--expires-at", datetime.now(timezone.utc).date().isoformat())
+    out = ctl.ok("invite", "--expires-at", datetime.now(UTC).date().isoformat())
     assert out[0] == "Generated user invite token date limited"
     assert ctl.ok("invite", "--max-use", "1")[0] == "Generated user invite token reusable"
 

@@ -77,22 +77,39 @@ def test_folder_order_and_precedence(tmp_path: Path) -> None:
     """Packs load in name order (emoji.txt, or every image in path order, tagged with
     the pack), then the top emoji.txt; a later shortcode replaces an earlier one."""
     d = tmp_path / "emoji"
-    for name in ["Firefox.gif", "plain.png", "override.png", "loose.png",
-                 "blobs/blob.png", "blobs/wave.png", "blobs/sub/wave.png", "blobs/sub/blobcat.gif",
-                 "blobs/.hidden.png", "blobs/.dot/x.png", "cats/cat.png", "cats/kitty.webp",
-                 "cats/unlisted.png"]:
+    for name in [
+        "Firefox.gif",
+        "plain.png",
+        "override.png",
+        "loose.png",
+        "blobs/blob.png",
+        "blobs/wave.png",
+        "blobs/sub/wave.png",
+        "blobs/sub/blobcat.gif",
+        "blobs/.hidden.png",
+        "blobs/.dot/x.png",
+        "cats/cat.png",
+        "cats/kitty.webp",
+        "cats/unlisted.png",
+    ]:
         write(d / name)
     write(d / "blobs/notes.txt", "not an emoji")
-    write(d / "cats/emoji.txt", "cat, cat.png\nkitty, /emoji/cats/kitty.webp, Cute\nblobcat, cat.png\n")
-    write(d / "emoji.txt", "\ufeff# the instance's own\n"
-          "firefox, /emoji/Firefox.gif, Gif,Fun\r\n"
-          "plain, /emoji/plain.png\n"
-          "\n"
-          "   \n"
-          "justone\n"
-          "blob, /emoji/override.png, Override\n"
-          "bad name!, /emoji/plain.png\n"
-          "trailing, plain.png, \n")
+    write(
+        d / "cats/emoji.txt",
+        "cat, cat.png\nkitty, /emoji/cats/kitty.webp, Cute\nblobcat, cat.png\n",
+    )
+    write(
+        d / "emoji.txt",
+        "\ufeff# the instance's own\n"
+        "firefox, /emoji/Firefox.gif, Gif,Fun\r\n"
+        "plain, /emoji/plain.png\n"
+        "\n"
+        "   \n"
+        "justone\n"
+        "blob, /emoji/override.png, Override\n"
+        "bad name!, /emoji/plain.png\n"
+        "trailing, plain.png, \n",
+    )
     loaded = load_folder(d)
     assert table_of(d) == {
         "blob": ("override.png", ("Override",)),
@@ -106,7 +123,9 @@ def test_folder_order_and_precedence(tmp_path: Path) -> None:
     }
     assert [e.shortcode for e in loaded.entries] == sorted(table_of(d))
     assert [e.content_type for e in loaded.entries if e.shortcode in ("firefox", "kitty")] == [
-        "image/gif", "image/webp"]
+        "image/gif",
+        "image/webp",
+    ]
     assert loaded.warnings == (
         "emoji.txt:6: expected 'shortcode, path[, tag, ...]'; line skipped",
         "emoji.txt:8: shortcode 'bad name!' is not [A-Za-z0-9_+-]; skipped",
@@ -130,22 +149,28 @@ def test_paths_leaving_the_folder_are_skipped(tmp_path: Path) -> None:
     write(tmp_path / "list.txt", "stolen, /emoji/good.png\n")
     write(d / "sneaky/inside.png")
     os.symlink(tmp_path / "list.txt", d / "sneaky/emoji.txt")
-    write(d / "emoji.txt", "\n".join([
-        "good, /emoji/good.png",
-        "up, ../secret.png",
-        "up2, /emoji/../secret.png",
-        "passwd, /etc/passwd",
-        "abs, " + str(secret),
-        "remote, https://example.com/x.png",
-        "link, /emoji/link.png",
-        "missing, /emoji/missing.png",
-        "text, /emoji/readme.txt",
-        "hidden, /emoji/.hidden.png",
-        "dots, /emoji/./good.png",
-        "slashes, /emoji//good.png",
-        "back, /emoji/..\\secret.png",
-        "alias, /emoji/alias.png",
-    ]) + "\n")
+    write(
+        d / "emoji.txt",
+        "\n".join(
+            [
+                "good, /emoji/good.png",
+                "up, ../secret.png",
+                "up2, /emoji/../secret.png",
+                "passwd, /etc/passwd",
+                "abs, " + str(secret),
+                "remote, https://example.com/x.png",
+                "link, /emoji/link.png",
+                "missing, /emoji/missing.png",
+                "text, /emoji/readme.txt",
+                "hidden, /emoji/.hidden.png",
+                "dots, /emoji/./good.png",
+                "slashes, /emoji//good.png",
+                "back, /emoji/..\\secret.png",
+                "alias, /emoji/alias.png",
+            ]
+        )
+        + "\n",
+    )
     loaded = load_folder(d)
     assert table_of(d) == {"alias": ("alias.png", ("Custom",)), "good": ("good.png", ("Custom",))}
     assert all(entry.file.is_relative_to(d) for entry in loaded.entries)
@@ -201,9 +226,14 @@ async def test_bundled_set_in_both_lists(rt: Runtime, client: Client) -> None:
     assert header(response.headers, "content-type") == "application/json; charset=utf-8"
     assert header(response.headers, "cache-control") == "public, max-age=300"
     assert await response.json() == [
-        {"shortcode": name, "url": f"{base}/emoji/{name}.png",
-         "static_url": f"{base}/emoji/{name}.png", "visible_in_picker": True,
-         "tags": ["Custom"], "category": ""}
+        {
+            "shortcode": name,
+            "url": f"{base}/emoji/{name}.png",
+            "static_url": f"{base}/emoji/{name}.png",
+            "visible_in_picker": True,
+            "tags": ["Custom"],
+            "category": "",
+        }
         for name in BUNDLED_NAMES
     ]
     # The reference's suffix and a trailing slash route the same.
@@ -212,7 +242,9 @@ async def test_bundled_set_in_both_lists(rt: Runtime, client: Client) -> None:
 
 
 @pytest_twisted.ensureDeferred
-async def test_categories_and_tags_of_a_custom_folder(rt: Runtime, serve: Any, tmp_path: Path) -> None:
+async def test_categories_and_tags_of_a_custom_folder(
+    rt: Runtime, serve: Any, tmp_path: Path
+) -> None:
     """custom_emojis' category is the tags without Custom, joined with ","; escapes in
     file names are kept in the URLs."""
     write(tmp_path / "a.png")
@@ -221,10 +253,17 @@ async def test_categories_and_tags_of_a_custom_folder(rt: Runtime, serve: Any, t
     client, _ = emoji_client(rt, serve, tmp_path)
     base = rt.config.server.base_url
     assert await (await client.get("/api/pleroma/emoji")).json() == {
-        "a": {"image_url": "/emoji/a.png", "tags": ["Custom", "Gif", "Fun"]}}
+        "a": {"image_url": "/emoji/a.png", "tags": ["Custom", "Gif", "Fun"]}
+    }
     assert await (await client.get("/api/v1/custom_emojis")).json() == [
-        {"shortcode": "a", "url": f"{base}/emoji/a.png", "static_url": f"{base}/emoji/a.png",
-         "visible_in_picker": True, "tags": ["Custom", "Gif", "Fun"], "category": "Gif,Fun"},
+        {
+            "shortcode": "a",
+            "url": f"{base}/emoji/a.png",
+            "static_url": f"{base}/emoji/a.png",
+            "visible_in_picker": True,
+            "tags": ["Custom", "Gif", "Fun"],
+            "category": "Gif,Fun",
+        },
     ]
     write(tmp_path / "emoji.txt", "a, /emoji/a.png, Custom, Gif, Fun\nbc, /emoji/my pack/b c.gif\n")
     client, _ = emoji_client(rt, serve, tmp_path)
@@ -241,7 +280,7 @@ async def test_matching_etag_gets_304(client: Client) -> None:
     for path in ["/api/pleroma/emoji", "/api/v1/custom_emojis"]:
         first = await client.get(path)
         etag = header(first.headers, "etag")
-        for given in [etag, f'W/{etag}', f'"other", {etag}', "*"]:
+        for given in [etag, f"W/{etag}", f'"other", {etag}', "*"]:
             again = await client.get(path, headers={"If-None-Match": given})
             assert again.code == 304, given
             assert await again.content() == b""
@@ -285,13 +324,24 @@ async def test_nothing_outside_the_table_is_served(rt: Runtime, serve: Any, tmp_
     client, _ = emoji_client(rt, serve, d)
     assert (await raw_get(client, b"/emoji/good.png"))[0] == 200
     for path in [
-        b"/emoji/../secret.png", b"/emoji/%2e%2e/secret.png", b"/emoji/%2E%2E%2Fsecret.png",
-        b"/emoji/..%2fsecret.png", b"/emoji/good.png/../../secret.png", b"/emoji/link.png",
-        b"/emoji//etc/passwd", b"/emoji/%2fetc%2fpasswd", b"/emoji/emoji.txt",
-        b"/emoji/readme.txt", b"/emoji/unlisted.png", b"/emoji/", b"/emoji",
-        b"/emoji/..", b"/emoji/%00.png", b"/emoji/good.png%00",
+        b"/emoji/../secret.png",
+        b"/emoji/%2e%2e/secret.png",
+        b"/emoji/%2E%2E%2Fsecret.png",
+        b"/emoji/..%2fsecret.png",
+        b"/emoji/good.png/../../secret.png",
+        b"/emoji/link.png",
+        b"/emoji//etc/passwd",
+        b"/emoji/%2fetc%2fpasswd",
+        b"/emoji/emoji.txt",
+        b"/emoji/readme.txt",
+        b"/emoji/unlisted.png",
+        b"/emoji/",
+        b"/emoji",
+        b"/emoji/..",
+        b"/emoji/%00.png",
+        b"/emoji/good.png%00",
     ]:
-        code, headers, body = await raw_get(client, path)
+        code, _headers, body = await raw_get(client, path)
         assert code == 404, path
         assert json.loads(body) == {"error": "Not found"}, path
         assert b"SECRET" not in body
@@ -337,7 +387,9 @@ async def test_reload_without_restart(rt: Runtime, serve: Any, tmp_path: Path) -
     assert await emoji.reload() is True
     assert list(await (await client.get("/api/pleroma/emoji")).json()) == ["a", "b"]
     assert [e["shortcode"] for e in await (await client.get("/api/v1/custom_emojis")).json()] == [
-        "a", "b"]
+        "a",
+        "b",
+    ]
     response = await client.get("/api/v1/custom_emojis", headers={"If-None-Match": before})
     assert response.code == 200  # the new list has a new ETag
     assert (await client.get("/emoji/new/b.gif")).code == 200

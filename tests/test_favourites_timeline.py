@@ -45,9 +45,7 @@ def favourite_ids(rt: Runtime, fan: Person) -> list[str]:
 
 
 @pytest_twisted.ensureDeferred
-async def test_anyone_reads_favourites_newest_favourite_first(
-    rt: Runtime, client: Client
-) -> None:
+async def test_anyone_reads_favourites_newest_favourite_first(rt: Runtime, client: Client) -> None:
     """An account's favourites are readable by anyone, anonymous or not, as
     Status entities, ordered by when they were favourited — not by when
     the statuses were posted."""
@@ -78,7 +76,9 @@ async def test_hidden_favourites_are_403_for_everyone_but_the_owner(
     liked = await post(client, reader, "nice")
     await favourite(client, fan, liked)
     response = await client.request(
-        "PATCH", "/api/v1/accounts/update_credentials", headers=fan.headers,
+        "PATCH",
+        "/api/v1/accounts/update_credentials",
+        headers=fan.headers,
         data={"hide_favorites": "true"},
     )
     assert response.code == 200, await response.json()
@@ -130,9 +130,7 @@ async def test_unfavourited_and_deleted_statuses_leave_the_list(
     for status_id in (kept, taken_back, deleted):
         await favourite(client, fan, status_id)
     await act(client, fan, f"/api/v1/statuses/{taken_back}/unfavourite")
-    response = await client.request(
-        "DELETE", f"/api/v1/statuses/{deleted}", headers=author.headers
-    )
+    response = await client.request("DELETE", f"/api/v1/statuses/{deleted}", headers=author.headers)
     assert response.code == 200
     assert await ids(client, favourites_of(fan)) == [kept]
 
@@ -239,6 +237,7 @@ async def test_a_page_walks_the_favourites_index_with_100000_favourites(
             nodes = explain(dsn, favourites_query(fan.user.id, viewer, page))
             assert "favourites_account_idx" in reads(nodes, "favourites"), nodes
             read_whole = (reads(nodes, "favourites") | reads(nodes, "statuses")) & {
-                "Seq Scan", "Bitmap Heap Scan"
+                "Seq Scan",
+                "Bitmap Heap Scan",
             }
             assert not read_whole, nodes

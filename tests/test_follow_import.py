@@ -170,9 +170,7 @@ async def test_accounts_that_cannot_be_followed_are_skipped(
     await set_user(rt, await make_user(rt, "dormant"), deactivated=True)
     await act(client, as_alice, carol, "follow", data={"reblogs": "false"})
     await make_user(rt, "erin")
-    await client.post(
-        IMPORT, headers=as_alice, data={"list": "alice bob carol dora dormant erin"}
-    )
+    await client.post(IMPORT, headers=as_alice, data={"list": "alice bob carol dora dormant erin"})
     handler = follow_import.handlers(rt)["follow_import"]
     for payload in queued(rt):
         await handler(payload)
@@ -220,7 +218,8 @@ async def test_bad_requests_queue_nothing(
     alice = accounts["alice"]
     headers = await bearer(rt, alice)
     assert await answer(await client.post(IMPORT, headers=headers)) == (
-        400, {"error": "Missing field: list"}
+        400,
+        {"error": "Missing field: list"},
     )
     code, body = await answer(await client.post(IMPORT, headers=headers, json={"list": ["bob"]}))
     assert code == 400 and "list" in body["error"]
@@ -232,10 +231,12 @@ async def test_bad_requests_queue_nothing(
     assert code == 400 and "UTF-8" in body["error"]
     read_write = await bearer(rt, alice, ["read", "write"])
     assert await answer(await client.post(IMPORT, headers=read_write, data={"list": "bob"})) == (
-        403, {"error": "Insufficient permissions: follow."}
+        403,
+        {"error": "Insufficient permissions: follow."},
     )
     assert await answer(await client.post(IMPORT, data={"list": "bob"})) == (
-        403, {"error": "Invalid credentials."}
+        403,
+        {"error": "Invalid credentials."},
     )
     assert queued(rt) == []
 

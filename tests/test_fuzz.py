@@ -27,9 +27,7 @@ SEED = 20261127
 
 
 async def fuzz(base: str, report: Path, token: str | None) -> Summary:
-    command = schemathesis(
-        base, report, token=token, max_examples=25, max_time=SECONDS, seed=SEED
-    )
+    command = schemathesis(base, report, token=token, max_examples=25, max_time=SECONDS, seed=SEED)
     # schemathesis keeps a cache in its working directory: not in ours.
     out, err, _ = await getProcessOutputAndValue(
         command[0], command[1:], env=os.environ, path=str(report.parent)
@@ -43,10 +41,14 @@ async def test_no_route_fails_its_contract_under_fuzzing(
 ) -> None:
     admin = await make_user(rt, "fuzzadmin", is_admin=True)
     token = await make_token(rt, admin, ["read", "write", "follow", "push"])
-    anonymous, authenticated = await gatherResults([
-        Deferred.fromCoroutine(fuzz(client.base, tmp_path / "anonymous.ndjson", None)),
-        Deferred.fromCoroutine(fuzz(client.base, tmp_path / "admin.ndjson", token.access_token)),
-    ])
+    anonymous, authenticated = await gatherResults(
+        [
+            Deferred.fromCoroutine(fuzz(client.base, tmp_path / "anonymous.ndjson", None)),
+            Deferred.fromCoroutine(
+                fuzz(client.base, tmp_path / "admin.ndjson", token.access_token)
+            ),
+        ]
+    )
     for summary in (anonymous, authenticated):
         assert summary.requests > 300, summary.output[-3000:]
         assert summary.server_errors == 0, summary.output[-5000:]

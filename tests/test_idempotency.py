@@ -58,9 +58,7 @@ def upload(client: Client, headers: dict[str, Any]) -> Deferred[Answer]:
     )
 
 
-def describe(
-    client: Client, headers: dict[str, Any], media_id: str, text: str
-) -> Deferred[Answer]:
+def describe(client: Client, headers: dict[str, Any], media_id: str, text: str) -> Deferred[Answer]:
     return client.put(f"{MEDIA_V1}/{media_id}", headers=headers, data={"description": text})
 
 
@@ -146,7 +144,8 @@ async def test_what_is_not_remembered(rt: Runtime, client: Client) -> None:
     apps = []
     for _ in range(2):
         response = await client.post(
-            "/api/v1/apps", headers={"Idempotency-Key": "anon"},
+            "/api/v1/apps",
+            headers={"Idempotency-Key": "anon"},
             data={"client_name": "x", "redirect_uris": "urn:ietf:wg:oauth:2.0:oob"},
         )
         assert response.code == 200 and header(response, "idempotency-key") is None
@@ -202,9 +201,7 @@ async def test_failures_of_ours_are_not_remembered(
 
 
 @pytest_twisted.ensureDeferred
-async def test_answers_are_kept_six_hours(
-    rt: Runtime, serve: Callable[..., Client]
-) -> None:
+async def test_answers_are_kept_six_hours(rt: Runtime, serve: Callable[..., Client]) -> None:
     """By the runtime's clock (advanced, not slept): replayed until 6 hours
     have passed, then the key runs again; housekeeping deletes it."""
     clock = Clock()
@@ -234,10 +231,12 @@ async def test_concurrent_requests_under_one_key_run_once(rt: Runtime, client: C
     alice = await make_user(rt, "alice")
     plain = await bearer(rt, alice)
     uploads = await gatherResults([upload(client, keyed(plain, "up")) for _ in range(5)])
-    posts = await gatherResults([
-        client.post("/api/v1/statuses", headers=keyed(plain, "post"), json={"status": "x"})
-        for _ in range(5)
-    ])
+    posts = await gatherResults(
+        [
+            client.post("/api/v1/statuses", headers=keyed(plain, "post"), json={"status": "x"})
+            for _ in range(5)
+        ]
+    )
     for answers, table in ((uploads, "media"), (posts, "statuses")):
         assert [a.code for a in answers] == [200] * 5
         assert len({(await a.json())["id"] for a in answers}) == 1
@@ -256,7 +255,8 @@ async def test_a_key_in_progress_is_a_409_until_its_lease_ends(
     alice, bob = await make_user(rt, "alice"), await make_user(rt, "bob")
     with_key = keyed(await bearer(rt, alice), "k")
     query(
-        rt.db.dsn, "INSERT INTO idempotency_keys (user_id, key, request) VALUES (%s, 'k', %s)",
+        rt.db.dsn,
+        "INSERT INTO idempotency_keys (user_id, key, request) VALUES (%s, 'k', %s)",
         (alice.id, f"POST {ACCOUNTS}/{bob.id}/follow"),
     )
     waited = await follow(client, with_key, bob.id)
@@ -283,7 +283,9 @@ async def test_a_request_whose_client_went_away_still_answers_the_retry(rt: Runt
     async def never(claim: Claim) -> idempotency.Answer:
         raise AssertionError("run again")
 
-    first = Deferred.fromCoroutine(idempotency.once(rt, alice.id, "k", "POST /x", slow, request_id="a"))
+    first = Deferred.fromCoroutine(
+        idempotency.once(rt, alice.id, "k", "POST /x", slow, request_id="a")
+    )
     await eventually(lambda: keys(rt) == 1, "the key claimed")
     first.cancel()
     with pytest.raises(CancelledError):

@@ -22,8 +22,6 @@ from pleromad.store import jobs as store
 from tests.conftest import StartRunner
 from tests.helpers import eventually, query, sleep
 
-
-
 # -- helpers -----------------------------------------------------------------
 
 
@@ -104,8 +102,14 @@ async def test_job_runs_once_with_its_payload_and_is_deleted(
     """A queued job runs once, its handler gets the payload with JSON types
     intact, and its row is gone once it succeeded."""
     payload = {
-        "s": "héllo", "i": 2**40, "f": 1.5, "t": True, "z": False, "n": None,
-        "l": [1, "two", [3.0]], "o": {"k": {"deep": []}},
+        "s": "héllo",
+        "i": 2**40,
+        "f": 1.5,
+        "t": True,
+        "z": False,
+        "n": None,
+        "l": [1, "two", [3.0]],
+        "o": {"k": {"deep": []}},
     }
     seen: list[Any] = []
 
@@ -170,9 +174,7 @@ async def runs_within_a_second(ran: Deferred[float], enqueued: float) -> None:
 
 
 @pytest_twisted.ensureDeferred
-async def test_notify_wakes_an_idle_runner_at_once(
-    db: Database, start_runner: StartRunner
-) -> None:
+async def test_notify_wakes_an_idle_runner_at_once(db: Database, start_runner: StartRunner) -> None:
     """An idle runner runs a new job within a second: the commit's NOTIFY wakes it."""
     _, ran = await quiet_runner(start_runner)
     enqueued = time.monotonic()
@@ -253,7 +255,10 @@ async def test_failing_job_is_retried_with_backoff_then_failed(
         raise ValueError(f"boom {len(attempts)}")
 
     runner = await start_runner(
-        {"flaky": handler}, clock=clock, backoff_base=5.0, poll_interval=3600,
+        {"flaky": handler},
+        clock=clock,
+        backoff_base=5.0,
+        poll_interval=3600,
         rescue_interval=3600,
     )
     job_id = await enqueue(db, "flaky", {"x": 1}, max_attempts=3)
@@ -297,9 +302,7 @@ async def test_failing_job_is_retried_with_backoff_then_failed(
 
 
 @pytest_twisted.ensureDeferred
-async def test_job_of_a_live_runner_is_not_rescued(
-    db: Database, start_runner: StartRunner
-) -> None:
+async def test_job_of_a_live_runner_is_not_rescued(db: Database, start_runner: StartRunner) -> None:
     """A job 'running' under a live runner stays with it: neither another
     runner's rescue nor its own requeues or runs it again."""
     gate = Gate()
@@ -354,9 +357,7 @@ async def test_job_of_a_dead_worker_is_rescued_and_run_once(
         await eventually(lambda: calls_a, "runner A starts the job")
         b = await start_runner({"work": rescuer}, rescue_interval=0.05)
 
-        killed = await db.run_interaction(
-            "test kill", _terminate_lock_holder_txn, job_id
-        )
+        killed = await db.run_interaction("test kill", _terminate_lock_holder_txn, job_id)
         assert killed == 1
 
         await eventually(lambda: calls_b, "runner B rescues and starts the job")
@@ -381,9 +382,7 @@ async def test_job_of_a_dead_worker_is_rescued_and_run_once(
 
 
 @pytest_twisted.ensureDeferred
-async def test_two_runners_never_run_the_same_job(
-    db: Database, start_runner: StartRunner
-) -> None:
+async def test_two_runners_never_run_the_same_job(db: Database, start_runner: StartRunner) -> None:
     """Two runners on one database run each of 100 jobs exactly once between
     them, and both take a share."""
     ran: dict[str, list[int]] = {"a": [], "b": []}
@@ -423,15 +422,16 @@ async def test_jobs_without_a_handler_are_left_alone(
     [row] = await rows(db)
     assert row["id"] == other
     assert (row["kind"], row["state"], row["attempts"], row["claimed_by"]) == (
-        "theirs", "pending", 0, None
+        "theirs",
+        "pending",
+        0,
+        None,
     )
     assert ran == [{"y": 2}]
 
 
 @pytest_twisted.ensureDeferred
-async def test_stop_waits_for_a_running_job(
-    db: Database, start_runner: StartRunner
-) -> None:
+async def test_stop_waits_for_a_running_job(db: Database, start_runner: StartRunner) -> None:
     """stop() lets a job that is running finish and record its outcome."""
     started: list[Any] = []
 
@@ -498,9 +498,7 @@ async def _hold_job_lock_txn(txn: Txn, job_id: int, held: Deferred[None], gate: 
 
 
 @pytest_twisted.ensureDeferred
-async def test_stop_closes_the_session_for_good(
-    db: Database, start_runner: StartRunner
-) -> None:
+async def test_stop_closes_the_session_for_good(db: Database, start_runner: StartRunner) -> None:
     """stop() closes the runner's database session for good, even when it has
     to cut a claim short: nothing reconnects behind its back."""
     gate = Gate()
@@ -540,9 +538,7 @@ async def _set_attempts_txn(txn: Txn, job_id: int, attempts: int) -> None:
 
 
 @pytest_twisted.ensureDeferred
-async def test_backoff_never_exceeds_backoff_cap(
-    db: Database, start_runner: StartRunner
-) -> None:
+async def test_backoff_never_exceeds_backoff_cap(db: Database, start_runner: StartRunner) -> None:
     """However many attempts a job has had, its next retry is at most
     backoff_cap away (and computing it does not overflow)."""
     clock = task.Clock()

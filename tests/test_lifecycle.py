@@ -33,9 +33,7 @@ def bearer(token: oauth.IssuedToken) -> dict[str, str]:
 
 
 async def cookie_for(rt: Runtime, token: oauth.IssuedToken) -> dict[str, str]:
-    session_id = await rt.db.run_interaction(
-        "session", oauth.create_session_txn, token.token.id
-    )
+    session_id = await rt.db.run_interaction("session", oauth.create_session_txn, token.token.id)
     return {"Cookie": f"_pleroma_key={sign_cookie(rt.cookie_secret, session_id)}"}
 
 
@@ -60,7 +58,7 @@ def credentials_left(dsn: str, user_id: int) -> dict[str, int]:
         " (SELECT count(*) FROM password_reset_tokens WHERE user_id = %(u)s)",
         {"u": user_id},
     )[0]
-    return dict(zip(("tokens", "sessions", "codes", "resets"), counts))
+    return dict(zip(("tokens", "sessions", "codes", "resets"), counts, strict=False))
 
 
 def jobs_of(dsn: str) -> list[tuple[str, Any]]:
@@ -69,8 +67,13 @@ def jobs_of(dsn: str) -> list[tuple[str, Any]]:
 
 async def pending_code(rt: Runtime, user: User, token: oauth.IssuedToken) -> None:
     await rt.db.run_interaction(
-        "code", oauth.create_authorization_txn, token.token.app_id, user.id, ["read"],
-        "urn:ietf:wg:oauth:2.0:oob", 600.0,
+        "code",
+        oauth.create_authorization_txn,
+        token.token.app_id,
+        user.id,
+        ["read"],
+        "urn:ietf:wg:oauth:2.0:oob",
+        600.0,
     )
 
 
@@ -131,24 +134,21 @@ async def test_wrong_or_missing_password_is_403_and_changes_nothing(
     assert user_row(dsn, user.id) == before_row
     assert credentials_left(dsn, user.id) == before_creds
     assert jobs_of(dsn) == []
-    assert query(dsn, "SELECT count FROM rate_limits WHERE bucket LIKE 'failed_login:%%'") == [
-        (1,)
-    ]
+    assert query(dsn, "SELECT count FROM rate_limits WHERE bucket LIKE 'failed_login:%%'") == [(1,)]
     still = await client.post(path, data={"password": "wrong"}, headers=ways["cookie"])
     assert await json_of(still) == (403, INVALID_PASSWORD)
 
 
 @pytest.mark.parametrize("path", ["/api/pleroma/delete_account", "/api/pleroma/disable_account"])
 @pytest_twisted.ensureDeferred
-async def test_auth_and_write_scope_are_required(
-    rt: Runtime, client: Client, path: str
-) -> None:
+async def test_auth_and_write_scope_are_required(rt: Runtime, client: Client, path: str) -> None:
     """Without credentials: 403 "Invalid credentials."; with a token lacking
     `write`: 403 "Insufficient permissions: write."."""
     user = await make_user(rt)
     read_only = await make_token(rt, user, ["read"])
     assert await json_of(await client.post(path, data={"password": "hunter2"})) == (
-        403, INVALID_CREDENTIALS,
+        403,
+        INVALID_CREDENTIALS,
     )
     response = await client.post(path, data={"password": "hunter2"}, headers=bearer(read_only))
     assert await json_of(response) == (403, {"error": "Insufficient permissions: write."})
@@ -189,8 +189,13 @@ async def test_delete_tombstones_signs_out_and_queues_the_content_job(
     the token, the cookie and Basic auth are refused from then on."""
     user = await make_user(rt, locked=True, is_admin=True)
     await rt.db.run_interaction(
-        "profile", users.update_user_txn, user.id,
-        name="Alice", bio="about me", bio_html="about me", avatar={"url": "a.png"},
+        "profile",
+        users.update_user_txn,
+        user.id,
+        name="Alice",
+        bio="about me",
+        bio_html="about me",
+        avatar={"url": "a.png"},
     )
     ways = await signed_in_everywhere(rt, user)
 
@@ -348,8 +353,13 @@ async def test_reset_changes_the_password_once_and_signs_out(
     # As JSON, like a script would send it; the form encoding is tested below.
     response = await client.post(
         "/api/pleroma/password_reset",
-        json={"data": {"token": token, "password": "n3w pässword",
-                       "password_confirmation": "n3w pässword"}},
+        json={
+            "data": {
+                "token": token,
+                "password": "n3w pässword",
+                "password_confirmation": "n3w pässword",
+            }
+        },
     )
     code, page = await text_of(response)
     assert code == 200 and "Password changed" in page
@@ -430,9 +440,7 @@ async def test_fresh_link_is_valid_for_a_day(rt: Runtime, dsn: str) -> None:
 
 
 @pytest_twisted.ensureDeferred
-async def test_reset_posts_are_rate_limited(
-    rt: Runtime, serve: Callable[..., Client]
-) -> None:
+async def test_reset_posts_are_rate_limited(rt: Runtime, serve: Callable[..., Client]) -> None:
     """Reset attempts count against `password_reset` per client; over it the
     answer is 429 with the X-RateLimit headers, a page for browsers and
     {"error": "Throttled"} for clients asking for JSON; nothing is reset."""

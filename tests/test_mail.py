@@ -217,7 +217,7 @@ def certificate() -> tuple[bytes, bytes]:
     """A self-signed certificate for "localhost": (certificate PEM, key PEM)."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     cert = (
         x509.CertificateBuilder()
         .subject_name(name)
@@ -278,7 +278,7 @@ def test_compose_sets_the_headers_and_a_text_part(config: Config) -> None:
     """compose() writes From (the instance name on [mail] from), To, Subject,
     Date, a Message-ID on the instance's domain and Auto-Submitted, with a
     single text/plain body; non-ASCII goes quoted-printable, not 8bit."""
-    now = datetime.datetime(2024, 5, 17, 12, 30, tzinfo=datetime.timezone.utc)
+    now = datetime.datetime(2024, 5, 17, 12, 30, tzinfo=datetime.UTC)
     config = dataclasses.replace(
         config,
         instance=dataclasses.replace(config.instance, name="Café Social"),
@@ -434,7 +434,9 @@ async def test_smtp_delivers_to_a_real_server(
     await mailer.send(m)
 
     assert [r.rcpt_to for r in server.received] == [
-        "alice@example.com", "carol@example.com", "dave@example.com",
+        "alice@example.com",
+        "carol@example.com",
+        "dave@example.com",
     ]
     got = server.received[0]
     assert got.mail_from == FROM
@@ -491,8 +493,12 @@ async def test_smtp_starttls_then_auth(
     certificate for the host name, and logs in only inside TLS."""
     server = smtp_servers({b"pleroma": b"s3cret"}, tls=server_tls(certificate))
     mailer = smtp_mailer(
-        port_of(server), host="localhost", username="pleroma", password="s3cret",
-        starttls=True, tls_options=trusting(certificate),
+        port_of(server),
+        host="localhost",
+        username="pleroma",
+        password="s3cret",
+        starttls=True,
+        tls_options=trusting(certificate),
     )
     await mailer.send(message(config))
     [got] = server.received
@@ -509,7 +515,10 @@ async def test_smtp_starttls_refuses_a_server_without_it(
     open_server = smtp_servers()
     for target, username in ((server, "pleroma"), (open_server, "")):
         mailer = smtp_mailer(
-            port_of(target), host="localhost", username=username, password="s3cret",
+            port_of(target),
+            host="localhost",
+            username=username,
+            password="s3cret",
             starttls=True,
         )
         error = await failure_of(mailer.send(message(config)))
@@ -527,7 +536,10 @@ async def test_smtp_starttls_refuses_an_untrusted_certificate(
     authorities: a self-signed one fails the send before any AUTH or message."""
     server = smtp_servers({b"pleroma": b"s3cret"}, tls=server_tls(certificate))
     mailer = smtp_mailer(
-        port_of(server), host="localhost", username="pleroma", password="s3cret",
+        port_of(server),
+        host="localhost",
+        username="pleroma",
+        password="s3cret",
         starttls=True,
     )
     error = await failure_of(mailer.send(message(config)))
@@ -578,14 +590,16 @@ async def test_smtp_gives_up_on_a_server_that_never_answers(config: Config) -> N
 # -- the durable path ---------------------------------------------------------------
 
 
-
 def job_rows(dsn: str) -> list[tuple[Any, ...]]:
     return query(dsn, "SELECT kind, state, attempts, max_attempts, last_error FROM jobs")
 
 
 @pytest_twisted.ensureDeferred
 async def test_queued_mail_is_delivered_by_the_job_runner(
-    config: Config, db: Database, dsn: str, smtp_servers: Callable[..., SMTPServer],
+    config: Config,
+    db: Database,
+    dsn: str,
+    smtp_servers: Callable[..., SMTPServer],
     start_runner: StartRunner,
 ) -> None:
     """A message queued with enqueue_mail_txn is delivered byte for byte by a
@@ -593,7 +607,8 @@ async def test_queued_mail_is_delivered_by_the_job_runner(
     server = smtp_servers()
     runner = await start_runner(
         {MAIL_JOB: mail_job_handler(smtp_mailer(port_of(server)))},
-        poll_interval=3600, rescue_interval=3600,
+        poll_interval=3600,
+        rescue_interval=3600,
     )
     m = message(config, text="Welcome aboard, ünïcode and all.\n")
     await db.run_interaction("queue mail", enqueue_mail_txn, m)
@@ -608,7 +623,10 @@ async def test_queued_mail_is_delivered_by_the_job_runner(
 
 @pytest_twisted.ensureDeferred
 async def test_queued_mail_survives_an_smtp_outage(
-    config: Config, db: Database, dsn: str, smtp_servers: Callable[..., SMTPServer],
+    config: Config,
+    db: Database,
+    dsn: str,
+    smtp_servers: Callable[..., SMTPServer],
     start_runner: StartRunner,
 ) -> None:
     """While the SMTP server is down the attempt fails and the job stays
@@ -618,8 +636,11 @@ async def test_queued_mail_survives_an_smtp_outage(
     clock = task.Clock()
     clock.advance(time.time())
     runner = await start_runner(
-        {MAIL_JOB: mail_job_handler(smtp_mailer(port))}, clock=clock, backoff_base=5.0,
-        poll_interval=3600, rescue_interval=3600,
+        {MAIL_JOB: mail_job_handler(smtp_mailer(port))},
+        clock=clock,
+        backoff_base=5.0,
+        poll_interval=3600,
+        rescue_interval=3600,
     )
     m = message(config)
     await db.run_interaction("queue mail", enqueue_mail_txn, m)
@@ -629,7 +650,7 @@ async def test_queued_mail_survives_an_smtp_outage(
         rows = job_rows(dsn)
         return rows if rows and rows[0][1] == "pending" and rows[0][2] == 1 else None
 
-    [(kind, state, attempts, max_attempts, last_error)] = await eventually(
+    [(kind, _state, _attempts, max_attempts, last_error)] = await eventually(
         failed_once, "the first attempt fails"
     )
     assert (kind, max_attempts) == (MAIL_JOB, MAIL_MAX_ATTEMPTS)

@@ -47,7 +47,9 @@ SVG_WITH_SCRIPT = (
 TEXT = b"just some text, not an image at all\n" * 3
 # Each picture endpoint with its parameter (DECISIONS 18).
 PICTURE_ENDPOINTS = (
-    ("update_avatar", "img"), ("update_banner", "banner"), ("update_background", "img"),
+    ("update_avatar", "img"),
+    ("update_banner", "banner"),
+    ("update_background", "img"),
 )
 GPS_IFD = 0x8825
 ORIENTATION = 0x0112
@@ -132,8 +134,13 @@ async def upload(
 
 
 async def patch_file(
-    client: Client, path: str, headers: dict[str, str], name: str, data: bytes,
-    filename: str = "pic.png", declared: str = "image/png",
+    client: Client,
+    path: str,
+    headers: dict[str, str],
+    name: str,
+    data: bytes,
+    filename: str = "pic.png",
+    declared: str = "image/png",
 ) -> tuple[int, Any]:
     return await answer(
         await client.request(
@@ -149,8 +156,13 @@ async def patch_form(
 
 
 async def put_mascot(
-    client: Client, headers: dict[str, str], data: bytes, filename: str = "m.png",
-    declared: str = "image/png", *, field: str = "file",
+    client: Client,
+    headers: dict[str, str],
+    data: bytes,
+    filename: str = "m.png",
+    declared: str = "image/png",
+    *,
+    field: str = "file",
 ) -> tuple[int, Any]:
     return await answer(
         await client.put(MASCOT, headers=headers, files={field: (filename, declared, data)})
@@ -248,9 +260,7 @@ async def test_upload_answers_an_attachment_and_serves_the_file(
     assert body["type"] == "image"
     assert body["pleroma"] == {"mime_type": "image/png"}
     assert body["description"] == "holiday.png"
-    rows = query(
-        rt.db.dsn, "SELECT id::text, user_id, purpose, mime_type, size FROM media"
-    )
+    rows = query(rt.db.dsn, "SELECT id::text, user_id, purpose, mime_type, size FROM media")
     assert rows == [(body["id"], user.id, "attachment", "image/png", len(png))]
 
     response, served = await fetch(client, url)
@@ -271,8 +281,13 @@ async def test_v2_upload_takes_a_description(rt: Runtime, client: Client) -> Non
     a description given replaces the file name."""
     _, headers = await someone(rt)
     code, body = await upload(
-        client, headers, image_bytes("GIF"), "a.gif", "image/gif",
-        path=MEDIA_V2, fields={"description": "a blue square"},
+        client,
+        headers,
+        image_bytes("GIF"),
+        "a.gif",
+        "image/gif",
+        path=MEDIA_V2,
+        fields={"description": "a blue square"},
     )
     assert code == 200, body
     assert body["description"] == "a blue square"
@@ -285,7 +300,8 @@ async def test_upload_needs_a_file_and_credentials(rt: Runtime, client: Client) 
     403.  None of them stores anything."""
     _, headers = await someone(rt)
     assert await answer(await client.post(MEDIA_V1, headers=headers, data={"x": "1"})) == (
-        400, {"error": "Missing field: file"}
+        400,
+        {"error": "Missing field: file"},
     )
     code, _ = await answer(await client.post(MEDIA_V1, headers=headers, data={"file": "abc"}))
     assert code == 400
@@ -385,7 +401,10 @@ async def test_oversize_pictures_are_413_file_too_large(rt: Runtime, serve: Any)
     png = image_bytes("PNG", (64, 64))
     small = len(png) - 1
     limited_rt, client = with_instance(
-        rt, serve, avatar_upload_limit=small, banner_upload_limit=small,
+        rt,
+        serve,
+        avatar_upload_limit=small,
+        banner_upload_limit=small,
         background_upload_limit=small,
     )
     _, headers = await someone(limited_rt)
@@ -395,7 +414,9 @@ async def test_oversize_pictures_are_413_file_too_large(rt: Runtime, serve: Any)
         assert await patch_file(client, path, headers, name, png) == too_large
         assert await patch_form(client, path, headers, **{name: data_url(png)}) == too_large
     response = await client.request(
-        "PATCH", "/api/v1/accounts/update_credentials", headers=headers,
+        "PATCH",
+        "/api/v1/accounts/update_credentials",
+        headers=headers,
         files={"header": ("h.png", "image/png", png)},
     )
     assert await answer(response) == too_large
@@ -577,7 +598,9 @@ async def test_update_credentials_takes_avatar_and_header(rt: Runtime, client: C
     from multipart files, along with the other fields."""
     _, headers = await someone(rt)
     response = await client.request(
-        "PATCH", "/api/v1/accounts/update_credentials", headers=headers,
+        "PATCH",
+        "/api/v1/accounts/update_credentials",
+        headers=headers,
         data={"display_name": "Alice"},
         files={
             "avatar": ("a.png", "image/png", image_bytes()),
@@ -603,7 +626,9 @@ async def test_update_credentials_refuses_bad_pictures_changing_nothing(
     from being stored.  Nothing is stored either way."""
     _, headers = await someone(rt)
     response = await client.request(
-        "PATCH", "/api/v1/accounts/update_credentials", headers=headers,
+        "PATCH",
+        "/api/v1/accounts/update_credentials",
+        headers=headers,
         data={"display_name": "Changed"},
         files={
             "avatar": ("a.png", "image/png", TEXT),
@@ -612,7 +637,9 @@ async def test_update_credentials_refuses_bad_pictures_changing_nothing(
     )
     assert await answer(response) == NOT_AN_IMAGE
     response = await client.request(
-        "PATCH", "/api/v1/accounts/update_credentials", headers=headers,
+        "PATCH",
+        "/api/v1/accounts/update_credentials",
+        headers=headers,
         data={"default_scope": "nonsense"},
         files={"avatar": ("a.png", "image/png", image_bytes())},
     )
@@ -665,7 +692,8 @@ async def test_mascots_can_only_be_images(rt: Runtime, client: Client) -> None:
     assert await put_mascot(client, headers, SVG_WITH_SCRIPT, "m.svg", "image/svg+xml") == refused
     assert await put_mascot(client, headers, TEXT) == refused
     assert await answer(await client.put(MASCOT, headers=headers, data={"x": "1"})) == (
-        400, {"error": "Missing field: file"}
+        400,
+        {"error": "Missing field: file"},
     )
     assert_nothing_stored(rt)
     _, body = await answer(await client.get(MASCOT, headers=headers))

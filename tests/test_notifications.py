@@ -90,8 +90,7 @@ async def post(
 async def favourite(rt: Runtime, actor: User, status_id: int) -> None:
     async def txn(t: Txn) -> None:
         await t.execute(
-            "INSERT INTO favourites (account_id, status_id) VALUES (%s, %s)"
-            " ON CONFLICT DO NOTHING",
+            "INSERT INTO favourites (account_id, status_id) VALUES (%s, %s) ON CONFLICT DO NOTHING",
             (actor.id, status_id),
         )
         await hooks.on_favourite_txn(t, actor.id, status_id)
@@ -240,9 +239,15 @@ async def test_subscribers_see_only_what_they_may_see(rt: Runtime) -> None:
     private = await post(rt, alice, "private")
     direct = await post(rt, alice, "direct", mentions=(stranger,))
     unlisted = await post(rt, alice, "unlisted")
-    assert received(rt, follower) == [("mention", alice.id, private), ("mention", alice.id, unlisted)]
+    assert received(rt, follower) == [
+        ("mention", alice.id, private),
+        ("mention", alice.id, unlisted),
+    ]
     assert received(rt, requester) == [("mention", alice.id, unlisted)]
-    assert received(rt, stranger) == [("mention", alice.id, direct), ("mention", alice.id, unlisted)]
+    assert received(rt, stranger) == [
+        ("mention", alice.id, direct),
+        ("mention", alice.id, unlisted),
+    ]
 
 
 @pytest_twisted.ensureDeferred
@@ -385,8 +390,9 @@ async def test_deleting_an_account_removes_its_notifications(rt: Runtime) -> Non
     await lifecycle.delete_account(rt, alice.id)
     await lifecycle.remove_content(rt, alice.id)
     await lifecycle.remove_content(rt, alice.id)
-    assert query(rt.db.dsn, "SELECT count(*) FROM notifications WHERE %s IN (user_id, actor_id)",
-                 (alice.id,)) == [(0,)]
+    assert query(
+        rt.db.dsn, "SELECT count(*) FROM notifications WHERE %s IN (user_id, actor_id)", (alice.id,)
+    ) == [(0,)]
     assert received(rt, bob) == [("mention", carol.id, status_id)]
     assert received(rt, carol) == [("favourite", bob.id, status_id)]
 
@@ -410,7 +416,9 @@ def api(rt: Runtime, serve: Any) -> Client:
 
 
 def stored_settings(rt: Runtime, user: User) -> dict[str, Any]:
-    return query(rt.db.dsn, "SELECT notification_settings FROM users WHERE id = %s", (user.id,))[0][0]
+    return query(rt.db.dsn, "SELECT notification_settings FROM users WHERE id = %s", (user.id,))[0][
+        0
+    ]
 
 
 @pytest_twisted.ensureDeferred
@@ -470,7 +478,9 @@ async def test_settings_need_the_write_scope(rt: Runtime, api: Client) -> None:
     assert stored_settings(rt, alice) == {}
 
 
-async def listed(api: Client, auth: dict[str, str], path: str = NOTIFICATIONS, **params: Any) -> Any:
+async def listed(
+    api: Client, auth: dict[str, str], path: str = NOTIFICATIONS, **params: Any
+) -> Any:
     response = await api.get(path, headers=auth, params=params)
     assert response.code == 200, await response.text()
     return response, await response.json()
@@ -490,8 +500,9 @@ async def followed_by_many(rt: Runtime, target: User, count: int) -> list[User]:
 
 def notification_ids(rt: Runtime, user: User) -> list[str]:
     """Every notification id of ``user``, newest first, as the API writes them."""
-    rows = query(rt.db.dsn, "SELECT id FROM notifications WHERE user_id = %s ORDER BY id DESC",
-                 (user.id,))
+    rows = query(
+        rt.db.dsn, "SELECT id FROM notifications WHERE user_id = %s ORDER BY id DESC", (user.id,)
+    )
     return [str(row[0]) for row in rows]
 
 
@@ -533,8 +544,8 @@ async def test_pages_and_link_headers(rt: Runtime, api: Client) -> None:
     assert ids_of(body) == every[:2]
     (link,) = response.headers.getRawHeaders("link")
     base = f"{rt.config.server.base_url}{NOTIFICATIONS}?"
-    assert f"<{base}limit=2&exclude_types%5B%5D=mention&max_id={every[1]}>; rel=\"next\"" in link
-    assert f"<{base}limit=2&exclude_types%5B%5D=mention&min_id={every[0]}>; rel=\"prev\"" in link
+    assert f'<{base}limit=2&exclude_types%5B%5D=mention&max_id={every[1]}>; rel="next"' in link
+    assert f'<{base}limit=2&exclude_types%5B%5D=mention&min_id={every[0]}>; rel="prev"' in link
     _, body = await listed(api, auth, limit="2", max_id=every[1])
     assert ids_of(body) == every[2:4]
     _, body = await listed(api, auth, limit="2", min_id=every[4])

@@ -58,9 +58,15 @@ async def body(response: Any) -> Any:
 async def make_user(rt: Runtime, nickname: str = "alice", password: str = PASSWORD) -> User:
     password_hash = await rt.passwords.hash(password)
     return await rt.db.run_interaction(
-        "test user", users.create_user_txn,
-        nickname=nickname, email=f"{nickname}@example.org", name=None, bio="", bio_html="",
-        password_hash=password_hash, ap_id_prefix=rt.config.server.base_url,
+        "test user",
+        users.create_user_txn,
+        nickname=nickname,
+        email=f"{nickname}@example.org",
+        name=None,
+        bio="",
+        bio_html="",
+        password_hash=password_hash,
+        ap_id_prefix=rt.config.server.base_url,
     )
 
 
@@ -94,7 +100,10 @@ def bearer(access: str) -> dict[str, str]:
 
 
 async def login(
-    client: Client, app: dict[str, Any], name: str = "alice", password: str = PASSWORD,
+    client: Client,
+    app: dict[str, Any],
+    name: str = "alice",
+    password: str = PASSWORD,
     **fields: str,
 ) -> Any:
     """Submit the authorize form as a browser would."""
@@ -119,7 +128,8 @@ def oob_code(page: str) -> str:
 def session_cookie(response: Any) -> tuple[str, str]:
     """The _pleroma_key value a response set, and its whole Set-Cookie line."""
     (line,) = [
-        c for c in response.headers.getRawHeaders("set-cookie") or []
+        c
+        for c in response.headers.getRawHeaders("set-cookie") or []
         if c.startswith("_pleroma_key=")
     ]
     return line.split(";", 1)[0].split("=", 1)[1], line
@@ -138,7 +148,9 @@ async def test_register_app_with_a_form(client: Client, dsn: str) -> None:
     client_secret (43-character URL-safe secrets), redirect_uri as given and
     website; the app keeps its scopes."""
     app = await register(
-        client, redirect_uris=f"{OOB} https://cb.example/cb", scopes="read write",
+        client,
+        redirect_uris=f"{OOB} https://cb.example/cb",
+        scopes="read write",
         website="https://client.example",
     )
     assert set(app) == {"id", "name", "client_id", "client_secret", "redirect_uri", "website"}
@@ -164,7 +176,8 @@ async def test_register_app_with_json_and_scope_variants(client: Client, dsn: st
     for extra, expected in cases:
         payload = {"client_name": "toot", "redirect_uris": OOB, "website": "", **extra}
         response = await client.post(
-            "/api/v1/apps", data=json.dumps(payload).encode(),
+            "/api/v1/apps",
+            data=json.dumps(payload).encode(),
             headers={"Content-Type": "application/json"},
         )
         assert response.code == 200
@@ -184,15 +197,23 @@ async def test_register_app_refuses_bad_input(client: Client, dsn: str) -> None:
         ({"redirect_uris": OOB}, "can't be blank"),
         ({"client_name": "x", "redirect_uris": "  "}, "can't be blank"),
         ({}, "can't be blank, can't be blank"),
-        ({"client_name": "x", "redirect_uris": OOB, "scopes": "read admin"},
-         "Unknown scope: admin (known scopes: read, write, follow, push)"),
-        ({"client_name": "x", "redirect_uris": OOB, "scopes": "read:statuses"},
-         "Unknown scope: read:statuses (known scopes: read, write, follow, push)"),
-        ({"client_name": "x", "redirect_uris": "/relative"},
-         "Invalid redirect URI: /relative (an absolute URI without a fragment is required)"),
-        ({"client_name": "x", "redirect_uris": "https://cb.example/#frag"},
-         "Invalid redirect URI: https://cb.example/#frag"
-         " (an absolute URI without a fragment is required)"),
+        (
+            {"client_name": "x", "redirect_uris": OOB, "scopes": "read admin"},
+            "Unknown scope: admin (known scopes: read, write, follow, push)",
+        ),
+        (
+            {"client_name": "x", "redirect_uris": OOB, "scopes": "read:statuses"},
+            "Unknown scope: read:statuses (known scopes: read, write, follow, push)",
+        ),
+        (
+            {"client_name": "x", "redirect_uris": "/relative"},
+            "Invalid redirect URI: /relative (an absolute URI without a fragment is required)",
+        ),
+        (
+            {"client_name": "x", "redirect_uris": "https://cb.example/#frag"},
+            "Invalid redirect URI: https://cb.example/#frag"
+            " (an absolute URI without a fragment is required)",
+        ),
     ]
     for data, message in cases:
         response = await client.post("/api/v1/apps", data=data)
@@ -237,8 +258,12 @@ async def test_authorize_form_renders_the_fields(client: Client) -> None:
         response = await client.get(
             path,
             params={
-                "response_type": "code", "redirect_uri": OOB, "scope": "read write",
-                "client_id": app["client_id"], "state": "xyz", "force_login": "False",
+                "response_type": "code",
+                "redirect_uri": OOB,
+                "scope": "read write",
+                "client_id": app["client_id"],
+                "state": "xyz",
+                "force_login": "False",
             },
         )
         assert response.code == 200, path
@@ -248,8 +273,11 @@ async def test_authorize_form_renders_the_fields(client: Client) -> None:
         assert 'name="authorization[name]"' in page
         assert 'type="password" name="authorization[password]"' in page
         for field, value in [
-            ("client_id", app["client_id"]), ("redirect_uri", OOB),
-            ("response_type", "code"), ("state", "xyz"), ("scope", "read write"),
+            ("client_id", app["client_id"]),
+            ("redirect_uri", OOB),
+            ("response_type", "code"),
+            ("state", "xyz"),
+            ("scope", "read write"),
         ]:
             assert f'type="hidden" name="authorization[{field}]" value="{value}"' in page
 
@@ -263,8 +291,11 @@ async def test_authorize_form_escapes_hostile_values(client: Client) -> None:
     )
     response = await client.get(
         "/oauth/authorize",
-        params={"client_id": app["client_id"], "redirect_uri": hostile_uri,
-                "state": '"><script>alert(2)</script>'},
+        params={
+            "client_id": app["client_id"],
+            "redirect_uri": hostile_uri,
+            "state": '"><script>alert(2)</script>',
+        },
     )
     assert response.code == 200
     page = await response.text("utf-8")
@@ -280,10 +311,11 @@ async def test_authorize_form_that_cannot_work_is_an_error_page(client: Client) 
     app = await register(client, scopes="read")
     cases = [
         ({"client_id": "nope", "redirect_uri": OOB}, "not registered"),
-        ({"client_id": app["client_id"], "redirect_uri": "https://evil.example/"},
-         "redirect URI"),
-        ({"client_id": app["client_id"], "redirect_uri": OOB, "scope": "read write"},
-         "outside the authorized scopes"),
+        ({"client_id": app["client_id"], "redirect_uri": "https://evil.example/"}, "redirect URI"),
+        (
+            {"client_id": app["client_id"], "redirect_uri": OOB, "scope": "read write"},
+            "outside the authorized scopes",
+        ),
     ]
     for params, words in cases:
         response = await client.get("/oauth/authorize", params=params)
@@ -301,8 +333,12 @@ async def test_authorize_out_of_band_shows_the_code(rt: Runtime, client: Client)
     response = await login(client, app, scope="read follow")
     assert response.code == 200
     code = oob_code(await response.text("utf-8"))
-    exchange = {"grant_type": "authorization_code", "code": code, "redirect_uri": OOB,
-                **client_auth(app)}
+    exchange = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": OOB,
+        **client_auth(app),
+    }
     response = await client.post("/oauth/token", data=exchange)
     assert response.code == 200
     granted = await body(response)
@@ -343,8 +379,10 @@ async def test_authorize_accepts_the_reference_form_and_default_scopes(
     await make_user(rt)
     app = await register(client)
     base = {
-        "authorization[name]": "alice", "authorization[password]": PASSWORD,
-        "authorization[client_id]": app["client_id"], "authorization[redirect_uri]": OOB,
+        "authorization[name]": "alice",
+        "authorization[password]": PASSWORD,
+        "authorization[client_id]": app["client_id"],
+        "authorization[redirect_uri]": OOB,
     }
     for extra, expected in [
         ({"authorization[scope][]": ["", "read", "push"]}, "read push"),
@@ -439,9 +477,7 @@ async def test_form_login_sets_the_cookie_that_authenticates(
 @pytest_twisted.ensureDeferred
 async def test_cookie_is_secure_under_https(rt: Runtime, serve: Any) -> None:
     """With an https base_url the cookie carries Secure too."""
-    config = replace(
-        rt.config, server=replace(rt.config.server, base_url="https://social.example")
-    )
+    config = replace(rt.config, server=replace(rt.config.server, base_url="https://social.example"))
     client = serve(build_gateway(replace(rt, config=config)))
     await make_user(rt)
     app = await register(client)
@@ -484,8 +520,10 @@ async def test_new_form_login_replaces_the_old_session(
     app = await register(client)
     old, _ = session_cookie(await login(client, app))
     data = {
-        "authorization[name]": "alice", "authorization[password]": PASSWORD,
-        "authorization[client_id]": app["client_id"], "authorization[redirect_uri]": OOB,
+        "authorization[name]": "alice",
+        "authorization[password]": PASSWORD,
+        "authorization[client_id]": app["client_id"],
+        "authorization[redirect_uri]": OOB,
     }
     response = await client.post(
         "/oauth/authorize", data=data, headers={"Cookie": f"_pleroma_key={old}"}
@@ -532,7 +570,13 @@ async def test_password_grant(rt: Runtime, client: Client) -> None:
     assert response.code == 200
     granted = await body(response)
     assert set(granted) == {
-        "token_type", "access_token", "refresh_token", "expires_in", "scope", "created_at", "me"
+        "token_type",
+        "access_token",
+        "refresh_token",
+        "expires_in",
+        "scope",
+        "created_at",
+        "me",
     }
     assert granted["token_type"] == "Bearer"
     assert granted["scope"] == ALL_SCOPES
@@ -546,8 +590,12 @@ async def test_password_grant(rt: Runtime, client: Client) -> None:
     ).decode()
     response = await client.post(
         "/oauth/token",
-        data={"grant_type": "password", "username": "alice@example.org", "password": PASSWORD,
-              "scope": "read,write"},
+        data={
+            "grant_type": "password",
+            "username": "alice@example.org",
+            "password": PASSWORD,
+            "scope": "read,write",
+        },
         headers={"Authorization": f"Basic {basic}"},
     )
     assert response.code == 200
@@ -594,15 +642,21 @@ async def test_code_grant_failures(rt: Runtime, client: Client, dsn: str) -> Non
     async def exchange(client_app: dict[str, Any], **extra: str) -> Any:
         return await client.post(
             "/oauth/token",
-            data={"grant_type": "authorization_code", "code": code, **client_auth(client_app),
-                  **extra},
+            data={
+                "grant_type": "authorization_code",
+                "code": code,
+                **client_auth(client_app),
+                **extra,
+            },
         )
 
     for response in (
         await exchange(other),
         await exchange(app, redirect_uri="https://elsewhere.example/"),
-        await client.post("/oauth/token", data={
-            "grant_type": "authorization_code", "code": "garbage!", **client_auth(app)}),
+        await client.post(
+            "/oauth/token",
+            data={"grant_type": "authorization_code", "code": "garbage!", **client_auth(app)},
+        ),
     ):
         assert response.code == 400
         assert await body(response) == {"error": "Invalid credentials"}
@@ -761,10 +815,21 @@ async def test_text_postgresql_cannot_hold_is_a_400(rt: Runtime, client: Client,
     app = await register(client)
     cases = [
         ("/api/v1/apps", {"client_name": "a\x00b", "redirect_uris": OOB}, "client_name"),
-        ("/oauth/token", {"grant_type": "password", "username": "alice\x00", "password": "x",
-                          **client_auth(app)}, "username"),
-        ("/oauth/token", {"grant_type": "client_credentials", "client_id": "a\x00",
-                          "client_secret": "x"}, "client_id"),
+        (
+            "/oauth/token",
+            {
+                "grant_type": "password",
+                "username": "alice\x00",
+                "password": "x",
+                **client_auth(app),
+            },
+            "username",
+        ),
+        (
+            "/oauth/token",
+            {"grant_type": "client_credentials", "client_id": "a\x00", "client_secret": "x"},
+            "client_id",
+        ),
         ("/oauth/revoke", {"token": "t", "client_id": "\x00"}, "client_id"),
         ("/oauth/authorize", {"authorization[client_id]": "a\x00"}, "authorization"),
     ]
@@ -773,7 +838,8 @@ async def test_text_postgresql_cannot_hold_is_a_400(rt: Runtime, client: Client,
         assert response.code == 400, path
         assert await body(response) == {"error": f"Invalid characters in {name}"}
     response = await client.post(
-        "/api/v1/apps", data=b'{"client_name": "\\ud800", "redirect_uris": "urn:x"}',
+        "/api/v1/apps",
+        data=b'{"client_name": "\\ud800", "redirect_uris": "urn:x"}',
         headers={"Content-Type": "application/json"},
     )
     assert response.code == 400

@@ -35,9 +35,9 @@ def test_security_follows_what_each_route_demands() -> None:
             assert security is None, where
             continue
         anonymous_allowed = {} in security
-        assert anonymous_allowed == (
-            route.access.auth in (Auth.OPTIONAL, Auth.READ_OR_PUBLIC)
-        ), where
+        assert anonymous_allowed == (route.access.auth in (Auth.OPTIONAL, Auth.READ_OR_PUBLIC)), (
+            where
+        )
         if route.access.scope:
             assert {"oauth2": [route.access.scope]} in security, where
         if route.access.auth in (Auth.REQUIRED, Auth.APP, Auth.TOKEN):
@@ -65,11 +65,11 @@ def test_the_document_is_well_formed() -> None:
     document = contract.document()
     assert document["openapi"].startswith("3.1")
     validate(document)
-    for name, schema in document["components"]["schemas"].items():
+    for _name, schema in document["components"]["schemas"].items():
         Draft202012Validator.check_schema(schema)
     inline = _schemas(document["paths"])
     assert len(inline) > 200
-    for where, schema in inline:
+    for _where, schema in inline:
         Draft202012Validator.check_schema(schema)
     for path, methods in document["paths"].items():
         for method, described in methods.items():

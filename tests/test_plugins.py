@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import twisted.plugins
 
+import twisted.plugins
 from pleromad.mail.interface import IMailerFactory
 from pleromad.plugins import DuplicatePlugin, UnknownPlugin, choose
 

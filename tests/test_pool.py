@@ -20,9 +20,6 @@ from pleromad.db.pool import Database, DatabaseUnavailable, PoolStats, Txn
 from tests.helpers import eventually, query, sleep
 
 
-
-
-
 def backends(dsn: str) -> set[int]:
     """The server processes connected to ``dsn``'s database, besides our own probe."""
     dbname = psycopg2.extensions.parse_dsn(dsn)["dbname"]
@@ -230,9 +227,7 @@ async def test_exhausted_pool_makes_callers_wait_for_a_connection(db: Database) 
     holders = [Holder(db) for _ in range(db.size)]
     try:
         assert db.stats() == PoolStats(size=4, busy=4, idle=0, dead=0)
-        waiting = db.run_interaction(
-            "waiting", lambda txn: txn.fetchval("SELECT pg_backend_pid()")
-        )
+        waiting = db.run_interaction("waiting", lambda txn: txn.fetchval("SELECT pg_backend_pid()"))
         await sleep(0.2)
         assert not waiting.called
         released_pid = await holders[0].finish()
@@ -252,9 +247,7 @@ async def test_exhausted_pool_gives_up_after_acquire_timeout(small_db: Database)
     try:
         started = time.monotonic()
         with pytest.raises(DatabaseUnavailable):
-            await small_db.run_interaction(
-                "starved", lambda txn: txn.fetchval("SELECT 1")
-            )
+            await small_db.run_interaction("starved", lambda txn: txn.fetchval("SELECT 1"))
         assert 0.25 <= time.monotonic() - started < 2.0
     finally:
         for holder in holders:

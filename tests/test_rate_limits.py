@@ -265,9 +265,7 @@ async def test_throttled_over_http_behind_a_trusted_proxy(
     client = serve(Gateway(Register(limiter, trusted).app.resource(), 10_000), contract=False)
 
     async def post(forwarded_for: str) -> tuple[int, Any, Any]:
-        response = await client.post(
-            "/register", headers={"X-Forwarded-For": forwarded_for}
-        )
+        response = await client.post("/register", headers={"X-Forwarded-For": forwarded_for})
         body = json.loads(await response.text("utf-8"))
         return response.code, body, response.headers
 
@@ -304,9 +302,7 @@ def v6(host: str) -> IPv6Address:
     return IPv6Address("TCP", host, 40000)
 
 
-PROXIES = tuple(
-    ipaddress.ip_network(n) for n in ("10.0.0.0/8", "2001:db8:ffff::/48", "127.0.0.1")
-)
+PROXIES = tuple(ipaddress.ip_network(n) for n in ("10.0.0.0/8", "2001:db8:ffff::/48", "127.0.0.1"))
 
 
 @pytest.mark.parametrize(

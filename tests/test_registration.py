@@ -9,7 +9,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -118,7 +118,7 @@ def variant(rt: Runtime, serve: Any) -> Variant:
 
 
 def today() -> date:
-    return datetime.now(timezone.utc).date()
+    return datetime.now(UTC).date()
 
 
 # -- success ---------------------------------------------------------------------
@@ -148,7 +148,7 @@ async def test_registration_answers_the_twitter_user_object(
     )
     assert re.fullmatch(r"\w{3} \w{3} \d\d \d\d:\d\d:\d\d \+0000 \d{4}", body["created_at"])
     created = datetime.strptime(body["created_at"], "%a %b %d %H:%M:%S %z %Y")
-    assert abs(created - datetime.now(timezone.utc)) < timedelta(minutes=1)
+    assert abs(created - datetime.now(UTC)) < timedelta(minutes=1)
     for key in ("favourites_count", "followers_count", "friends_count", "statuses_count"):
         assert body[key] == 0
     for key in ("following", "follows_you", "statusnet_blocking", "locked",
@@ -572,9 +572,7 @@ async def test_invite_store(rt: Runtime) -> None:
 
 
 @pytest_twisted.ensureDeferred
-async def test_last_use_of_an_invite_goes_to_one_of_two_racers(
-    variant: Variant, dsn: str
-) -> None:
+async def test_last_use_of_an_invite_goes_to_one_of_two_racers(variant: Variant, dsn: str) -> None:
     """Two registrations racing for a one-time invite: one account, and the
     other is told "Expired token"."""
     rt, client = variant(registrations_open=False)
@@ -676,9 +674,7 @@ async def test_app_registration_applies_the_same_rules(variant: Variant, dsn: st
         "bob", "bob", "", False
     )  # fmt: skip
     with pytest.raises(ApiError) as refused:
-        await registration.register_with_app(
-            rt, {**base, "username": "BOB", "email": 7}, "k"
-        )
+        await registration.register_with_app(rt, {**base, "username": "BOB", "email": 7}, "k")
     assert field_errors(refused.value.body()) == {"email": INVALID}
     with pytest.raises(ApiError) as refused:
         await registration.register_with_app(
@@ -754,9 +750,7 @@ async def test_activation_required_queues_a_confirmation_mail_whose_link_works_o
     ],
 )
 @pytest_twisted.ensureDeferred
-async def test_bad_confirmation_links_change_nothing(
-    variant: Variant, dsn: str, path: str
-) -> None:
+async def test_bad_confirmation_links_change_nothing(variant: Variant, dsn: str, path: str) -> None:
     """A wrong token, unknown or malformed user id is a 400 {"error": "Invalid
     token"} (not the reference's 500), and the account stays pending."""
     rt, client = variant(account_activation_required=True)
@@ -819,9 +813,9 @@ async def test_resend_sends_a_fresh_mail_to_an_unconfirmed_account_only(
     first, again = messages[0], messages[2:]
     for message in again:
         assert message["To"] == first["To"]
-        assert message.get_body(("plain",)).get_content() == first.get_body(
-            ("plain",)
-        ).get_content()
+        assert (
+            message.get_body(("plain",)).get_content() == first.get_body(("plain",)).get_content()
+        )
 
 
 @pytest_twisted.ensureDeferred
@@ -844,7 +838,7 @@ async def test_resend_gives_a_token_to_a_pending_account_without_one(
     variant: Variant, dsn: str
 ) -> None:
     """A pending account without a token (made pending by an operator) gets one."""
-    rt, client = variant(account_activation_required=True)
+    _rt, client = variant(account_activation_required=True)
     query(
         dsn,
         "INSERT INTO users (nickname, email, ap_id, confirmation_pending)"

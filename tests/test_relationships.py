@@ -66,9 +66,7 @@ async def act(
     return await post(client, f"{ACCOUNTS}/{target_id}/{action}", headers, **kwargs)
 
 
-async def relationship(
-    client: Client, headers: dict[str, str], target: User
-) -> dict[str, Any]:
+async def relationship(client: Client, headers: dict[str, str], target: User) -> dict[str, Any]:
     code, body = await answer(
         await client.get(f"{ACCOUNTS}/relationships", headers=headers, params={"id": target.id})
     )
@@ -106,10 +104,18 @@ async def test_following_an_unlocked_account_is_a_follow_at_once(
     assert code == 200
     assert set(body) == RELATIONSHIP_KEYS
     assert body == {
-        "id": str(bob.id), "following": True, "followed_by": False, "blocking": False,
-        "blocked_by": False, "muting": False, "muting_notifications": False,
-        "subscribing": False, "requested": False, "domain_blocking": False,
-        "showing_reblogs": True, "endorsed": False,
+        "id": str(bob.id),
+        "following": True,
+        "followed_by": False,
+        "blocking": False,
+        "blocked_by": False,
+        "muting": False,
+        "muting_notifications": False,
+        "subscribing": False,
+        "requested": False,
+        "domain_blocking": False,
+        "showing_reblogs": True,
+        "endorsed": False,
     }
     assert follow_state(rt, alice, bob) == "accepted"
     # Asking again changes nothing and tells nobody again.
@@ -194,13 +200,14 @@ async def test_follow_requests_page_with_link_headers(rt: Runtime, client: Clien
         await act(client, await bearer(rt, requester), bob, "follow")
     as_bob = await bearer(rt, bob)
     response = await client.get("/api/v1/follow_requests", headers=as_bob, params={"limit": 2})
-    code, body = await answer(response)
+    _code, body = await answer(response)
     assert [a["id"] for a in body] == [str(requesters[2].id), str(requesters[1].id)]
     next_url = links(response)["next"]
     assert next_url.startswith(f"{rt.config.server.base_url}/api/v1/follow_requests?")
-    response = await client.get(urlsplit(next_url).path + "?" + urlsplit(next_url).query,
-                                headers=as_bob)
-    code, body = await answer(response)
+    response = await client.get(
+        urlsplit(next_url).path + "?" + urlsplit(next_url).query, headers=as_bob
+    )
+    _code, body = await answer(response)
     assert [a["id"] for a in body] == [str(requesters[0].id)]
 
 
@@ -240,13 +247,16 @@ async def test_a_blocked_pair_cannot_follow(
     dormant = (await answer(await client.get(f"{ACCOUNTS}/dormant")))[1]
     before = snapshot(rt)
     assert await act(client, as_alice, bob, "follow") == (
-        403, {"error": "Could not follow user: bob blocked you."}
+        403,
+        {"error": "Could not follow user: bob blocked you."},
     )
     assert await act(client, as_alice, carol, "follow") == (
-        403, {"error": "Could not follow user: You are blocking carol."}
+        403,
+        {"error": "Could not follow user: You are blocking carol."},
     )
     assert await act(client, as_alice, dormant["id"], "follow") == (
-        403, {"error": "Could not follow user: You are deactivated."}
+        403,
+        {"error": "Could not follow user: You are deactivated."},
     )
     assert snapshot(rt) == before
 
@@ -262,12 +272,14 @@ async def test_follow_needs_the_follow_scope(
     before = snapshot(rt)
     for action in ("follow", "unfollow", "block", "unblock", "mute", "unmute"):
         assert await act(client, read_write, bob, action) == (
-            403, {"error": "Insufficient permissions: follow."}
+            403,
+            {"error": "Insufficient permissions: follow."},
         )
         assert await act(client, {}, bob, action) == (403, {"error": "Invalid credentials."})
     for action in ("subscribe", "unsubscribe"):
         assert await post(client, f"{PLEROMA}/{bob.id}/{action}", read_write) == (
-            403, {"error": "Insufficient permissions: follow."}
+            403,
+            {"error": "Insufficient permissions: follow."},
         )
     for path in (f"/api/v1/follow_requests/{bob.id}/authorize", "/api/v1/follows"):
         assert (await post(client, path, read_write))[0] == 403
@@ -405,10 +417,12 @@ async def test_subscribe_and_unsubscribe(
     await act(client, as_alice, bob, "block")
     before = snapshot(rt)
     assert await post(client, f"{PLEROMA}/{carol.id}/subscribe", as_alice) == (
-        403, {"error": "Could not subscribe: carol is blocking you"}
+        403,
+        {"error": "Could not subscribe: carol is blocking you"},
     )
     assert await post(client, f"{PLEROMA}/{bob.id}/subscribe", as_alice) == (
-        403, {"error": "Could not subscribe: You are blocking bob"}
+        403,
+        {"error": "Could not subscribe: You are blocking bob"},
     )
     assert snapshot(rt) == before
 
@@ -452,9 +466,7 @@ async def test_relationships_in_request_order(
 
 
 @pytest_twisted.ensureDeferred
-async def test_followers_and_following_lists_page_newest_first(
-    rt: Runtime, client: Client
-) -> None:
+async def test_followers_and_following_lists_page_newest_first(rt: Runtime, client: Client) -> None:
     """followers/following list accounts newest follow first, to anyone,
     paginated with limit/max_id/min_id and Link headers keeping the other
     parameters; deactivated accounts and pending requests are left out."""
@@ -502,12 +514,13 @@ async def test_hidden_lists_are_empty_for_others(
             response = await client.get(f"{ACCOUNTS}/{bob.id}/{which}", headers=headers)
             assert await answer(response) == (200, [])
             assert response.headers.getRawHeaders("link") is None
-        code, body = await answer(
+        _code, body = await answer(
             await client.get(f"{ACCOUNTS}/{bob.id}/{which}", headers=await bearer(rt, bob))
         )
         assert [a["id"] for a in body] == [str(alice.id)]
     assert await answer(await client.get(f"{ACCOUNTS}/123456/followers")) == (
-        404, {"error": "Record not found"}
+        404,
+        {"error": "Record not found"},
     )
 
 
@@ -521,10 +534,10 @@ async def test_accounts_show_real_follow_counts(
     for follower in (bob, carol):
         await act(client, await bearer(rt, follower), alice, "follow")
     await act(client, await bearer(rt, alice), bob, "follow")
-    code, body = await answer(await client.get(f"{ACCOUNTS}/{alice.id}"))
+    _code, body = await answer(await client.get(f"{ACCOUNTS}/{alice.id}"))
     assert (body["followers_count"], body["following_count"]) == (2, 1)
     await set_user(rt, carol, deactivated=True)
-    code, body = await answer(
+    _code, body = await answer(
         await client.get(f"{ACCOUNTS}/verify_credentials", headers=await bearer(rt, alice))
     )
     assert (body["followers_count"], body["following_count"]) == (1, 1)
@@ -548,11 +561,10 @@ async def test_follow_by_address_answers_the_account(
     before = snapshot(rt)
     for uri in ("nobody", "bob@elsewhere.example", str(people["carol"].id)):
         assert await post(client, "/api/v1/follows", as_alice, data={"uri": uri}) == (
-            404, {"error": "Record not found"}
+            404,
+            {"error": "Record not found"},
         )
-    assert await post(client, "/api/v1/follows", as_alice) == (
-        400, {"error": "Missing field: uri"}
-    )
+    assert await post(client, "/api/v1/follows", as_alice) == (400, {"error": "Missing field: uri"})
     assert snapshot(rt) == before
 
 
@@ -580,14 +592,14 @@ async def test_v2_search_finds_accounts_and_hashtags(rt: Runtime, client: Client
         await client.get("/api/v2/search", params={"q": "ann", "type": "hashtags"})
     )
     assert body == {"accounts": [], "statuses": [], "hashtags": []}
-    assert await answer(await client.get("/api/v2/search")) == (
-        400, {"error": "Missing field: q"}
-    )
+    assert await answer(await client.get("/api/v2/search")) == (400, {"error": "Missing field: q"})
     code, _ = await answer(await client.get("/api/v2/search", params={"q": "a", "limit": "x"}))
     assert code == 400
 
 
-@pytest.mark.parametrize("path", ["/api/v1/accounts/relationships", "/api/v1/accounts/relationships/"])
+@pytest.mark.parametrize(
+    "path", ["/api/v1/accounts/relationships", "/api/v1/accounts/relationships/"]
+)
 @pytest_twisted.ensureDeferred
 async def test_relationships_is_not_taken_for_an_account_id(
     rt: Runtime, client: Client, path: str
@@ -748,7 +760,7 @@ async def test_muting_again_keeps_a_mutes_place(
     await act(client, as_alice, bob, "mute")
     await act(client, as_alice, carol, "mute")
     await act(client, as_alice, bob, "mute", data={"notifications": "false"})
-    code, body = await answer(await client.get("/api/v1/mutes", headers=as_alice))
+    _code, body = await answer(await client.get("/api/v1/mutes", headers=as_alice))
     assert [a["id"] for a in body] == [str(carol.id), str(bob.id)]
 
 

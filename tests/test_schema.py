@@ -22,9 +22,6 @@ from tests.conftest import PgServer
 from tests.helpers import query, sleep
 
 
-
-
-
 def recorded(dsn: str) -> list[tuple[int, str]]:
     return query(dsn, "SELECT version, name FROM schema_migrations ORDER BY version")
 
@@ -116,7 +113,9 @@ def test_known_migrations_are_well_formed() -> None:
         ["0001_first.sql", "0001_again.sql"],
     ],
 )
-def test_misnamed_or_duplicate_migration_files_are_refused(tmp_path: Path, files: list[str]) -> None:
+def test_misnamed_or_duplicate_migration_files_are_refused(
+    tmp_path: Path, files: list[str]
+) -> None:
     """A migration file that does not follow NNNN_name.sql, or reuses a number, stops
     the run with SchemaError naming it, rather than being skipped or run out of order."""
     for name in files:
@@ -140,7 +139,7 @@ async def test_migrate_whose_connection_dies_fails_cleanly(empty_dsn: str) -> No
                 "SELECT pg_advisory_lock(%s, %s), pg_backend_pid()",
                 (schema._LOCK_CLASS, schema._LOCK_MIGRATIONS),
             )
-            (_, holder_pid), = cur.fetchall()
+            ((_, holder_pid),) = cur.fetchall()
         running = Deferred.fromCoroutine(migrate(reactor, empty_dsn))
         others = (
             "SELECT pid FROM pg_stat_activity WHERE datname = %s"

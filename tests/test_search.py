@@ -35,8 +35,12 @@ async def test_statuses_are_found_by_their_words_within_visibility(
     found by its author but by no stranger or anonymous reader."""
     alice = await make_user(rt, "alice")
     bob = await make_user(rt, "bob")
-    as_alice = {"Authorization": f"Bearer {(await make_token(rt, alice, ['read', 'write'])).access_token}"}
-    as_bob = {"Authorization": f"Bearer {(await make_token(rt, bob, ['read', 'write'])).access_token}"}
+    as_alice = {
+        "Authorization": f"Bearer {(await make_token(rt, alice, ['read', 'write'])).access_token}"
+    }
+    as_bob = {
+        "Authorization": f"Bearer {(await make_token(rt, bob, ['read', 'write'])).access_token}"
+    }
     older = await post(client, as_alice, "Cheese and crackers for lunch", "public")
     newer = await post(client, as_alice, "More cheese, said the mouse", "unlisted")
     secret = await post(client, as_alice, "Secret cheese stash", "private")

@@ -113,7 +113,9 @@ async def posted(client: Client, headers: dict[str, str], **data: Any) -> dict[s
     return body
 
 
-async def act(client: Client, headers: dict[str, str], status_id: str, action: str) -> tuple[int, Any]:
+async def act(
+    client: Client, headers: dict[str, str], status_id: str, action: str
+) -> tuple[int, Any]:
     return await answer(await client.post(f"{STATUSES}/{status_id}/{action}", headers=headers))
 
 
@@ -136,7 +138,14 @@ async def attachment(rt: Runtime, owner: User, name: str = "cat.png") -> int:
         "media",
         media_store.insert_media_txn,
         owner.id,
-        NewMedia("attachment", name, f"{rt.config.server.base_url}/media/{name}", "image/png", 10, "a cat"),
+        NewMedia(
+            "attachment",
+            name,
+            f"{rt.config.server.base_url}/media/{name}",
+            "image/png",
+            10,
+            "a cat",
+        ),
     )
     return media.id
 
@@ -176,8 +185,12 @@ async def test_status_entity_has_every_key_and_value_type(rt: Runtime, client: C
     base = rt.config.server.base_url
     parent = await posted(client, bob_h, status="parent")
     body = await posted(
-        client, alice_h, status="hi @bob #Cofe :smile: https://example.org",
-        spoiler_text="cw :heart:", sensitive="true", media_ids=[str(media_id)],
+        client,
+        alice_h,
+        status="hi @bob #Cofe :smile: https://example.org",
+        spoiler_text="cw :heart:",
+        sensitive="true",
+        media_ids=[str(media_id)],
         in_reply_to_id=parent["id"],
     )
     assert set(body) == STATUS_KEYS
@@ -274,7 +287,8 @@ def test_plain_text_is_escaped_and_linked() -> None:
     """Plain text: markup is escaped, URLs, known @mentions and #tags are
     linked, unknown @names stay text, line breaks become <br>."""
     out = render(
-        "<b>hi</b> & @bob @nobody me@bob.example\nhttps://ex.org/a?b=1&c=(2). #Tag C#", PLAIN,
+        "<b>hi</b> & @bob @nobody me@bob.example\nhttps://ex.org/a?b=1&c=(2). #Tag C#",
+        PLAIN,
         bob=BOB,
     )
     assert out.startswith("&lt;b&gt;hi&lt;/b&gt; &amp; ")
@@ -325,7 +339,7 @@ def test_hostile_markup_is_stripped(content_type: str) -> None:
         "<div onclick=alert(1)>x</div>",
         "<textarea><script>alert(1)</script></textarea>",
         "<math><mtext><table><mglyph><style><img src=x onerror=alert(1)>",
-        "<a href=\"https://ok.example/\" data-user=\"1\" class=\"u-url mention\">forged</a>",
+        '<a href="https://ok.example/" data-user="1" class="u-url mention">forged</a>',
         "<p title='x\" onmouseover=\"alert(1)'>t</p>",
         "[x](javascript:alert(1))",
         "[x](data:text/html;base64,PHNjcmlwdD4=)",
@@ -355,7 +369,9 @@ def test_markdown_subset() -> None:
     assert out.startswith("<p><strong>bold</strong> <em>em</em> <em>em2</em> snake_case_word")
     assert "<del>gone</del> <code>@bob #code</code><br>" in out
     assert '<a href="https://ex.org/x" rel="ugc nofollow noopener">site</a>' in out
-    assert '<a href="https://ex.org/auto" rel="ugc nofollow noopener">https://ex.org/auto</a>' in out
+    assert (
+        '<a href="https://ex.org/auto" rel="ugc nofollow noopener">https://ex.org/auto</a>' in out
+    )
     assert "<ul><li>one</li><li>two</li></ul><ol><li>first</li></ol>" in out
     assert '<blockquote><p>quoted <span class="h-card">' in out
     assert "<pre><code>&lt;b&gt;raw&lt;/b&gt; #nottag</code></pre>" in out
@@ -395,7 +411,9 @@ async def test_each_content_type_through_the_api(rt: Runtime, client: Client) ->
 async def test_length_limit_counts_code_points(rt: Runtime, serve: Any) -> None:
     """status plus spoiler may have at most ``status_limit`` code points; one
     more is 422 and nothing is posted."""
-    limited = replace(rt, config=replace(rt.config, instance=replace(rt.config.instance, status_limit=10)))
+    limited = replace(
+        rt, config=replace(rt.config, instance=replace(rt.config.instance, status_limit=10))
+    )
     client = serve(build_gateway(limited))
     headers = await bearer(rt, await make_user(rt, "alice"))
     assert (await post(client, headers, status="😀" * 6, spoiler_text="éééé"))[0] == 200
@@ -419,7 +437,8 @@ async def test_bad_posts_are_refused_and_change_nothing(rt: Runtime, client: Cli
     assert await answer(await client.post(STATUSES, data={}, headers=headers)) == empty
     assert (await post(client, headers, status="x", visibility="everyone"))[0] == 422
     assert await post(client, headers, status="x", media_ids=[str(bobs_media)]) == (
-        422, {"error": "Invalid media_ids: not attachments of yours"}
+        422,
+        {"error": "Invalid media_ids: not attachments of yours"},
     )
     assert (await post(client, headers, status="x", media_ids=["nope"]))[0] == 422
     assert await post(client, headers, status="x", in_reply_to_id="123") == NOT_FOUND
@@ -428,7 +447,8 @@ async def test_bad_posts_are_refused_and_change_nothing(rt: Runtime, client: Cli
     assert (await post(client, headers, status="x", sensitive="maybe"))[0] == 400
     read_only = await bearer(rt, alice, ["read"])
     assert await post(client, read_only, status="x") == (
-        403, {"error": "Insufficient permissions: write."}
+        403,
+        {"error": "Insufficient permissions: write."},
     )
     assert await post(client, {}, status="x") == (403, {"error": "Invalid credentials."})
     assert count(rt, "SELECT count(*) FROM statuses") == 0
@@ -469,7 +489,8 @@ async def test_replies_inherit_the_thread_and_visibility(rt: Runtime, client: Cl
     assert deeper["pleroma"]["conversation_id"] == int(root["id"])
     dm = await posted(client, alice_h, status="@bob psst", visibility="direct")
     assert await post(client, bob_h, status="no", in_reply_to_id=dm["id"], visibility="public") == (
-        422, {"error": "The message visibility must be direct"}
+        422,
+        {"error": "The message visibility must be direct"},
     )
     answer_dm = await posted(client, bob_h, status="ok", in_reply_to_id=dm["id"])
     assert answer_dm["visibility"] == "direct"
@@ -491,13 +512,13 @@ async def test_context_shows_only_what_the_reader_may_see(rt: Runtime, client: C
         client, bob_h, status="secret", in_reply_to_id=root["id"], visibility="private"
     )
     public = await posted(client, bob_h, status="open", in_reply_to_id=root["id"])
-    code, thread = await get(client, f"{STATUSES}/{root['id']}/context", await bearer(rt, eve))
+    _code, thread = await get(client, f"{STATUSES}/{root['id']}/context", await bearer(rt, eve))
     assert [s["id"] for s in thread["descendants"]] == [public["id"]]
-    code, thread = await get(client, f"{STATUSES}/{root['id']}/context", alice_h)
+    _code, thread = await get(client, f"{STATUSES}/{root['id']}/context", alice_h)
     assert [s["id"] for s in thread["descendants"]] == [secret["id"], public["id"]]
     assert await get(client, f"{STATUSES}/{secret['id']}/context") == NOT_FOUND
     # Private replies are not counted where anyone could see the number.
-    code, shown = await get(client, f"{STATUSES}/{root['id']}", alice_h)
+    _code, shown = await get(client, f"{STATUSES}/{root['id']}", alice_h)
     assert shown["replies_count"] == 1
 
 
@@ -512,13 +533,9 @@ async def test_private_and_direct_statuses_are_invisible_to_others(
     accounts it mentions; a direct one by its author and those it mentions.
     For anyone else either is unknown: 404 on every status endpoint, and no
     favourite, reblog, reply or count reveals it."""
-    alice, fan, carol, eve = [
-        await make_user(rt, n) for n in ("alice", "fan", "carol", "eve")
-    ]
+    alice, fan, carol, eve = [await make_user(rt, n) for n in ("alice", "fan", "carol", "eve")]
     await follow(rt, fan, alice)
-    alice_h, fan_h, carol_h, eve_h = [
-        await bearer(rt, u) for u in (alice, fan, carol, eve)
-    ]
+    alice_h, fan_h, carol_h, eve_h = [await bearer(rt, u) for u in (alice, fan, carol, eve)]
     private = await posted(client, alice_h, status="followers only", visibility="private")
     direct = await posted(client, alice_h, status="@carol secret", visibility="direct")
     readers = {
@@ -538,15 +555,21 @@ async def test_private_and_direct_statuses_are_invisible_to_others(
         for name, headers in refused.items():
             for path in ("", "/context", "/favourited_by", "/reblogged_by"):
                 assert await get(client, f"{STATUSES}/{status_id}{path}", headers) == NOT_FOUND, (
-                    name, path,
+                    name,
+                    path,
                 )
             if headers:
                 for action in ("favourite", "unfavourite", "reblog", "unreblog"):
                     assert await act(client, headers, status_id, action) == NOT_FOUND
-                assert await post(client, headers, status="hm", in_reply_to_id=status_id) == NOT_FOUND
-                assert await answer(
-                    await client.request("DELETE", f"{STATUSES}/{status_id}", headers=headers)
-                ) == NOT_FOUND
+                assert (
+                    await post(client, headers, status="hm", in_reply_to_id=status_id) == NOT_FOUND
+                )
+                assert (
+                    await answer(
+                        await client.request("DELETE", f"{STATUSES}/{status_id}", headers=headers)
+                    )
+                    == NOT_FOUND
+                )
             code, several = await get(client, f"{STATUSES}?id[]={status_id}", headers)
             assert (code, several) == (200, [])
     # What the readers see counts the favourite; the account counts no hidden post.
@@ -572,10 +595,12 @@ async def test_blocked_readers_and_deactivated_authors(rt: Runtime, client: Clie
     bob_h = await bearer(rt, bob)
     await act(client, bob_h, body["id"], "favourite")
     await act(client, bob_h, body["id"], "reblog")
-    query(rt.db.dsn, "INSERT INTO blocks (blocker_id, blocked_id) VALUES (%s, %s)", (alice.id, eve.id))
+    query(
+        rt.db.dsn, "INSERT INTO blocks (blocker_id, blocked_id) VALUES (%s, %s)", (alice.id, eve.id)
+    )
     assert await get(client, f"{STATUSES}/{body['id']}", await bearer(rt, eve)) == NOT_FOUND
     query(rt.db.dsn, "UPDATE users SET deactivated = true WHERE id = %s", (bob.id,))
-    code, seen = await get(client, f"{STATUSES}/{body['id']}")
+    _code, seen = await get(client, f"{STATUSES}/{body['id']}")
     assert seen["favourites_count"] == seen["reblogs_count"] == 0
     assert (await get(client, f"{STATUSES}/{body['id']}/favourited_by"))[1] == []
     query(rt.db.dsn, "UPDATE users SET deactivated = true WHERE id = %s", (alice.id,))
@@ -632,9 +657,7 @@ async def test_reblog_and_unreblog_are_idempotent(rt: Runtime, client: Client) -
 
 
 @pytest_twisted.ensureDeferred
-async def test_private_and_direct_statuses_cannot_be_reblogged(
-    rt: Runtime, client: Client
-) -> None:
+async def test_private_and_direct_statuses_cannot_be_reblogged(rt: Runtime, client: Client) -> None:
     """Only public and unlisted statuses are reblogged; others get 403 with
     a message, even from their author, and nothing is written."""
     alice, fan = await make_user(rt, "alice"), await make_user(rt, "fan")
@@ -671,7 +694,8 @@ async def test_favourites_newest_favourite_first_with_link_headers(
         await act(client, bob_h, status_id, "favourite")
     newest_first = list(reversed(order))
     fav_ids = [
-        str(row[0]) for row in query(
+        str(row[0])
+        for row in query(
             rt.db.dsn, "SELECT id FROM favourites WHERE account_id = %s ORDER BY id DESC", (bob.id,)
         )
     ]
@@ -689,13 +713,13 @@ async def test_favourites_newest_favourite_first_with_link_headers(
         assert f"{parts.scheme}://{parts.netloc}{parts.path}" == f"{base}{FAVOURITES}"
         assert parse_qs(parts.query) == {"limit": ["2"], "only_media": ["false"], cursor: [value]}
 
-    following = await client.get(link["next"][len(base):], headers=bob_h)
+    following = await client.get(link["next"][len(base) :], headers=bob_h)
     assert [s["id"] for s in await following.json()] == newest_first[2:4]
-    back = await client.get(links(following)["prev"][len(base):], headers=bob_h)
+    back = await client.get(links(following)["prev"][len(base) :], headers=bob_h)
     assert [s["id"] for s in await back.json()] == newest_first[:2]
-    code, body = await get(client, f"{FAVOURITES}?since_id={fav_ids[2]}", bob_h)
+    _code, body = await get(client, f"{FAVOURITES}?since_id={fav_ids[2]}", bob_h)
     assert [s["id"] for s in body] == newest_first[:2]
-    code, body = await get(client, f"{FAVOURITES}?max_id={fav_ids[3]}&limit=500", bob_h)
+    _code, body = await get(client, f"{FAVOURITES}?max_id={fav_ids[3]}&limit=500", bob_h)
     assert [s["id"] for s in body] == newest_first[4:]
 
     token = bob_h["Authorization"].split()[1]
@@ -785,7 +809,8 @@ async def test_delete_answers_the_status_and_removes_it(rt: Runtime, client: Cli
     await act(client, bob_h, body["id"], "reblog")
     path = f"{STATUSES}/{body['id']}"
     assert await answer(await client.request("DELETE", path, headers=bob_h)) == (
-        403, {"error": "Can't delete this post"}
+        403,
+        {"error": "Can't delete this post"},
     )
     code, deleted = await answer(await client.request("DELETE", path, headers=alice_h))
     assert code == 200 and deleted["id"] == body["id"] and deleted["text"] == "*oops*"
@@ -815,7 +840,7 @@ async def test_account_deletion_removes_statuses_favourites_and_reblogs(
         await lifecycle.remove_content(rt, alice.id)
     assert count(rt, "SELECT count(*) FROM statuses") == 1
     assert count(rt, "SELECT count(*) FROM favourites") == 0
-    code, left = await get(client, f"{STATUSES}/{theirs['id']}")
+    _code, left = await get(client, f"{STATUSES}/{theirs['id']}")
     assert left["favourites_count"] == left["reblogs_count"] == 0
 
 
@@ -828,7 +853,8 @@ async def test_mentions_notify_in_the_posting_transaction(rt: Runtime, client: C
     alice, bob = await make_user(rt, "alice"), await make_user(rt, "bob")
     body = await posted(client, await bearer(rt, alice), status="hey @bob")
     rows = query(
-        rt.db.dsn, "SELECT user_id, type, status_id FROM notifications WHERE actor_id = %s",
+        rt.db.dsn,
+        "SELECT user_id, type, status_id FROM notifications WHERE actor_id = %s",
         (alice.id,),
     )
     assert rows == [(bob.id, "mention", int(body["id"]))]
@@ -855,9 +881,11 @@ async def test_loading_statuses_uses_indexes_only(rt: Runtime, client: Client) -
     the same however large they grow."""
     alice, bob = await make_user(rt, "alice"), await make_user(rt, "bob")
     alice_h, bob_h = await bearer(rt, alice), await bearer(rt, bob)
-    body = await posted(client, alice_h, status="@bob #t :smile:", media_ids=[str(await attachment(rt, alice))])
+    body = await posted(
+        client, alice_h, status="@bob #t :smile:", media_ids=[str(await attachment(rt, alice))]
+    )
     await act(client, bob_h, body["id"], "favourite")
-    code, wrapper = await act(client, bob_h, body["id"], "reblog")
+    _code, wrapper = await act(client, bob_h, body["id"], "reblog")
     query(
         rt.db.dsn,
         "INSERT INTO statuses (account_id, conversation_id, visibility, in_reply_to_id)"
@@ -879,6 +907,8 @@ async def test_loading_statuses_uses_indexes_only(rt: Runtime, client: Client) -
         (alice.id,),
     )
     query(rt.db.dsn, "ANALYZE")
-    plan = explain(rt.db.dsn, *statuses_store.load_query([int(wrapper["id"]), int(body["id"])], bob.id))
+    plan = explain(
+        rt.db.dsn, *statuses_store.load_query([int(wrapper["id"]), int(body["id"])], bob.id)
+    )
     assert "Seq Scan on statuses" not in plan, plan
     assert "Seq Scan on favourites" not in plan, plan

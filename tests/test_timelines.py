@@ -49,9 +49,7 @@ async def person(rt: Runtime, nickname: str, **kw: Any) -> Person:
 async def post(client: Client, who: Person, text: str, **fields: Any) -> str:
     """Post a status as ``who``; its id."""
     code, body = await answer(
-        await client.post(
-            "/api/v1/statuses", headers=who.headers, data={"status": text, **fields}
-        )
+        await client.post("/api/v1/statuses", headers=who.headers, data={"status": text, **fields})
     )
     assert code == 200, body
     return body["id"]
@@ -127,9 +125,7 @@ async def test_home_lists_own_and_followed_statuses_newest_first(
 
 
 @pytest_twisted.ensureDeferred
-async def test_home_shows_reblogs_unless_the_follow_hides_them(
-    rt: Runtime, client: Client
-) -> None:
+async def test_home_shows_reblogs_unless_the_follow_hides_them(rt: Runtime, client: Client) -> None:
     """A followed account's reblogs are in home, as reblogs wrapping the
     original, unless the reader followed it with ``reblogs=false``."""
     me = await person(rt, "me")
@@ -179,7 +175,8 @@ async def test_home_needs_a_user_with_the_read_scope(rt: Runtime, client: Client
     assert await refused(client, HOME) == (403, {"error": "Invalid credentials."})
     write_only = Person(me.user, await bearer(rt, me.user, ["write"]))
     assert await refused(client, HOME, write_only) == (
-        403, {"error": "Insufficient permissions: read."}
+        403,
+        {"error": "Insufficient permissions: read."},
     )
 
 
@@ -214,9 +211,7 @@ async def test_public_applies_the_readers_blocks_and_mutes(rt: Runtime, client: 
     blocked = await person(rt, "blocked")
     blocker = await person(rt, "blocker")
     plain = await person(rt, "plain")
-    by = {
-        p.user.nickname: await post(client, p, "hello") for p in (muted, blocked, blocker, plain)
-    }
+    by = {p.user.nickname: await post(client, p, "hello") for p in (muted, blocked, blocker, plain)}
     await act(client, reader, f"/api/v1/accounts/{muted.id}/mute")
     await act(client, reader, f"/api/v1/accounts/{blocked.id}/block")
     await act(client, blocker, f"/api/v1/accounts/{reader.id}/block")
@@ -264,14 +259,14 @@ async def test_account_statuses_and_their_filters(rt: Runtime, client: Client) -
     assert await ids(client, path, tagged="cats") == [top]
     assert await ids(client, path, pinned="true") == []
     assert await ids(client, f"/api/v1/accounts/{author.user.nickname}/statuses") == [
-        boosted, reply, top,
+        boosted,
+        reply,
+        top,
     ]
 
 
 @pytest_twisted.ensureDeferred
-async def test_account_statuses_of_an_unknown_account_are_404(
-    rt: Runtime, client: Client
-) -> None:
+async def test_account_statuses_of_an_unknown_account_are_404(rt: Runtime, client: Client) -> None:
     """An account that does not exist (or is deleted) has no statuses: 404
     ``Record not found``."""
     gone = await person(rt, "gone")
@@ -279,7 +274,8 @@ async def test_account_statuses_of_an_unknown_account_are_404(
     query(rt.db.dsn, "UPDATE users SET deleted = true WHERE id = %s", (gone.user.id,))
     for ref in ("123456789", "nobody", gone.id):
         assert await refused(client, f"/api/v1/accounts/{ref}/statuses") == (
-            404, {"error": "Record not found"}
+            404,
+            {"error": "Record not found"},
         )
 
 
@@ -303,9 +299,7 @@ async def test_no_listing_shows_a_status_to_someone_who_may_not_see_it(
     await follow(client, follower, author)
     await act(client, author, f"/api/v1/follow_requests/{follower.id}/authorize")
     await follow(client, requester, author)  # stays pending
-    posted = {
-        v: await post(client, author, f"@mentioned {v}", visibility=v) for v in VISIBILITIES
-    }
+    posted = {v: await post(client, author, f"@mentioned {v}", visibility=v) for v in VISIBILITIES}
     for status_id in posted.values():
         await favourite(client, author, status_id)
     shown = {v: i for i, v in enumerate(VISIBILITIES)}

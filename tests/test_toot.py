@@ -101,8 +101,13 @@ async def test_toot_login_cli_saves_a_working_token(
     await make_user(rt, "alice", PASSWORD)
     toot = Toot(tmp_path / "alice")
     out = await toot.run(
-        "login_cli", "--instance", client.base, "--email", "alice@example.org",
-        "--password", PASSWORD,
+        "login_cli",
+        "--instance",
+        client.base,
+        "--email",
+        "alice@example.org",
+        "--password",
+        PASSWORD,
     )
     assert "Successfully logged in" in out
     saved = json.loads((tmp_path / "alice/config/toot/config.json").read_text())

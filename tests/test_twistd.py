@@ -45,8 +45,17 @@ class Daemon:
         self.port = free_port()
         self.log = tmp_path / "twistd.log"
         self.process = subprocess.Popen(
-            [str(BIN / "twistd"), "-n", "--pidfile=", "--logfile", str(self.log),
-             "pleromad", "--listen", f"tcp:{self.port}:interface=127.0.0.1", *args],
+            [
+                str(BIN / "twistd"),
+                "-n",
+                "--pidfile=",
+                "--logfile",
+                str(self.log),
+                "pleromad",
+                "--listen",
+                f"tcp:{self.port}:interface=127.0.0.1",
+                *args,
+            ],
             cwd=tmp_path,
             stderr=subprocess.PIPE,
             text=True,
@@ -93,7 +102,10 @@ def daemons(tmp_path: Path) -> Iterator[list[Daemon]]:
 def ctl(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(BIN / "pleromad-ctl"), *args],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -137,7 +149,10 @@ def test_misspelt_key_is_one_line_and_nonzero(tmp_path: Path) -> None:
     config.write_text("[server]\nlisten_on = 'tcp:4000'\n")
     result = subprocess.run(
         [str(BIN / "twistd"), "-n", "--pidfile=", "pleromad", "--config", str(config)],
-        cwd=tmp_path, capture_output=True, text=True, timeout=60,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 78
     assert result.stderr == "pleromad: config error: [server] listen_on: unknown key\n"
@@ -147,10 +162,22 @@ def test_unreachable_database_fails_start_with_one_line(tmp_path: Path) -> None:
     """A database that cannot be reached at start: non-zero exit, one line, no traceback."""
     missing = tmp_path / "nosocket"
     result = subprocess.run(
-        [str(BIN / "twistd"), "-n", "--pidfile=", "--logfile", str(tmp_path / "log"),
-         "pleromad", "--listen", f"tcp:{free_port()}:interface=127.0.0.1",
-         "--dsn", f"host={missing} dbname=x"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=60,
+        [
+            str(BIN / "twistd"),
+            "-n",
+            "--pidfile=",
+            "--logfile",
+            str(tmp_path / "log"),
+            "pleromad",
+            "--listen",
+            f"tcp:{free_port()}:interface=127.0.0.1",
+            "--dsn",
+            f"host={missing} dbname=x",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode != 0
     lines = result.stderr.splitlines()
@@ -194,9 +221,20 @@ def test_sd_notify_ready_after_port_bound(tmp_path: Path, dsn: str) -> None:
     listener.settimeout(60)
     port = free_port()
     process = subprocess.Popen(
-        [str(BIN / "twistd"), "-n", "--pidfile=", "--logfile", str(tmp_path / "log"),
-         "pleromad", "--listen", f"tcp:{port}:interface=127.0.0.1", "--dsn", dsn],
-        cwd=tmp_path, env={**os.environ, "NOTIFY_SOCKET": address},
+        [
+            str(BIN / "twistd"),
+            "-n",
+            "--pidfile=",
+            "--logfile",
+            str(tmp_path / "log"),
+            "pleromad",
+            "--listen",
+            f"tcp:{port}:interface=127.0.0.1",
+            "--dsn",
+            dsn,
+        ],
+        cwd=tmp_path,
+        env={**os.environ, "NOTIFY_SOCKET": address},
     )
     try:
         ready = listener.recv(4096).decode()

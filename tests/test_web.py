@@ -6,10 +6,10 @@ import json
 from dataclasses import replace
 from typing import Any
 
-import pytest_twisted
 import pytest
-from twisted.internet.defer import Deferred
+import pytest_twisted
 from twisted.internet import reactor
+from twisted.internet.defer import Deferred
 
 from pleromad.errors import Forbidden
 from pleromad.runtime import Runtime
@@ -21,9 +21,7 @@ from tests.helpers import sleep
 
 
 async def get_json(response: Any) -> Any:
-    assert response.headers.getRawHeaders("content-type") == [
-        "application/json; charset=utf-8"
-    ]
+    assert response.headers.getRawHeaders("content-type") == ["application/json; charset=utf-8"]
     return json.loads(await response.text("utf-8"))
 
 
@@ -128,9 +126,7 @@ async def test_cors_headers_and_preflight(client: Client) -> None:
         "/api/pleroma/healthcheck",
         headers={"Origin": "https://fe.example"},
     )
-    assert response.headers.getRawHeaders("access-control-allow-origin") == [
-        "https://fe.example"
-    ]
+    assert response.headers.getRawHeaders("access-control-allow-origin") == ["https://fe.example"]
     assert response.headers.getRawHeaders("access-control-allow-credentials") == ["true"]
     assert "Link" in response.headers.getRawHeaders("access-control-expose-headers")[0]
     preflight = await client.request(
@@ -143,9 +139,7 @@ async def test_cors_headers_and_preflight(client: Client) -> None:
     )
     assert preflight.code == 204
     assert "PATCH" in preflight.headers.getRawHeaders("access-control-allow-methods")[0]
-    assert "Authorization" in preflight.headers.getRawHeaders(
-        "access-control-allow-headers"
-    )[0]
+    assert "Authorization" in preflight.headers.getRawHeaders("access-control-allow-headers")[0]
 
 
 @pytest_twisted.ensureDeferred
@@ -155,9 +149,7 @@ async def test_body_over_upload_limit_is_413(rt: Runtime, serve: Any) -> None:
     config = replace(rt.config, instance=replace(rt.config.instance, upload_limit=1000))
     limit = body_limit(config.instance.upload_limit)
     client = serve(build_gateway(replace(rt, config=config)), limit)
-    response = await client.post(
-        "/api/pleroma/healthcheck", data=b"x" * (limit + 1)
-    )
+    response = await client.post("/api/pleroma/healthcheck", data=b"x" * (limit + 1))
     assert response.code == 413
     assert await get_json(response) == {"error": "Request body too large"}
 
@@ -263,9 +255,7 @@ async def test_params_json_body_keeps_types(echo: Client) -> None:
         data=json.dumps({"flag": True, "n": 3, "ids": ["a", "b"]}).encode(),
         headers={"Content-Type": "application/json"},
     )
-    assert await get_json(response) == {
-        "flag": True, "n": 3, "ids": ["a", "b"], "thing": "p"
-    }
+    assert await get_json(response) == {"flag": True, "n": 3, "ids": ["a", "b"], "thing": "p"}
     response = await client.put(
         "/echo/p",
         data=b"[1, 2]",
@@ -304,9 +294,7 @@ async def test_params_large_multipart_is_parsed_too(echo: Client) -> None:
 async def test_typed_getters_accept_every_encoding(echo: Client) -> None:
     """The same typed parameters arrive from a query string and from JSON."""
     client = echo
-    from_query = await client.get(
-        "/typed?n=42&flag=on&name=x&ids[]=1&ids[]=2"
-    )
+    from_query = await client.get("/typed?n=42&flag=on&name=x&ids[]=1&ids[]=2")
     from_json = await client.post(
         "/typed",
         data=json.dumps({"n": 42, "flag": True, "name": "x", "ids": [1, 2]}).encode(),
@@ -329,24 +317,32 @@ async def test_bad_parameters_are_400_with_a_message(echo: Client) -> None:
     client = echo
     cases = [
         (client.get("/typed"), "Missing field: name"),
-        (client.get("/typed?name=x&n=ten"),
-         "Invalid value for n: expected an integer"),
-        (client.get("/typed?name=x&flag=maybe"),
-         "Invalid value for flag: expected a boolean"),
-        (client.post("/typed", data=b"{not json",
-                     headers={"Content-Type": "application/json"}),
-         "Malformed JSON body"),
-        (client.post("/typed", data=b"--x\r\n",
-                     headers={"Content-Type": "multipart/form-data"}),
-         "Malformed multipart body: no boundary"),
+        (client.get("/typed?name=x&n=ten"), "Invalid value for n: expected an integer"),
+        (client.get("/typed?name=x&flag=maybe"), "Invalid value for flag: expected a boolean"),
+        (
+            client.post("/typed", data=b"{not json", headers={"Content-Type": "application/json"}),
+            "Malformed JSON body",
+        ),
+        (
+            client.post("/typed", data=b"--x\r\n", headers={"Content-Type": "multipart/form-data"}),
+            "Malformed multipart body: no boundary",
+        ),
         (client.get("/typed?name=%FF"), "Parameters must be UTF-8"),
-        (client.post("/typed", data=b"name=%C3", headers={
-            "Content-Type": "application/x-www-form-urlencoded"}), "Parameters must be UTF-8"),
-        (client.get("/typed?name=a%00b"),
-         "Invalid characters in name"),
-        (client.post("/typed", data=b"[" * 100_000,
-                     headers={"Content-Type": "application/json"}),
-         "Malformed JSON body"),
+        (
+            client.post(
+                "/typed",
+                data=b"name=%C3",
+                headers={"Content-Type": "application/x-www-form-urlencoded"},
+            ),
+            "Parameters must be UTF-8",
+        ),
+        (client.get("/typed?name=a%00b"), "Invalid characters in name"),
+        (
+            client.post(
+                "/typed", data=b"[" * 100_000, headers={"Content-Type": "application/json"}
+            ),
+            "Malformed JSON body",
+        ),
     ]
     for pending, message in cases:
         response = await pending
@@ -386,7 +382,8 @@ async def test_a_post_with_method_override_is_routed_as_that_method(
     alice = await make_user(rt, "alice")
     auth = await bearer(rt, alice)
     r = await client.post(
-        "/api/v1/accounts/update_credentials", headers=auth,
+        "/api/v1/accounts/update_credentials",
+        headers=auth,
         data={"_method": "patch", "display_name": "Alice Liddell"},
     )
     assert r.code == 200

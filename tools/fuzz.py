@@ -59,19 +59,33 @@ def schemathesis(
 ) -> list[str]:
     """The command line of one schemathesis run against the daemon at ``base``."""
     command = [
-        str(BIN / "st"), "run", f"{base}/api/openapi.json",
-        "--url", base,
-        "--checks", ",".join(CHECKS),
-        "--max-examples", str(max_examples),
-        "--exclude-path-regex", EXCLUDED_PATHS,
-        "--phases", "examples,coverage,fuzzing",
-        "--suppress-health-check", "all",
-        "--workers", "1",
-        "--max-redirects", "0",
-        "--request-timeout", "30",
-        "--report", "ndjson",
-        "--report-ndjson-path", str(report),
-        "--output-truncate", "true",
+        str(BIN / "st"),
+        "run",
+        f"{base}/api/openapi.json",
+        "--url",
+        base,
+        "--checks",
+        ",".join(CHECKS),
+        "--max-examples",
+        str(max_examples),
+        "--exclude-path-regex",
+        EXCLUDED_PATHS,
+        "--phases",
+        "examples,coverage,fuzzing",
+        "--suppress-health-check",
+        "all",
+        "--workers",
+        "1",
+        "--max-redirects",
+        "0",
+        "--request-timeout",
+        "30",
+        "--report",
+        "ndjson",
+        "--report-ndjson-path",
+        str(report),
+        "--output-truncate",
+        "true",
     ]
     if max_time is not None:
         command += ["--max-time", str(max_time)]
@@ -118,7 +132,9 @@ def _failures(event: dict) -> list[str]:
                 failure = check.get("failure_info") or {}
                 title = (failure.get("failure") or {}).get("title") or check.get("name")
                 message = (failure.get("failure") or {}).get("message", "")
-                found.append(f"{recorder.get('label', '?')}: {title}: {' / '.join(message.splitlines())}")
+                found.append(
+                    f"{recorder.get('label', '?')}: {title}: {' / '.join(message.splitlines())}"
+                )
     return found
 
 
@@ -148,19 +164,45 @@ def _wait_healthy(base: str, daemon: subprocess.Popen, log: Path) -> None:
 def _admin_token(base: str, workdir: Path, config: Path) -> str:
     password = "fuzzing admin password"
     subprocess.run(
-        [str(BIN / "pleromad-ctl"), "--config", str(config), "user", "new", "fuzzadmin",
-         "fuzzadmin@example.org", "--password", password, "--admin", "-y"],
-        cwd=workdir, check=True, capture_output=True, timeout=120,
+        [
+            str(BIN / "pleromad-ctl"),
+            "--config",
+            str(config),
+            "user",
+            "new",
+            "fuzzadmin",
+            "fuzzadmin@example.org",
+            "--password",
+            password,
+            "--admin",
+            "-y",
+        ],
+        cwd=workdir,
+        check=True,
+        capture_output=True,
+        timeout=120,
     )
-    app = requests.post(base + "/api/v1/apps", json={
-        "client_name": "fuzz", "redirect_uris": "urn:ietf:wg:oauth:2.0:oob",
-        "scopes": "read write follow push",
-    }, timeout=30).json()
-    token = requests.post(base + "/oauth/token", data={
-        "grant_type": "password", "client_id": app["client_id"],
-        "client_secret": app["client_secret"], "username": "fuzzadmin", "password": password,
-        "scope": "read write follow push",
-    }, timeout=30).json()
+    app = requests.post(
+        base + "/api/v1/apps",
+        json={
+            "client_name": "fuzz",
+            "redirect_uris": "urn:ietf:wg:oauth:2.0:oob",
+            "scopes": "read write follow push",
+        },
+        timeout=30,
+    ).json()
+    token = requests.post(
+        base + "/oauth/token",
+        data={
+            "grant_type": "password",
+            "client_id": app["client_id"],
+            "client_secret": app["client_secret"],
+            "username": "fuzzadmin",
+            "password": password,
+            "scope": "read write follow push",
+        },
+        timeout=30,
+    ).json()
     return token["access_token"]
 
 
@@ -181,8 +223,16 @@ def main() -> int:
     )
     log = workdir / "twistd.log"
     daemon = subprocess.Popen(
-        [str(BIN / "twistd"), "-n", "--pidfile=", "--logfile", str(log),
-         "pleromad", "--config", str(config)],
+        [
+            str(BIN / "twistd"),
+            "-n",
+            "--pidfile=",
+            "--logfile",
+            str(log),
+            "pleromad",
+            "--config",
+            str(config),
+        ],
         cwd=workdir,
     )
     failed = False
@@ -194,14 +244,24 @@ def main() -> int:
             report = workdir / f"{who}.ndjson"
             started = time.monotonic()
             run = subprocess.run(
-                schemathesis(base, report, token=credential, max_examples=10_000,
-                             max_time=seconds, seed=args.seed),
-                capture_output=True, text=True, cwd=workdir,
+                schemathesis(
+                    base,
+                    report,
+                    token=credential,
+                    max_examples=10_000,
+                    max_time=seconds,
+                    seed=args.seed,
+                ),
+                capture_output=True,
+                text=True,
+                cwd=workdir,
             )
             summary = summarize(report, run.stdout + run.stderr)
-            print(f"{who}: {summary.requests} requests in {time.monotonic() - started:.0f} s,"
-                  f" {summary.server_errors} answers >= 500,"
-                  f" {len(summary.failures)} failed checks")
+            print(
+                f"{who}: {summary.requests} requests in {time.monotonic() - started:.0f} s,"
+                f" {summary.server_errors} answers >= 500,"
+                f" {len(summary.failures)} failed checks"
+            )
             for failure in summary.failures:
                 print("  " + failure)
             failed = failed or bool(summary.failures) or summary.server_errors > 0

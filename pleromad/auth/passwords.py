@@ -66,7 +66,7 @@ class PasswordHasher:
 
 def _pbkdf2_matches(stored: str, password: str) -> bool:
     try:
-        rounds_text, salt_text, hash_text = stored[len(_PBKDF2_PREFIX):].split("$")
+        rounds_text, salt_text, hash_text = stored[len(_PBKDF2_PREFIX) :].split("$")
         rounds = int(rounds_text)
         salt, expected = _ab64_decode(salt_text), _ab64_decode(hash_text)
     except ValueError:

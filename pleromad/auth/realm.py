@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import twisted.plugins
 from twisted.cred.checkers import ICredentialsChecker
 from twisted.cred.error import UnauthorizedLogin
 from twisted.cred.portal import IRealm, Portal
@@ -19,6 +18,7 @@ from twisted.internet.defer import Deferred
 from twisted.plugin import IPlugin, getPlugins
 from zope.interface import Attribute, Interface, implementer
 
+import twisted.plugins
 from pleromad.auth.credentials import IBearerToken, ILoginPassword, ISessionCookie
 from pleromad.domain.login import LoginFailed, login_refusal, verify_login
 from pleromad.store import oauth, users
@@ -131,9 +131,7 @@ class Realm:
     async def _viewer(self, grant: Grant) -> tuple[Any, Viewer, Any]:
         user = None
         if grant.user_id is not None:
-            user = await self._rt.db.run_interaction(
-                "viewer", users.get_user_txn, grant.user_id
-            )
+            user = await self._rt.db.run_interaction("viewer", users.get_user_txn, grant.user_id)
             if user is None or login_refusal(user, self._rt.config) is not None:
                 raise UnauthorizedLogin()
         return IViewer, Viewer(user, grant.token), lambda: None
@@ -142,7 +140,9 @@ class Realm:
 def build_portal(rt: Runtime) -> Portal:
     """Our three checkers, then any installed ICheckerFactory plugins."""
     checkers: list[ICredentialsChecker] = [
-        TokenChecker(rt), SessionChecker(rt), PasswordChecker(rt)
+        TokenChecker(rt),
+        SessionChecker(rt),
+        PasswordChecker(rt),
     ]
     checkers += [factory.build(rt) for factory in getPlugins(ICheckerFactory, twisted.plugins)]
     return Portal(Realm(rt), checkers)

@@ -81,9 +81,7 @@ class KocaptchaProvider:
 
     async def _new(self) -> Challenge:
         try:
-            response = await self._http.get(
-                f"{self._endpoint}/new", timeout=_KOCAPTCHA_TIMEOUT
-            )
+            response = await self._http.get(f"{self._endpoint}/new", timeout=_KOCAPTCHA_TIMEOUT)
             body = await response.content()
         except Exception as e:
             raise CaptchaUnavailable(f"kocaptcha unreachable: {e}") from e
@@ -95,9 +93,12 @@ class KocaptchaProvider:
         except (ValueError, KeyError, TypeError) as e:
             raise CaptchaUnavailable("kocaptcha answered something that is not a captcha") from e
         if not (
-            isinstance(md5, str) and _MD5.match(md5)
-            and isinstance(token, str) and token
-            and isinstance(url, str) and url.startswith("/")
+            isinstance(md5, str)
+            and _MD5.match(md5)
+            and isinstance(token, str)
+            and token
+            and isinstance(url, str)
+            and url.startswith("/")
         ):
             raise CaptchaUnavailable("kocaptcha answered something that is not a captcha")
         client = {"type": "kocaptcha", "token": token, "url": self._endpoint + url}

@@ -673,8 +673,17 @@ def _pg_ctl_start(
 def _pg_ctl_stop(binaries: _Binaries, data: Path, account: _Account | None, cwd: Path) -> None:
     """Stop the server in fast mode; a server that is already gone is fine."""
     result = _run(
-        [binaries["pg_ctl"], "stop", "-D", str(data), "-m", "fast"]
-        + ["-w", "-t", str(int(START_TIMEOUT))],
+        [
+            binaries["pg_ctl"],
+            "stop",
+            "-D",
+            str(data),
+            "-m",
+            "fast",
+            "-w",
+            "-t",
+            str(int(START_TIMEOUT)),
+        ],
         account,
         cwd,
         START_TIMEOUT + 30,

@@ -15,8 +15,9 @@ from __future__ import annotations
 import functools
 import random
 from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Concatenate, ParamSpec, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import psycopg2
 import psycopg2.extensions
@@ -54,7 +55,7 @@ class DictRowCursor(psycopg2.extensions.cursor):
 
     def _dicts(self, rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
         names = [column.name for column in self.description]
-        return [dict(zip(names, row)) for row in rows]
+        return [dict(zip(names, row, strict=False)) for row in rows]
 
     def fetchone(self) -> dict[str, Any] | None:  # type: ignore[override]
         row = super().fetchone()
@@ -256,9 +257,7 @@ class Database:
         must not return to the pool mid-transaction.
         """
         return uncancellable(
-            Deferred.fromCoroutine(
-                self._run_interaction(description, fn_txn, args, kwargs)
-            )
+            Deferred.fromCoroutine(self._run_interaction(description, fn_txn, args, kwargs))
         )
 
     async def _run_interaction(
@@ -280,7 +279,9 @@ class Database:
                     raise
                 log.info(
                     "{description}: {code} on attempt {attempt}, retrying",
-                    description=description, code=e.pgcode, attempt=attempt,
+                    description=description,
+                    code=e.pgcode,
+                    attempt=attempt,
                 )
             except (reconnection.ConnectionDead, txpostgres.RollbackFailed) as e:
                 raise DatabaseUnavailable(f"{description}: connection lost") from e
@@ -304,7 +305,7 @@ class Database:
         try:
             return await waiter
         except defer.TimeoutError:
-            raise DatabaseUnavailable("every database connection is busy")
+            raise DatabaseUnavailable("every database connection is busy") from None
         finally:
             if waiter in self._waiters:
                 self._waiters.remove(waiter)

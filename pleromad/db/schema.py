@@ -69,8 +69,7 @@ def known_migrations(folder: Traversable | None = None) -> list[Migration]:
         version = int(match[1])
         if version in found:
             raise SchemaError(
-                f"migration files {files[version]} and {entry.name}"
-                f" share the number {version:04d}"
+                f"migration files {files[version]} and {entry.name} share the number {version:04d}"
             )
         files[version] = entry.name
         found[version] = Migration(version, match[2], entry.read_text(encoding="utf-8"))
@@ -91,9 +90,7 @@ async def migrate(reactor: IReactorFDSet, dsn: str) -> list[Migration]:
     except psycopg2.Error as e:
         raise DatabaseUnavailable(_one_line(e)) from e
     try:
-        await conn.runOperation(
-            "SELECT pg_advisory_lock(%s, %s)", (_LOCK_CLASS, _LOCK_MIGRATIONS)
-        )
+        await conn.runOperation("SELECT pg_advisory_lock(%s, %s)", (_LOCK_CLASS, _LOCK_MIGRATIONS))
         done = await _apply_pending(conn)
         await conn.runOperation(
             "SELECT pg_advisory_unlock(%s, %s)", (_LOCK_CLASS, _LOCK_MIGRATIONS)
@@ -134,7 +131,8 @@ async def _apply_pending(conn: txpostgres.Connection) -> list[Migration]:
         await conn.runInteraction(as_interaction(_apply_txn, migration))
         log.info(
             "applied migration {version} {name}",
-            version=migration.version, name=migration.name,
+            version=migration.version,
+            name=migration.name,
         )
         done.append(migration)
     return done

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING
 
 from twisted.logger import Logger
@@ -52,8 +52,12 @@ def audit(admin: User, action: str, target: str, **details: object) -> None:
     extra = "".join(f" {k}={v!r}" for k, v in sorted(details.items()))
     log.info(
         "admin {admin} {action} {target}{extra}",
-        admin=admin.nickname, action=action, target=target, extra=extra,
-        admin_id=admin.id, admin_action=action,
+        admin=admin.nickname,
+        action=action,
+        target=target,
+        extra=extra,
+        admin_id=admin.id,
+        admin_action=action,
     )
 
 
@@ -96,8 +100,11 @@ async def list_users(
     rt: Runtime, query: str | None, filters: frozenset[str], page: int, page_size: int
 ) -> UserPage:
     found, count = await rt.db.run_interaction(
-        "admin list users", users.admin_list_users_txn,
-        query=query, filters=filters, limit=page_size,
+        "admin list users",
+        users.admin_list_users_txn,
+        query=query,
+        filters=filters,
+        limit=page_size,
         offset=min((page - 1) * page_size, BIGINT_MAX),  # far beyond any page: empty
     )
     return UserPage(found, count, page_size)
@@ -105,9 +112,7 @@ async def list_users(
 
 async def find_user(rt: Runtime, nickname: str) -> User:
     """The (not deleted) account called ``nickname`` (or with that id), or 404."""
-    user = await rt.db.run_interaction(
-        "admin find user", users.get_user_by_nickname_txn, nickname
-    )
+    user = await rt.db.run_interaction("admin find user", users.get_user_by_nickname_txn, nickname)
     if user is None and nickname.isascii() and nickname.isdigit() and len(nickname) < 19:
         user = await rt.db.run_interaction("admin find user", users.get_user_txn, int(nickname))
     if user is None or user.deleted:
@@ -140,8 +145,10 @@ async def create_users(
             raise BadRequest(f"{account.nickname}: {problem}")
         seen.add(account.nickname.lower())
         taken = await rt.db.run_interaction(
-            "admin check taken", users.nickname_or_email_taken_txn,
-            account.nickname, account.email,
+            "admin check taken",
+            users.nickname_or_email_taken_txn,
+            account.nickname,
+            account.email,
         )
         if any(taken):
             raise ApiError(
@@ -255,7 +262,7 @@ def parse_expires_at(text: str | None, today: date) -> date | None:
 
 
 def today(rt: Runtime) -> date:
-    return datetime.fromtimestamp(rt.clock.seconds(), timezone.utc).date()
+    return datetime.fromtimestamp(rt.clock.seconds(), UTC).date()
 
 
 async def create_invite(
@@ -264,8 +271,13 @@ async def create_invite(
     invite = await rt.db.run_interaction(
         "admin create invite", invites.create_invite_txn, max_use=max_use, expires_at=expires_at
     )
-    audit(admin, "created invite", invite.token, max_use=max_use,
-          expires_at=expires_at.isoformat() if expires_at else None)
+    audit(
+        admin,
+        "created invite",
+        invite.token,
+        max_use=max_use,
+        expires_at=expires_at.isoformat() if expires_at else None,
+    )
     return invite
 
 
@@ -312,10 +324,7 @@ async def _email_invite_txn(txn: Txn, config: Config, email: str, name: str | No
     url = f"{config.server.base_url}/registration/{invite.token}"
     instance_name = config.instance.name
     greeting = f"{name}, you" if name else "You"
-    text = (
-        f"{greeting} are invited to {instance_name}.\n\n"
-        f"Register an account here:\n{url}\n"
-    )
+    text = f"{greeting} are invited to {instance_name}.\n\nRegister an account here:\n{url}\n"
     message = compose(config, name or email, email, f"Invitation to {instance_name}", text)
     await enqueue_mail_txn(txn, message)
     return invite

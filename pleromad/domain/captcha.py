@@ -49,8 +49,12 @@ async def new_challenge(rt: Runtime) -> dict[str, Any]:
     if challenge.token:
         expires_at = rt.clock.seconds() + rt.config.captcha.seconds_valid
         await rt.db.run_interaction(
-            "save captcha", captchas.save_txn,
-            challenge.token, rt.captcha.name, challenge.answer, expires_at,
+            "save captcha",
+            captchas.save_txn,
+            challenge.token,
+            rt.captcha.name,
+            challenge.answer,
+            expires_at,
         )
         return {**challenge.client, "seconds_valid": rt.config.captcha.seconds_valid}
     return challenge.client

@@ -224,7 +224,7 @@ class _Sanitizer(HTMLParser):
             if tag == self._dropping[-1]:
                 self._dropping.pop()
             elif tag in self._dropping:
-                del self._dropping[self._dropping.index(tag):]
+                del self._dropping[self._dropping.index(tag) :]
             return
         # Close up to the matching open element; a stray end tag is ignored.
         for depth in range(len(self._stack) - 1, -1, -1):
@@ -260,7 +260,7 @@ class _Sanitizer(HTMLParser):
             linked, end = self._link(match)
             if linked is None:
                 continue
-            self._out.append(html.escape(data[position:match.start()], quote=False))
+            self._out.append(html.escape(data[position : match.start()], quote=False))
             self._out.append(linked)
             position = end
         self._out.append(html.escape(data[position:], quote=False))
@@ -318,9 +318,7 @@ def _trim_url(url: str) -> str:
     (a closing parenthesis only when the URL opened none)."""
     while url:
         last = url[-1]
-        if last in _URL_TRAILER:
-            url = url[:-1]
-        elif last == ")" and url.count("(") < url.count(")"):
+        if last in _URL_TRAILER or (last == ")" and url.count("(") < url.count(")")):
             url = url[:-1]
         else:
             break
@@ -451,7 +449,9 @@ def _inline(text: str) -> str:
 
     def token(match: re.Match[str]) -> str:
         if match.group("code"):
-            return keep("<code>" + html.escape(match.group("codetext").strip(), quote=False) + "</code>")
+            return keep(
+                "<code>" + html.escape(match.group("codetext").strip(), quote=False) + "</code>"
+            )
         if match.group("escape"):
             return keep(html.escape(match.group("escape")[1], quote=False))
         if match.group("autolink"):

@@ -105,9 +105,7 @@ async def start_import(rt: Runtime, follower: User, text: str) -> None:
         raise TooManyAccounts()
     nicknames = local_nicknames(addresses, rt.config.server.base_url)
     if nicknames:
-        await rt.db.run_interaction(
-            "queue follow import", _queue_txn, follower.id, nicknames
-        )
+        await rt.db.run_interaction("queue follow import", _queue_txn, follower.id, nicknames)
 
 
 async def _queue_txn(txn: Txn, follower_id: int, nicknames: list[str]) -> None:

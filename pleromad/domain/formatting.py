@@ -19,7 +19,7 @@ def text_to_html(text: str) -> str:
     out = []
     position = 0
     for match in _URL.finditer(text):
-        out.append(html.escape(text[position:match.start()], quote=False))
+        out.append(html.escape(text[position : match.start()], quote=False))
         url = match.group(0)
         out.append(
             f'<a href="{html.escape(url)}" rel="ugc nofollow noopener" target="_blank">'

@@ -108,8 +108,9 @@ async def once(
     ``request_id`` is this request's X-Request-Id."""
     claimed = await _claim(rt, user_id, key, request, request_id)
     if isinstance(claimed, Remembered):
-        return Answer(claimed.status, claimed.body, replayed=True,
-                      original_request_id=claimed.request_id)
+        return Answer(
+            claimed.status, claimed.body, replayed=True, original_request_id=claimed.request_id
+        )
     # A client that goes away (as one that retries does) does not stop the
     # request half-way: it finishes, and its answer waits for the retry.
     answer = await uncancellable(Deferred.fromCoroutine(_run(rt, claimed, run)))
@@ -138,8 +139,15 @@ async def _claim(
     deadline = rt.clock.seconds() + WAIT_SECONDS
     while True:
         claimed = await rt.db.run_interaction(
-            "claim idempotency key", store.claim_txn,
-            user_id, key, request, request_id, rt.clock.seconds(), LEASE_SECONDS, KEEP_SECONDS,
+            "claim idempotency key",
+            store.claim_txn,
+            user_id,
+            key,
+            request,
+            request_id,
+            rt.clock.seconds(),
+            LEASE_SECONDS,
+            KEEP_SECONDS,
         )
         if claimed is not None:
             return claimed
@@ -170,8 +178,11 @@ async def _settle(rt: Runtime, claim: Claim, answer: Answer | None) -> None:
             await rt.db.run_interaction("release idempotency key", store.release_txn, claim)
         else:
             await rt.db.run_interaction(
-                "record idempotent answer", store.record_txn,
-                claim, Remembered(answer.status, answer.body), rt.clock.seconds(),
+                "record idempotent answer",
+                store.record_txn,
+                claim,
+                Remembered(answer.status, answer.body),
+                rt.clock.seconds(),
             )
     except Exception:
         log.failure("idempotency key {key} not settled", key=claim.key)

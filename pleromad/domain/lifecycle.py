@@ -138,8 +138,10 @@ async def _remove_credentials_txn(txn: Txn, user_id: int) -> None:
 # Capabilities that give accounts more to own (statuses, follows, media, ...)
 # add their step here.
 CONTENT_STEPS: tuple[ContentStep, ...] = (
-    _remove_credentials, notifications.remove_user_notifications,
-    statuses.remove_user_statuses, media.remove_user_media,
+    _remove_credentials,
+    notifications.remove_user_notifications,
+    statuses.remove_user_statuses,
+    media.remove_user_media,
     relationships.remove_user_relationships,
 )
 
@@ -215,7 +217,10 @@ async def create_account(rt: Runtime, account: NewAccount) -> User:
     )
     try:
         user = await rt.db.run_interaction(
-            "create account", _create_account_txn, rt.config.server.base_url, account,
+            "create account",
+            _create_account_txn,
+            rt.config.server.base_url,
+            account,
             password_hash,
         )
     except psycopg2.errors.UniqueViolation:

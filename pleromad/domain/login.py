@@ -52,7 +52,10 @@ async def verify_login(rt: Runtime, login: str, password: str, client_key: str) 
         raise LoginFailed()
     if verdict.needs_rehash:
         new_hash = await rt.passwords.hash(password)
-        user = await rt.db.run_interaction(
-            "rehash password", users.update_user_txn, user.id, password_hash=new_hash
-        ) or user
+        user = (
+            await rt.db.run_interaction(
+                "rehash password", users.update_user_txn, user.id, password_hash=new_hash
+            )
+            or user
+        )
     return user

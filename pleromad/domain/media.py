@@ -23,6 +23,7 @@ from twisted.logger import Logger
 from pleromad.db.pool import Txn
 from pleromad.domain.profile import AccountNotFound
 from pleromad.errors import ApiError, BadRequest
+from pleromad.ids import parse_id
 from pleromad.media import images
 from pleromad.media.images import Inspected, InvalidImage, NotAnImage, TooManyPixels
 from pleromad.media.interface import new_path
@@ -30,7 +31,6 @@ from pleromad.store import media as media_store
 from pleromad.store import users
 from pleromad.store.media import ATTACHMENT, Media, NewMedia
 from pleromad.store.users import User
-from pleromad.ids import parse_id
 
 if TYPE_CHECKING:
     from pleromad.runtime import Runtime
@@ -149,24 +149,23 @@ async def upload_media(
 
 async def get_media(rt: Runtime, user: User, media_id: str) -> Media:
     """The attachment ``media_id`` if ``user`` uploaded it; 404 otherwise."""
-    found = await rt.db.run_interaction(
-        "get media", media_store.get_media_txn, _media_id(media_id)
-    )
+    found = await rt.db.run_interaction("get media", media_store.get_media_txn, _media_id(media_id))
     if found is None or found.user_id != user.id or found.purpose != ATTACHMENT:
         raise MediaNotFound()
     return found
 
 
-async def describe_media(
-    rt: Runtime, user: User, media_id: str, description: str | None
-) -> Media:
+async def describe_media(rt: Runtime, user: User, media_id: str, description: str | None) -> Media:
     """Set the description of ``user``'s attachment (None: leave it); 404
     for one that is not theirs."""
     if description is None:
         return await get_media(rt, user, media_id)
     _check_description(description)
     updated = await rt.db.run_interaction(
-        "describe media", media_store.set_description_txn, _media_id(media_id), user.id,
+        "describe media",
+        media_store.set_description_txn,
+        _media_id(media_id),
+        user.id,
         description,
     )
     if updated is None:
@@ -227,9 +226,7 @@ async def apply_profile_images(rt: Runtime, user: User, checked: list[ProfileIma
     return updated
 
 
-async def set_profile_image(
-    rt: Runtime, user: User, kind: str, incoming: Incoming | None
-) -> User:
+async def set_profile_image(rt: Runtime, user: User, kind: str, incoming: Incoming | None) -> User:
     """update_avatar, update_banner, update_background: one picture set or
     (``incoming`` None) cleared."""
     checked = await check_profile_images(rt, {kind: incoming})

@@ -84,14 +84,10 @@ async def list_notifications(
     rt: Runtime, user_id: int, window: Window, filters: NotificationFilters
 ) -> Shown:
     """A page of the account's notifications, newest first."""
-    return await rt.db.run_interaction(
-        "list notifications", _list_txn, user_id, window, filters
-    )
+    return await rt.db.run_interaction("list notifications", _list_txn, user_id, window, filters)
 
 
-async def _list_txn(
-    txn: Txn, user_id: int, window: Window, filters: NotificationFilters
-) -> Shown:
+async def _list_txn(txn: Txn, user_id: int, window: Window, filters: NotificationFilters) -> Shown:
     found = await store.list_notifications_txn(txn, user_id, window, filters)
     return await _shown_txn(txn, user_id, found)
 

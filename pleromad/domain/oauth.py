@@ -148,8 +148,12 @@ async def register_app(
         )
     stored_uris = redirect_uris if isinstance(redirect_uris, str) else " ".join(uris)
     return await rt.db.run_interaction(
-        "register app", oauth.create_app_txn,
-        client_name, stored_uris, scopes, website or None,
+        "register app",
+        oauth.create_app_txn,
+        client_name,
+        stored_uris,
+        scopes,
+        website or None,
     )
 
 
@@ -182,16 +186,12 @@ async def app_of_token(rt: Runtime, app_id: int) -> App | None:
     return await rt.db.run_interaction("app of token", oauth.get_app_txn, app_id)
 
 
-async def authenticate_client(
-    rt: Runtime, client_id: str | None, client_secret: str | None
-) -> App:
+async def authenticate_client(rt: Runtime, client_id: str | None, client_secret: str | None) -> App:
     """The app whose id and secret these are; InvalidCredentials otherwise.
     The secret is compared in constant time, also for an unknown id."""
     app = await find_app(rt, client_id)
     expected = app.client_secret if app is not None else _DUMMY_SECRET
-    matches = hmac.compare_digest(
-        expected.encode("utf-8"), (client_secret or "").encode("utf-8")
-    )
+    matches = hmac.compare_digest(expected.encode("utf-8"), (client_secret or "").encode("utf-8"))
     if app is None or not matches or not client_secret:
         raise InvalidCredentials()
     return app
@@ -318,9 +318,7 @@ async def refresh_grant(rt: Runtime, app: App, refresh_token: str) -> Granted:
     )
 
 
-async def _refresh_grant_txn(
-    txn: Txn, config: Config, app_id: int, refresh_token: str
-) -> Granted:
+async def _refresh_grant_txn(txn: Txn, config: Config, app_id: int, refresh_token: str) -> Granted:
     issued = await oauth.refresh_token_txn(txn, app_id, refresh_token)
     if issued is None:
         raise InvalidCredentials()
@@ -333,9 +331,7 @@ async def _refresh_grant_txn(
     return Granted(issued, user)
 
 
-async def revoke(
-    rt: Runtime, client_id: str | None, client_secret: str | None, token: str
-) -> None:
+async def revoke(rt: Runtime, client_id: str | None, client_secret: str | None, token: str) -> None:
     """Delete ``token`` (access or refresh secret) if it belongs to the
     authenticated app; anything else is silently nothing (RFC 7009)."""
     try:

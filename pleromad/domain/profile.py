@@ -17,9 +17,9 @@ from pleromad.config import Config
 from pleromad.db.pool import Txn
 from pleromad.domain.formatting import text_to_html
 from pleromad.errors import ApiError
+from pleromad.ids import parse_id
 from pleromad.store import users
 from pleromad.store.users import User
-from pleromad.ids import parse_id
 
 if TYPE_CHECKING:
     from pleromad.runtime import Runtime
@@ -37,7 +37,6 @@ FLAGS = (
 SETTINGS_STORE_LIMIT = 1_000_000
 
 NOT_FOUND = "Can't find user"
-
 
 
 class InvalidProfile(ApiError):
@@ -166,9 +165,7 @@ def _changes(edit: ProfileEdit, config: Config) -> dict[str, Any]:
         changes["name"] = edit.display_name or None
     if edit.note is not None:
         if len(edit.note) > limits.user_bio_length:
-            raise InvalidProfile(
-                f"note is too long (at most {limits.user_bio_length} characters)"
-            )
+            raise InvalidProfile(f"note is too long (at most {limits.user_bio_length} characters)")
         changes["bio"] = edit.note
         changes["bio_html"] = text_to_html(edit.note)
     if edit.default_scope is not None:

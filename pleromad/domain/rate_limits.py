@@ -18,7 +18,7 @@ when it is not allowed and otherwise may send :func:`headers` with its answer.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from twisted.internet.interfaces import IReactorTime
 
@@ -76,7 +76,7 @@ def headers(allowance: Allowance) -> dict[str, str]:
 
 
 def _iso8601(seconds: float) -> str:
-    moment = datetime.fromtimestamp(seconds, timezone.utc)
+    moment = datetime.fromtimestamp(seconds, UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
@@ -97,7 +97,11 @@ class RateLimiter:
         limit, seconds = rate
         count, reset_at = await self._db.run_interaction(
             f"rate_limit_hit:{name}",
-            store.hit_txn, _bucket(name, key), limit, seconds, self._clock.seconds(),
+            store.hit_txn,
+            _bucket(name, key),
+            limit,
+            seconds,
+            self._clock.seconds(),
         )
         return Allowance(limit, max(0, limit - count), reset_at, count <= limit)
 

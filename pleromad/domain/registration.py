@@ -20,7 +20,7 @@ import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 import psycopg2.errors
@@ -219,7 +219,7 @@ def new_confirmation_token() -> str:
 
 
 def today(rt: Runtime) -> date:
-    return datetime.fromtimestamp(rt.clock.seconds(), timezone.utc).date()
+    return datetime.fromtimestamp(rt.clock.seconds(), UTC).date()
 
 
 # -- registering ------------------------------------------------------------------
@@ -329,9 +329,7 @@ async def register_with_app(
     if allowance is None:
         allowance = await admit(rt, client_key)
     required = ("username", "email", "password")
-    if any(params.get(name) is None for name in required) or not _agreed(
-        params.get("agreement")
-    ):
+    if any(params.get(name) is None for name in required) or not _agreed(params.get("agreement")):
         raise BadRequest(MISSING_PARAMETERS)
     username = params["username"]
     fullname = params.get("fullname")
@@ -385,7 +383,9 @@ async def _confirm_txn(txn: Txn, user_id: int, token: str) -> User | None:
         or user.deleted
         or not user.confirmation_pending
         or user.confirmation_token is None
-        or not hmac.compare_digest(user.confirmation_token.encode(), token.encode("utf-8", "replace"))
+        or not hmac.compare_digest(
+            user.confirmation_token.encode(), token.encode("utf-8", "replace")
+        )
     ):
         return None
     return await users.update_user_txn(

@@ -30,19 +30,18 @@ from pleromad.config import Config
 from pleromad.db.pool import Txn
 from pleromad.domain import notifications, profile
 from pleromad.errors import ApiError, Forbidden
+from pleromad.ids import parse_id
 from pleromad.store import relationships as store
 from pleromad.store import statuses as statuses_store
 from pleromad.store import users
 from pleromad.store.relationships import FollowCounts, Listed, Relationship
 from pleromad.store.timelines import Window
 from pleromad.store.users import User
-from pleromad.ids import parse_id
 
 if TYPE_CHECKING:
     from pleromad.runtime import Runtime
 
 RECORD_NOT_FOUND = "Record not found"
-
 
 
 class RecordNotFound(ApiError):
@@ -144,8 +143,10 @@ async def follow_address(rt: Runtime, viewer: User, address: str) -> User:
     ``nick@our-host``; never an id) and return it.  Without federation any
     other address is RecordNotFound."""
     target = await profile.local_account(rt, address)
-    if target is None or target.id == viewer.id or not profile.visible_to(
-        target, viewer, rt.config
+    if (
+        target is None
+        or target.id == viewer.id
+        or not profile.visible_to(target, viewer, rt.config)
     ):
         raise RecordNotFound()
     await rt.db.run_interaction("follow", follow_txn, viewer, target.id, None, rt.config)
@@ -289,9 +290,7 @@ async def relationships(rt: Runtime, viewer: User, refs: Sequence[str]) -> list[
     order asked, once each; ids of no account the viewer may see are left
     out (DECISIONS 29)."""
     ids = list(dict.fromkeys(i for ref in refs if (i := _account_id(ref)) is not None))
-    found = await rt.db.run_interaction(
-        "relationships", _relationships_txn, viewer, ids, rt.config
-    )
+    found = await rt.db.run_interaction("relationships", _relationships_txn, viewer, ids, rt.config)
     return [found[i] for i in ids if i in found]
 
 
@@ -307,9 +306,7 @@ def _account_id(ref: str) -> int | None:
     return parse_id(ref)
 
 
-async def followers(
-    rt: Runtime, owner: User, viewer: User | None, window: Window
-) -> list[Listed]:
+async def followers(rt: Runtime, owner: User, viewer: User | None, window: Window) -> list[Listed]:
     """A page of ``owner``'s followers, newest follow first; empty for
     others than the owner when it hides them."""
     if owner.hide_followers and (viewer is None or viewer.id != owner.id):
@@ -317,9 +314,7 @@ async def followers(
     return await _list(rt, "followers", owner.id, window)
 
 
-async def following(
-    rt: Runtime, owner: User, viewer: User | None, window: Window
-) -> list[Listed]:
+async def following(rt: Runtime, owner: User, viewer: User | None, window: Window) -> list[Listed]:
     """A page of the accounts ``owner`` follows, newest follow first; empty
     for others than the owner when it hides them."""
     if owner.hide_follows and (viewer is None or viewer.id != owner.id):
@@ -355,8 +350,10 @@ async def account_facts(rt: Runtime, accounts: Sequence[User], viewer: User | No
     """Follow and status counts of ``accounts`` and the viewer's relationship
     to each of the others, read in one transaction."""
     return await rt.db.run_interaction(
-        "account facts", _account_facts_txn,
-        [u.id for u in accounts], viewer.id if viewer else None,
+        "account facts",
+        _account_facts_txn,
+        [u.id for u in accounts],
+        viewer.id if viewer else None,
     )
 
 
@@ -366,9 +363,7 @@ async def _account_facts_txn(txn: Txn, ids: list[int], viewer_id: int | None) ->
     return AccountFacts(
         counts=counts,
         statuses=statuses,
-        relationships=(
-            await store.relationships_txn(txn, viewer_id, others) if viewer_id else {}
-        ),
+        relationships=(await store.relationships_txn(txn, viewer_id, others) if viewer_id else {}),
     )
 
 

@@ -27,16 +27,16 @@ from pleromad.domain.profile import local_nickname, visible_to
 from pleromad.domain.relationships import RecordNotFound
 from pleromad.emoji.table import EmojiTable, custom_emoji
 from pleromad.errors import ApiError, Forbidden
+from pleromad.ids import parse_id
 from pleromad.store import favourites as favourites_store
 from pleromad.store import media as media_store
 from pleromad.store import statuses as store
 from pleromad.store import timelines
-from pleromad.store.relationships import Listed, get_users_by_nicknames_txn
 from pleromad.store.idempotency import Claim
+from pleromad.store.relationships import Listed, get_users_by_nicknames_txn
 from pleromad.store.statuses import Loaded, NewStatus, Status
 from pleromad.store.timelines import Window
 from pleromad.store.users import User
-from pleromad.ids import parse_id
 
 if TYPE_CHECKING:
     from pleromad.runtime import Runtime
@@ -143,7 +143,9 @@ def check_form(form: StatusForm, config: Config, emoji: EmojiTable) -> _Checked:
         for code in content.emoji_shortcodes(text, spoiler)
         if code in by_shortcode
     )
-    content_type = form.content_type if form.content_type in content.CONTENT_TYPES else content.PLAIN
+    content_type = (
+        form.content_type if form.content_type in content.CONTENT_TYPES else content.PLAIN
+    )
     return _Checked(
         text=text,
         spoiler=spoiler,
@@ -191,9 +193,7 @@ async def _post_txn(
     visibility = checked.visibility or (parent.visibility if parent else "public")
     if parent is not None and parent.visibility == "direct" and visibility != "direct":
         raise InvalidStatus(MUST_BE_DIRECT)
-    attached = await media_store.get_user_attachments_txn(
-        txn, author.id, list(checked.media_ids)
-    )
+    attached = await media_store.get_user_attachments_txn(txn, author.id, list(checked.media_ids))
     if len(attached) != len(checked.media_ids):
         raise InvalidStatus(INVALID_MEDIA)
     targets = await _mention_targets_txn(txn, config, author, checked.text)
@@ -416,23 +416,17 @@ async def _favourites_txn(txn: Txn, user_id: int, page: Window) -> tuple[Loaded,
     return loaded, [row.id for row in rows]
 
 
-async def favourited_by(
-    rt: Runtime, ref: str, viewer: User | None, page: Window
-) -> list[Listed]:
+async def favourited_by(rt: Runtime, ref: str, viewer: User | None, page: Window) -> list[Listed]:
     """Who favourited the status, newest first, if the viewer may see it."""
     return await _who(rt, "favourites", ref, viewer, page)
 
 
-async def reblogged_by(
-    rt: Runtime, ref: str, viewer: User | None, page: Window
-) -> list[Listed]:
+async def reblogged_by(rt: Runtime, ref: str, viewer: User | None, page: Window) -> list[Listed]:
     """Who reblogged the status, newest first, if the viewer may see it."""
     return await _who(rt, "reblogs", ref, viewer, page)
 
 
-async def _who(
-    rt: Runtime, kind: str, ref: str, viewer: User | None, page: Window
-) -> list[Listed]:
+async def _who(rt: Runtime, kind: str, ref: str, viewer: User | None, page: Window) -> list[Listed]:
     wanted = status_id(ref)
     if wanted is None:
         raise RecordNotFound()

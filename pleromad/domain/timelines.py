@@ -18,11 +18,11 @@ from pleromad.db.pool import Txn
 from pleromad.domain.profile import AccountNotFound, find_account, visible_to
 from pleromad.domain.relationships import RecordNotFound
 from pleromad.errors import Forbidden
+from pleromad.ids import parse_id
 from pleromad.store import statuses, timelines, users
 from pleromad.store.statuses import Loaded
 from pleromad.store.timelines import StatusFilters, Window
 from pleromad.store.users import User
-from pleromad.ids import parse_id
 
 if TYPE_CHECKING:
     from pleromad.runtime import Runtime
@@ -48,8 +48,13 @@ async def _loaded_txn(
 async def home(rt: Runtime, viewer: User, window: Window, filters: StatusFilters) -> Listing:
     """The reader's own statuses and those of the accounts they follow."""
     return await rt.db.run_interaction(
-        "home timeline", _loaded_txn, timelines.home_txn, viewer.id,
-        viewer.id, window, filters,
+        "home timeline",
+        _loaded_txn,
+        timelines.home_txn,
+        viewer.id,
+        viewer.id,
+        window,
+        filters,
     )
 
 
@@ -59,8 +64,13 @@ async def public(
     """Public statuses, for anyone."""
     viewer_id = _viewer_id(viewer)
     return await rt.db.run_interaction(
-        "public timeline", _loaded_txn, timelines.public_txn, viewer_id,
-        viewer_id, window, filters,
+        "public timeline",
+        _loaded_txn,
+        timelines.public_txn,
+        viewer_id,
+        viewer_id,
+        window,
+        filters,
     )
 
 
@@ -84,14 +94,18 @@ async def account_statuses(
     if pinned:
         return Loaded(viewer_id, ()), []
     return await rt.db.run_interaction(
-        "account statuses", _loaded_txn, timelines.account_statuses_txn, viewer_id,
-        account.id, viewer_id, window, filters,
+        "account statuses",
+        _loaded_txn,
+        timelines.account_statuses_txn,
+        viewer_id,
+        account.id,
+        viewer_id,
+        window,
+        filters,
     )
 
 
-async def favourites(
-    rt: Runtime, account_ref: str, viewer: User | None, window: Window
-) -> Listing:
+async def favourites(rt: Runtime, account_ref: str, viewer: User | None, window: Window) -> Listing:
     """The favourites of the account with id ``account_ref`` whose statuses
     the reader may see, newest favourite first, keyed by the favourites'
     ids (DECISIONS 17); RecordNotFound for an account the reader may not

@@ -164,7 +164,7 @@ class _Loader:
 
     def _line_path(self, text: str, base: str, where: str) -> str | None:
         if text.startswith(URL_PREFIX):
-            return text[len(URL_PREFIX):]
+            return text[len(URL_PREFIX) :]
         if text.startswith("/") or "://" in text:
             self.warn(where, f"path {text!r} is not under {URL_PREFIX}; line skipped")
             return None

@@ -120,8 +120,9 @@ class NullMailer:
 
     def send(self, message: EmailMessage) -> Deferred[None]:
         log.debug(
-            "mail {subject!r} to {to} dropped: [mail] backend is \"none\"",
-            subject=message.get("Subject", ""), to=", ".join(recipients(message)),
+            'mail {subject!r} to {to} dropped: [mail] backend is "none"',
+            subject=message.get("Subject", ""),
+            to=", ".join(recipients(message)),
         )
         return defer.succeed(None)
 
@@ -250,8 +251,11 @@ class SMTPMailer:
         refused = _refusals(addresses)
         if refused:
             # Retrying would send it again to those who accepted it.
-            log.warn("smtp {server}: some recipients refused: {refused}",
-                     server=f"{self.host}:{self.port}", refused=refused)
+            log.warn(
+                "smtp {server}: some recipients refused: {refused}",
+                server=f"{self.host}:{self.port}",
+                refused=refused,
+            )
 
     def _failed(self, reason: Failure) -> Failure:
         error = MailDeliveryError(f"smtp {self.host}:{self.port}: {self._describe(reason)}")

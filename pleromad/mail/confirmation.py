@@ -15,9 +15,7 @@ from pleromad.store.users import User
 def confirmation_url(config: Config, user_id: int, token: str) -> str:
     """The link that confirms the account; the token is one path segment,
     percent-encoded (its ``=`` padding as ``%3D``)."""
-    return (
-        f"{config.server.base_url}/api/account/confirm_email/{user_id}/{quote(token, safe='')}"
-    )
+    return f"{config.server.base_url}/api/account/confirm_email/{user_id}/{quote(token, safe='')}"
 
 
 def confirmation_message(config: Config, user: User) -> EmailMessage:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -60,7 +60,7 @@ def compose(
     message["From"] = Address(own_name or config.instance.name, addr_spec=from_address)
     message["To"] = Address(to_name, addr_spec=to_address)
     message["Subject"] = subject
-    message["Date"] = format_datetime(now or datetime.now(timezone.utc))
+    message["Date"] = format_datetime(now or datetime.now(UTC))
     # An explicit domain: make_msgid's default looks the host name up in DNS,
     # which may block the reactor.
     domain = urlsplit(config.server.base_url).hostname or "localhost"

@@ -206,7 +206,7 @@ def _strip_jpeg(data: bytes) -> bytes:
         if end > size or end < i + 4:
             raise ValueError("truncated JPEG")
         app = 0xE0 <= marker <= 0xEF
-        if not (marker == _JPEG_COM or app and marker not in _JPEG_KEPT_APPS):
+        if not (marker == _JPEG_COM or (app and marker not in _JPEG_KEPT_APPS)):
             out += data[i:end]
         i = end
 

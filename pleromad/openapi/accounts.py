@@ -36,9 +36,7 @@ INSTANCE = closed(
         "version": STRING,
         "email": STRING,
         "urls": closed({"streaming_api": STRING}),
-        "stats": closed(
-            {"user_count": INTEGER, "status_count": INTEGER, "domain_count": INTEGER}
-        ),
+        "stats": closed({"user_count": INTEGER, "status_count": INTEGER, "domain_count": INTEGER}),
         "thumbnail": STRING,
         "languages": array(STRING),
         "registrations": BOOLEAN,
@@ -132,8 +130,8 @@ REGISTRATION_400 = (
     " text of {field: [messages]}"
     " (nickname, name, email, password, password_confirmation, bio, captcha)."
     "  While registrations are closed, a missing, unknown or used-up invite"
-    " `token` is answered with the bare JSON string \"Invalid token\" or"
-    " \"Expired token\" instead."
+    ' `token` is answered with the bare JSON string "Invalid token" or'
+    ' "Expired token" instead.'
 )
 # 400 of both registrations: an Error, or the bare string of an invite refusal.
 REFUSED = {
@@ -164,7 +162,7 @@ STATUS_FILTERS: dict[str, Schema] = {
 }
 
 
-PICTURE = note(STRING, "A base64 `data:` URL, or \"\" to remove the picture.")
+PICTURE = note(STRING, 'A base64 `data:` URL, or "" to remove the picture.')
 INVITE = note(STRING, "An invite, needed while registrations are closed.")
 
 OPERATIONS: dict[tuple[str, str], Operation] = {
@@ -179,7 +177,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
             200: answer(ref("AccountToken"), "The new account's token.", **RATE_LIMITED),
             400: answer(
                 REFUSED,
-                "Malformed parameters; \"Missing parameters\" when username, email or"
+                'Malformed parameters; "Missing parameters" when username, email or'
                 " password is absent or agreement is not true; otherwise as"
                 " /api/account/register.",
                 **RATE_LIMITED,
@@ -216,7 +214,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         ),
         responses={200: answer(ref("Account"), "The edited account, as verify_credentials.")},
         fields={
-            "display_name": note(STRING, "\"\" clears it (the nickname shows)."),
+            "display_name": note(STRING, '"" clears it (the nickname shows).'),
             "note": STRING,
             "default_scope": enum("public", "unlisted", "private", "direct"),
             "source": {
@@ -387,14 +385,10 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ),
     ("GET", "/api/account/confirm_email/{user_id}/{token}"): Operation(
         "Confirm an account's e-mail address: the link of the confirmation mail.",
-        responses={
-            302: answer(
-                {"const": ""}, "Confirmed; on to the front page.", Location="`/`."
-            )
-        },
+        responses={302: answer({"const": ""}, "Confirmed; on to the front page.", Location="`/`.")},
         errors={
             400: (
-                "A path that is not UTF-8, or \"Invalid token\": no account waiting"
+                'A path that is not UTF-8, or "Invalid token": no account waiting'
                 " for confirmation has this id and token."
             )
         },

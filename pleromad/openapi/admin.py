@@ -85,14 +85,15 @@ def _group_change(granted: bool, many: bool) -> Operation:
                         for group in ("admin", "moderator")
                     ]
                 },
-                f"`{{\"is_<group>\": {str(granted).lower()}}}`.",
+                f'`{{"is_<group>": {str(granted).lower()}}}`.',
             )
         },
         fields={"nicknames": array(STRING)} if many else {},
         path={"group": GROUP, **({} if many else {"nickname": NICKNAME})},
         errors=errors,
         description=(
-            None if not many
+            None
+            if not many
             else "An empty `nicknames` is a 400; every nickname is looked up before any change."
         ),
     )

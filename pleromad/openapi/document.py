@@ -30,7 +30,17 @@ from pleromad.openapi.spec import FILE, ID, STRING, Operation, Response, Schema,
 from pleromad.web.auth import COOKIE_NAME, Auth
 from pleromad.web.base import Access
 
-FAMILIES = (accounts, statuses, timelines, notifications, relationships, media, pleroma, oauth, admin)
+FAMILIES = (
+    accounts,
+    statuses,
+    timelines,
+    notifications,
+    relationships,
+    media,
+    pleroma,
+    oauth,
+    admin,
+)
 
 # (method, path as documented) -> the route's access; None for a route
 # that reads no parameters or credentials (files, HTML pages).
@@ -63,7 +73,11 @@ SECURITY_SCHEMES = {
         "name": COOKIE_NAME.decode("ascii"),
         "description": "The session the authorize form sets; changes must come from our own origin.",
     },
-    "basic": {"type": "http", "scheme": "basic", "description": "Nickname or e-mail, and password."},
+    "basic": {
+        "type": "http",
+        "scheme": "basic",
+        "description": "Nickname or e-mail, and password.",
+    },
 }
 
 _UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -121,7 +135,9 @@ def build_document(base_url: str, routes: RouteMap) -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     for (method, path), (tag, operation) in sorted(operations().items()):
         access = routes.get((method, path))
-        paths.setdefault(path, {})[method.lower()] = _operation(method, path, tag, operation, access)
+        paths.setdefault(path, {})[method.lower()] = _operation(
+            method, path, tag, operation, access
+        )
     return {
         "openapi": "3.1.0",
         "info": {
@@ -130,7 +146,7 @@ def build_document(base_url: str, routes: RouteMap) -> dict[str, Any]:
             "description": (
                 "The Pleroma API as pleromad serves it.  Parameters may come in the query"
                 " string or in a JSON, urlencoded or multipart body, whatever the method."
-                "  Every error is answered as {\"error\": message}."
+                '  Every error is answered as {"error": message}.'
             ),
         },
         "servers": [{"url": base_url}],
@@ -150,8 +166,10 @@ def _operation(
         for name in _PLACEHOLDER.findall(path)
     ]
     if method in ("GET", "DELETE"):
-        parameters += [_query_parameter(name, schema, name in operation.required)
-                       for name, schema in operation.fields.items()]
+        parameters += [
+            _query_parameter(name, schema, name in operation.required)
+            for name, schema in operation.fields.items()
+        ]
     elif operation.fields or operation.files:
         described["requestBody"] = _request_body(operation)
     remembers = access is not None and access.remembers(method)
@@ -179,11 +197,23 @@ def _path_schema(operation: Operation, name: str) -> Schema:
 def _query_parameter(name: str, schema: Schema, required: bool) -> dict[str, Any]:
     if schema.get("type") == "array":
         # Sent as name[]=a&name[]=b, as Mastodon clients do.
-        return {"name": name + "[]", "in": "query", "required": required, "schema": schema,
-                "style": "form", "explode": True}
+        return {
+            "name": name + "[]",
+            "in": "query",
+            "required": required,
+            "schema": schema,
+            "style": "form",
+            "explode": True,
+        }
     if schema.get("type") == "object":
-        return {"name": name, "in": "query", "required": required, "schema": schema,
-                "style": "deepObject", "explode": True}
+        return {
+            "name": name,
+            "in": "query",
+            "required": required,
+            "schema": schema,
+            "style": "deepObject",
+            "explode": True,
+        }
     return {"name": name, "in": "query", "required": required, "schema": schema}
 
 
@@ -193,8 +223,9 @@ def _request_body(operation: Operation) -> dict[str, Any]:
         fields = dict(operation.fields)
         if media_type == "multipart/form-data":
             fields.update(operation.files)
-        elif any(name in operation.required for name in operation.files
-                 if name not in operation.fields):
+        elif any(
+            name in operation.required for name in operation.files if name not in operation.fields
+        ):
             continue  # a file it needs cannot come in this encoding
         required = [name for name in operation.required if name in fields]
         schema: Schema = {"type": "object", "properties": fields}
@@ -214,8 +245,11 @@ def _responses(method: str, operation: Operation, access: Access | None) -> dict
     }
     # An operation may answer a shared error status with another body (a
     # response of its own replaces the shared {"error": ...} one).
-    errors = {status: when for status, when in _shared_errors(method, access).items()
-              if status not in operation.responses}
+    errors = {
+        status: when
+        for status, when in _shared_errors(method, access).items()
+        if status not in operation.responses
+    }
     errors.update(operation.errors)
     for status, when in sorted(errors.items()):
         described = answered.get(str(status))
@@ -225,7 +259,7 @@ def _responses(method: str, operation: Operation, access: Access | None) -> dict
             content = described.setdefault("content", {})
             assert "application/json" not in content, f"{status} is both a JSON answer and an error"
             content["application/json"] = {"schema": ref("Error")}
-            described["description"] += f"  As JSON {{\"error\": ...}}: {when}"
+            described["description"] += f'  As JSON {{"error": ...}}: {when}'
             continue
         answered[str(status)] = {
             "description": when,

@@ -100,7 +100,10 @@ ACCOUNT = closed(
                 "deactivated": BOOLEAN,
             },
             optional=(
-                "is_admin", "is_moderator", "notification_settings", "settings_store",
+                "is_admin",
+                "is_moderator",
+                "notification_settings",
+                "settings_store",
                 "deactivated",
             ),
         ),

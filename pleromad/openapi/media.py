@@ -97,8 +97,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         fields=_UPLOAD.fields,
         files=_UPLOAD.files,
         required=_UPLOAD.required,
-        description=f"{_UPLOAD.description}  Always 200: the file is processed before"
-        " the answer.",
+        description=f"{_UPLOAD.description}  Always 200: the file is processed before the answer.",
         errors=_UPLOAD.errors,
     ),
     ("GET", "/api/v1/media/{id}"): Operation(
@@ -110,8 +109,12 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("PUT", "/api/v1/media/{id}"): Operation(
         "Describe one of the reader's attachments.",
         responses={200: answer(ref("Attachment"), "The attachment as it is now.")},
-        fields={"description": {**_DESCRIPTION, "description": "Alt text, at most 5000"
-                                " characters; absent: unchanged."}},
+        fields={
+            "description": {
+                **_DESCRIPTION,
+                "description": "Alt text, at most 5000 characters; absent: unchanged.",
+            }
+        },
         path=_ID,
         errors={404: _MINE, 422: "A description that is too long."},
     ),

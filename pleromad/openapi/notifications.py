@@ -24,8 +24,7 @@ TAG = "Notifications"
 _ID = {"id": ID}
 _TYPE: Schema = {
     **STRING,
-    "description": "mention, favourite, reblog or follow; other"
-    " values match no notification.",
+    "description": "mention, favourite, reblog or follow; other values match no notification.",
 }
 _EMPTY = answer(closed({}), "Done.")
 _SUCCESS = answer(closed({"status": enum("success")}), "Done.")

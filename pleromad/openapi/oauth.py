@@ -82,7 +82,13 @@ AUTHORIZE_FIELDS = {
             "password": STRING,
         },
         optional=(
-            "client_id", "redirect_uri", "response_type", "scope", "state", "name", "password",
+            "client_id",
+            "redirect_uri",
+            "response_type",
+            "scope",
+            "state",
+            "name",
+            "password",
         ),
     ),
 }

@@ -119,7 +119,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
                         ),
                     ]
                 },
-                "`{\"type\": \"none\"}` while captchas are disabled; else the provider's"
+                '`{"type": "none"}` while captchas are disabled; else the provider\'s'
                 " (native, kocaptcha) challenge, valid for seconds_valid.",
             )
         },

@@ -111,9 +111,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
             "resolve": {**FLAG, "description": "Accepted; nothing remote is resolved."},
             "following": {
                 **FLAG,
-                "description": (
-                    "Only accounts the reader follows (none for an anonymous reader)."
-                ),
+                "description": ("Only accounts the reader follows (none for an anonymous reader)."),
             },
         },
         required=("q",),

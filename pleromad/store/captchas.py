@@ -7,9 +7,7 @@ from typing import Any
 from pleromad.db.pool import Txn
 
 
-async def save_txn(
-    txn: Txn, token: str, provider: str, answer: str, expires_at: float
-) -> None:
+async def save_txn(txn: Txn, token: str, provider: str, answer: str, expires_at: float) -> None:
     await txn.execute(
         "INSERT INTO captchas (token, provider, answer, expires_at)"
         " VALUES (%s, %s, %s, to_timestamp(%s))"

@@ -61,8 +61,15 @@ async def claim_txn(
         " WHERE k.created_at <= to_timestamp(%(now)s) - make_interval(secs =>"
         "   CASE WHEN k.status IS NULL THEN %(lease)s ELSE %(keep)s END)"
         " RETURNING claim",
-        {"user": user_id, "key": key, "request": request, "request_id": request_id,
-         "now": now, "lease": lease, "keep": keep},
+        {
+            "user": user_id,
+            "key": key,
+            "request": request,
+            "request_id": request_id,
+            "now": now,
+            "lease": lease,
+            "keep": keep,
+        },
     )
     if row is not None:
         return Claim(user_id, key, request, row["claim"])
@@ -77,12 +84,14 @@ async def claim_txn(
 async def record_txn(txn: Txn, claim: Claim, answer: Remembered, now: float) -> bool:
     """Record ``answer`` under ``claim``'s key; False when the claim no
     longer holds the key unanswered (taken over, or already answered)."""
-    return bool(await txn.execute(
-        "UPDATE idempotency_keys SET status = %s, body = %s, created_at = to_timestamp(%s)"
-        " WHERE user_id = %s AND key = %s AND request = %s AND claim = %s"
-        " AND status IS NULL",
-        (answer.status, answer.body, now, claim.user_id, claim.key, claim.request, claim.token),
-    ))
+    return bool(
+        await txn.execute(
+            "UPDATE idempotency_keys SET status = %s, body = %s, created_at = to_timestamp(%s)"
+            " WHERE user_id = %s AND key = %s AND request = %s AND claim = %s"
+            " AND status IS NULL",
+            (answer.status, answer.body, now, claim.user_id, claim.key, claim.request, claim.token),
+        )
+    )
 
 
 async def release_txn(txn: Txn, claim: Claim) -> None:

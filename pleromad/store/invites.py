@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import re
 import secrets
-
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal
@@ -94,9 +93,7 @@ async def list_invites_txn(txn: Txn) -> list[Invite]:
 
 
 async def get_invite_txn(txn: Txn, token: str) -> Invite | None:
-    return _invite(
-        await txn.fetchone(f"SELECT {_COLUMNS} FROM invites WHERE token = %s", (token,))
-    )
+    return _invite(await txn.fetchone(f"SELECT {_COLUMNS} FROM invites WHERE token = %s", (token,)))
 
 
 async def revoke_invite_txn(txn: Txn, token: str) -> Invite | None:
@@ -117,9 +114,7 @@ async def consume_invite_txn(txn: Txn, token: str, today: date) -> Verdict:
     registrations racing for the last use cannot both have it.
     """
     invite = _invite(
-        await txn.fetchone(
-            f"SELECT {_COLUMNS} FROM invites WHERE token = %s FOR UPDATE", (token,)
-        )
+        await txn.fetchone(f"SELECT {_COLUMNS} FROM invites WHERE token = %s FOR UPDATE", (token,))
     )
     if invite is None:
         return "invalid"

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any
 
 from pleromad.db.pool import Txn
 
@@ -27,9 +28,7 @@ async def enqueue_txn(
     return job_id
 
 
-async def claim_txn(
-    txn: Txn, node: str, kinds: Sequence[str], now: float
-) -> dict[str, Any] | None:
+async def claim_txn(txn: Txn, node: str, kinds: Sequence[str], now: float) -> dict[str, Any] | None:
     """Take the oldest due job of one of ``kinds``, holding its advisory lock
     on this session; the returned row has this attempt's number."""
     row = await txn.fetchone(

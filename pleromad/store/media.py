@@ -61,8 +61,7 @@ async def get_user_attachments_txn(txn: Txn, user_id: int, media_ids: list[int])
     """The attachments among ``media_ids`` that ``user_id`` uploaded, in the
     order asked (for statuses: DECISIONS 22)."""
     rows = await txn.fetchall(
-        f"SELECT {_COLUMNS} FROM media"
-        f" WHERE id = ANY(%s) AND user_id = %s AND purpose = %s",
+        f"SELECT {_COLUMNS} FROM media WHERE id = ANY(%s) AND user_id = %s AND purpose = %s",
         (media_ids, user_id, ATTACHMENT),
     )
     found = {row["id"]: Media(**row) for row in rows}

@@ -176,7 +176,6 @@ async def get_session_token_txn(txn: Txn, session_id: str) -> Token | None:
 async def delete_session_txn(txn: Txn, session_id: str) -> None:
     """Sign out a cookie: the session and the token behind it."""
     await txn.execute(
-        "DELETE FROM oauth_tokens WHERE id IN"
-        " (SELECT token_id FROM sessions WHERE id_hash = %s)",
+        "DELETE FROM oauth_tokens WHERE id IN (SELECT token_id FROM sessions WHERE id_hash = %s)",
         (digest(session_id),),
     )

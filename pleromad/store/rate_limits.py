@@ -55,6 +55,4 @@ async def purge_txn(txn: Txn, now: float) -> int:
     Only an optimisation: an ended window is never counted again, so running
     this late, or concurrently with hits, changes no answer.
     """
-    return await txn.execute(
-        "DELETE FROM rate_limits WHERE window_end <= to_timestamp(%s)", (now,)
-    )
+    return await txn.execute("DELETE FROM rate_limits WHERE window_end <= to_timestamp(%s)", (now,))

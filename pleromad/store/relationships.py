@@ -197,7 +197,9 @@ async def delete_all_txn(txn: Txn, user_id: int) -> None:
     """Remove every follow, request, block, mute and subscription that
     ``user_id`` has or is the object of."""
     args = {"id": user_id}
-    await txn.execute("DELETE FROM follows WHERE follower_id = %(id)s OR followee_id = %(id)s", args)
+    await txn.execute(
+        "DELETE FROM follows WHERE follower_id = %(id)s OR followee_id = %(id)s", args
+    )
     await txn.execute("DELETE FROM blocks WHERE blocker_id = %(id)s OR blocked_id = %(id)s", args)
     await txn.execute("DELETE FROM mutes WHERE muter_id = %(id)s OR muted_id = %(id)s", args)
     await txn.execute(
@@ -299,8 +301,11 @@ async def list_accounts_txn(
         f" AND NOT u.deactivated AND NOT u.deleted"
         f" ORDER BY r.id {'ASC' if ascending else 'DESC'} LIMIT %(limit)s",
         {
-            "owner": owner_id, "state": state, "max_id": max_id,
-            "lower": min_id if ascending else since_id, "limit": limit,
+            "owner": owner_id,
+            "state": state,
+            "max_id": max_id,
+            "lower": min_id if ascending else since_id,
+            "limit": limit,
         },
     )
     listed = [Listed(row.pop("cursor"), User(**row)) for row in rows]

@@ -268,8 +268,10 @@ async def who_txn(txn: Txn, kind: str, status_id: int, window: Window) -> list[L
         f" AND (%(lower)s::bigint IS NULL OR x.id > %(lower)s)"
         f" ORDER BY x.id {'ASC' if ascending else 'DESC'} LIMIT %(limit)s",
         {
-            "status": status_id, "max_id": window.max_id,
-            "lower": window.min_id if ascending else window.since_id, "limit": window.limit,
+            "status": status_id,
+            "max_id": window.max_id,
+            "lower": window.min_id if ascending else window.since_id,
+            "limit": window.limit,
         },
     )
     listed = [Listed(row.pop("cursor"), User(**row)) for row in rows]
@@ -286,7 +288,8 @@ async def account_counts_txn(
         return {}, {}
     counts = _count_columns("t.id")
     rows = await txn.fetchall(
-        "SELECT t.id, " + ", ".join(f"{sql} AS {name}" for name, sql in counts.items())
+        "SELECT t.id, "
+        + ", ".join(f"{sql} AS {name}" for name, sql in counts.items())
         + " FROM unnest(%s::bigint[]) AS t(id)",
         (list(set(account_ids)),),
     )

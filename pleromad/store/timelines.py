@@ -61,9 +61,7 @@ def _bounds(column: str, window: Window, args: dict[str, Any]) -> str:
     if window.max_id is not None:
         bounds.append(f" AND {column} < %(max_id)s")
         args["max_id"] = window.max_id
-    lower = max(
-        (v for v in (window.since_id, window.min_id) if v is not None), default=None
-    )
+    lower = max((v for v in (window.since_id, window.min_id) if v is not None), default=None)
     if lower is not None:
         bounds.append(f" AND {column} > %(lower)s")
         args["lower"] = lower
@@ -146,9 +144,7 @@ def _filters(alias: str, filters: StatusFilters, args: dict[str, Any]) -> str:
     if filters.exclude_reblogs:
         clauses.append(f"{alias}.reblog_of_id IS NULL")
     if filters.exclude_replies:
-        clauses.append(
-            f"{alias}.in_reply_to_id IS NULL AND {alias}.in_reply_to_account_id IS NULL"
-        )
+        clauses.append(f"{alias}.in_reply_to_id IS NULL AND {alias}.in_reply_to_account_id IS NULL")
     if filters.only_media:
         # A reblog carries the media of its original.
         clauses.append(
@@ -221,10 +217,7 @@ def home_query(viewer_id: int, window: Window, filters: StatusFilters) -> Query:
         f"{_filters('s', filters, args)}{_bounds('hm.status_id', window, args)}"
         f"{_order('hm.status_id', window, args, within='hm.account_id', index_ascending=True)}"
     )
-    sql = (
-        f"SELECT h.id FROM ({followed} UNION ({mentioning})) h"
-        f"{_order('h.id', window, args)}"
-    )
+    sql = f"SELECT h.id FROM ({followed} UNION ({mentioning})) h{_order('h.id', window, args)}"
     return sql, args
 
 

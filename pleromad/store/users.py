@@ -55,11 +55,29 @@ _COLUMNS = ", ".join(f.name for f in fields(User))
 # Columns an update may set; everything else changes through its own function.
 _UPDATABLE = frozenset(
     {
-        "name", "bio", "bio_html", "locked", "is_admin", "is_moderator", "deactivated",
-        "confirmation_pending", "confirmation_token", "hide_favorites", "hide_followers",
-        "hide_follows", "no_rich_text", "show_role", "skip_thread_containment",
-        "default_scope", "notification_settings", "settings_store", "tags", "avatar",
-        "banner", "background", "password_hash",
+        "name",
+        "bio",
+        "bio_html",
+        "locked",
+        "is_admin",
+        "is_moderator",
+        "deactivated",
+        "confirmation_pending",
+        "confirmation_token",
+        "hide_favorites",
+        "hide_followers",
+        "hide_follows",
+        "no_rich_text",
+        "show_role",
+        "skip_thread_containment",
+        "default_scope",
+        "notification_settings",
+        "settings_store",
+        "tags",
+        "avatar",
+        "banner",
+        "background",
+        "password_hash",
     }
 )
 
@@ -92,10 +110,17 @@ async def create_user_txn(
         f" %(ap_id)s, %(pending)s, %(token)s, %(admin)s, %(moderator)s, %(locked)s)"
         f" RETURNING {_COLUMNS}",
         {
-            "nickname": nickname, "email": email, "name": name, "bio": bio,
-            "bio_html": bio_html, "hash": password_hash,
-            "ap_id": f"{ap_id_prefix}/users/{nickname}", "pending": confirmation_pending,
-            "token": confirmation_token, "admin": is_admin, "moderator": is_moderator,
+            "nickname": nickname,
+            "email": email,
+            "name": name,
+            "bio": bio,
+            "bio_html": bio_html,
+            "hash": password_hash,
+            "ap_id": f"{ap_id_prefix}/users/{nickname}",
+            "pending": confirmation_pending,
+            "token": confirmation_token,
+            "admin": is_admin,
+            "moderator": is_moderator,
             "locked": locked,
         },
     )
@@ -213,8 +238,12 @@ async def search_users_txn(
         f" length(nickname), lower(nickname), id"
         f" LIMIT %(limit)s OFFSET %(offset)s",
         {
-            "text": text, "pattern": _like_prefix(text), "hide": hide_unconfirmed,
-            "follower": followed_by, "limit": limit, "offset": offset,
+            "text": text,
+            "pattern": _like_prefix(text),
+            "hide": hide_unconfirmed,
+            "follower": followed_by,
+            "limit": limit,
+            "offset": offset,
         },
     )
     return [User(**row) for row in rows]
@@ -239,8 +268,11 @@ async def admin_list_users_txn(
         conditions.append("lower(nickname) LIKE lower(%(pattern)s)")
         args["pattern"] = f"%{escaped}%"
     for name, condition in (
-        ("local", "local"), ("external", "NOT local"), ("active", "NOT deactivated"),
-        ("deactivated", "deactivated"), ("is_admin", "is_admin"),
+        ("local", "local"),
+        ("external", "NOT local"),
+        ("active", "NOT deactivated"),
+        ("deactivated", "deactivated"),
+        ("is_admin", "is_admin"),
         ("is_moderator", "is_moderator"),
     ):
         if name in filters:

@@ -39,4 +39,3 @@ def render_attachment(media: Media) -> dict[str, Any]:
 def render_default_mascot(base_url: str) -> dict[str, Any]:
     """The mascot of an account that chose none, with an absolute URL (DECISIONS 19)."""
     return attachment(DEFAULT_MASCOT_ID, base_url + DEFAULT_MASCOT_PATH, "image/png", "mascot.png")
-

@@ -40,7 +40,10 @@ PICTURES = {"avatar": "avatar", "banner": "header", "background": "pleroma_backg
 
 class AccountsApi:
     app = api_app()
-    prefixes = ("/api/v1/accounts", "/api/v1/instance",)
+    prefixes = (
+        "/api/v1/accounts",
+        "/api/v1/instance",
+    )
 
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
@@ -70,25 +73,19 @@ class AccountsApi:
     async def verify_credentials(self, call: Call) -> Any:
         return await self._account(call.user, call.user, for_self=True)
 
-    @route(
-        app, "/api/v1/accounts/update_credentials", "PATCH", auth=Auth.REQUIRED, scope="write"
-    )
+    @route(app, "/api/v1/accounts/update_credentials", "PATCH", auth=Auth.REQUIRED, scope="write")
     async def update_credentials(self, call: Call) -> Any:
         # Mastodon's fields_attributes and bot are ignored, as the reference did.
         params = call.params
         # Pictures are checked before anything changes, and stored after the
         # profile edit passed its checks: a refusal of either stores nothing.
-        pictures = await media.check_profile_images(
-            self.rt, await image_changes(params, PICTURES)
-        )
+        pictures = await media.check_profile_images(self.rt, await image_changes(params, PICTURES))
         edit = profile.ProfileEdit(
             display_name=params.str("display_name"),
             note=params.str("note"),
             default_scope=_default_scope(params),
             flags={
-                name: value
-                for name in profile.FLAGS
-                if (value := params.bool(name)) is not None
+                name: value for name in profile.FLAGS if (value := params.bool(name)) is not None
             },
             settings_store=_object(params, "pleroma_settings_store"),
         )
@@ -107,7 +104,11 @@ class AccountsApi:
         params.bool("resolve")
         viewer = reader(call)
         found = await profile.search_accounts(
-            self.rt, query, viewer, limit=limit, offset=offset,
+            self.rt,
+            query,
+            viewer,
+            limit=limit,
+            offset=offset,
             following=params.bool("following", False),
         )
         return await render_accounts(self.rt, found, viewer)

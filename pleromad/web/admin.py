@@ -52,10 +52,10 @@ def render_invite(invite: Invite) -> dict[str, Any]:
 
 def _nested(params: Params, outer: str, inner: str) -> Any:
     """``invite[max_use]`` (a map entry) or a plain ``max_use``."""
-    value = params[outer] if outer in params else None
+    value = params.get(outer, None)
     if isinstance(value, dict) and inner in value:
         return value[inner]
-    return params[inner] if inner in params else None
+    return params.get(inner, None)
 
 
 def _new_account(entry: Any) -> lifecycle.NewAccount:
@@ -91,12 +91,13 @@ class AdminApi:
     @route(app, f"{PREFIX}/users", "GET", auth=Auth.REQUIRED, scope="write")
     async def list_users(self, call: Call) -> Any:
         self._admin(call)
-        page, page_size = admin.page_args(
-            call.params.int("page"), call.params.int("page_size")
-        )
+        page, page_size = admin.page_args(call.params.int("page"), call.params.int("page_size"))
         found = await admin.list_users(
-            self.rt, call.params.str("query"), admin.parse_filters(call.params.str("filters")),
-            page, page_size,
+            self.rt,
+            call.params.str("query"),
+            admin.parse_filters(call.params.str("filters")),
+            page,
+            page_size,
         )
         return {
             "users": [self._user_json(u) for u in found.users],
@@ -107,21 +108,18 @@ class AdminApi:
     @route(app, f"{PREFIX}/users", "POST", auth=Auth.REQUIRED, scope="write")
     async def create_users(self, call: Call) -> Any:
         actor = self._admin(call)
-        batch = call.params["users"] if "users" in call.params else None
+        batch = call.params.get("users", None)
         if batch is not None:
             if not isinstance(batch, list):
                 raise BadRequest("Invalid value for users: expected a list")
-            created = await admin.create_users(
-                self.rt, actor, [_new_account(e) for e in batch]
-            )
+            created = await admin.create_users(self.rt, actor, [_new_account(e) for e in batch])
             return [
-                {"code": 200, "type": "success",
-                 "data": {"nickname": u.nickname, "email": u.email}}
+                {"code": 200, "type": "success", "data": {"nickname": u.nickname, "email": u.email}}
                 for u in created
             ]
-        account = _new_account({
-            name: call.params.required_str(name) for name in ("nickname", "email", "password")
-        })
+        account = _new_account(
+            {name: call.params.required_str(name) for name in ("nickname", "email", "password")}
+        )
         (user,) = await admin.create_users(self.rt, actor, [account])
         return user.nickname
 
@@ -135,26 +133,46 @@ class AdminApi:
     async def tag_users(self, call: Call) -> Any:
         actor = self._admin(call)
         await admin.change_tags(
-            self.rt, actor, call.params.list("nicknames"), call.params.list("tags"),
+            self.rt,
+            actor,
+            call.params.list("nicknames"),
+            call.params.list("tags"),
             add=call.request.method == b"PUT",
         )
         return NO_CONTENT
 
-    @route(app, f"{PREFIX}/users/<nickname>/toggle_activation", "PATCH",
-           auth=Auth.REQUIRED, scope="write")
+    @route(
+        app,
+        f"{PREFIX}/users/<nickname>/toggle_activation",
+        "PATCH",
+        auth=Auth.REQUIRED,
+        scope="write",
+    )
     async def toggle_activation(self, call: Call) -> Any:
         actor = self._admin(call)
         return self._user_json(
             await admin.toggle_activation(self.rt, actor, call.params.required_str("nickname"))
         )
 
-    @route(app, f"{PREFIX}/permission_group/<group>", "POST", "DELETE",
-           auth=Auth.REQUIRED, scope="write")
+    @route(
+        app,
+        f"{PREFIX}/permission_group/<group>",
+        "POST",
+        "DELETE",
+        auth=Auth.REQUIRED,
+        scope="write",
+    )
     async def group_of_many(self, call: Call) -> Any:
         return await self._set_group(call, call.params.list("nicknames"))
 
-    @route(app, f"{PREFIX}/users/<nickname>/permission_group/<group>", "POST", "DELETE",
-           auth=Auth.REQUIRED, scope="write")
+    @route(
+        app,
+        f"{PREFIX}/users/<nickname>/permission_group/<group>",
+        "POST",
+        "DELETE",
+        auth=Auth.REQUIRED,
+        scope="write",
+    )
     async def group_of_one(self, call: Call) -> Any:
         return await self._set_group(call, [call.params.required_str("nickname")])
 
@@ -165,13 +183,19 @@ class AdminApi:
         await admin.set_group(self.rt, actor, nicknames, group, granted)
         return {f"is_{group}": granted}
 
-    @route(app, f"{PREFIX}/users/<nickname>/permission_group", "GET",
-           auth=Auth.REQUIRED, scope="write")
+    @route(
+        app, f"{PREFIX}/users/<nickname>/permission_group", "GET", auth=Auth.REQUIRED, scope="write"
+    )
     async def groups(self, call: Call) -> Any:
         return await self._groups(call)
 
-    @route(app, f"{PREFIX}/users/<nickname>/permission_group/<group>", "GET",
-           auth=Auth.REQUIRED, scope="write")
+    @route(
+        app,
+        f"{PREFIX}/users/<nickname>/permission_group/<group>",
+        "GET",
+        auth=Auth.REQUIRED,
+        scope="write",
+    )
     async def groups_any(self, call: Call) -> Any:
         return await self._groups(call)  # the group is ignored, as in the reference
 
@@ -190,7 +214,9 @@ class AdminApi:
         if expires_at is not None and not isinstance(expires_at, str):
             raise BadRequest("Invalid value for expires_at: expected a date YYYY-MM-DD")
         invite = await admin.create_invite(
-            self.rt, actor, admin.parse_max_use(max_use),
+            self.rt,
+            actor,
+            admin.parse_max_use(max_use),
             admin.parse_expires_at(expires_at, admin.today(self.rt)),
         )
         return invite.token
@@ -215,22 +241,19 @@ class AdminApi:
         )
         return NO_CONTENT
 
-    @route(app, f"{PREFIX}/users/<nickname>/password_reset", "GET",
-           auth=Auth.REQUIRED, scope="write")
+    @route(
+        app, f"{PREFIX}/users/<nickname>/password_reset", "GET", auth=Auth.REQUIRED, scope="write"
+    )
     async def password_reset(self, call: Call) -> Any:
         actor = self._admin(call)
-        link = await admin.password_reset_link(
-            self.rt, actor, call.params.required_str("nickname")
-        )
+        link = await admin.password_reset_link(self.rt, actor, call.params.required_str("nickname"))
         return {"token": link.rsplit("/", 1)[1], "link": link}
 
     # Last: the catch-all for one user.
     @route(app, f"{PREFIX}/users/<nickname>", "GET", auth=Auth.REQUIRED, scope="write")
     async def show_user(self, call: Call) -> Any:
         self._admin(call)
-        return self._user_json(
-            await admin.find_user(self.rt, call.params.required_str("nickname"))
-        )
+        return self._user_json(await admin.find_user(self.rt, call.params.required_str("nickname")))
 
 
 def _int(value: Any, name: str) -> int | None:

@@ -34,12 +34,12 @@ INVALID_CREDENTIALS = "Invalid credentials."
 
 
 class Auth(enum.Enum):
-    NONE = "none"            # credentials are not even looked at
-    OPTIONAL = "optional"    # a viewer if the credentials are good, else anonymous
-    REQUIRED = "required"    # a user, or 403
+    NONE = "none"  # credentials are not even looked at
+    OPTIONAL = "optional"  # a viewer if the credentials are good, else anonymous
+    REQUIRED = "required"  # a user, or 403
     READ_OR_PUBLIC = "read_or_public"  # optional; a token without `read` counts as anonymous
-    APP = "app"              # an app-only token (client_credentials), or 403
-    TOKEN = "token"          # any live token, a user's or an app's, or 403
+    APP = "app"  # an app-only token (client_credentials), or 403
+    TOKEN = "token"  # any live token, a user's or an app's, or 403
 
 
 async def authenticate(

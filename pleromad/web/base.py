@@ -25,12 +25,12 @@ from twisted.python.failure import Failure
 from twisted.web.iweb import IRequest
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 
+from pleromad.auth.realm import Viewer
 from pleromad.db.pool import DatabaseUnavailable
 from pleromad.domain import idempotency
 from pleromad.domain.idempotency import Answer, json_text
 from pleromad.domain.rate_limits import Allowance, headers
 from pleromad.errors import ApiError
-from pleromad.auth.realm import Viewer
 from pleromad.runtime import Runtime
 from pleromad.store.idempotency import Claim
 from pleromad.store.users import User
@@ -199,11 +199,12 @@ async def _answer_once(
     )
     replayed = {"Idempotent-Replayed": "true"} if answer.replayed else {}
     original = (
-        {"X-Original-Request-Id": answer.original_request_id}
-        if answer.original_request_id else {}
+        {"X-Original-Request-Id": answer.original_request_id} if answer.original_request_id else {}
     )
     return write_json_text(
-        call.request, answer.body, answer.status,
+        call.request,
+        answer.body,
+        answer.status,
         {**answer.headers, "Idempotency-Key": key, **replayed, **original},
     )
 
@@ -262,7 +263,9 @@ def _no_route(instance: Any, request: IRequest, failure: Failure) -> bytes:
 def _unavailable(instance: Any, request: IRequest, failure: Failure) -> bytes:
     log.warn(
         "database unavailable for {method} {path}: {why}",
-        method=request.method, path=request.path, why=failure.value,
+        method=request.method,
+        path=request.path,
+        why=failure.value,
     )
     return write_json(request, {"error": "Service unavailable"}, 503)
 
@@ -270,6 +273,8 @@ def _unavailable(instance: Any, request: IRequest, failure: Failure) -> bytes:
 def _unexpected(instance: Any, request: IRequest, failure: Failure) -> bytes:
     log.failure(
         "unexpected error serving {method} {path}",
-        failure, method=request.method, path=request.path,
+        failure,
+        method=request.method,
+        path=request.path,
     )
     return write_json(request, {"error": "Internal server error"}, 500)

@@ -11,6 +11,7 @@ from typing import Any
 
 from pleromad.domain import notifications
 from pleromad.errors import ApiError
+from pleromad.ids import parse_id
 from pleromad.runtime import Runtime
 from pleromad.store.notifications import NotificationFilters
 from pleromad.store.users import User
@@ -18,11 +19,9 @@ from pleromad.views.notifications import render_notifications
 from pleromad.web.auth import Auth
 from pleromad.web.base import Call, api_app, route
 from pleromad.web.pagination import NOTIFICATIONS_MAX_LIMIT, page_params, paginated
-from pleromad.ids import parse_id
 
 RECORD_NOT_FOUND = "Record not found"
 CANNOT_DISMISS = "Cannot dismiss notification"
-
 
 
 def notification_id(text: str) -> int | None:
@@ -93,4 +92,3 @@ class NotificationsApi:
         return render_notifications(
             shown.notifications, shown.loaded, config=self.rt.config, viewer=reader
         )
-

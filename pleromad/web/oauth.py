@@ -41,10 +41,13 @@ UNLISTED_REDIRECT = "The redirect URI is not one this application registered."
 THROTTLED_LOGIN = "Too many failed login attempts. Try again later."
 
 
-
 class OAuthApi:
     app = api_app()
-    prefixes = ("/oauth", "/auth", "/api/v1/apps",)
+    prefixes = (
+        "/oauth",
+        "/auth",
+        "/api/v1/apps",
+    )
 
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt

@@ -34,4 +34,4 @@ def render_page(request: IRequest, title: str, body_html: str, status: int = 200
         f'<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{safe_title}</title><style>{_STYLE}</style></head>"
         f"<body><h1>{safe_title}</h1>{body_html}</body></html>"
-    ).encode("utf-8")
+    ).encode()

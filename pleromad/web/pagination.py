@@ -91,9 +91,7 @@ def link_header(call: Call, ids: Sequence[int | str], *, base_url: str) -> str |
     )
 
 
-def paginated(
-    call: Call, body: Any, ids: Sequence[int | str], *, base_url: str
-) -> JsonResponse:
+def paginated(call: Call, body: Any, ids: Sequence[int | str], *, base_url: str) -> JsonResponse:
     """``body`` (the rendered page) with its ``Link`` header, if any."""
     link = link_header(call, ids, base_url=base_url)
     return JsonResponse(body, headers={"Link": link} if link else {})

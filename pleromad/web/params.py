@@ -127,9 +127,7 @@ class Params(Mapping[str, Any]):
         raise BadRequest(f"Invalid value for {name}: expected a file")
 
 
-async def read_params(
-    request: IRequest, path_args: Mapping[str, str]
-) -> Params:
+async def read_params(request: IRequest, path_args: Mapping[str, str]) -> Params:
     """Merge query string, body and path arguments of ``request``."""
     values: dict[str, Any] = {}
     query = request.uri.split(b"?", 1)[1] if b"?" in request.uri else b""
@@ -216,9 +214,7 @@ def _decode_multipart(body: bytes, ctype: str) -> dict[str, Any]:
         payload = part.get_payload(decode=True) or b""
         filename = part.get_filename()
         if filename is not None:
-            fields.append(
-                (name, Upload(filename, part.get_content_type(), payload))
-            )
+            fields.append((name, Upload(filename, part.get_content_type(), payload)))
         else:
             charset = part.get_content_charset() or "utf-8"
             try:
@@ -263,4 +259,3 @@ def _merge_pairs(values: dict[str, Any], pairs: Iterable[tuple[str, Any]]) -> No
             existing[inner] = value
         else:
             values[key] = value
-

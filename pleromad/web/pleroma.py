@@ -9,7 +9,8 @@ from typing import Any
 from twisted.web.iweb import IRequest
 
 from pleromad.domain import captcha, follow_import, health, lifecycle, password_reset
-from pleromad.domain.rate_limits import Throttled, headers as rate_limit_headers
+from pleromad.domain.rate_limits import Throttled
+from pleromad.domain.rate_limits import headers as rate_limit_headers
 from pleromad.errors import BadRequest, MissingField
 from pleromad.runtime import Runtime
 from pleromad.views import health as health_view
@@ -19,7 +20,6 @@ from pleromad.web.client_ip import bucket_key, client_key
 from pleromad.web.negotiation import JSON_OR_HTML
 from pleromad.web.pages import render_page
 from pleromad.web.params import Params, Upload
-
 
 RESET_PATH = "/api/pleroma/password_reset"
 
@@ -89,15 +89,18 @@ class PleromaApi:
         token = _form_field(params, "token")
         try:
             await password_reset.reset(
-                self.rt, token,
-                _form_field(params, "password"), _form_field(params, "password_confirmation"),
+                self.rt,
+                token,
+                _form_field(params, "password"),
+                _form_field(params, "password_confirmation"),
             )
         except password_reset.ResetRefused as refused:
             if refused.bad_token:
                 return _invalid_token_page(request, 400)
             return _reset_form_page(request, token, refused.message, 400)
         return render_page(
-            request, "Password changed",
+            request,
+            "Password changed",
             "<p>Your password has been changed. Every app and browser signed in to your"
             " account has been signed out; log in again with the new password.</p>",
         )
@@ -156,9 +159,9 @@ def _reset_form_page(request: IRequest, token: str, error: str | None, status: i
 
 def _invalid_token_page(request: IRequest, status: int) -> bytes:
     return render_page(
-        request, "Invalid token",
-        "<p>This password reset link is invalid, expired or already used."
-        " Ask for a new one.</p>",
+        request,
+        "Invalid token",
+        "<p>This password reset link is invalid, expired or already used. Ask for a new one.</p>",
         status,
     )
 
@@ -169,8 +172,8 @@ def _throttled(request: IRequest, throttled: Throttled) -> bytes:
     if "application/json" in accept and "text/html" not in accept:
         return write_json(request, throttled.body(), throttled.status, throttled.headers)
     return render_page(
-        request, "Too many attempts",
+        request,
+        "Too many attempts",
         "<p>Too many password reset attempts from your address. Try again later.</p>",
         throttled.status,
     )
-

@@ -31,14 +31,20 @@ class PleromaV1Api:
     # -- subscriptions (DECISIONS 16) --
 
     @route(
-        app, "/api/v1/pleroma/accounts/<id>/subscribe", "POST", auth=Auth.REQUIRED,
+        app,
+        "/api/v1/pleroma/accounts/<id>/subscribe",
+        "POST",
+        auth=Auth.REQUIRED,
         scope="follow",
     )
     async def subscribe(self, call: Call) -> Any:
         return await relate(self.rt, call, relationships.subscribe)
 
     @route(
-        app, "/api/v1/pleroma/accounts/<id>/unsubscribe", "POST", auth=Auth.REQUIRED,
+        app,
+        "/api/v1/pleroma/accounts/<id>/unsubscribe",
+        "POST",
+        auth=Auth.REQUIRED,
         scope="follow",
     )
     async def unsubscribe(self, call: Call) -> Any:
@@ -63,7 +69,10 @@ class PleromaV1Api:
         return await self._set_picture(call, "banner", "banner")
 
     @route(
-        app, "/api/v1/pleroma/accounts/update_background", "PATCH", auth=Auth.REQUIRED,
+        app,
+        "/api/v1/pleroma/accounts/update_background",
+        "PATCH",
+        auth=Auth.REQUIRED,
         scope="write",
     )
     async def update_background(self, call: Call) -> Any:

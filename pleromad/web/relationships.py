@@ -38,7 +38,10 @@ OwnListing = Callable[[Runtime, User, Page], Awaitable[list[Listed]]]
 class RelationshipsApi:
     app = api_app()
     prefixes = (
-        "/api/v1/follow_requests", "/api/v1/blocks", "/api/v1/mutes", "/api/v1/follows",
+        "/api/v1/follow_requests",
+        "/api/v1/blocks",
+        "/api/v1/mutes",
+        "/api/v1/follows",
         "/api/v2/search",
     )
 
@@ -74,9 +77,7 @@ class RelationshipsApi:
     async def authorize(self, call: Call) -> Any:
         return await relate(self.rt, call, relationships.authorize_request)
 
-    @route(
-        app, "/api/v1/follow_requests/<id>/reject", "POST", auth=Auth.REQUIRED, scope="follow"
-    )
+    @route(app, "/api/v1/follow_requests/<id>/reject", "POST", auth=Auth.REQUIRED, scope="follow")
     async def reject(self, call: Call) -> Any:
         return await relate(self.rt, call, relationships.reject_request)
 

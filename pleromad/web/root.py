@@ -51,9 +51,20 @@ class ContractApi:
 
 
 FAMILIES = (
-    PleromaApi, PleromaV1Api, AccountsApi, OAuthApi, TwitterAccountApi, MediaApi, EmojiApi,
-    RelationshipsApi, StatusesApi, TimelinesApi, NotificationsApi, PleromaNotificationsApi,
-    AdminApi, ContractApi,
+    PleromaApi,
+    PleromaV1Api,
+    AccountsApi,
+    OAuthApi,
+    TwitterAccountApi,
+    MediaApi,
+    EmojiApi,
+    RelationshipsApi,
+    StatusesApi,
+    TimelinesApi,
+    NotificationsApi,
+    PleromaNotificationsApi,
+    AdminApi,
+    ContractApi,
 )
 
 _PLACEHOLDER = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")

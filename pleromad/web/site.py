@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import os
 from io import BytesIO
-from urllib.parse import unquote_to_bytes
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 from twisted.internet import defer
 from twisted.internet.defer import Deferred
@@ -111,9 +111,7 @@ class Gateway(Resource):
         request.postpath = normalised_path(request.postpath)
         if not _utf8_path(request):
             return write_json(request, {"error": "Paths must be UTF-8"}, 400)
-        if _body_size(request) > self._body_limit or getattr(
-            request, "body_too_large", False
-        ):
+        if _body_size(request) > self._body_limit or getattr(request, "body_too_large", False):
             return write_json(request, {"error": "Request body too large"}, 413)
         _override_method(request)
         finished = request.notifyFinish()

@@ -163,4 +163,3 @@ def _lenient_bool(params: Params, name: str) -> bool:
         return False
     value = params.bool(name, False)
     return bool(value)
-

@@ -26,9 +26,7 @@ def _reader(call: Call) -> User | None:
     return None if call.viewer is None else call.viewer.user
 
 
-def status_filters(
-    params: Params, *, local: bool = False, account: bool = False
-) -> StatusFilters:
+def status_filters(params: Params, *, local: bool = False, account: bool = False) -> StatusFilters:
     """The filters of a status listing: ``only_media``, ``exclude_replies``
     and ``exclude_reblogs`` (booleans; anything else is a 400), ``local`` on
     the public timeline and ``tagged`` on an account's statuses."""
