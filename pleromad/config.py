@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
+from pleromad import __version__
+
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
@@ -32,6 +34,7 @@ __all__ = [
     "ConfigError",
     "DatabaseConfig",
     "EmojiConfig",
+    "FederationConfig",
     "InstanceConfig",
     "MailConfig",
     "MediaConfig",
@@ -226,6 +229,17 @@ def _rate(value: Any, base: Path) -> tuple[int, int]:
     return (items[0], items[1])
 
 
+def _hosts(value: Any, base: Path) -> tuple[str, ...]:
+    """Host names (with a port where one is meant), compared lowercased."""
+    hosts = _strings(value, base)
+    for index, host in enumerate(hosts, 1):
+        if not host or any(c in host for c in "/@ \t") or host != host.strip():
+            raise _Invalid(
+                f"item {index}: expected a host name like example.org, got {_show(host)}"
+            )
+    return tuple(host.lower() for host in hosts)
+
+
 def _networks(value: Any, base: Path) -> tuple[IPNetwork, ...]:
     items = _array(value, "an array of IP addresses or networks")
     networks = []
@@ -334,6 +348,19 @@ class ProxyConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class FederationConfig:
+    enabled: bool = _option(True, _boolean)
+    # Fetch from and deliver to loopback and private addresses (tests, closed networks).
+    allow_private_addresses: bool = _option(False, _boolean)
+    blocked_instances: tuple[str, ...] = _option((), _hosts)
+    quarantined_instances: tuple[str, ...] = _option((), _hosts)
+    timeout: int = _option(30, _integer(1, 3600))
+    max_body: int = _option(1_000_000, _integer(1024))
+    # "" in the file; load_config replaces it with "pleromad/<version>; +<base_url>".
+    user_agent: str = _option("", _string())
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """Everything the daemon was configured with; `source` is the file, if any."""
 
@@ -346,6 +373,7 @@ class Config:
     emoji: EmojiConfig
     rate_limits: RateLimitsConfig
     proxy: ProxyConfig
+    federation: FederationConfig
     source: Path | None
 
 
@@ -360,6 +388,7 @@ _SECTIONS: tuple[tuple[str, type[DataclassInstance]], ...] = (
     ("emoji", EmojiConfig),
     ("rate_limits", RateLimitsConfig),
     ("proxy", ProxyConfig),
+    ("federation", FederationConfig),
 )
 
 
@@ -448,6 +477,11 @@ def load_config(
     media: MediaConfig = sections["media"]
     if not media.base_url:
         sections["media"] = replace(media, base_url=f"{server.base_url}/media")
+
+    federation: FederationConfig = sections["federation"]
+    if not federation.user_agent:
+        agent = f"pleromad/{__version__}; +{server.base_url}"
+        sections["federation"] = replace(federation, user_agent=agent)
 
     mail: MailConfig = sections["mail"]
     if mail.backend == "smtp" and not mail.smtp_host.strip():

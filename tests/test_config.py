@@ -9,12 +9,14 @@ from pathlib import Path
 
 import pytest
 
+from pleromad import __version__
 from pleromad.config import (
     CaptchaConfig,
     Config,
     ConfigError,
     DatabaseConfig,
     EmojiConfig,
+    FederationConfig,
     InstanceConfig,
     MailConfig,
     MediaConfig,
@@ -28,7 +30,7 @@ SAMPLE = Path(__file__).resolve().parent.parent / "etc" / "pleromad.toml"
 
 SECTIONS = (
     "server", "database", "instance", "captcha", "mail",
-    "media", "emoji", "rate_limits", "proxy",
+    "media", "emoji", "rate_limits", "proxy", "federation",
 )  # fmt: skip
 
 PLEROMA_RESERVED = (
@@ -125,8 +127,35 @@ def test_defaults_are_those_of_design(tmp_path: Path, monkeypatch: pytest.Monkey
             confirmation_resend=(5, 1800),
         ),
         proxy=ProxyConfig(trusted=()),
+        federation=FederationConfig(
+            enabled=True,
+            allow_private_addresses=False,
+            blocked_instances=(),
+            quarantined_instances=(),
+            timeout=30,
+            max_body=1_000_000,
+            user_agent=f"pleromad/{__version__}; +http://localhost:4000",
+        ),
         source=None,
     )
+
+
+def test_federation_hosts_are_lowercased_and_checked(tmp_path: Path) -> None:
+    """Instance lists hold bare host names, compared without regard to case."""
+    path = write(tmp_path, '[federation]\nblocked_instances = ["Spam.Example", "b.example:8443"]\n')
+    assert load_config(path).federation.blocked_instances == ("spam.example", "b.example:8443")
+    message = error_for(tmp_path, '[federation]\nquarantined_instances = ["https://x.example/"]\n')
+    assert message.startswith("[federation] quarantined_instances: item 1: expected a host name")
+
+
+def test_user_agent_names_the_instance(tmp_path: Path) -> None:
+    """The default User-Agent carries the version and the public URL; a set one is kept."""
+    path = write(tmp_path, '[server]\nbase_url = "https://social.example"\n')
+    assert load_config(path).federation.user_agent == (
+        f"pleromad/{__version__}; +https://social.example"
+    )
+    path = write(tmp_path, '[federation]\nuser_agent = "custom/1"\n')
+    assert load_config(path).federation.user_agent == "custom/1"
 
 
 def test_empty_file_means_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
