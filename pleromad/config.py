@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
 __all__ = [
+    "SECTIONS",
     "CaptchaConfig",
     "Config",
     "ConfigError",
@@ -42,6 +43,7 @@ __all__ = [
     "RateLimitsConfig",
     "ServerConfig",
     "load_config",
+    "toml_key",
 ]
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -66,9 +68,16 @@ class _Invalid(ValueError):
 
 
 def _option(
-    default: Any, convert: Converter, *, key: str | None = None, secret: bool = False
+    default: Any,
+    convert: Converter,
+    *,
+    doc: str,
+    key: str | None = None,
+    secret: bool = False,
 ) -> Any:
-    """Declare a field's TOML default (as TOML would spell it) and converter.
+    """Declare a field's TOML default (as TOML would spell it), converter and
+    ``doc``, the operator's description that etc/pleromad.toml and
+    docs/configuration.md are generated from (:mod:`pleromad.config_docs`).
 
     The default goes through the converter like a value from the file, so
     defaults are validated and relative default paths resolve the same way.
@@ -76,11 +85,11 @@ def _option(
     from validated values. A `secret` is left out of repr() so that logging
     the configuration does not leak it.
     """
-    metadata = {"default": default, "convert": convert, "key": key}
+    metadata = {"default": default, "convert": convert, "key": key, "doc": doc}
     return field(repr=not secret, metadata=metadata)
 
 
-def _toml_key(f: Field[Any]) -> str:
+def toml_key(f: Field[Any]) -> str:
     return f.metadata["key"] or f.name
 
 
@@ -269,95 +278,295 @@ _RESERVED_NICKNAMES = (
 
 @dataclass(frozen=True, slots=True)
 class ServerConfig:
-    listen: str = _option("tcp:4000:interface=127.0.0.1", _string(nonempty=True))
-    base_url: str = _option("http://localhost:4000", _http_url())
-    data_dir: Path = _option("pleromad-data", _path())
+    listen: str = _option(
+        "tcp:4000:interface=127.0.0.1",
+        _string(nonempty=True),
+        doc=(
+            "Where to accept HTTP connections: any Twisted server endpoint string, e.g. "
+            '"tcp:4000:interface=127.0.0.1", "unix:/run/pleromad.sock", or '
+            '"systemd:domain=INET:index=0" under systemd socket activation.'
+        ),
+    )
+    base_url: str = _option(
+        "http://localhost:4000",
+        _http_url(),
+        doc=(
+            "Public URL of the instance (http or https, no query or fragment). Every id, url and "
+            "link the API returns derives from it; a trailing slash is removed."
+        ),
+    )
+    data_dir: Path = _option(
+        "pleromad-data",
+        _path(),
+        doc="Holds the embedded PostgreSQL, uploads and the mail spool. Created if missing.",
+    )
 
 
 @dataclass(frozen=True, slots=True)
 class DatabaseConfig:
-    dsn: str = _option("", _string())  # "" = the embedded PostgreSQL
-    pool_size: int = _option(10, _integer(1, 1000))
+    dsn: str = _option(
+        "",
+        _string(),
+        doc=(
+            'PostgreSQL to use: a libpq URI ("postgresql://user:pass@host/db") or a key=value DSN'
+            ' ("host=... dbname=..."). Empty = an embedded PostgreSQL server kept under '
+            "<data_dir>/postgres, started and stopped with the daemon."
+        ),
+    )
+    pool_size: int = _option(10, _integer(1, 1000), doc="Connections per daemon, 1..1000.")
 
 
 @dataclass(frozen=True, slots=True)
 class InstanceConfig:
-    name: str = _option("Pleroma", _string())
-    description: str = _option("A Pleroma instance", _string())
-    email: str = _option("admin@localhost", _email())
-    registrations_open: bool = _option(True, _boolean)
-    invites_enabled: bool = _option(False, _boolean)
-    account_activation_required: bool = _option(False, _boolean)
-    healthcheck: bool = _option(True, _boolean)
-    status_limit: int = _option(5000, _integer())
-    user_bio_length: int = _option(5000, _integer())
-    user_name_length: int = _option(100, _integer())
-    upload_limit: int = _option(16_000_000, _integer())
-    avatar_upload_limit: int = _option(2_000_000, _integer())
-    banner_upload_limit: int = _option(4_000_000, _integer())
-    background_upload_limit: int = _option(4_000_000, _integer())
-    reserved_nicknames: tuple[str, ...] = _option(_RESERVED_NICKNAMES, _strings)
+    name: str = _option(
+        "Pleroma",
+        _string(),
+        doc="The instance's name, shown to clients (/api/v1/instance, nodeinfo) and in e-mails.",
+    )
+    description: str = _option(
+        "A Pleroma instance",
+        _string(),
+        doc="A sentence about the instance, shown where its name is.",
+    )
+    email: str = _option(
+        "admin@localhost",
+        _email(),
+        doc="Administrator's contact address, published in /api/v1/instance.",
+    )
+    registrations_open: bool = _option(
+        True,
+        _boolean,
+        doc=(
+            "Whether anyone may sign up. With false, only invite holders can (if invites_enabled)"
+            " and admins can create accounts with pleromad-ctl."
+        ),
+    )
+    invites_enabled: bool = _option(
+        False, _boolean, doc="Whether invite tokens (pleromad-ctl user invite) allow sign-up."
+    )
+    account_activation_required: bool = _option(
+        False,
+        _boolean,
+        doc="Whether new accounts must confirm their e-mail address before logging in.",
+    )
+    healthcheck: bool = _option(
+        True,
+        _boolean,
+        doc=(
+            "Whether GET /api/pleroma/healthcheck reports on the database; false: it always "
+            "answers 503 {}."
+        ),
+    )
+    status_limit: int = _option(5000, _integer(), doc="Maximum length of a status, in characters.")
+    user_bio_length: int = _option(
+        5000, _integer(), doc="Maximum length of a profile bio, in characters."
+    )
+    user_name_length: int = _option(
+        100, _integer(), doc="Maximum length of a display name, in characters."
+    )
+    upload_limit: int = _option(
+        16_000_000,
+        _integer(),
+        doc="Maximum size of an uploaded file (attachments, the mascot), in bytes.",
+    )
+    avatar_upload_limit: int = _option(
+        2_000_000, _integer(), doc="Maximum size of an avatar, in bytes."
+    )
+    banner_upload_limit: int = _option(
+        4_000_000, _integer(), doc="Maximum size of a profile banner, in bytes."
+    )
+    background_upload_limit: int = _option(
+        4_000_000, _integer(), doc="Maximum size of a profile background, in bytes."
+    )
+    reserved_nicknames: tuple[str, ...] = _option(
+        _RESERVED_NICKNAMES,
+        _strings,
+        doc=(
+            "Nicknames nobody may register (an array of strings). The default is Pleroma's "
+            'reserved list: ".well-known", "~", "about", "activities", "api", "auth", '
+            '"check_password", "dev", "friend-requests", "inbox", "internal", "main", "media", '
+            '"nodeinfo", "notice", "oauth", "objects", "ostatus_subscribe", "pleroma", "proxy", '
+            '"push", "registration", "relay", "settings", "status", "tag", "user-search", '
+            '"user_exists", "users", "web". Setting it replaces that list rather than adding to '
+            "it."
+        ),
+    )
 
 
 @dataclass(frozen=True, slots=True)
 class CaptchaConfig:
-    enabled: bool = _option(False, _boolean)
+    enabled: bool = _option(False, _boolean, doc="Whether sign-up requires solving a captcha.")
     # Any string: providers are plugins, resolved by name when the service starts.
-    provider: str = _option("native", _string(nonempty=True))
-    seconds_valid: int = _option(60, _integer())
-    kocaptcha_endpoint: str = _option("https://captcha.kotobank.ch", _http_url())
+    provider: str = _option(
+        "native",
+        _string(nonempty=True),
+        doc=(
+            '"native" (images drawn with Pillow), "kocaptcha", or the name of any installed '
+            "captcha provider plugin."
+        ),
+    )
+    seconds_valid: int = _option(
+        60, _integer(), doc="How long a captcha answer stays valid, in seconds."
+    )
+    kocaptcha_endpoint: str = _option(
+        "https://captcha.kotobank.ch",
+        _http_url(),
+        doc='The kocaptcha service, used when provider = "kocaptcha" (http or https URL).',
+    )
 
 
 @dataclass(frozen=True, slots=True)
 class MailConfig:
     # Any installed IMailerFactory plugin's name; checked against them at start.
-    backend: str = _option("maildir", _string(nonempty=True))
-    from_address: str = _option("noreply@localhost", _email(named=True), key="from")
-    smtp_host: str = _option("localhost", _string())
-    smtp_port: int = _option(25, _integer(1, 65535))
-    smtp_username: str = _option("", _string())
-    smtp_password: str = _option("", _string(), secret=True)
-    smtp_starttls: bool = _option(False, _boolean)
+    backend: str = _option(
+        "maildir",
+        _string(nonempty=True),
+        doc=(
+            'How e-mail (confirmations, password resets) is sent: "maildir" (written to a Maildir'
+            ' under <data_dir>/mail), "smtp", "none" (not sent at all), or the name of an '
+            "installed mailer plugin."
+        ),
+    )
+    from_address: str = _option(
+        "noreply@localhost",
+        _email(named=True),
+        key="from",
+        doc='Sender of every e-mail: "address" or "Display Name <address>".',
+    )
+    smtp_host: str = _option("localhost", _string(), doc='SMTP server, used when backend = "smtp".')
+    smtp_port: int = _option(25, _integer(1, 65535), doc="SMTP port, 1..65535.")
+    smtp_username: str = _option(
+        "",
+        _string(),
+        doc="SMTP login; leave it and smtp_password empty to send without authenticating.",
+    )
+    smtp_password: str = _option(
+        "", _string(), secret=True, doc="SMTP password (kept out of logs)."
+    )
+    smtp_starttls: bool = _option(
+        False, _boolean, doc="Whether to upgrade the SMTP connection with STARTTLS."
+    )
 
 
 @dataclass(frozen=True, slots=True)
 class MediaConfig:
     # Any string: uploaders are plugins, resolved by name when the service starts.
-    backend: str = _option("local", _string(nonempty=True))
+    backend: str = _option(
+        "local",
+        _string(nonempty=True),
+        doc=(
+            'Where uploads are stored: "local" (files under <data_dir>/uploads, served at '
+            "<base_url>/media/) or the name of any installed uploader plugin."
+        ),
+    )
     # "" in the file; load_config replaces it with <server.base_url>/media.
-    base_url: str = _option("", _http_url(allow_empty=True))
+    base_url: str = _option(
+        "",
+        _http_url(allow_empty=True),
+        doc=(
+            "Public URL uploaded files are served from (http or https). Empty = <server "
+            "base_url>/media."
+        ),
+    )
 
 
 @dataclass(frozen=True, slots=True)
 class EmojiConfig:
-    dir: Path | None = _option("", _path(optional=True))  # None = the bundled set
+    dir: Path | None = _option(
+        "",
+        _path(optional=True),
+        doc=(
+            'Folder of custom emoji: pack subfolders and/or an emoji.txt with lines "shortcode, '
+            'path[, tag, ...]" (path relative to the folder or /emoji/...). Files must stay '
+            "inside the folder. Empty = the bundled default set, which a folder replaces. "
+            "Reloaded on SIGHUP (systemctl reload pleromad)."
+        ),
+    )
 
 
 @dataclass(frozen=True, slots=True)
 class RateLimitsConfig:
-    enabled: bool = _option(True, _boolean)
-    registration: tuple[int, int] = _option((5, 1800), _rate)
-    failed_login: tuple[int, int] = _option((15, 60), _rate)
-    password_reset: tuple[int, int] = _option((5, 1800), _rate)
-    confirmation_resend: tuple[int, int] = _option((5, 1800), _rate)
+    enabled: bool = _option(
+        True,
+        _boolean,
+        doc=(
+            "Whether the limits below apply. Each is [requests, seconds]: at most that many "
+            "requests within that many seconds, per client IP address (per user when "
+            'authenticated). Over the limit: 429 {"error": "Throttled"}.'
+        ),
+    )
+    registration: tuple[int, int] = _option(
+        (5, 1800), _rate, doc="Sign-up attempts, successful or not."
+    )
+    failed_login: tuple[int, int] = _option(
+        (15, 60),
+        _rate,
+        doc="Failed logins (HTTP Basic, the password grant and the authorize form).",
+    )
+    password_reset: tuple[int, int] = _option(
+        (5, 1800), _rate, doc="Password-reset e-mail requests."
+    )
+    confirmation_resend: tuple[int, int] = _option(
+        (5, 1800), _rate, doc="Requests to resend the e-mail confirmation."
+    )
 
 
 @dataclass(frozen=True, slots=True)
 class ProxyConfig:
-    trusted: tuple[IPNetwork, ...] = _option((), _networks)
+    trusted: tuple[IPNetwork, ...] = _option(
+        (),
+        _networks,
+        doc=(
+            "Reverse proxies whose X-Forwarded-For header is believed when working out the "
+            "client's address (for rate limits and logs): IP addresses or CIDR networks, e.g. "
+            '["127.0.0.1", "::1", "10.0.0.0/8"]. Empty = none: the connection\'s peer address is '
+            "the client's."
+        ),
+    )
 
 
 @dataclass(frozen=True, slots=True)
 class FederationConfig:
-    enabled: bool = _option(True, _boolean)
+    enabled: bool = _option(
+        True,
+        _boolean,
+        doc=(
+            "ActivityPub with other servers (Pleroma, Mastodon, ...). false: nothing is fetched "
+            "or delivered, and the inboxes answer 403."
+        ),
+    )
     # Fetch from and deliver to loopback and private addresses (tests, closed networks).
-    allow_private_addresses: bool = _option(False, _boolean)
-    blocked_instances: tuple[str, ...] = _option((), _hosts)
-    quarantined_instances: tuple[str, ...] = _option((), _hosts)
-    timeout: int = _option(30, _integer(1, 3600))
-    max_body: int = _option(1_000_000, _integer(1024))
+    allow_private_addresses: bool = _option(
+        False,
+        _boolean,
+        doc=(
+            "Fetch from and deliver to loopback, private, link-local and multicast addresses. "
+            "Leave false on the internet: it guards against requests forged to reach the server's"
+            " own network (tests and closed networks set it)."
+        ),
+    )
+    blocked_instances: tuple[str, ...] = _option(
+        (),
+        _hosts,
+        doc='Hosts (e.g. "spam.example") nothing is accepted from and nothing delivered to.',
+    )
+    quarantined_instances: tuple[str, ...] = _option(
+        (), _hosts, doc="Hosts that are sent no followers-only or direct posts."
+    )
+    timeout: int = _option(
+        30, _integer(1, 3600), doc="Seconds one fetch or delivery may take, connecting included."
+    )
+    max_body: int = _option(
+        1_000_000,
+        _integer(1024),
+        doc="Bytes: the largest inbox POST accepted and the largest document fetched.",
+    )
     # "" in the file; load_config replaces it with "pleromad/<version>; +<base_url>".
-    user_agent: str = _option("", _string())
+    user_agent: str = _option(
+        "",
+        _string(),
+        doc='The User-Agent of every outgoing request. Empty = "pleromad/<version>; +<base_url>".',
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -378,7 +587,7 @@ class Config:
 
 
 # TOML section name -> its dataclass; the name is also the attribute on Config.
-_SECTIONS: tuple[tuple[str, type[DataclassInstance]], ...] = (
+SECTIONS: tuple[tuple[str, type[DataclassInstance]], ...] = (
     ("server", ServerConfig),
     ("database", DatabaseConfig),
     ("instance", InstanceConfig),
@@ -405,7 +614,7 @@ def _convert(where: str, f: Field[Any], value: Any, base: Path) -> Any:
 def _section(cls: type[_S], name: str, table: Any, base: Path) -> _S:
     if not isinstance(table, dict):
         raise ConfigError(f"[{name}]: expected a table, got {_show(table)}")
-    options = {_toml_key(f): f for f in fields(cls)}
+    options = {toml_key(f): f for f in fields(cls)}
     for key in table:
         if key not in options:
             raise ConfigError(f"[{name}] {_name(key)}: unknown key")
@@ -460,12 +669,12 @@ def load_config(
         source = Path(os.path.abspath(path))
         base, raw = source.parent, _read(source, os.fspath(path))
 
-    known = {name for name, _ in _SECTIONS}
+    known = {name for name, _ in SECTIONS}
     for name in raw:
         if name not in known:
             raise ConfigError(f"[{_name(name)}]: unknown section")
     sections: dict[str, Any] = {
-        name: _section(cls, name, raw.get(name, {}), base) for name, cls in _SECTIONS
+        name: _section(cls, name, raw.get(name, {}), base) for name, cls in SECTIONS
     }
 
     server: ServerConfig = sections["server"]

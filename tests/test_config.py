@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from pleromad import __version__
+from pleromad import __version__, config_docs
+from pleromad.config import SECTIONS as DECLARED_SECTIONS
 from pleromad.config import (
     CaptchaConfig,
     Config,
@@ -183,6 +184,23 @@ def test_sample_parses_to_the_defaults(tmp_path: Path, monkeypatch: pytest.Monke
         server=dataclasses.replace(sample.server, data_dir=defaults.server.data_dir),
     )
     assert normalised == defaults
+
+
+def test_sample_and_reference_are_written_from_the_code() -> None:
+    """etc/pleromad.toml and docs/configuration.md are exactly what
+    `python -m pleromad.config_docs` writes from the declared keys."""
+    root = SAMPLE.parent.parent
+    assert SAMPLE.read_text(encoding="utf-8") == config_docs.sample()
+    reference = (root / config_docs.REFERENCE_PATH).read_text(encoding="utf-8")
+    assert reference == config_docs.reference()
+
+
+def test_every_key_is_described() -> None:
+    """No key goes undocumented: each has a description and a kind the reference can name."""
+    for _name, cls in DECLARED_SECTIONS:
+        for f in dataclasses.fields(cls):
+            assert f.metadata["doc"].strip(), f.name
+            assert str(f.type) in config_docs._KINDS, f.type
 
 
 def test_sample_lists_every_key() -> None:
