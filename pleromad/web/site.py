@@ -22,6 +22,7 @@ from twisted.web.server import Request, Site
 
 from pleromad.deferreds import within
 from pleromad.errors import ApiError
+from pleromad.web.access_log import access_log_line
 from pleromad.web.base import REQUEST_ID, write_json
 from pleromad.web.params import decode_body
 
@@ -87,6 +88,7 @@ class PleromadSite(Site):
     displayTracebacks = False
 
     def __init__(self, gateway: Gateway, body_limit: int, **kwargs: Any) -> None:
+        kwargs.setdefault("logFormatter", access_log_line)
         super().__init__(gateway, **kwargs)
         self.body_limit = body_limit
 
