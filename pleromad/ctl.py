@@ -19,7 +19,7 @@ from twisted.internet.threads import deferToThread
 
 from pleromad.config import Config, ConfigError, load_config
 from pleromad.db import schema
-from pleromad.db.embedded import EmbeddedPostgresError
+from pleromad.db.embedded import EmbeddedPostgresError, NoCluster
 from pleromad.db.pool import Database, DatabaseUnavailable
 from pleromad.db.server import DatabaseServer
 from pleromad.domain import lifecycle, password_reset
@@ -67,9 +67,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--data-dir", help="overrides [server] data_dir")
     parser.add_argument("--dsn", help="overrides [database] dsn")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    commands.add_parser("migrate", help="apply pending schema migrations and exit").set_defaults(
-        run=migrate
+    migrate_command = commands.add_parser(
+        "migrate", help="apply pending schema migrations and exit"
     )
+    migrate_command.add_argument(
+        "--init",
+        action="store_true",
+        help="create the embedded database cluster if there is none (other commands never do)",
+    )
+    migrate_command.set_defaults(run=migrate)
     _add_user_commands(commands)
     return parser
 
@@ -86,8 +92,15 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
 
 async def _run(reactor: Any, config: Config, args: argparse.Namespace) -> None:
     server = DatabaseServer(config)
+    create = getattr(args, "init", False)
     try:
-        dsn = await server.start()
+        try:
+            dsn = await server.start(create=create)
+        except NoCluster as e:
+            raise CommandFailed(
+                f"{e}: start the daemon once (twistd -n pleromad), or run"
+                " pleromad-ctl migrate --init to create it"
+            ) from None
         await args.run(reactor, config, dsn, args)
     except _OPERATOR_ERRORS as e:
         fail(" ".join(str(e).split()))

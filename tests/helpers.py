@@ -42,3 +42,17 @@ def query(dsn: str, sql: str, args: Any = None) -> list[tuple[Any, ...]]:
             return cur.fetchall() if cur.description else []
     finally:
         conn.close()
+
+
+def process_state(pid: int) -> str | None:
+    """The /proc state letter of ``pid`` ("Z" for a zombie), or None once it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rpartition(")")[2].split()[0]
+    except OSError:
+        return None
+
+
+def is_alive(pid: int) -> bool:
+    """Whether ``pid`` runs: neither gone nor a zombie waiting for its parent."""
+    return process_state(pid) not in (None, "Z")

@@ -11,6 +11,8 @@ import os
 import re
 import signal
 import stat
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator
@@ -25,7 +27,8 @@ from twisted.internet.task import deferLater
 from twisted.internet.threads import deferToThread
 from txpostgres import txpostgres
 
-from pleromad.db.embedded import EmbeddedPostgres, EmbeddedPostgresError
+from pleromad.db.embedded import EmbeddedPostgres, EmbeddedPostgresError, NoCluster
+from tests.helpers import process_state
 
 FAST = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
 
@@ -56,15 +59,6 @@ def can_connect(dsn: str) -> bool:
     except psycopg2.OperationalError:
         return False
     return True
-
-
-def process_state(pid: int) -> str | None:
-    """The /proc state letter of ``pid`` ("Z" for a zombie), or None once it is gone."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rpartition(")")[2].split()[0]
-    except OSError:
-        return None
 
 
 def live_processes_mentioning(text: str) -> list[int]:
@@ -188,6 +182,67 @@ async def test_second_instance_reuses_running_server_and_leaves_it_up(
     assert postmaster_pid(root) == pid
     assert await query(dsn, "SELECT 1") == [(1,)]
     assert server.started_here
+
+
+@pytest_twisted.ensureDeferred
+async def test_the_last_user_stops_the_server_whoever_started_it(
+    server: EmbeddedPostgres, root: Path
+) -> None:
+    """When the starter (say pleromad-ctl) leaves first, the server keeps
+    running for the other user, whose stop then stops it."""
+    await server.start()
+    await server.stop()
+    starter, reuser = EmbeddedPostgres(root, settings=FAST), EmbeddedPostgres(root)
+    dsn = await starter.start()
+    assert await reuser.start() == dsn and not reuser.started_here
+    await starter.stop()
+    assert await query(dsn, "SELECT 1") == [(1,)]
+    await reuser.stop()
+    assert not await deferToThread(can_connect, dsn)
+    assert live_processes_mentioning(str(root / "data")) == []
+    await server.start()
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_server_left_by_a_killed_user_is_stopped_by_the_next(tmp_path: Path) -> None:
+    """A process killed while using the server leaves it running; whoever
+    uses it next stops it at its own stop, since no live user is left."""
+    root = tmp_path / "postgres"
+    script = (
+        "import sys; from twisted.internet import task, defer;"
+        "from pleromad.db.embedded import EmbeddedPostgres\n"
+        "async def main(reactor):\n"
+        f"    await EmbeddedPostgres(sys.argv[1], settings={FAST!r}).start()\n"
+        "    print('ready', flush=True)\n"
+        "    await defer.Deferred()\n"
+        "task.react(lambda r: defer.Deferred.fromCoroutine(main(r)))\n"
+    )
+    user = subprocess.Popen(
+        [sys.executable, "-c", script, str(root)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert await deferToThread(user.stdout.readline) == "ready\n"
+    finally:
+        user.kill()
+        user.wait()
+    pid = postmaster_pid(root)
+    assert process_state(pid) not in (None, "Z")
+
+    pg = EmbeddedPostgres(root)
+    dsn = await pg.start()
+    assert not pg.started_here and postmaster_pid(root) == pid
+    await pg.stop()
+    assert not await deferToThread(can_connect, dsn)
+    assert live_processes_mentioning(str(root)) == []
+
+
+@pytest_twisted.ensureDeferred
+async def test_without_create_a_missing_cluster_is_refused(tmp_path: Path) -> None:
+    """start(create=False) on a folder without a cluster refuses and makes none."""
+    root = tmp_path / "postgres"
+    with pytest.raises(NoCluster, match="no database cluster in "):
+        await EmbeddedPostgres(root).start(create=False)
+    assert not (root / "data" / "PG_VERSION").exists()
 
 
 @pytest_twisted.ensureDeferred

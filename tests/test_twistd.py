@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests import contract
+from tests.helpers import is_alive
 
 BIN = Path(sys.executable).parent
 STOP_SECONDS = 20.0
@@ -141,6 +142,50 @@ def test_embedded_default_with_ctl_beside_it(tmp_path: Path, daemons: list[Daemo
     assert daemon.wait_healthy()["healthy"] is True  # ctl left the server running
     assert daemon.terminate() == CLEAN_STOP
     assert not (tmp_path / "data/postgres/data/postmaster.pid").exists()
+
+
+def test_a_postmaster_left_by_a_killed_daemon_is_stopped_by_the_next(
+    tmp_path: Path, daemons: list[Daemon]
+) -> None:
+    """kill -9 of the daemon leaves its embedded PostgreSQL running; the next
+    daemon on the data folder takes it over, and its clean stop stops it."""
+    config = tmp_path / "pleromad.toml"
+    config.write_text('[server]\ndata_dir = "data"\n')
+    pid_file = tmp_path / "data/postgres/data/postmaster.pid"
+    first = Daemon(tmp_path, "--config", str(config))
+    daemons.append(first)
+    first.wait_healthy()
+    postmaster = int(pid_file.read_text().split()[0])
+    first.process.kill()
+    first.process.wait()
+    assert is_alive(postmaster)  # nobody stopped it
+
+    second = Daemon(tmp_path, "--config", str(config))
+    daemons.append(second)
+    second.wait_healthy()
+    assert second.terminate() == CLEAN_STOP
+    assert not pid_file.exists()
+    assert not is_alive(postmaster)
+
+
+def test_ctl_never_creates_a_cluster(tmp_path: Path) -> None:
+    """pleromad-ctl on a data folder without a cluster refuses in one line and
+    creates nothing; `migrate --init` creates it."""
+    config = tmp_path / "pleromad.toml"
+    config.write_text('[server]\ndata_dir = "data"\n')
+    refused = ctl(tmp_path, "--config", str(config), "user", "invites")
+    assert refused.returncode == 1
+    [line] = refused.stderr.splitlines()
+    assert line.startswith("pleromad-ctl: no database cluster in ")
+    assert line.endswith("or run pleromad-ctl migrate --init to create it")
+    assert not (tmp_path / "data/postgres/data/PG_VERSION").exists()
+
+    created = ctl(tmp_path, "--config", str(config), "migrate", "--init")
+    assert created.returncode == 0, created.stderr
+    assert "schema up to date" in created.stdout
+    assert not (tmp_path / "data/postgres/data/postmaster.pid").exists()  # and stopped again
+    listed = ctl(tmp_path, "--config", str(config), "user", "invites")
+    assert listed.returncode == 0, listed.stderr
 
 
 def test_misspelt_key_is_one_line_and_nonzero(tmp_path: Path) -> None:

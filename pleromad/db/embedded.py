@@ -76,6 +76,10 @@ class EmbeddedPostgresError(Exception):
         self.detail = detail
 
 
+class NoCluster(EmbeddedPostgresError):
+    """There is no cluster yet, and the caller may not create one."""
+
+
 @dataclass(frozen=True)
 class _Account:
     """The system account PostgreSQL runs as when pleromad itself is root."""
@@ -124,6 +128,8 @@ class EmbeddedPostgres:
         self._binaries: _Binaries | None = None
         self._account: _Account | None = None
         self._lock = DeferredLock()
+        # Held (shared-locked) from start() to stop(): see stop().
+        self._user_fd: int | None = None
 
     @property
     def started_here(self) -> bool:
@@ -135,18 +141,23 @@ class EmbeddedPostgres:
         parts = {"host": self._host, "port": str(self._port), "user": SUPERUSER, "dbname": dbname}
         return " ".join(f"{key}={_dsn_quote(value)}" for key, value in parts.items())
 
-    async def start(self) -> str:
+    async def start(self, *, create: bool = True) -> str:
         """Make sure the server runs and database ``pleromad`` exists; return its DSN.
 
-        Creates the cluster on first use and starts the server unless one
-        already runs on this data directory, in which case it is reused (and
-        ``started_here`` stays false).  Safe to call again.
+        Creates the cluster on first use (unless ``create`` is false: then a
+        missing cluster is an error) and starts the server unless one already
+        runs on this data directory, in which case it is reused (and
+        ``started_here`` stays false).  Either way this object becomes one of
+        the server's users until :meth:`stop`.  Safe to call again.
         """
         async with self._lock:
             try:
                 lock_fd = await self._prepare()
                 try:
-                    return await self._start_locked()
+                    dsn = await self._start_locked(create)
+                    if self._user_fd is None:
+                        self._user_fd = _register_user(self._root / ".users")
+                    return dsn
                 finally:
                     os.close(lock_fd)
             except OSError as e:  # the helpers convert what they expect; this is the backstop
@@ -156,22 +167,34 @@ class EmbeddedPostgres:
                 ) from None
 
     async def stop(self) -> None:
-        """Stop the server ("fast" mode) if this object started it; otherwise do nothing.
+        """Stop being a user of the server, and stop the server ("fast" mode)
+        if no other live process uses it.
 
-        A server someone else started keeps serving them.
+        Every user holds a shared lock while it uses the server, and the
+        kernel drops a process's locks when it dies: so the last live user
+        stops the server, whoever started it, and a server left behind by a
+        killed daemon is stopped at the next user's clean stop.  An object
+        that never started does nothing.
         """
         async with self._lock:
-            if not self._started_here or self._binaries is None:
+            if self._user_fd is None or self._binaries is None:
                 return
             lock_fd = await deferToThread(_acquire_lock, self._root / ".lock", _LOCK_TIMEOUT)
             try:
-                await deferToThread(
-                    _pg_ctl_stop, self._binaries, self._data, self._account, self._root
-                )
+                if _last_user(self._user_fd):
+                    await deferToThread(
+                        _pg_ctl_stop, self._binaries, self._data, self._account, self._root
+                    )
+                    log.info(
+                        "Stopped the embedded PostgreSQL server in {data}", data=str(self._data)
+                    )
+                else:
+                    log.info("Left the embedded PostgreSQL server running for its other users")
             finally:
+                os.close(self._user_fd)
+                self._user_fd = None
                 os.close(lock_fd)
             self._started_here = False
-            log.info("Stopped the embedded PostgreSQL server in {data}", data=str(self._data))
 
     async def _prepare(self) -> int:
         """Create the layout, fix ownership and permissions; return the held lock's fd."""
@@ -182,12 +205,15 @@ class EmbeddedPostgres:
         self._account = account
         return await deferToThread(_acquire_lock, self._root / ".lock", _LOCK_TIMEOUT)
 
-    async def _start_locked(self) -> str:
+    async def _start_locked(self, create: bool) -> str:
         account = self._account
+        exists = await deferToThread((self._data / "PG_VERSION").exists)
+        if not exists and not create:
+            raise NoCluster(f"no database cluster in {self._data}")
         binaries = await deferToThread(_pick_binaries, self._data, account, self._root)
         self._binaries = binaries
 
-        if not await deferToThread((self._data / "PG_VERSION").exists):
+        if not exists:
             log.info(
                 "Creating a PostgreSQL {version} cluster in {data} with {bindir}",
                 version=binaries.version,
@@ -405,6 +431,31 @@ def _acquire_lock(path: Path, timeout: float) -> int:
                     f"another process kept {path} locked for {timeout:.0f} s"
                 ) from None
         time.sleep(0.1)
+
+
+def _register_user(path: Path) -> int:
+    """Count this process among the server's users: a shared lock on
+    ``path``, held until :func:`_last_user`.  Taken while holding the start
+    lock, so no stopper holds it exclusively."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _last_user(fd: int) -> bool:
+    """Whether no other live process holds a shared lock beside ours; called
+    with the start lock held, so no user can arrive meanwhile."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as e:
+        if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+            return False
+        raise
+    return True
 
 
 def _clean_env() -> dict[str, str]:

@@ -19,13 +19,14 @@ class DatabaseServer:
             None if self._dsn else EmbeddedPostgres(config.server.data_dir / "postgres")
         )
 
-    async def start(self) -> str:
-        """The DSN to connect to, once the server accepts connections."""
+    async def start(self, *, create: bool = True) -> str:
+        """The DSN to connect to, once the server accepts connections; an
+        embedded cluster is made on first use only when ``create``."""
         if self._embedded is None:
             return self._dsn
-        return await self._embedded.start()
+        return await self._embedded.start(create=create)
 
     async def stop(self) -> None:
-        """Stops the embedded server if this process started it."""
+        """Leaves the embedded server; the last process using it stops it."""
         if self._embedded is not None:
             await self._embedded.stop()
