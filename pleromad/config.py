@@ -456,7 +456,8 @@ class MediaConfig:
         _string(nonempty=True),
         doc=(
             'Where uploads are stored: "local" (files under <data_dir>/uploads, served at '
-            "<base_url>/media/) or the name of any installed uploader plugin."
+            '<base_url>/media/), "s3" (a bucket of any S3-compatible store, see the s3_ keys) '
+            "or the name of any installed uploader plugin."
         ),
     )
     # "" in the file; load_config replaces it with <server.base_url>/media.
@@ -464,8 +465,33 @@ class MediaConfig:
         "",
         _http_url(allow_empty=True),
         doc=(
-            "Public URL uploaded files are served from (http or https). Empty = <server "
-            "base_url>/media."
+            "Public URL uploaded files are served from (http or https), for the local "
+            "backend. Empty = <server base_url>/media."
+        ),
+    )
+    s3_bucket: str = _option("", _string(), doc='The bucket, for backend = "s3".')
+    s3_endpoint: str = _option(
+        "",
+        _http_url(allow_empty=True),
+        doc=(
+            "The S3 API's URL for a store other than AWS (MinIO, Garage, Ceph...), addressed "
+            "path-style (<endpoint>/<bucket>/<key>). Empty = AWS, "
+            "https://<bucket>.s3.<region>.amazonaws.com."
+        ),
+    )
+    s3_region: str = _option(
+        "us-east-1", _string(nonempty=True), doc="The region requests are signed for."
+    )
+    s3_access_key: str = _option("", _string(), doc="The access key id requests are signed with.")
+    s3_secret_key: str = _option(
+        "", _string(), secret=True, doc="The secret access key (kept out of logs)."
+    )
+    s3_public_url: str = _option(
+        "",
+        _http_url(allow_empty=True),
+        doc=(
+            "Where clients fetch the bucket's files (a CDN, or the bucket's public URL); "
+            "the bucket must allow public reads. Empty = the bucket's own URL."
         ),
     )
 

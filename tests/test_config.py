@@ -118,7 +118,16 @@ def test_defaults_are_those_of_design(tmp_path: Path, monkeypatch: pytest.Monkey
             smtp_password="",
             smtp_starttls=False,
         ),
-        media=MediaConfig(backend="local", base_url="http://localhost:4000/media"),
+        media=MediaConfig(
+            backend="local",
+            base_url="http://localhost:4000/media",
+            s3_bucket="",
+            s3_endpoint="",
+            s3_region="us-east-1",
+            s3_access_key="",
+            s3_secret_key="",
+            s3_public_url="",
+        ),
         emoji=EmojiConfig(dir=None),
         rate_limits=RateLimitsConfig(
             enabled=True,

@@ -26,7 +26,7 @@ from pleromad.errors import ApiError, BadRequest
 from pleromad.ids import parse_id
 from pleromad.media import images
 from pleromad.media.images import Inspected, InvalidImage, NotAnImage, TooManyPixels
-from pleromad.media.interface import new_path
+from pleromad.media.interface import UploadFailed, new_path
 from pleromad.store import media as media_store
 from pleromad.store import users
 from pleromad.store.media import ATTACHMENT, Media, NewMedia
@@ -44,6 +44,7 @@ NOT_AN_IMAGE = "The file must be a PNG, JPEG, GIF or WebP image"
 MASCOT_NOT_AN_IMAGE = "mascots can only be images"
 UNDECODABLE = "The image could not be decoded"
 RECORD_NOT_FOUND = "Record not found"
+STORAGE_UNAVAILABLE = "Media storage unavailable"
 
 # As Pleroma's later :instance, :description_limit.
 DESCRIPTION_LIMIT = 5000
@@ -308,7 +309,11 @@ async def _put(
 ) -> NewMedia:
     """Store the file under a new path; the row that records it is not written yet."""
     path = new_path(filename, inspected.extension)
-    await rt.uploader.put(path, inspected.data, inspected.mime_type)
+    try:
+        await rt.uploader.put(path, inspected.data, inspected.mime_type)
+    except UploadFailed as e:
+        log.warn("storing an upload failed: {why}", why=e)
+        raise ApiError(STORAGE_UNAVAILABLE, status=503) from None
     return NewMedia(
         purpose=purpose,
         path=path,

@@ -123,6 +123,12 @@ def served_type(extension: str) -> str:
     return SERVED_TYPES.get(extension.lower(), OCTET_STREAM)
 
 
+def served_inline(content_type: str) -> bool:
+    """Whether a browser may show a stored file of ``content_type`` in the
+    page; anything else is served as an ``attachment`` to download."""
+    return content_type.startswith(("image/", "video/", "audio/"))
+
+
 # -- images --------------------------------------------------------------------
 
 

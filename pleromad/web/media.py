@@ -19,7 +19,7 @@ import pleromad
 from pleromad.domain import media
 from pleromad.domain.media import Incoming
 from pleromad.errors import ApiError, BadRequest, MissingField
-from pleromad.media.images import served_type
+from pleromad.media.images import served_inline, served_type
 from pleromad.media.interface import ILocalFiles
 from pleromad.runtime import Runtime
 from pleromad.views.media import render_attachment
@@ -33,7 +33,6 @@ BUNDLED_IMAGES = frozenset({"avi.png", "banner.png", "mascot.png"})
 # Stored names are unguessable and never reused: caches may keep them for good.
 _STORED_CACHE = "public, max-age=31536000, immutable"
 _BUNDLED_CACHE = "public, max-age=86400"
-_INLINE_KINDS = ("image/", "video/", "audio/")
 
 
 class MediaApi:
@@ -81,7 +80,7 @@ class MediaApi:
             raise ApiError("Not found", status=404)
         content_type = served_type(found.suffix.lstrip("."))
         request.setHeader(b"cache-control", _STORED_CACHE.encode("ascii"))
-        if not content_type.startswith(_INLINE_KINDS):
+        if not served_inline(content_type):
             # The name is [A-Za-z0-9._-] only (see pleromad.media.interface).
             request.setHeader(
                 b"content-disposition", f'attachment; filename="{found.name}"'.encode("ascii")
