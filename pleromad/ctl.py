@@ -11,12 +11,14 @@ import argparse
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any, NoReturn
 
 from twisted.internet.defer import Deferred
 from twisted.internet.task import react
 from twisted.internet.threads import deferToThread
 
+from pleromad import backup
 from pleromad.config import Config, ConfigError, load_config
 from pleromad.db import schema
 from pleromad.db.embedded import EmbeddedPostgresError, NoCluster
@@ -35,6 +37,7 @@ class CommandFailed(Exception):
 # Failures an operator can act on; anything else is a bug and keeps its traceback.
 _OPERATOR_ERRORS = (
     CommandFailed,
+    backup.BackupError,
     DatabaseUnavailable,
     EmbeddedPostgresError,
     schema.SchemaError,
@@ -76,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="create the embedded database cluster if there is none (other commands never do)",
     )
     migrate_command.set_defaults(run=migrate)
+    _add_backup_commands(commands)
     _add_user_commands(commands)
     return parser
 
@@ -92,8 +96,12 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
 
 async def _run(reactor: Any, config: Config, args: argparse.Namespace) -> None:
     server = DatabaseServer(config)
-    create = getattr(args, "init", False)
+    create = getattr(args, "init", False) or getattr(args, "creates_cluster", False)
+    args.server = server  # for commands that need PostgreSQL's own programs
     try:
+        before_start = getattr(args, "before_start", None)
+        if before_start is not None:
+            await before_start(server, config, args)
         try:
             dsn = await server.start(create=create)
         except NoCluster as e:
@@ -106,6 +114,59 @@ async def _run(reactor: Any, config: Config, args: argparse.Namespace) -> None:
         fail(" ".join(str(e).split()))
     finally:
         await server.stop()
+
+
+# -- pleromad-ctl backup / restore ----------------------------------------------
+
+
+def _uploads(config: Config) -> Path | None:
+    """The folder of the local uploads; None when media live elsewhere (S3)."""
+    return config.server.data_dir / "uploads" if config.media.backend == "local" else None
+
+
+async def backup_command(reactor: Any, config: Config, dsn: str, args: argparse.Namespace) -> None:
+    server: DatabaseServer = args.server
+    summary = await deferToThread(
+        backup.backup, Path(args.file), dsn, _uploads(config), server.program
+    )
+    print(
+        f"backed up the database (schema {summary.schema_version}) and"
+        f" {summary.files} uploaded files to {args.file}"
+    )
+
+
+async def _restore_target(server: DatabaseServer, config: Config, args: argparse.Namespace) -> None:
+    """Before the server starts (which would create a cluster): the archive
+    must be restorable and the data folder empty."""
+    await deferToThread(backup.check_restorable, Path(args.file))
+    cluster = config.server.data_dir / "postgres" / "data" if server.embedded else None
+    await deferToThread(
+        backup.refuse_unless_empty_folder, config.server.data_dir / "uploads", cluster
+    )
+
+
+async def restore_command(reactor: Any, config: Config, dsn: str, args: argparse.Namespace) -> None:
+    server: DatabaseServer = args.server
+    summary = await deferToThread(
+        backup.restore, Path(args.file), dsn, config.server.data_dir / "uploads", server.program
+    )
+    print(
+        f"restored the database (schema {summary.schema_version}) and"
+        f" {summary.files} uploaded files from {args.file}"
+    )
+
+
+def _add_backup_commands(commands: Any) -> None:
+    made = commands.add_parser(
+        "backup", help="write the database and the local uploads to one archive (while running)"
+    )
+    made.add_argument("file", metavar="FILE", help="the archive to write (.tar.gz)")
+    made.set_defaults(run=backup_command)
+    restored = commands.add_parser(
+        "restore", help="bring an archive back into an empty data folder or database"
+    )
+    restored.add_argument("file", metavar="FILE", help="an archive pleromad-ctl backup wrote")
+    restored.set_defaults(run=restore_command, before_start=_restore_target, creates_cluster=True)
 
 
 # -- pleromad-ctl user ... ------------------------------------------------------

@@ -136,6 +136,13 @@ class EmbeddedPostgres:
         """Whether this object started the server (and so ``stop()`` stops it)."""
         return self._started_here
 
+    def program(self, name: str) -> str:
+        """The path of PostgreSQL's program ``name`` (``pg_dump``...) of the
+        server's own version once started, else of the preferred installation."""
+        if self._binaries is not None:
+            return self._binaries[name]
+        return client_program(name)
+
     def dsn(self, dbname: str = DATABASE) -> str:
         """The key=value libpq DSN of database ``dbname`` on this server."""
         parts = {"host": self._host, "port": str(self._port), "user": SUPERUSER, "dbname": dbname}
@@ -547,6 +554,17 @@ def _candidate_bindirs() -> list[Path]:
         if all((folder / name).is_file() for name in ("pg_ctl", "initdb", "postgres")):
             unique.append(folder)
     return unique
+
+
+def client_program(name: str) -> str:
+    """PostgreSQL's program ``name`` from the preferred installation (see
+    :func:`_candidate_bindirs`), for a server pleromad did not start."""
+    for bindir in _candidate_bindirs():
+        if (bindir / name).is_file():
+            return str(bindir / name)
+    raise EmbeddedPostgresError(
+        f"PostgreSQL's {name} was not found; install pgserver (pip install pgserver) or PostgreSQL"
+    )
 
 
 def _version_key(text: str) -> tuple[int, ...]:

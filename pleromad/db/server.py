@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pleromad.config import Config
-from pleromad.db.embedded import EmbeddedPostgres
+from pleromad.db.embedded import EmbeddedPostgres, client_program
 
 
 class DatabaseServer:
@@ -30,3 +30,14 @@ class DatabaseServer:
         """Leaves the embedded server; the last process using it stops it."""
         if self._embedded is not None:
             await self._embedded.stop()
+
+    @property
+    def embedded(self) -> bool:
+        """Whether the database is the embedded server under the data folder."""
+        return self._embedded is not None
+
+    def program(self, name: str) -> str:
+        """PostgreSQL's client program ``name`` suited to this server."""
+        if self._embedded is not None:
+            return self._embedded.program(name)
+        return client_program(name)
