@@ -24,6 +24,7 @@ import json
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -38,6 +39,7 @@ from twisted.internet.interfaces import (
     IReactorTime,
     IResolutionReceiver,
 )
+from twisted.internet.threads import deferToThreadPool
 from twisted.web.client import Agent, HTTPConnectionPool, ResponseFailed, ResponseNeverReceived
 from twisted.web.iweb import UNKNOWN_LENGTH, IResponse
 from zope.interface import directlyProvides, implementer, providedBy
@@ -137,6 +139,7 @@ class Fetcher:
         clock: IReactorTime | None = None,
     ) -> None:
         self._config = config
+        self._reactor = reactor
         self._schemes = ("https", "http") if allow_http else ("https",)
         self._clock: IReactorTime = clock or reactor
         self._refused_names: OrderedDict[str, None] = OrderedDict()
@@ -238,13 +241,19 @@ class Fetcher:
             headers["Content-Type"] = AP_CONTENT_TYPE
         if signer is not None:
             key_id, private_key_pem = signer
-            headers |= httpsig.sign_headers(
-                method,
-                url,
-                key_id=key_id,
-                private_key_pem=private_key_pem,
-                now=self._clock.seconds(),
-                body=body,
+            # An RSA signature costs a millisecond or more of CPU: not on the reactor.
+            headers |= await deferToThreadPool(
+                self._reactor,
+                self._reactor.getThreadPool(),
+                partial(
+                    httpsig.sign_headers,
+                    method,
+                    url,
+                    key_id=key_id,
+                    private_key_pem=private_key_pem,
+                    now=self._clock.seconds(),
+                    body=body,
+                ),
             )
         try:
             return await self._http.request(
