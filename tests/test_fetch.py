@@ -365,10 +365,13 @@ async def test_webfinger_document(peers: StartPeer) -> None:
         ("240.0.0.1", True), ("255.255.255.255", True), ("::1", True), ("::", True),
         ("fe80::1", True), ("fe80::1%eth0", True), ("fc00::1", True), ("ff02::1", True),
         ("::ffff:127.0.0.1", True), ("::ffff:10.0.0.1", True), ("not an address", True),
+        ("64:ff9b::7f00:1", True), ("2002:7f00:1::", True), ("2002:5db8:d822::", False),
+        ("64:ff9b::5db8:d822", False),
         ("93.184.216.34", False), ("2606:2800:220:1::1", False), ("::ffff:93.184.216.34", False),
     ],
 )  # fmt: skip
 def test_private_addresses(address: str, private: bool) -> None:
     """Loopback, private, shared, link-local, multicast, unspecified and
-    reserved addresses, IPv4-mapped ones included, count as private."""
+    reserved addresses count as private, IPv4 ones inside IPv6 (mapped,
+    6to4, NAT64) included."""
     assert fetch.is_private_address(address) is private
