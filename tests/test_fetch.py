@@ -28,6 +28,7 @@ from pleromad.federation.fetch import (
     Unreachable,
 )
 from pleromad.federation.keys import generate_key_pair
+from pleromad.runtime import build_runtime
 from tests import peer as _peer
 from tests.helpers import eventually
 from tests.peer import Peer, Received, StartPeer
@@ -375,3 +376,25 @@ def test_private_addresses(address: str, private: bool) -> None:
     reserved addresses count as private, IPv4 ones inside IPv6 (mapped,
     6to4, NAT64) included."""
     assert fetch.is_private_address(address) is private
+
+
+@pytest_twisted.ensureDeferred
+async def test_runtime_client_follows_the_base_url(peers: StartPeer) -> None:
+    """rt.fetcher speaks plain http only when the instance itself is on http."""
+    peer = peers()
+    peer.document("/users/alice", actor(peer))
+    config = load_config(None)
+    config = dataclasses.replace(config, federation=OPEN)
+    on_http = build_runtime(config, None, reactor, b"s" * 32)  # type: ignore[arg-type]
+    assert (await on_http.fetcher.get_json(peer.base + "/users/alice"))["type"] == "Person"
+    on_https = build_runtime(
+        dataclasses.replace(
+            config, server=dataclasses.replace(config.server, base_url="https://pleroma.example")
+        ),
+        None,  # type: ignore[arg-type]
+        reactor,
+        b"s" * 32,
+    )
+    with pytest.raises(Refused, match="http scheme"):
+        await on_https.fetcher.get_json(peer.base + "/users/alice")
+    await on_http.fetcher.close()
