@@ -113,7 +113,7 @@ class _Resolution:
 
 @implementer(IHostnameResolver)
 class NamesResolver:
-    """Resolves the test's made-up names to the given addresses."""
+    """Resolves the test's made-up names to the given addresses, others as usual."""
 
     def __init__(self, names: dict[str, str]) -> None:
         self.names = names
@@ -121,9 +121,10 @@ class NamesResolver:
     def resolveHostName(
         self, receiver: IResolutionReceiver, hostName: str, portNumber: int = 0, *args: Any
     ) -> IResolutionReceiver:
+        if hostName not in self.names:
+            return reactor.nameResolver.resolveHostName(receiver, hostName, portNumber, *args)
         receiver.resolutionBegan(_Resolution(hostName))
-        if hostName in self.names:
-            receiver.addressResolved(IPv4Address("TCP", self.names[hostName], portNumber))
+        receiver.addressResolved(IPv4Address("TCP", self.names[hostName], portNumber))
         receiver.resolutionComplete()
         return receiver
 
@@ -132,24 +133,23 @@ class NamesResolver:
 async def test_redirect_to_a_private_address_is_refused(
     peers: StartPeer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Every redirect hop is checked again after DNS resolution: a public
-    server redirecting to a name that resolves to a private address, or to a
-    private literal, is refused and the private server is never contacted.
-    (Here 127.0.0.1 plays the public server and 127.0.0.2 the private one.)"""
+    """Every redirect hop is checked again, after DNS resolution: a public
+    server redirecting to localhost (which resolves to loopback) or to
+    127.0.0.1 is refused, and the server there is never contacted.  (Here
+    127.0.0.2, named outside.test, plays the public server.)"""
     real = fetch.is_private_address
-    monkeypatch.setattr(fetch, "is_private_address", lambda a: a != "127.0.0.1" and real(a))
-    public, private = peers("127.0.0.1"), peers("127.0.0.2")
-    private.document("/secret", {"id": f"http://inside.test:{private.port}/secret"})
-    public.redirect("/by-name", f"http://inside.test:{private.port}/secret")
+    monkeypatch.setattr(fetch, "is_private_address", lambda a: a != "127.0.0.2" and real(a))
+    public, private = peers("127.0.0.2"), peers("127.0.0.1")
+    private.document("/secret", {"id": f"http://localhost:{private.port}/secret"})
+    public.redirect("/by-name", f"http://localhost:{private.port}/secret")
     public.redirect("/by-address", f"{private.base}/secret")
     public.document("/ok", {"id": f"http://outside.test:{public.port}/ok"})
-    names = {"outside.test": "127.0.0.1", "inside.test": "127.0.0.2"}
-    resolving = fetch._WithResolver(reactor, NamesResolver(names))
+    resolving = fetch._WithResolver(reactor, NamesResolver({"outside.test": "127.0.0.2"}))
     client = Fetcher(resolving, GUARDED, allow_http=True)
     assert (await client.get_json(f"http://outside.test:{public.port}/ok"))["id"].endswith("/ok")
-    with pytest.raises(Refused, match=r"inside\.test resolves only to private addresses"):
+    with pytest.raises(Refused, match="localhost resolves only to private addresses"):
         await client.get_json(f"http://outside.test:{public.port}/by-name")
-    with pytest.raises(Refused, match=r"127\.0\.0\.2 is a private address"):
+    with pytest.raises(Refused, match=r"127\.0\.0\.1 is a private address"):
         await client.get_json(f"http://outside.test:{public.port}/by-address")
     assert private.received == []
     await client.close()
