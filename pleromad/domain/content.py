@@ -41,9 +41,9 @@ CONTENT_TYPES = (PLAIN, MARKDOWN, HTML)
 
 # -- the policy ------------------------------------------------------------------
 
-# Elements kept: Pleroma's default scrubber and Mastodon's, without headings
-# (Pleroma's `allow_headings` is off by default), images (no media proxy) and
-# tables.  Anything else is unwrapped: its text stays, the element goes.
+# Elements kept: the text formatting Pleroma's default scrubber and Mastodon's
+# keep, and `abbr`.  Anything else (headings, rules, images, tables) is
+# unwrapped: its text stays, the element goes.
 ALLOWED_ELEMENTS = frozenset(
     {
         "a", "abbr", "b", "blockquote", "br", "code", "del", "em", "i", "li", "ol", "p",
