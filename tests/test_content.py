@@ -86,6 +86,8 @@ XSS_VECTORS = [
     '<a href="\x01javascript:alert(1)">x</a>',
     "<a href=`javascript:alert(1)`>x</a>",
     '<a href="\\u006Aavascript:alert(1)">x</a>',
+    '<a href="%6Aavascript:alert(1)">x</a>',
+    '<a href="ｊａｖａｓｃｒｉｐｔ:alert(1)">x</a>',
     '<a href="vbscript:msgbox(1)">x</a>',
     '<a href="data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==">x</a>',
     '<a href="DATA:text/html,<script>alert(1)</script>">x</a>',
