@@ -170,6 +170,39 @@ def test_a_token_issued_by_one_node_works_on_the_other(
         assert (me.status_code, me.json()) == (403, {"error": "Invalid credentials."})
 
 
+def test_a_browser_session_begun_on_one_node_works_on_the_other(
+    nodes: Nodes, checked_requests: None
+) -> None:
+    """The _pleroma_key cookie set by a form login on A is signed with the
+    secret every node reads from the database: B accepts it, and once signed
+    out through B, A refuses it."""
+    app = new_app(nodes.a)
+    login = requests.post(
+        nodes.a.base + "/oauth/authorize",
+        data={
+            "authorization[name]": "admin",
+            "authorization[password]": PASSWORD,
+            "authorization[client_id]": app["client_id"],
+            "authorization[redirect_uri]": "urn:ietf:wg:oauth:2.0:oob",
+            "authorization[response_type]": "code",
+            "authorization[scope]": "read",
+        },
+        allow_redirects=False,
+        timeout=30,
+    )
+    cookie = {"Cookie": f"_pleroma_key={login.cookies['_pleroma_key']}"}
+    me = requests.get(
+        nodes.b.base + "/api/v1/accounts/verify_credentials", headers=cookie, timeout=30
+    )
+    assert me.status_code == 200 and me.json()["acct"] == "admin"
+    signed_out = requests.delete(nodes.b.base + "/auth/sign_out", headers=cookie, timeout=30)
+    assert signed_out.status_code == 200
+    me = requests.get(
+        nodes.a.base + "/api/v1/accounts/verify_credentials", headers=cookie, timeout=30
+    )
+    assert me.status_code == 403
+
+
 def test_a_captcha_answered_on_one_node_cannot_be_replayed_on_the_other(
     nodes: Nodes, checked_requests: None
 ) -> None:
