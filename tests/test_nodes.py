@@ -249,7 +249,9 @@ def test_an_idempotency_key_replays_across_nodes(nodes: Nodes, checked_requests:
     assert query(nodes.dsn, "SELECT count(*) FROM statuses WHERE source = 'once'") == [(1,)]
 
 
-def test_each_job_runs_once_with_workers_on_both_nodes(nodes: Nodes) -> None:
+def test_each_job_runs_once_with_workers_on_both_nodes(
+    nodes: Nodes, checked_requests: None
+) -> None:
     """Invites e-mailed through A and B alternately queue one mail job each;
     with both nodes' workers taking jobs from the one queue, every message is
     written once: as many messages as invites, one per address."""
