@@ -172,12 +172,15 @@ class BaselineFavourites(Resource):
 # -- load generation -------------------------------------------------------
 
 
-async def load(reactor: Any, url: str, seconds: int, concurrency: int) -> tuple[float, int]:
-    """Requests per second (and non-2xx answers) over ``seconds`` of load on ``url``."""
+async def load(
+    reactor: Any, url: str, seconds: int, concurrency: int, threads: int = 2
+) -> tuple[float, int]:
+    """Requests per second (and non-2xx answers) over ``seconds`` of load on
+    ``url``; ``threads`` is wrk's (the fallback loop has one)."""
     if shutil.which("wrk"):
         out, err, code = await getProcessOutputAndValue(
             shutil.which("wrk"),
-            ["-t2", f"-c{concurrency}", f"-d{seconds}s", "--latency", url],
+            [f"-t{threads}", f"-c{concurrency}", f"-d{seconds}s", "--latency", url],
             env=os.environ,
         )
         text = out.decode()
