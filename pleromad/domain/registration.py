@@ -257,6 +257,7 @@ async def register(
             password_hash,
             invite,
             today(rt),
+            rt.clock.seconds(),
             new_confirmation_token() if pending else None,
         )
     except psycopg2.errors.UniqueViolation as e:
@@ -286,6 +287,7 @@ async def _create_account_txn(
     password_hash: str,
     invite: str | None,
     on: date,
+    now: float,
     confirmation_token: str | None,
 ) -> User:
     if invite is not None:
@@ -315,7 +317,7 @@ async def _create_account_txn(
         confirmation_token=confirmation_token,
     )
     if confirmation_token is not None:
-        await enqueue_confirmation_txn(txn, config, user)
+        await enqueue_confirmation_txn(txn, config, user, now)
     return user
 
 
@@ -407,11 +409,13 @@ async def resend_confirmation(rt: Runtime, login: str, client_key: str) -> Allow
     if not allowance.allowed:
         raise Throttled(allowance)
     if rt.config.instance.account_activation_required and isinstance(login, str):
-        await rt.db.run_interaction("resend confirmation", _resend_txn, rt.config, login)
+        await rt.db.run_interaction(
+            "resend confirmation", _resend_txn, rt.config, login, rt.clock.seconds()
+        )
     return allowance
 
 
-async def _resend_txn(txn: Txn, config: Config, login: str) -> None:
+async def _resend_txn(txn: Txn, config: Config, login: str, now: float) -> None:
     user = await users.get_user_by_login_txn(txn, login)
     if user is None or not user.local or user.deleted or not user.confirmation_pending:
         return
@@ -420,4 +424,4 @@ async def _resend_txn(txn: Txn, config: Config, login: str) -> None:
             txn, user.id, confirmation_token=new_confirmation_token()
         )
         assert user is not None
-    await enqueue_confirmation_txn(txn, config, user)
+    await enqueue_confirmation_txn(txn, config, user, now)
