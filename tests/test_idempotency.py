@@ -4,7 +4,6 @@ progress, the statuses' exactly-once path and the document's word for it."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -201,11 +200,11 @@ async def test_failures_of_ours_are_not_remembered(
 
 
 @pytest_twisted.ensureDeferred
-async def test_answers_are_kept_six_hours(rt: Runtime, serve: Callable[..., Client]) -> None:
+async def test_answers_are_kept_six_hours(
+    rt: Runtime, serve: Callable[..., Client], clock: Clock
+) -> None:
     """By the runtime's clock (advanced, not slept): replayed until 6 hours
     have passed, then the key runs again; housekeeping deletes it."""
-    clock = Clock()
-    clock.advance(time.time())
     rt = replace(rt, clock=clock)
     client = serve(build_gateway(rt))
     alice, bob = await make_user(rt, "alice"), await make_user(rt, "bob")
