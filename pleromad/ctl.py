@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -24,7 +24,7 @@ from pleromad.db import schema
 from pleromad.db.embedded import EmbeddedPostgresError, NoCluster
 from pleromad.db.pool import Database, DatabaseUnavailable
 from pleromad.db.server import DatabaseServer
-from pleromad.domain import lifecycle, password_reset
+from pleromad.domain import admin, lifecycle, password_reset
 from pleromad.runtime import Runtime, build_runtime
 from pleromad.store import invites, settings, users
 from pleromad.store.users import User
@@ -377,7 +377,7 @@ async def user_set(rt: Runtime, args: argparse.Namespace) -> None:
 
 async def user_invite(rt: Runtime, args: argparse.Namespace) -> None:
     max_use = _max_use(args.max_use)
-    expires_at = _expiry(args.expires_at)
+    expires_at = _expiry(args.expires_at, admin.today(rt))
     invite = await rt.db.run_interaction(
         "create invite", invites.create_invite_txn, max_use=max_use, expires_at=expires_at
     )
@@ -397,11 +397,11 @@ def _max_use(text: str | None) -> int | None:
     return int(text)
 
 
-def _expiry(text: str | None) -> date | None:
+def _expiry(text: str | None, today: date) -> date | None:
     if text is None:
         return None
     try:
-        return invites.parse_expiry(text, datetime.now(UTC).date())
+        return invites.parse_expiry(text, today)
     except invites.BadExpiry as bad:
         if bad.past:
             raise CommandFailed(f"Could not create invite token: {text} is in the past") from None

@@ -1,9 +1,21 @@
 """``twistd pleromad``: options and the service tree.
 
-Start order: database server, migrations, pool, custom emoji, HTTP port, job
-workers, then ``READY=1`` to systemd; SIGHUP reloads the custom emoji.  Stop order is the reverse: stop accepting, let
-requests in flight finish, stop the workers, close the pool, stop the
-embedded server.
+The daemon is a tree of small services (:func:`build_daemon`)::
+
+    MultiService
+    ├── systemd    SystemdNotifier: watchdog pings; STOPPING=1 as stop begins
+    └── pleromad   InOrder: each child starts once the one before it is up,
+        │          and stops once the ones after it have stopped
+        ├── database      embedded server, migrations, pool
+        ├── runtime       what the parts share; custom emoji, reloaded on SIGHUP
+        ├── jobs          the job runner
+        ├── housekeeping  TimerService: purges what has expired
+        ├── web           the HTTP port; on stop, requests in flight finish
+        └── ready         READY=1 to systemd
+
+So the port opens only once the database is ready, and the pool closes only
+after the requests and jobs that use it are done; the embedded server stops
+last.
 """
 
 from __future__ import annotations
@@ -11,15 +23,17 @@ from __future__ import annotations
 import os
 import signal
 import sys
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar, NoReturn
 
+from twisted.application.internet import TimerService
 from twisted.application.service import MultiService, Service
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, maybeDeferred
 from twisted.internet.endpoints import serverFromString
-from twisted.internet.interfaces import IListeningPort
-from twisted.internet.task import LoopingCall
+from twisted.internet.interfaces import IListeningPort, IReactorTime
 from twisted.logger import Logger
 from twisted.python import usage
+from twisted.python.failure import Failure
 
 from pleromad.config import Config, ConfigError, load_config
 from pleromad.db import schema
@@ -28,7 +42,7 @@ from pleromad.db.pool import Database, DatabaseUnavailable
 from pleromad.db.server import DatabaseServer
 from pleromad.domain import actor_keys, delivery, follow_import, idempotency, lifecycle
 from pleromad.emoji.loader import EmojiLoadError
-from pleromad.jobs import JobRunner
+from pleromad.jobs import Handler, JobRunner
 from pleromad.mail.outbox import MAIL_JOB, mail_job_handler
 from pleromad.mail.plugins import mailer_for
 from pleromad.plugins import PluginError
@@ -95,78 +109,190 @@ def say(message: str) -> None:
 def makeService(options: Options) -> MultiService:
     from twisted.internet import reactor
 
+    return build_daemon(reactor, options.config, SystemdNotifier(reactor))
+
+
+def build_daemon(
+    reactor: Any,
+    config: Config,
+    notifier: SystemdNotifier,
+    on_failure: Callable[[Failure], None] | None = None,
+) -> MultiService:
+    """The daemon's service tree (see the module's docstring).
+
+    ``on_failure`` hears a failed start; by default it is reported in one
+    line and the process exits 1.
+    """
     top = MultiService()
-    notifier = SystemdNotifier(reactor)
     notifier.setServiceParent(top)
-    PleromadService(reactor, options.config, notifier).setServiceParent(top)
+    daemon = InOrder(on_failure or _start_failed(reactor))
+    daemon.setName("pleromad")
+    daemon.setServiceParent(top)
+    database = DatabaseService(reactor, config)
+    runtime = RuntimeService(reactor, config, database)
+    for child in (
+        database,
+        runtime,
+        JobsService(reactor, runtime),
+        housekeeping_service(lambda: runtime.runtime, reactor),
+        WebService(reactor, runtime),
+        Ready(notifier),
+    ):
+        child.setServiceParent(daemon)
     return top
 
 
-class PleromadService(Service):
-    """The daemon proper; starts asynchronously once the reactor runs."""
+def job_handlers(rt: Runtime, reactor: Any) -> dict[str, Handler]:
+    """Every kind of job the daemon runs, by kind (``reactor`` for the
+    handlers that talk to the network).
 
-    name = "pleromad"
+    A module that queues jobs offers their handlers as ``handlers(rt)``;
+    adding it to this list is all it takes for the daemon to run them.
+    """
+    collected: dict[str, Handler] = {}
+    groups: Iterable[Mapping[str, Handler]] = (
+        {MAIL_JOB: mail_job_handler(mailer_for(rt.config, reactor))},
+        lifecycle.handlers(rt),
+        actor_keys.handlers(rt),
+        delivery.handlers(rt),
+        follow_import.handlers(rt),
+    )
+    for group in groups:
+        if twice := collected.keys() & group.keys():
+            raise ValueError(f"job kinds with two handlers: {sorted(twice)}")
+        collected.update(group)
+    return collected
 
-    def __init__(self, reactor: Any, config: Config, notifier: SystemdNotifier) -> None:
-        self._reactor = reactor
-        self._config = config
-        self._notifier = notifier
-        self._server = DatabaseServer(config)
-        self._db: Database | None = None
-        self._gateway: Gateway | None = None
-        self._port: IListeningPort | None = None
-        self._jobs: JobRunner | None = None
-        self._housekeeping: LoopingCall | None = None
-        self._previous_sighup: Any = None
-        self._started: Deferred[None] | None = None
+
+# -- the tree's parts ----------------------------------------------------------
+
+
+class AsyncService(Service):
+    """A service whose start takes time and may fail: ``started`` fires once
+    it is up.  Subclasses write ``start`` and ``stop`` as coroutines; ``stop``
+    runs after a failed start too, to undo what the start did."""
+
+    started: Deferred[None]
 
     def startService(self) -> None:
         super().startService()
-        self._started = Deferred.fromCoroutine(self._start())
-        self._started.addErrback(self._start_failed)
+        self.started = Deferred.fromCoroutine(self.start())
+
+    def stopService(self) -> Deferred[None]:
+        super().stopService()
+        return Deferred.fromCoroutine(self.stop())
+
+    async def start(self) -> None:
+        raise NotImplementedError
+
+    async def stop(self) -> None:
+        raise NotImplementedError
+
+
+class InOrder(MultiService):
+    """Children started one after another, each once the one before it is up,
+    and stopped in reverse, each once the one after it has stopped.
+
+    Twisted's MultiService starts and stops all of its children at once; here
+    an :class:`AsyncService` child holds back those after it until it has
+    started, and a child's stop holds back those before it.  A failed start
+    goes to ``on_failure`` and starts nothing more; stopping then stops the
+    children that were started.  ``started`` fires once the start has ended,
+    either way.
+    """
+
+    started: Deferred[None] | None = None
+
+    def __init__(self, on_failure: Callable[[Failure], None]) -> None:
+        super().__init__()
+        self._on_failure = on_failure
+
+    def startService(self) -> None:
+        Service.startService(self)
+        self.started = Deferred.fromCoroutine(self._start()).addErrback(self._on_failure)
 
     async def _start(self) -> None:
-        config = self._config
+        for child in self:
+            if not self.running:
+                return  # stopped while starting: start nothing more
+            child.startService()
+            if isinstance(child, AsyncService):
+                await child.started
+
+    def stopService(self) -> Deferred[None]:
+        Service.stopService(self)
+        return Deferred.fromCoroutine(self._stop())
+
+    async def _stop(self) -> None:
+        if self.started is not None:
+            await self.started  # a start in progress finishes (or fails) first
+        for child in reversed(list(self)):
+            if child.running:
+                try:
+                    await maybeDeferred(child.stopService)
+                except Exception:
+                    log.failure("stopping {name} failed", name=child.name)
+
+
+class DatabaseService(AsyncService):
+    """The database: the embedded server unless a DSN is configured, the
+    schema migrated, and the pool; ``db`` once started."""
+
+    name = "database"
+
+    def __init__(self, reactor: Any, config: Config) -> None:
+        self._reactor = reactor
+        self._config = config
+        self._server = DatabaseServer(config)
+        self._db: Database | None = None
+
+    @property
+    def db(self) -> Database:
+        if self._db is None:
+            raise RuntimeError("the database service has not started")
+        return self._db
+
+    async def start(self) -> None:
         dsn = await self._server.start()
         await schema.migrate(self._reactor, dsn)
-        db = self._db = Database(self._reactor, dsn, config.database.pool_size)
+        db = Database(self._reactor, dsn, self._config.database.pool_size)
         await db.open()
+        self._db = db
+
+    async def stop(self) -> None:
+        db, self._db = self._db, None
+        if db is not None:
+            await db.close()
+        await self._server.stop()
+
+
+class RuntimeService(AsyncService):
+    """What the daemon's parts share (:class:`Runtime`), built once the
+    database is up; SIGHUP (systemctl reload) reloads the custom emoji."""
+
+    name = "runtime"
+
+    def __init__(self, reactor: Any, config: Config, database: DatabaseService) -> None:
+        self._reactor = reactor
+        self._config = config
+        self._database = database
+        self._runtime: Runtime | None = None
+        self._previous_sighup: Any = None
+
+    @property
+    def runtime(self) -> Runtime:
+        if self._runtime is None:
+            raise RuntimeError("the runtime service has not started")
+        return self._runtime
+
+    async def start(self) -> None:
+        db = self._database.db
         cookie_secret = await db.run_interaction(
             "cookie_secret", settings.get_or_create_secret_txn, settings.COOKIE_SECRET
         )
-        rt = build_runtime(config, db, self._reactor, bytes.fromhex(cookie_secret))
-        mailer = mailer_for(config, self._reactor)
+        rt = build_runtime(self._config, db, self._reactor, bytes.fromhex(cookie_secret))
         await rt.emoji.load()
-        self._watch_sighup(rt)
-        self._gateway = build_gateway(rt)
-        site = PleromadSite(self._gateway, body_limit(config.instance.upload_limit))
-        endpoint = serverFromString(self._reactor, config.server.listen)
-        self._port = await endpoint.listen(site)
-        self._jobs = JobRunner(
-            self._reactor,
-            dsn,
-            handlers={
-                MAIL_JOB: mail_job_handler(mailer),
-                **lifecycle.handlers(rt),
-                **actor_keys.handlers(rt),
-                **delivery.handlers(rt),
-                **follow_import.handlers(rt),
-            },
-        )
-        await self._jobs.start()
-        self._housekeeping = LoopingCall(lambda: Deferred.fromCoroutine(_housekeep(rt)))
-        self._housekeeping.clock = self._reactor
-        self._housekeeping.start(HOUSEKEEPING_SECONDS, now=False)
-        address = self._port.getHost()
-        log.info(
-            "pleromad serving {base_url} on {address}",
-            base_url=config.server.base_url,
-            address=address,
-        )
-        self._notifier.ready()
-
-    def _watch_sighup(self, rt: Runtime) -> None:
-        """SIGHUP (systemctl reload) reloads the custom emoji without a restart."""
+        self._runtime = rt
 
         def reload() -> None:
             Deferred.fromCoroutine(rt.emoji.reload())
@@ -175,7 +301,104 @@ class PleromadService(Service):
             signal.SIGHUP, lambda *_: self._reactor.callFromThread(reload)
         )
 
-    def _start_failed(self, failure: Any) -> None:
+    async def stop(self) -> None:
+        if self._previous_sighup is not None:
+            signal.signal(signal.SIGHUP, self._previous_sighup)
+            self._previous_sighup = None
+
+
+class JobsService(AsyncService):
+    """The job runner, with every handler of :func:`job_handlers`."""
+
+    name = "jobs"
+
+    def __init__(self, reactor: Any, runtime: RuntimeService) -> None:
+        self._reactor = reactor
+        self._runtime = runtime
+        self._runner: JobRunner | None = None
+
+    async def start(self) -> None:
+        rt = self._runtime.runtime
+        self._runner = JobRunner(self._reactor, rt.db.dsn, job_handlers(rt, self._reactor))
+        await self._runner.start()
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.stop()
+
+
+class WebService(AsyncService):
+    """The HTTP site on ``[server] listen``; stopping closes the port and
+    gives requests in flight up to DRAIN_SECONDS to finish."""
+
+    name = "web"
+
+    def __init__(self, reactor: Any, runtime: RuntimeService) -> None:
+        self._reactor = reactor
+        self._runtime = runtime
+        self._gateway: Gateway | None = None
+        self._port: IListeningPort | None = None
+
+    async def start(self) -> None:
+        rt = self._runtime.runtime
+        config = rt.config
+        self._gateway = build_gateway(rt)
+        site = PleromadSite(self._gateway, body_limit(config.instance.upload_limit))
+        self._port = await serverFromString(self._reactor, config.server.listen).listen(site)
+        log.info(
+            "pleromad serving {base_url} on {address}",
+            base_url=config.server.base_url,
+            address=self._port.getHost(),
+        )
+
+    async def stop(self) -> None:
+        if self._port is not None:
+            await self._port.stopListening()
+        if self._gateway is not None:
+            await self._gateway.drain(self._reactor, DRAIN_SECONDS)
+
+
+class Ready(Service):
+    """Last in the tree: everything before it is up, so systemd hears READY=1."""
+
+    name = "ready"
+
+    def __init__(self, notifier: SystemdNotifier) -> None:
+        self._notifier = notifier
+
+    def startService(self) -> None:
+        super().startService()
+        self._notifier.ready()
+
+
+def housekeeping_service(runtime: Callable[[], Runtime], clock: IReactorTime) -> TimerService:
+    """Housekeeping every HOUSEKEEPING_SECONDS of ``clock``, the first round at
+    start; ``runtime`` gives the runtime once it exists."""
+    service = TimerService(HOUSEKEEPING_SECONDS, housekeep, runtime)
+    service.clock = clock
+    service.setName("housekeeping")
+    return service
+
+
+def housekeep(runtime: Callable[[], Runtime]) -> Deferred[None]:
+    """One round of cleanup of ended rate-limit windows, expired captchas and
+    Idempotency-Keys; a failure is logged, and the next round tries again
+    (TimerService would stop at a failure)."""
+
+    async def once() -> None:
+        rt = runtime()
+        try:
+            await rt.limiter.purge()
+            await rt.db.run_interaction("purge captchas", captchas.purge_txn, rt.clock.seconds())
+            await idempotency.purge(rt)
+        except Exception:
+            log.failure("housekeeping failed")
+
+    return Deferred.fromCoroutine(once())
+
+
+def _start_failed(reactor: Any) -> Callable[[Failure], None]:
+    def start_failed(failure: Failure) -> None:
         if failure.check(*_START_ERRORS):
             reason = " ".join(str(failure.value).split())
             say(f"cannot start: {reason}")
@@ -183,41 +406,11 @@ class PleromadService(Service):
         else:
             log.failure("pleromad: cannot start", failure)
         # twistd exits 0 after a plain reactor.stop(); systemd must see failure.
-        self._reactor.addSystemEventTrigger("after", "shutdown", _exit_failure)
+        reactor.addSystemEventTrigger("after", "shutdown", _exit_failure)
         # The failure may come before the reactor runs (a DSN refused at once).
-        self._reactor.callWhenRunning(self._reactor.stop)
+        reactor.callWhenRunning(reactor.stop)
 
-    def stopService(self) -> Deferred[None]:
-        super().stopService()
-        return Deferred.fromCoroutine(self._stop())
-
-    async def _stop(self) -> None:
-        if self._started is not None:
-            await self._started  # a start in progress finishes (or fails) first
-        if self._previous_sighup is not None:
-            signal.signal(signal.SIGHUP, self._previous_sighup)
-        if self._port is not None:
-            await self._port.stopListening()
-        if self._gateway is not None:
-            await self._gateway.drain(self._reactor, DRAIN_SECONDS)
-        if self._housekeeping is not None and self._housekeeping.running:
-            self._housekeeping.stop()
-        if self._jobs is not None:
-            await self._jobs.stop()
-        if self._db is not None:
-            await self._db.close()
-        await self._server.stop()
-
-
-async def _housekeep(rt: Runtime) -> None:
-    """Periodic cleanup of ended rate-limit windows, expired captchas and
-    Idempotency-Keys; a failure is logged and the next round tries again."""
-    try:
-        await rt.limiter.purge()
-        await rt.db.run_interaction("purge captchas", captchas.purge_txn, rt.clock.seconds())
-        await idempotency.purge(rt)
-    except Exception:
-        log.failure("housekeeping failed")
+    return start_failed
 
 
 def _exit_failure() -> None:

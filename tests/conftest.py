@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ import requests
 import treq
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred
+from twisted.internet.task import Clock
 from twisted.web.client import HTTPConnectionPool
 from twisted.web.resource import IResource
 
@@ -152,6 +154,15 @@ async def start_runner(dsn: str) -> AsyncIterator[StartRunner]:
 @pytest.fixture
 def config(tmp_path: Path) -> Config:
     return load_config(None, data_dir=str(tmp_path / "data"))
+
+
+@pytest.fixture
+def clock() -> Clock:
+    """A clock that moves only when the test advances it, starting at the wall
+    time, so that what the database stamps with now() (created_at) agrees."""
+    clock = Clock()
+    clock.advance(time.time())
+    return clock
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ progress, the statuses' exactly-once path and the document's word for it."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -201,11 +200,11 @@ async def test_failures_of_ours_are_not_remembered(
 
 
 @pytest_twisted.ensureDeferred
-async def test_answers_are_kept_six_hours(rt: Runtime, serve: Callable[..., Client]) -> None:
+async def test_answers_are_kept_six_hours(
+    rt: Runtime, serve: Callable[..., Client], clock: Clock
+) -> None:
     """By the runtime's clock (advanced, not slept): replayed until 6 hours
     have passed, then the key runs again; housekeeping deletes it."""
-    clock = Clock()
-    clock.advance(time.time())
     rt = replace(rt, clock=clock)
     client = serve(build_gateway(rt))
     alice, bob = await make_user(rt, "alice"), await make_user(rt, "bob")
@@ -246,24 +245,30 @@ async def test_concurrent_requests_under_one_key_run_once(rt: Runtime, client: C
 
 @pytest_twisted.ensureDeferred
 async def test_a_key_in_progress_is_a_409_until_its_lease_ends(
-    rt: Runtime, client: Client, monkeypatch: pytest.MonkeyPatch
+    rt: Runtime, serve: Callable[..., Client], clock: Clock
 ) -> None:
-    """A request finding its key claimed and unanswered waits, then answers
-    409 without running; a claim left unanswered past its lease (its request
-    died) is taken over."""
-    monkeypatch.setattr(idempotency, "WAIT_SECONDS", 0.3)
+    """A request finding its key claimed and unanswered waits WAIT_SECONDS
+    (by the runtime's clock), then answers 409 without running; a claim left
+    unanswered for LEASE_SECONDS (its request died) is taken over."""
+    rt = replace(rt, clock=clock)
+    client = serve(build_gateway(rt))
     alice, bob = await make_user(rt, "alice"), await make_user(rt, "bob")
     with_key = keyed(await bearer(rt, alice), "k")
     query(
         rt.db.dsn,
-        "INSERT INTO idempotency_keys (user_id, key, request) VALUES (%s, 'k', %s)",
-        (alice.id, f"POST {ACCOUNTS}/{bob.id}/follow"),
+        "INSERT INTO idempotency_keys (user_id, key, request, created_at)"
+        " VALUES (%s, 'k', %s, to_timestamp(%s))",
+        (alice.id, f"POST {ACCOUNTS}/{bob.id}/follow", clock.seconds()),
     )
-    waited = await follow(client, with_key, bob.id)
+    assert clock.getDelayedCalls() == []
+    waiting = follow(client, with_key, bob.id)
+    await eventually(clock.getDelayedCalls, "the request polls for the key's answer")
+    clock.advance(idempotency.WAIT_SECONDS)
+    waited = await waiting
     assert (waited.code, await waited.json()) == (409, IN_PROGRESS)
     assert follow_state(rt, alice, bob) is None
 
-    query(rt.db.dsn, "UPDATE idempotency_keys SET created_at = now() - interval '61 seconds'")
+    clock.advance(idempotency.LEASE_SECONDS)
     taken_over = await follow(client, with_key, bob.id)
     assert taken_over.code == 200 and header(taken_over, REPLAYED) is None
     assert follow_state(rt, alice, bob) == "accepted"

@@ -1,7 +1,9 @@
 """The job queue, against a real PostgreSQL: several runners share one table.
 
-Database I/O runs on the real reactor; where retry times matter the runner
-gets a ``Clock`` of its own, set to the current time, and the test moves it.
+Database I/O runs on the real reactor; the runners' polls, rescues, retry
+times and stop timeouts follow a ``Clock`` the test moves (see ``rounds``),
+so that "nothing more happens" is checked after rounds that have ended, not
+after a sleep.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 import pytest
 import pytest_twisted
 from twisted.internet import task
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, DeferredList
 
 from pleromad.db.pool import Database, Txn
 from pleromad.jobs import GiveUp, JobRunner, RetryAt, current_attempt
@@ -23,6 +25,30 @@ from tests.conftest import StartRunner
 from tests.helpers import eventually, query, sleep
 
 # -- helpers -----------------------------------------------------------------
+
+# More than any poll or rescue interval these tests give a runner on a Clock.
+ROUND = 1.0
+
+
+def settled(*runners: JobRunner) -> DeferredList:
+    """Fires once the latest claim and rescue of each of ``runners`` ended."""
+    return DeferredList(
+        [d for r in runners for d in (r._fill_d, r._rescue_d) if d is not None],
+        consumeErrors=True,
+    )
+
+
+def idle(runner: JobRunner) -> Deferred[None]:
+    """Fires once the runner's latest claim and rescue and its jobs under way ended."""
+    return Deferred.fromCoroutine(runner._settle())
+
+
+async def rounds(clock: task.Clock, *runners: JobRunner, count: int = 3) -> None:
+    """Let ``count`` poll and rescue rounds of ``runners`` (on ``clock``) run
+    to their end: what a check that nothing more happens waits for."""
+    for _ in range(count):
+        clock.advance(ROUND)
+        await settled(*runners)
 
 
 class Gate:
@@ -97,7 +123,7 @@ async def _terminate_lock_holder_txn(txn: Txn, job_id: int) -> int:
 
 @pytest_twisted.ensureDeferred
 async def test_job_runs_once_with_its_payload_and_is_deleted(
-    db: Database, start_runner: StartRunner
+    db: Database, start_runner: StartRunner, clock: task.Clock
 ) -> None:
     """A queued job runs once, its handler gets the payload with JSON types
     intact, and its row is gone once it succeeded."""
@@ -116,11 +142,11 @@ async def test_job_runs_once_with_its_payload_and_is_deleted(
     async def handler(p: Any) -> None:
         seen.append(p)
 
-    await start_runner({"echo": handler})
+    runner = await start_runner({"echo": handler}, clock=clock)
     await enqueue(db, "echo", payload)
     await eventually(lambda: seen, "the job runs")
     await eventually(lambda: _empty(db), "its row is deleted")
-    await sleep(0.3)  # a few poll and rescue rounds
+    await rounds(clock, runner)
     assert seen == [payload]
     assert type(seen[0]["f"]) is float and type(seen[0]["i"]) is int
 
@@ -131,7 +157,7 @@ async def _empty(db: Database) -> bool:
 
 @pytest_twisted.ensureDeferred
 async def test_enqueue_in_rolled_back_transaction_leaves_nothing(
-    db: Database, start_runner: StartRunner
+    db: Database, start_runner: StartRunner, clock: task.Clock
 ) -> None:
     """A job enqueued in a transaction that rolls back does not exist and never runs."""
     ran: list[Any] = []
@@ -146,26 +172,37 @@ async def test_enqueue_in_rolled_back_transaction_leaves_nothing(
         await store.enqueue_txn(txn, "echo", {"x": 1})
         raise Abort()
 
-    await start_runner({"echo": handler})
+    runner = await start_runner({"echo": handler}, clock=clock)
     with pytest.raises(Abort):
         await db.run_interaction("test rollback", enqueue_then_fail_txn)
-    await sleep(0.3)
+    await rounds(clock, runner)
     assert await rows(db) == []
     assert ran == []
 
 
 async def quiet_runner(start_runner: StartRunner) -> tuple[JobRunner, Deferred[float]]:
-    """A runner whose poll is an hour away, past its first (empty) claim, and
+    """A runner that never polls again, past its first (empty) claim, and
     when its first job runs: only a NOTIFY can wake it."""
     ran: Deferred[float] = Deferred()
 
     async def handler(p: Any) -> None:
         ran.callback(time.monotonic())
 
-    runner = await start_runner({"echo": handler}, poll_interval=3600, rescue_interval=3600)
-    await sleep(0.3)  # the claim made at start has long found nothing
+    runner = await start_runner({"echo": handler}, clock=task.Clock())
+    await settled(runner)  # the claim made at start found nothing
     assert runner._session is not None
     return runner, ran
+
+
+def sleeping(dsn: str) -> bool:
+    return bool(
+        query(
+            dsn,
+            "SELECT 1 FROM pg_stat_activity"
+            " WHERE datname = current_database() AND state = 'active'"
+            "   AND query LIKE 'SELECT pg_sleep%'",
+        )
+    )
 
 
 async def runs_within_a_second(ran: Deferred[float], enqueued: float) -> None:
@@ -184,13 +221,13 @@ async def test_notify_wakes_an_idle_runner_at_once(db: Database, start_runner: S
 
 @pytest_twisted.ensureDeferred
 async def test_notify_during_a_query_on_the_session_wakes_the_runner_at_once(
-    db: Database, start_runner: StartRunner
+    dsn: str, db: Database, start_runner: StartRunner
 ) -> None:
     """A NOTIFY committed while the runner's session runs a query wakes the
     runner as soon as that query ends, not at the next poll."""
     runner, ran = await quiet_runner(start_runner)
     busy = runner._session.runOperation("SELECT pg_sleep(0.3)")
-    await sleep(0.1)  # the session's backend is inside pg_sleep now
+    await eventually(lambda: sleeping(dsn), "the session's backend is inside pg_sleep")
     enqueued = time.monotonic()
     await enqueue(db, "echo", {})
     await busy
@@ -206,8 +243,9 @@ async def test_notify_read_along_with_a_query_result_wakes_the_runner_at_once(
     once, not at the next poll."""
     runner, ran = await quiet_runner(start_runner)
     busy = runner._session.runOperation("SELECT 1")  # sent before this returns
-    # Block the reactor: the backend answers, goes idle, and then sends the
-    # NOTIFY of a job committed elsewhere right behind its ReadyForQuery.
+    # Block the reactor (on purpose: no Clock can stand in): the backend
+    # answers, goes idle, and then sends the NOTIFY of a job committed
+    # elsewhere right behind its ReadyForQuery.
     time.sleep(0.1)
     enqueued = time.monotonic()
     query(
@@ -241,13 +279,11 @@ async def test_new_jobs_are_due_whatever_the_runner_clock_says(
 
 @pytest_twisted.ensureDeferred
 async def test_failing_job_is_retried_with_backoff_then_failed(
-    db: Database, start_runner: StartRunner
+    db: Database, start_runner: StartRunner, clock: task.Clock
 ) -> None:
     """A failed attempt is due again after backoff_base, doubling each time;
     after max_attempts the job stays 'failed' with its last error and never
     runs again."""
-    clock = task.Clock()
-    clock.advance(time.time())
     attempts: list[Any] = []
 
     async def handler(p: Any) -> None:
@@ -276,7 +312,7 @@ async def test_failing_job_is_retried_with_backoff_then_failed(
 
     clock.advance(4.9)
     runner.wake()
-    await sleep(0.2)
+    await settled(runner)
     assert len(attempts) == 1, "not due before its backoff"
 
     clock.advance(0.2)
@@ -295,14 +331,16 @@ async def test_failing_job_is_retried_with_backoff_then_failed(
 
     clock.advance(100_000)
     runner.wake()
-    await sleep(0.3)
+    await settled(runner)
     assert len(attempts) == 3
     [row] = await rows(db)
     assert (row["state"], row["attempts"]) == ("failed", 3)
 
 
 @pytest_twisted.ensureDeferred
-async def test_job_of_a_live_runner_is_not_rescued(db: Database, start_runner: StartRunner) -> None:
+async def test_job_of_a_live_runner_is_not_rescued(
+    db: Database, start_runner: StartRunner, clock: task.Clock
+) -> None:
     """A job 'running' under a live runner stays with it: neither another
     runner's rescue nor its own requeues or runs it again."""
     gate = Gate()
@@ -317,11 +355,11 @@ async def test_job_of_a_live_runner_is_not_rescued(db: Database, start_runner: S
         calls_b.append(p)
 
     try:
-        a = await start_runner({"work": slow}, rescue_interval=0.05)
+        a = await start_runner({"work": slow}, clock=clock)
         await enqueue(db, "work", {})
         await eventually(lambda: calls_a, "runner A starts the job")
-        await start_runner({"work": other}, rescue_interval=0.05, poll_interval=0.05)
-        await sleep(0.4)
+        b = await start_runner({"work": other}, clock=clock)
+        await rounds(clock, a, b)
         [row] = await rows(db)
         assert (row["state"], row["claimed_by"], row["attempts"]) == ("running", a.node, 1)
         assert calls_b == [] and len(calls_a) == 1
@@ -333,7 +371,7 @@ async def test_job_of_a_live_runner_is_not_rescued(db: Database, start_runner: S
 
 @pytest_twisted.ensureDeferred
 async def test_job_of_a_dead_worker_is_rescued_and_run_once(
-    db: Database, start_runner: StartRunner
+    db: Database, start_runner: StartRunner, clock: task.Clock
 ) -> None:
     """When the session of the runner running a job dies without recording an
     outcome, another runner requeues the job and runs it exactly once; the
@@ -352,14 +390,15 @@ async def test_job_of_a_dead_worker_is_rescued_and_run_once(
 
     try:
         # Concurrency 1: A stays busy with its lost job and cannot take it back.
-        a = await start_runner({"work": stuck}, concurrency=1)
+        a = await start_runner({"work": stuck}, concurrency=1, clock=clock)
         job_id = await enqueue(db, "work", {"n": 1})
         await eventually(lambda: calls_a, "runner A starts the job")
-        b = await start_runner({"work": rescuer}, rescue_interval=0.05)
+        b = await start_runner({"work": rescuer}, clock=clock)
 
         killed = await db.run_interaction("test kill", _terminate_lock_holder_txn, job_id)
         assert killed == 1
 
+        clock.advance(ROUND)
         await eventually(lambda: calls_b, "runner B rescues and starts the job")
         [row] = await rows(db)
         assert (row["state"], row["claimed_by"], row["attempts"]) == ("running", b.node, 2)
@@ -367,13 +406,13 @@ async def test_job_of_a_dead_worker_is_rescued_and_run_once(
         # A's handler ends after all (the process was not dead after all, only
         # its connection): its failure must not requeue what B is running.
         gate_a.fail(RuntimeError("too late"))
-        await sleep(0.3)
+        await idle(a)
         [row] = await rows(db)
         assert (row["state"], row["claimed_by"], row["attempts"]) == ("running", b.node, 2)
 
         gate_b.open()
         await eventually(lambda: _empty(db), "runner B finishes the job")
-        await sleep(0.3)
+        await rounds(clock, a, b)
         assert calls_b == [{"n": 1}] and calls_a == [{"n": 1}]
         assert a.node != b.node
     finally:
@@ -382,7 +421,9 @@ async def test_job_of_a_dead_worker_is_rescued_and_run_once(
 
 
 @pytest_twisted.ensureDeferred
-async def test_two_runners_never_run_the_same_job(db: Database, start_runner: StartRunner) -> None:
+async def test_two_runners_never_run_the_same_job(
+    db: Database, start_runner: StartRunner, clock: task.Clock
+) -> None:
     """Two runners on one database run each of 100 jobs exactly once between
     them, and both take a share."""
     ran: dict[str, list[int]] = {"a": [], "b": []}
@@ -390,15 +431,16 @@ async def test_two_runners_never_run_the_same_job(db: Database, start_runner: St
     def handler_for(name: str) -> Callable[[Any], Awaitable[None]]:
         async def handler(p: Any) -> None:
             ran[name].append(p["n"])
+            # A real pause of a few milliseconds, so that the runners interleave.
             await sleep(random.uniform(0, 0.01))
 
         return handler
 
-    await start_runner({"work": handler_for("a")}, concurrency=4)
-    await start_runner({"work": handler_for("b")}, concurrency=4)
+    a = await start_runner({"work": handler_for("a")}, concurrency=4, clock=clock)
+    b = await start_runner({"work": handler_for("b")}, concurrency=4, clock=clock)
     await db.run_interaction("test enqueue", _enqueue_many_txn, "work", 100)
     await eventually(lambda: _empty(db), "the queue drains", timeout=10.0)
-    await sleep(0.2)
+    await rounds(clock, a, b)
     everything = ran["a"] + ran["b"]
     assert sorted(everything) == list(range(100))
     assert ran["a"] and ran["b"]
@@ -406,7 +448,7 @@ async def test_two_runners_never_run_the_same_job(db: Database, start_runner: St
 
 @pytest_twisted.ensureDeferred
 async def test_jobs_without_a_handler_are_left_alone(
-    db: Database, start_runner: StartRunner
+    db: Database, start_runner: StartRunner, clock: task.Clock
 ) -> None:
     """A runner leaves jobs of kinds it has no handler for untouched."""
     ran: list[Any] = []
@@ -414,11 +456,11 @@ async def test_jobs_without_a_handler_are_left_alone(
     async def handler(p: Any) -> None:
         ran.append(p)
 
-    await start_runner({"mine": handler})
+    runner = await start_runner({"mine": handler}, clock=clock)
     other = await enqueue(db, "theirs", {"x": 1})
     await enqueue(db, "mine", {"y": 2})
     await eventually(lambda: ran, "the runner's own job runs")
-    await sleep(0.3)
+    await rounds(clock, runner)
     [row] = await rows(db)
     assert row["id"] == other
     assert (row["kind"], row["state"], row["attempts"], row["claimed_by"]) == (
@@ -433,24 +475,27 @@ async def test_jobs_without_a_handler_are_left_alone(
 @pytest_twisted.ensureDeferred
 async def test_stop_waits_for_a_running_job(db: Database, start_runner: StartRunner) -> None:
     """stop() lets a job that is running finish and record its outcome."""
+    gate = Gate()
     started: list[Any] = []
 
     async def handler(p: Any) -> None:
         started.append(p)
-        await sleep(0.3)
+        await gate.wait()
 
-    runner = await start_runner({"work": handler}, stop_timeout=5.0)
+    runner = await start_runner({"work": handler}, clock=task.Clock())
     await enqueue(db, "work", {})
     await eventually(lambda: started, "the job starts")
-    before = time.monotonic()
-    await runner.stop()
-    assert 0.1 < time.monotonic() - before < 2.0
+    stopping = Deferred.fromCoroutine(runner.stop())
+    await settled(runner)
+    assert not stopping.called
+    gate.open()
+    await stopping
     assert await rows(db) == []
 
 
 @pytest_twisted.ensureDeferred
 async def test_stop_gives_up_after_stop_timeout_and_next_runner_rescues(
-    db: Database, start_runner: StartRunner
+    db: Database, start_runner: StartRunner, clock: task.Clock
 ) -> None:
     """stop() waits no longer than stop_timeout for a job, then closes; the job
     it left running is run by the next runner."""
@@ -466,12 +511,15 @@ async def test_stop_gives_up_after_stop_timeout_and_next_runner_rescues(
         later.append(p)
 
     try:
-        runner = await start_runner({"work": stuck}, stop_timeout=0.3)
+        runner = await start_runner({"work": stuck}, stop_timeout=10.0, clock=clock)
         await enqueue(db, "work", {"n": 7})
         await eventually(lambda: calls, "the job starts")
-        before = time.monotonic()
-        await runner.stop()
-        assert 0.25 < time.monotonic() - before < 2.0
+        stopping = Deferred.fromCoroutine(runner.stop())
+        await settled(runner)
+        clock.advance(9.9)
+        assert not stopping.called
+        clock.advance(0.1)
+        await stopping
         [row] = await rows(db)
         assert row["state"] == "running"
 
@@ -480,8 +528,18 @@ async def test_stop_gives_up_after_stop_timeout_and_next_runner_rescues(
         assert later == [{"n": 7}]
     finally:
         gate.open()
-    await sleep(0.1)  # the first runner's late outcome is dropped quietly
+    await idle(runner)  # the first runner's late outcome is dropped quietly
     assert await rows(db) == []
+
+
+def waiting_for_a_lock(dsn: str) -> bool:
+    return bool(
+        query(
+            dsn,
+            "SELECT 1 FROM pg_locks WHERE NOT granted"
+            " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+        )
+    )
 
 
 async def _backends_txn(txn: Txn) -> int:
@@ -498,7 +556,9 @@ async def _hold_job_lock_txn(txn: Txn, job_id: int, held: Deferred[None], gate: 
 
 
 @pytest_twisted.ensureDeferred
-async def test_stop_closes_the_session_for_good(db: Database, start_runner: StartRunner) -> None:
+async def test_stop_closes_the_session_for_good(
+    dsn: str, db: Database, start_runner: StartRunner, clock: task.Clock
+) -> None:
     """stop() closes the runner's database session for good, even when it has
     to cut a claim short: nothing reconnects behind its back."""
     gate = Gate()
@@ -514,10 +574,12 @@ async def test_stop_closes_the_session_for_good(db: Database, start_runner: Star
         # Another session holds the job's lock, so the claim hangs on it.
         holding = db.run_interaction("test hold", _hold_job_lock_txn, job_id, held, gate)
         await held
-        runner = await start_runner({"work": handler}, stop_timeout=0.3)
+        runner = await start_runner({"work": handler}, clock=clock)
         assert await db.run_interaction("test backends", _backends_txn) == pool_only + 1
-        await sleep(0.1)
-        await runner.stop()
+        await eventually(lambda: waiting_for_a_lock(dsn), "the claim waits for the job's lock")
+        stopping = Deferred.fromCoroutine(runner.stop())
+        clock.advance(1.0)  # its stop_timeout
+        await stopping
     finally:
         gate.open()
     await holding
@@ -526,7 +588,9 @@ async def test_stop_closes_the_session_for_good(db: Database, start_runner: Star
         return await db.run_interaction("test backends", _backends_txn) == pool_only
 
     await eventually(runner_gone, "the runner's backend ends")
-    await sleep(0.6)  # longer than the detector's first reconnection delay
+    # Longer than the first reconnection delay of the session's detector,
+    # which runs on the reactor, not on the runner's clock.
+    await sleep(0.6)
     assert await runner_gone()
     assert ran == []
     [row] = await rows(db)
@@ -538,11 +602,11 @@ async def _set_attempts_txn(txn: Txn, job_id: int, attempts: int) -> None:
 
 
 @pytest_twisted.ensureDeferred
-async def test_backoff_never_exceeds_backoff_cap(db: Database, start_runner: StartRunner) -> None:
+async def test_backoff_never_exceeds_backoff_cap(
+    db: Database, start_runner: StartRunner, clock: task.Clock
+) -> None:
     """However many attempts a job has had, its next retry is at most
     backoff_cap away (and computing it does not overflow)."""
-    clock = task.Clock()
-    clock.advance(time.time())
 
     async def handler(p: Any) -> None:
         raise ValueError("still broken")

@@ -11,6 +11,7 @@ from typing import Any
 import psycopg2
 import pytest
 import pytest_twisted
+from twisted.internet.task import Clock
 
 from pleromad.domain import lifecycle, password_reset
 from pleromad.domain.login import LoginFailed, verify_login
@@ -400,16 +401,18 @@ async def test_reset_refuses_mismatch_and_empty_with_the_form(
 
 @pytest_twisted.ensureDeferred
 async def test_unknown_expired_and_deleted_account_tokens_are_refused(
-    rt: Runtime, client: Client, dsn: str
+    rt: Runtime, serve: Callable[..., Client], clock: Clock
 ) -> None:
-    """An unknown token, one past its valid_until and one of an account deleted
-    since are all invalid: 404 page on GET, 400 on POST, password unchanged."""
+    """An unknown token, one RESET_TTL old by the runtime's clock and one of an
+    account deleted since are all invalid: 404 page on GET, 400 on POST,
+    password unchanged."""
+    rt = replace(rt, clock=clock)
+    client = serve(build_gateway(rt))
     user = await make_user(rt)
     expired = token_of(await password_reset.create_reset_link(rt, user))
-    query(dsn, "UPDATE password_reset_tokens SET valid_until = now() - interval '1 second'")
-    assert query(
-        dsn, "SELECT valid_until - now() > interval '23 hours' FROM password_reset_tokens"
-    ) == [(False,)]
+    clock.advance(password_reset.RESET_TTL - 1)
+    assert await password_reset.token_is_live(rt, expired)
+    clock.advance(1)
     for token in ("no-such-token", expired):
         code, page = await text_of(await client.get(f"/api/pleroma/password_reset/{token}"))
         assert code == 404 and "Invalid token" in page
@@ -421,22 +424,24 @@ async def test_unknown_expired_and_deleted_account_tokens_are_refused(
     # ones it sees) is refused all the same: its account is gone.
     bob = await make_user(rt, "bob")
     await lifecycle.delete_account(rt, bob.id)
-    late = await rt.db.run_interaction("late link", password_resets.create_txn, bob.id, 3600)
+    late = await rt.db.run_interaction(
+        "late link", password_resets.create_txn, bob.id, clock.seconds() + 3600
+    )
     assert (await client.get(f"/api/pleroma/password_reset/{late}")).code == 404
 
 
 @pytest_twisted.ensureDeferred
-async def test_fresh_link_is_valid_for_a_day(rt: Runtime, dsn: str) -> None:
-    """A new link is stored as a digest and is valid for 24 hours."""
+async def test_fresh_link_is_valid_for_a_day(rt: Runtime, dsn: str, clock: Clock) -> None:
+    """A new link is stored as a digest and is valid for 24 hours from its
+    making, by the runtime's clock."""
+    rt = replace(rt, clock=clock)
     user = await make_user(rt)
     token = token_of(await password_reset.create_reset_link(rt, user))
-    [(stored, hours)] = query(
-        dsn,
-        "SELECT token_hash, round(extract(epoch FROM valid_until - now()) / 3600)"
-        " FROM password_reset_tokens",
+    [(stored, valid_until)] = query(
+        dsn, "SELECT token_hash, extract(epoch FROM valid_until)::float8 FROM password_reset_tokens"
     )
     assert stored == oauth.digest(token) and token not in stored
-    assert hours == 24
+    assert valid_until == pytest.approx(clock.seconds() + 24 * 3600, abs=1e-5)
 
 
 @pytest_twisted.ensureDeferred

@@ -253,6 +253,9 @@ def smtp_mailer(port: int, **kwargs: Any) -> SMTPMailer:
     return SMTPMailer(reactor, port=port, envelope_from=FROM, **kwargs)
 
 
+NOW = datetime.datetime(2024, 5, 17, 12, 30, tzinfo=datetime.UTC)
+
+
 def with_mail(config: Config, **changes: Any) -> Config:
     return dataclasses.replace(config, mail=dataclasses.replace(config.mail, **changes))
 
@@ -260,6 +263,7 @@ def with_mail(config: Config, **changes: Any) -> Config:
 def message(config: Config, to: str = "alice@example.com", **kwargs: Any) -> EmailMessage:
     kwargs.setdefault("subject", "Confirm your account")
     kwargs.setdefault("text", "Follow this link to confirm:\nhttp://localhost:4000/confirm\n")
+    kwargs.setdefault("now", NOW.timestamp())
     return compose(config, "Alice", to, **kwargs)
 
 
@@ -278,20 +282,21 @@ def test_compose_sets_the_headers_and_a_text_part(config: Config) -> None:
     """compose() writes From (the instance name on [mail] from), To, Subject,
     Date, a Message-ID on the instance's domain and Auto-Submitted, with a
     single text/plain body; non-ASCII goes quoted-printable, not 8bit."""
-    now = datetime.datetime(2024, 5, 17, 12, 30, tzinfo=datetime.UTC)
     config = dataclasses.replace(
         config,
         instance=dataclasses.replace(config.instance, name="Café Social"),
         server=dataclasses.replace(config.server, base_url="https://social.example"),
     )
-    m = compose(config, "Zoë", "zoe@example.com", "Bienvenue à bord", "Héllo\n", now=now)
+    m = compose(
+        config, "Zoë", "zoe@example.com", "Bienvenue à bord", "Héllo\n", now=NOW.timestamp()
+    )
     again = BytesParser(policy=policy.default).parsebytes(m.as_bytes())
     assert again["From"].addresses[0].display_name == "Café Social"
     assert again["From"].addresses[0].addr_spec == "noreply@localhost"
     assert again["To"].addresses[0].display_name == "Zoë"
     assert again["To"].addresses[0].addr_spec == "zoe@example.com"
     assert again["Subject"] == "Bienvenue à bord"
-    assert again["Date"].datetime == now
+    assert again["Date"].datetime == NOW
     assert again["Message-ID"].startswith("<") and again["Message-ID"].endswith("@social.example>")
     assert again["Auto-Submitted"] == "auto-generated"
     assert again.get_content_type() == "text/plain"
@@ -304,7 +309,7 @@ def test_compose_adds_html_as_an_alternative(config: Config) -> None:
     """With html, the body is multipart/alternative: the text first, then the HTML;
     a [mail] from with a display name of its own keeps it."""
     config = with_mail(config, from_address="Pleroma Robot <robot@pleroma.example>")
-    m = compose(config, "", "bob@example.com", "Reset", "plain words", "<p>rich words</p>")
+    m = compose(config, "", "bob@example.com", "Reset", "plain words", "<p>rich words</p>", now=0.0)
     again = BytesParser(policy=policy.default).parsebytes(m.as_bytes())
     assert str(again["From"]) == "Pleroma Robot <robot@pleroma.example>"
     assert str(again["To"]) == "bob@example.com"
@@ -330,7 +335,7 @@ def test_compose_refuses_header_injection_and_bad_addresses(
     """A line break in a name, address or subject, or an address that does not
     parse, is a ValueError: user input never adds a header."""
     with pytest.raises(ValueError):
-        compose(config, to_name, to_address, subject, "text")
+        compose(config, to_name, to_address, subject, "text", now=0.0)
 
 
 # -- plugins -------------------------------------------------------------------------

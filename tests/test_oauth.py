@@ -7,13 +7,16 @@ from __future__ import annotations
 import base64
 import json
 import re
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 import pytest_twisted
+from twisted.internet.task import Clock
 
+from pleromad.domain.oauth import CODE_TTL
 from pleromad.runtime import Runtime
 from pleromad.store import users
 from pleromad.store.users import User
@@ -631,9 +634,12 @@ async def test_token_endpoint_failures(rt: Runtime, client: Client, dsn: str) ->
 
 
 @pytest_twisted.ensureDeferred
-async def test_code_grant_failures(rt: Runtime, client: Client, dsn: str) -> None:
+async def test_code_grant_failures(rt: Runtime, serve: Callable[..., Client], clock: Clock) -> None:
     """A code is refused by another app, with another redirect URI, or once
-    expired; a refused exchange leaves a live code usable."""
+    CODE_TTL has passed by the runtime's clock; a refused exchange leaves a
+    live code usable."""
+    rt = replace(rt, clock=clock)
+    client = serve(build_gateway(rt))
     await make_user(rt)
     app = await register(client)
     other = await register(client)
@@ -660,10 +666,11 @@ async def test_code_grant_failures(rt: Runtime, client: Client, dsn: str) -> Non
     ):
         assert response.code == 400
         assert await body(response) == {"error": "Invalid credentials"}
+    clock.advance(CODE_TTL - 1)
     assert (await exchange(app)).code == 200
 
     code = oob_code(await (await login(client, app)).text("utf-8"))
-    query(dsn, "UPDATE oauth_authorizations SET valid_until = now() - interval '1 second'")
+    clock.advance(CODE_TTL)
     response = await exchange(app)
     assert response.code == 400
 

@@ -10,6 +10,7 @@ import pytest
 import pytest_twisted
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred
+from twisted.internet.task import Clock
 
 from pleromad.errors import Forbidden
 from pleromad.runtime import Runtime
@@ -17,7 +18,6 @@ from pleromad.web.base import Call, api_app, route
 from pleromad.web.root import build_gateway
 from pleromad.web.site import Gateway, body_limit
 from tests.conftest import Client
-from tests.helpers import sleep
 
 
 async def get_json(response: Any) -> Any:
@@ -160,10 +160,12 @@ class Echo:
     app = api_app()
 
     def __init__(self) -> None:
+        self.arrived: Deferred[None] = Deferred()
         self.gate: Deferred[None] = Deferred()
 
     @route(app, "/slow", "GET")
     async def slow(self, call: Call) -> Any:
+        self.arrived.callback(None)
         await self.gate
         return {"done": True}
 
@@ -204,7 +206,7 @@ async def slow_request_in_flight(serve: Any) -> tuple[Echo, Gateway, Deferred[An
     family = Echo()
     gateway = Gateway(family.app.resource(), 10_000_000)
     pending = serve(gateway, contract=False).get("/slow")
-    await sleep(0.2)
+    await family.arrived
     return family, gateway, pending
 
 
@@ -224,7 +226,12 @@ async def test_drain_waits_for_requests_in_flight(serve: Any) -> None:
 async def test_drain_gives_up_after_its_timeout(serve: Any) -> None:
     """A request that never finishes does not hold shutdown past the drain timeout."""
     family, gateway, pending = await slow_request_in_flight(serve)
-    await gateway.drain(reactor, 0.2)
+    clock = Clock()
+    drained = gateway.drain(clock, 10)
+    clock.advance(9.9)
+    assert not drained.called
+    clock.advance(0.1)
+    await drained
     family.gate.callback(None)
     await pending
 

@@ -309,23 +309,25 @@ async def email_invite(rt: Runtime, admin: User, email: str, name: str | None) -
         raise BadRequest(DELIVERIES_DISABLED)
     # Compose once before any change: a bad address is a 400 with nothing created.
     try:
-        compose(rt.config, name or email, email, "check", "check")
+        compose(rt.config, name or email, email, "check", "check", now=rt.clock.seconds())
     except ValueError:
         raise BadRequest("Invalid value for email: not an e-mail address") from None
     invite = await rt.db.run_interaction(
-        "admin email invite", _email_invite_txn, rt.config, email, name
+        "admin email invite", _email_invite_txn, rt.config, email, name, rt.clock.seconds()
     )
     audit(admin, "e-mailed invite", email, token=invite.token)
     return invite
 
 
-async def _email_invite_txn(txn: Txn, config: Config, email: str, name: str | None) -> Invite:
+async def _email_invite_txn(
+    txn: Txn, config: Config, email: str, name: str | None, now: float
+) -> Invite:
     invite = await invites.create_invite_txn(txn)
     url = f"{config.server.base_url}/registration/{invite.token}"
     instance_name = config.instance.name
     greeting = f"{name}, you" if name else "You"
     text = f"{greeting} are invited to {instance_name}.\n\nRegister an account here:\n{url}\n"
-    message = compose(config, name or email, email, f"Invitation to {instance_name}", text)
+    message = compose(config, name or email, email, f"Invitation to {instance_name}", text, now=now)
     await enqueue_mail_txn(txn, message)
     return invite
 

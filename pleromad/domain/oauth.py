@@ -211,7 +211,14 @@ async def authorize(
     """A code for the client and a cookie session (over a token of the same
     app and scopes) for the browser, replacing the browser's old session."""
     return await rt.db.run_interaction(
-        "authorize", _authorize_txn, app.id, user.id, scopes, redirect_uri, old_session_id
+        "authorize",
+        _authorize_txn,
+        app.id,
+        user.id,
+        scopes,
+        redirect_uri,
+        old_session_id,
+        rt.clock.seconds() + CODE_TTL,
     )
 
 
@@ -222,11 +229,12 @@ async def _authorize_txn(
     scopes: list[str],
     redirect_uri: str,
     old_session_id: str | None,
+    code_valid_until: float,
 ) -> Authorized:
     if old_session_id is not None:
         await oauth.delete_session_txn(txn, old_session_id)
     code = await oauth.create_authorization_txn(
-        txn, app_id, user_id, scopes, redirect_uri, CODE_TTL
+        txn, app_id, user_id, scopes, redirect_uri, code_valid_until
     )
     issued = await oauth.create_token_txn(txn, app_id, user_id, scopes)
     session_id = await oauth.create_session_txn(txn, issued.token.id)
@@ -269,14 +277,20 @@ async def code_grant(rt: Runtime, app: App, code: str, redirect_uri: str | None)
     """Exchange a live, unused code of this app; the account must still be
     allowed to log in (DECISIONS 4).  A refused exchange leaves the code unused."""
     return await rt.db.run_interaction(
-        "authorization code grant", _code_grant_txn, rt.config, app.id, code, redirect_uri
+        "authorization code grant",
+        _code_grant_txn,
+        rt.config,
+        app.id,
+        code,
+        redirect_uri,
+        rt.clock.seconds(),
     )
 
 
 async def _code_grant_txn(
-    txn: Txn, config: Config, app_id: int, code: str, redirect_uri: str | None
+    txn: Txn, config: Config, app_id: int, code: str, redirect_uri: str | None, now: float
 ) -> Granted:
-    authorization = await oauth.consume_authorization_txn(txn, app_id, code)
+    authorization = await oauth.consume_authorization_txn(txn, app_id, code, now)
     if authorization is None:
         raise InvalidCredentials()
     # RFC 6749 4.1.3: when the client names its redirect URI, it must be the one authorized.

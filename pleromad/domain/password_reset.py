@@ -42,7 +42,10 @@ def reset_url(base_url: str, token: str) -> str:
 async def create_reset_link(rt: Runtime, user: User) -> str:
     """A new reset link for the local account ``user``."""
     token = await rt.db.run_interaction(
-        "create password reset", password_resets.create_txn, user.id, RESET_TTL
+        "create password reset",
+        password_resets.create_txn,
+        user.id,
+        rt.clock.seconds() + RESET_TTL,
     )
     return reset_url(rt.config.server.base_url, token)
 
@@ -50,7 +53,7 @@ async def create_reset_link(rt: Runtime, user: User) -> str:
 async def token_is_live(rt: Runtime, token: str) -> bool:
     """Whether ``token`` can still reset a password (unused, unexpired)."""
     found = await rt.db.run_interaction(
-        "check password reset", password_resets.live_user_id_txn, token
+        "check password reset", password_resets.live_user_id_txn, token, rt.clock.seconds()
     )
     return found is not None
 
@@ -68,14 +71,16 @@ async def reset(rt: Runtime, token: str, password: str, confirmation: str) -> Us
     password_hash = await rt.passwords.hash(password)
     # Spending the token is the atomic step: of two resets racing with one
     # link, the second finds it used.
-    user = await rt.db.run_interaction("password reset", _reset_txn, token, password_hash)
+    user = await rt.db.run_interaction(
+        "password reset", _reset_txn, token, password_hash, rt.clock.seconds()
+    )
     if user is None:
         raise ResetRefused(INVALID_TOKEN, bad_token=True)
     return user
 
 
-async def _reset_txn(txn: Txn, token: str, password_hash: str) -> User | None:
-    user_id = await password_resets.consume_txn(txn, token)
+async def _reset_txn(txn: Txn, token: str, password_hash: str, now: float) -> User | None:
+    user_id = await password_resets.consume_txn(txn, token, now)
     if user_id is None:
         return None
     await password_resets.delete_unused_txn(txn, user_id)

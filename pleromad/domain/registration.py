@@ -260,6 +260,7 @@ async def register(
             key_pair,
             invite,
             today(rt),
+            rt.clock.seconds(),
             new_confirmation_token() if pending else None,
         )
     except psycopg2.errors.UniqueViolation as e:
@@ -290,6 +291,7 @@ async def _create_account_txn(
     key_pair: KeyPair,
     invite: str | None,
     on: date,
+    now: float,
     confirmation_token: str | None,
 ) -> User:
     if invite is not None:
@@ -320,7 +322,7 @@ async def _create_account_txn(
         key_pair=key_pair,
     )
     if confirmation_token is not None:
-        await enqueue_confirmation_txn(txn, config, user)
+        await enqueue_confirmation_txn(txn, config, user, now)
     return user
 
 
@@ -412,11 +414,13 @@ async def resend_confirmation(rt: Runtime, login: str, client_key: str) -> Allow
     if not allowance.allowed:
         raise Throttled(allowance)
     if rt.config.instance.account_activation_required and isinstance(login, str):
-        await rt.db.run_interaction("resend confirmation", _resend_txn, rt.config, login)
+        await rt.db.run_interaction(
+            "resend confirmation", _resend_txn, rt.config, login, rt.clock.seconds()
+        )
     return allowance
 
 
-async def _resend_txn(txn: Txn, config: Config, login: str) -> None:
+async def _resend_txn(txn: Txn, config: Config, login: str, now: float) -> None:
     user = await users.get_user_by_login_txn(txn, login)
     if user is None or not user.local or user.deleted or not user.confirmation_pending:
         return
@@ -425,4 +429,4 @@ async def _resend_txn(txn: Txn, config: Config, login: str) -> None:
             txn, user.id, confirmation_token=new_confirmation_token()
         )
         assert user is not None
-    await enqueue_confirmation_txn(txn, config, user)
+    await enqueue_confirmation_txn(txn, config, user, now)

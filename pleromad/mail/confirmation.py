@@ -18,8 +18,9 @@ def confirmation_url(config: Config, user_id: int, token: str) -> str:
     return f"{config.server.base_url}/api/account/confirm_email/{user_id}/{quote(token, safe='')}"
 
 
-def confirmation_message(config: Config, user: User) -> EmailMessage:
-    """The message for ``user``, who must have an e-mail address and a token."""
+def confirmation_message(config: Config, user: User, now: float) -> EmailMessage:
+    """The message for ``user``, who must have an e-mail address and a token,
+    dated ``now``."""
     assert user.email is not None and user.confirmation_token is not None
     instance = config.instance.name
     url = confirmation_url(config, user.id, user.confirmation_token)
@@ -37,12 +38,12 @@ def confirmation_message(config: Config, user: User) -> EmailMessage:
     # Names may hold line breaks, which headers may not.
     to_name = " ".join(user.display_name.split())
     subject = " ".join(f"{instance} account confirmation".split())
-    return compose(config, to_name, user.email, subject, text, markup)
+    return compose(config, to_name, user.email, subject, text, markup, now=now)
 
 
-async def enqueue_confirmation_txn(txn: Txn, config: Config, user: User) -> int | None:
+async def enqueue_confirmation_txn(txn: Txn, config: Config, user: User, now: float) -> int | None:
     """Queue the confirmation mail in the caller's transaction; the job id,
     or None for an account without an e-mail address."""
     if user.email is None or user.confirmation_token is None:
         return None
-    return await enqueue_mail_txn(txn, confirmation_message(config, user))
+    return await enqueue_mail_txn(txn, confirmation_message(config, user, now))

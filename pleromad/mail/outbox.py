@@ -45,9 +45,10 @@ def compose(
     text: str,
     html: str | None = None,
     *,
-    now: datetime | None = None,
+    now: float,
 ) -> EmailMessage:
-    """A message from the instance to one person: a text/plain body, or a
+    """A message from the instance to one person, dated ``now`` (seconds since
+    the epoch, from the caller's clock): a text/plain body, or a
     multipart/alternative of it and ``html``.
 
     From is ``[mail] from``, shown as the instance name unless the setting
@@ -60,7 +61,7 @@ def compose(
     message["From"] = Address(own_name or config.instance.name, addr_spec=from_address)
     message["To"] = Address(to_name, addr_spec=to_address)
     message["Subject"] = subject
-    message["Date"] = format_datetime(now or datetime.now(UTC))
+    message["Date"] = format_datetime(datetime.fromtimestamp(now, UTC))
     # An explicit domain: make_msgid's default looks the host name up in DNS,
     # which may block the reactor.
     domain = urlsplit(config.server.base_url).hostname or "localhost"

@@ -86,25 +86,29 @@ async def get_app_by_client_id_txn(txn: Txn, client_id: str) -> App | None:
 
 
 async def create_authorization_txn(
-    txn: Txn, app_id: int, user_id: int, scopes: list[str], redirect_uri: str, ttl: float
+    txn: Txn, app_id: int, user_id: int, scopes: list[str], redirect_uri: str, valid_until: float
 ) -> str:
-    """A single-use authorization code valid for ``ttl`` seconds."""
+    """A single-use authorization code valid until ``valid_until`` (seconds
+    since the epoch)."""
     code = new_secret()
     await txn.execute(
         "INSERT INTO oauth_authorizations (code_hash, app_id, user_id, scopes, redirect_uri,"
-        " valid_until) VALUES (%s, %s, %s, %s, %s, now() + make_interval(secs => %s))",
-        (digest(code), app_id, user_id, scopes, redirect_uri, ttl),
+        " valid_until) VALUES (%s, %s, %s, %s, %s, to_timestamp(%s))",
+        (digest(code), app_id, user_id, scopes, redirect_uri, valid_until),
     )
     return code
 
 
-async def consume_authorization_txn(txn: Txn, app_id: int, code: str) -> dict[str, Any] | None:
-    """Mark a live, unused code of this app used; its user and scopes, or None."""
+async def consume_authorization_txn(
+    txn: Txn, app_id: int, code: str, now: float
+) -> dict[str, Any] | None:
+    """Mark a code of this app that is unused and live at ``now`` used; its
+    user and scopes, or None."""
     return await txn.fetchone(
         "UPDATE oauth_authorizations SET used = true"
-        " WHERE code_hash = %s AND app_id = %s AND NOT used AND valid_until > now()"
+        " WHERE code_hash = %s AND app_id = %s AND NOT used AND valid_until > to_timestamp(%s)"
         " RETURNING user_id, scopes, redirect_uri",
-        (digest(code), app_id),
+        (digest(code), app_id, now),
     )
 
 
