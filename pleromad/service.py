@@ -20,17 +20,20 @@ last.
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import sys
 from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 from typing import Any, ClassVar, NoReturn
 
 from twisted.application.internet import TimerService
 from twisted.application.service import MultiService, Service
 from twisted.internet.defer import Deferred, maybeDeferred
 from twisted.internet.endpoints import serverFromString
-from twisted.internet.interfaces import IListeningPort, IReactorTime
+from twisted.internet.error import CannotListenError
+from twisted.internet.interfaces import IListeningPort, IReactorTime, IStreamServerEndpoint
 from twisted.logger import Logger
 from twisted.python import usage
 from twisted.python.failure import Failure
@@ -62,8 +65,15 @@ DRAIN_SECONDS = 10.0
 # deleted (any node may do it).
 HOUSEKEEPING_SECONDS = 300.0
 
+
+class StartError(Exception):
+    """A part of the daemon cannot start; ``str()`` is the one line to report."""
+
+
 # Failures that mean "cannot start", reported as one line, not a traceback.
 _START_ERRORS = (
+    StartError,
+    ConfigError,
     DatabaseUnavailable,
     EmbeddedPostgresError,
     schema.SchemaError,
@@ -82,6 +92,11 @@ class Options(usage.Options):
     ]
 
     def postOptions(self) -> None:
+        from twisted.internet import reactor
+
+        # Where each checked value came from, as the operator wrote it.
+        self.listen_option = "--listen" if self["listen"] is not None else "[server] listen"
+        data_dir_option = "--data-dir" if self["data-dir"] is not None else "[server] data_dir"
         try:
             self.config = load_config(
                 self["config"],
@@ -89,8 +104,54 @@ class Options(usage.Options):
                 data_dir=self["data-dir"],
                 dsn=self["dsn"],
             )
+            parse_endpoint(reactor, self.config.server.listen, self.listen_option)
+            check_data_dir(self.config.server.data_dir, data_dir_option)
         except ConfigError as e:
             exit_with(f"config error: {e}", EXIT_CONFIG)
+
+
+def parse_endpoint(reactor: Any, description: str, option: str) -> IStreamServerEndpoint:
+    """The server endpoint ``description`` names, parsed without listening;
+    :class:`ConfigError` naming ``option`` if Twisted refuses the string or
+    its port cannot exist (Twisted itself would only fail at listen time)."""
+    try:
+        endpoint = serverFromString(reactor, description)
+    except Exception as e:  # parsers raise ValueError, TypeError, IndexError, OSError...
+        reason = " ".join(str(e).split()) or type(e).__name__
+        raise ConfigError(f"{option}: {description}: not a usable endpoint: {reason}") from None
+    # The TCP and SSL endpoints keep their port as _port.
+    port = getattr(endpoint, "_port", None)
+    if isinstance(port, int) and not 0 <= port <= 65535:
+        raise ConfigError(f"{option}: {description}: port {port} is outside 0..65535")
+    return endpoint
+
+
+def check_data_dir(path: Path, option: str) -> None:
+    """Refuse a data folder this user could not create, read or write, before
+    anything is started in it."""
+    existing = path
+    try:
+        while not existing.exists():
+            existing = existing.parent
+    except OSError as e:
+        raise ConfigError(f"{option}: {path}: {e.strerror or e}") from None
+    if not existing.is_dir():
+        raise ConfigError(f"{option}: {existing}: not a folder")
+    needed = os.R_OK | os.W_OK | os.X_OK if existing == path else os.W_OK | os.X_OK
+    if not os.access(existing, needed):
+        verb = "read and write" if existing == path else "create folders in"
+        raise ConfigError(f"{option}: {existing}: this user cannot {verb} it")
+
+
+def listen_failure(option: str, description: str, error: CannotListenError) -> StartError:
+    """One line for a port that cannot be bound: in use, or not allowed."""
+    cause = error.socketError
+    where = f"port {error.port}" if isinstance(error.port, int) else str(error.port)
+    if getattr(cause, "errno", None) == errno.EADDRINUSE:
+        reason = f"{where} is in use"
+    else:
+        reason = f"cannot listen on {where}: {getattr(cause, 'strerror', None) or cause}"
+    return StartError(f"{option} {description}: {reason}")
 
 
 def exit_with(message: str, status: int) -> NoReturn:
@@ -109,7 +170,9 @@ def say(message: str) -> None:
 def makeService(options: Options) -> MultiService:
     from twisted.internet import reactor
 
-    return build_daemon(reactor, options.config, SystemdNotifier(reactor))
+    return build_daemon(
+        reactor, options.config, SystemdNotifier(reactor), listen_option=options.listen_option
+    )
 
 
 def build_daemon(
@@ -117,11 +180,14 @@ def build_daemon(
     config: Config,
     notifier: SystemdNotifier,
     on_failure: Callable[[Failure], None] | None = None,
+    *,
+    listen_option: str = "[server] listen",
 ) -> MultiService:
     """The daemon's service tree (see the module's docstring).
 
     ``on_failure`` hears a failed start; by default it is reported in one
-    line and the process exits 1.
+    line and the process exits 1.  ``listen_option`` is how the public
+    endpoint was given, for that line.
     """
     top = MultiService()
     notifier.setServiceParent(top)
@@ -135,7 +201,7 @@ def build_daemon(
         runtime,
         JobsService(reactor, runtime),
         housekeeping_service(lambda: runtime.runtime, reactor),
-        WebService(reactor, runtime),
+        WebService(reactor, runtime, listen_option),
         Ready(notifier),
     ):
         child.setServiceParent(daemon)
@@ -333,9 +399,10 @@ class WebService(AsyncService):
 
     name = "web"
 
-    def __init__(self, reactor: Any, runtime: RuntimeService) -> None:
+    def __init__(self, reactor: Any, runtime: RuntimeService, listen_option: str) -> None:
         self._reactor = reactor
         self._runtime = runtime
+        self._listen_option = listen_option
         self._gateway: Gateway | None = None
         self._port: IListeningPort | None = None
 
@@ -344,7 +411,7 @@ class WebService(AsyncService):
         config = rt.config
         self._gateway = build_gateway(rt)
         site = PleromadSite(self._gateway, body_limit(config.instance.upload_limit))
-        self._port = await serverFromString(self._reactor, config.server.listen).listen(site)
+        self._port = await listen(self._reactor, config.server.listen, self._listen_option, site)
         log.info(
             "pleromad serving {base_url} on {address}",
             base_url=config.server.base_url,
@@ -356,6 +423,15 @@ class WebService(AsyncService):
             await self._port.stopListening()
         if self._gateway is not None:
             await self._gateway.drain(self._reactor, DRAIN_SECONDS)
+
+
+async def listen(reactor: Any, description: str, option: str, factory: Any) -> IListeningPort:
+    """Listen on the endpoint ``description`` (given as ``option``); a port
+    that cannot be bound is a :class:`StartError`."""
+    try:
+        return await parse_endpoint(reactor, description, option).listen(factory)
+    except CannotListenError as e:
+        raise listen_failure(option, description, e) from None
 
 
 class Ready(Service):

@@ -317,3 +317,81 @@ def test_sighup_reloads_custom_emoji(tmp_path: Path, dsn: str, daemons: list[Dae
         assert time.monotonic() < deadline, "the emoji were not reloaded"
         time.sleep(0.1)
     assert daemon.terminate() == CLEAN_STOP
+
+
+def twistd(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``twistd -n pleromad ARGS``, run to its end, its log in tmp_path/log."""
+    return subprocess.run(
+        [
+            str(BIN / "twistd"),
+            "-n",
+            "--pidfile=",
+            "--logfile",
+            str(tmp_path / "log"),
+            "pleromad",
+            *args,
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize(
+    ("listen", "reason"),
+    [
+        ("bogus:xyz", "not a usable endpoint: Unknown endpoint type: 'bogus'"),
+        ("4000x", "not a usable endpoint: Unknown endpoint type: '4000x'"),
+        ("tcp:notaport", "not a usable endpoint: invalid literal for int()"),
+        ("tcp:4000:colour=red", "not a usable endpoint: "),
+        ("tcp:99999", "port 99999 is outside 0..65535"),
+        ("tcp:-1", "port -1 is outside 0..65535"),
+    ],
+)
+def test_a_bad_listen_is_one_line_and_exits_78(tmp_path: Path, listen: str, reason: str) -> None:
+    """An endpoint Twisted refuses, or a port that cannot exist, is a
+    configuration error: one line naming the option, exit 78, and nothing
+    started (no data folder, no database)."""
+    result = twistd(tmp_path, "--listen", listen, "--data-dir", "data")
+    assert result.returncode == 78
+    [line] = result.stderr.splitlines()
+    assert line.startswith(f"pleromad: config error: --listen: {listen}: {reason}")
+    assert not (tmp_path / "data").exists()
+
+
+def test_a_bad_listen_in_the_file_names_the_key(tmp_path: Path) -> None:
+    """The same mistake in the configuration file names [server] listen."""
+    config = tmp_path / "pleromad.toml"
+    config.write_text('[server]\nlisten = "tcp:70000"\n')
+    result = twistd(tmp_path, "--config", str(config))
+    assert result.returncode == 78
+    expected = (
+        "pleromad: config error: [server] listen: tcp:70000: port 70000 is outside 0..65535\n"
+    )
+    assert result.stderr == expected
+
+
+def test_a_data_folder_that_is_not_one_is_refused_before_start(tmp_path: Path) -> None:
+    """A data folder that cannot be used (here a file stands in its way) is a
+    configuration error, in one line naming the option."""
+    (tmp_path / "afile").write_text("")
+    result = twistd(tmp_path, "--data-dir", "afile/data")
+    assert result.returncode == 78
+    assert (
+        result.stderr == f"pleromad: config error: --data-dir: {tmp_path / 'afile'}: not a folder\n"
+    )
+
+
+def test_a_port_in_use_is_one_line_and_exits_1(tmp_path: Path, dsn: str) -> None:
+    """A port another process holds: exit 1 after one line saying so, no
+    traceback in the log."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        listen = f"tcp:{port}:interface=127.0.0.1"
+        result = twistd(tmp_path, "--listen", listen, "--dsn", dsn)
+    assert result.returncode == 1
+    assert result.stderr == f"pleromad: cannot start: --listen {listen}: port {port} is in use\n"
+    assert "Traceback" not in (tmp_path / "log").read_text()
