@@ -39,6 +39,7 @@ __all__ = [
     "InstanceConfig",
     "MailConfig",
     "MediaConfig",
+    "MetricsConfig",
     "ProxyConfig",
     "RateLimitsConfig",
     "ServerConfig",
@@ -596,6 +597,19 @@ class FederationConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class MetricsConfig:
+    listen: str = _option(
+        "",
+        _string(),
+        doc=(
+            "Where to serve Prometheus metrics at /metrics: a Twisted server endpoint string "
+            'of its own, e.g. "tcp:9090:interface=127.0.0.1" (never the public [server] listen). '
+            "Empty = no metrics. Anyone who reaches it can read them: keep it private."
+        ),
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """Everything the daemon was configured with; `source` is the file, if any."""
 
@@ -609,6 +623,7 @@ class Config:
     rate_limits: RateLimitsConfig
     proxy: ProxyConfig
     federation: FederationConfig
+    metrics: MetricsConfig
     source: Path | None
 
 
@@ -624,6 +639,7 @@ SECTIONS: tuple[tuple[str, type[DataclassInstance]], ...] = (
     ("rate_limits", RateLimitsConfig),
     ("proxy", ProxyConfig),
     ("federation", FederationConfig),
+    ("metrics", MetricsConfig),
 )
 
 

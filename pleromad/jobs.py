@@ -49,6 +49,7 @@ from txpostgres import txpostgres
 
 from pleromad.db.pool import Txn, as_interaction, connect_kwargs, new_connection
 from pleromad.deferreds import within
+from pleromad.metrics import Metrics
 from pleromad.store import jobs as store
 
 log = Logger()
@@ -100,8 +101,10 @@ class JobRunner(Service):
         backoff_base: float = 5.0,
         backoff_cap: float = 3600.0,
         stop_timeout: float = 10.0,
+        metrics: Metrics | None = None,
     ) -> None:
         self.node = uuid.uuid4().hex
+        self._metrics = metrics or Metrics()
         self._reactor = reactor
         self._clock: IReactorTime = clock or reactor  # type: ignore[assignment]
         self._dsn = dsn
@@ -222,9 +225,11 @@ class JobRunner(Service):
         try:
             await handler(job["payload"])
         except GiveUp as e:
+            self._metrics.job_failures.labels(job["kind"]).inc()
             log.info("job {id} ({kind}) attempt {attempt} gave up: {reason}", reason=e, **fields)
             await self._record(job, store.fail_txn, self.node, attempt, f"gave up: {e}", None)
         except Exception as e:
+            self._metrics.job_failures.labels(job["kind"]).inc()
             retry_at = None
             if attempt < job["max_attempts"]:
                 delay = e.delay if isinstance(e, RetryAt) else self._backoff(attempt)

@@ -8,6 +8,7 @@ The daemon is a tree of small services (:func:`build_daemon`)::
         │          and stops once the ones after it have stopped
         ├── database      embedded server, migrations, pool
         ├── runtime       what the parts share; custom emoji, reloaded on SIGHUP
+        ├── metrics       /metrics on [metrics] listen (when set); reactor lag
         ├── jobs          the job runner
         ├── housekeeping  TimerService: purges what has expired
         ├── web           the HTTP port; on stop, requests in flight finish
@@ -48,10 +49,12 @@ from pleromad.emoji.loader import EmojiLoadError
 from pleromad.jobs import Handler, JobRunner
 from pleromad.mail.outbox import MAIL_JOB, mail_job_handler
 from pleromad.mail.plugins import mailer_for
+from pleromad.metrics import LAG_INTERVAL, Metrics, measure_lag, metrics_site
 from pleromad.plugins import PluginError
 from pleromad.runtime import Runtime, build_runtime
 from pleromad.sdnotify import SystemdNotifier
 from pleromad.store import captchas, settings
+from pleromad.store import jobs as job_store
 from pleromad.web.root import build_gateway
 from pleromad.web.site import Gateway, PleromadSite, body_limit
 
@@ -105,6 +108,7 @@ class Options(usage.Options):
                 dsn=self["dsn"],
             )
             parse_endpoint(reactor, self.config.server.listen, self.listen_option)
+            check_metrics_listen(reactor, self.config)
             check_data_dir(self.config.server.data_dir, data_dir_option)
         except ConfigError as e:
             exit_with(f"config error: {e}", EXIT_CONFIG)
@@ -124,6 +128,22 @@ def parse_endpoint(reactor: Any, description: str, option: str) -> IStreamServer
     if isinstance(port, int) and not 0 <= port <= 65535:
         raise ConfigError(f"{option}: {description}: port {port} is outside 0..65535")
     return endpoint
+
+
+def check_metrics_listen(reactor: Any, config: Config) -> None:
+    """The metrics endpoint, when set, parses and is not the public one:
+    metrics must never be served to the world beside the API."""
+    metrics = config.metrics.listen
+    if not metrics:
+        return
+    own = parse_endpoint(reactor, metrics, "[metrics] listen")
+    public = serverFromString(reactor, config.server.listen)
+    port = getattr(own, "_port", None)
+    if metrics == config.server.listen or (port and port == getattr(public, "_port", None)):
+        raise ConfigError(
+            f"[metrics] listen: {metrics}: must not be the public [server] listen"
+            f" ({config.server.listen})"
+        )
 
 
 def check_data_dir(path: Path, option: str) -> None:
@@ -194,30 +214,32 @@ def build_daemon(
     daemon = InOrder(on_failure or _start_failed(reactor))
     daemon.setName("pleromad")
     daemon.setServiceParent(top)
-    database = DatabaseService(reactor, config)
+    metrics = Metrics()
+    database = DatabaseService(reactor, config, metrics)
     runtime = RuntimeService(reactor, config, database)
     for child in (
         database,
         runtime,
-        JobsService(reactor, runtime),
+        MetricsService(reactor, runtime, metrics),
+        JobsService(reactor, runtime, metrics),
         housekeeping_service(lambda: runtime.runtime, reactor),
-        WebService(reactor, runtime, listen_option),
+        WebService(reactor, runtime, listen_option, metrics),
         Ready(notifier),
     ):
         child.setServiceParent(daemon)
     return top
 
 
-def job_handlers(rt: Runtime, reactor: Any) -> dict[str, Handler]:
+def job_handlers(rt: Runtime, reactor: Any, metrics: Metrics | None = None) -> dict[str, Handler]:
     """Every kind of job the daemon runs, by kind (``reactor`` for the
-    handlers that talk to the network).
+    handlers that talk to the network, ``metrics`` for those that count).
 
     A module that queues jobs offers their handlers as ``handlers(rt)``;
     adding it to this list is all it takes for the daemon to run them.
     """
     collected: dict[str, Handler] = {}
     groups: Iterable[Mapping[str, Handler]] = (
-        {MAIL_JOB: mail_job_handler(mailer_for(rt.config, reactor))},
+        {MAIL_JOB: mail_job_handler(mailer_for(rt.config, reactor), metrics)},
         lifecycle.handlers(rt),
         actor_keys.handlers(rt),
         delivery.handlers(rt),
@@ -306,9 +328,10 @@ class DatabaseService(AsyncService):
 
     name = "database"
 
-    def __init__(self, reactor: Any, config: Config) -> None:
+    def __init__(self, reactor: Any, config: Config, metrics: Metrics) -> None:
         self._reactor = reactor
         self._config = config
+        self._metrics = metrics
         self._server = DatabaseServer(config)
         self._db: Database | None = None
 
@@ -321,7 +344,7 @@ class DatabaseService(AsyncService):
     async def start(self) -> None:
         dsn = await self._server.start()
         await schema.migrate(self._reactor, dsn)
-        db = Database(self._reactor, dsn, self._config.database.pool_size)
+        db = Database(self._reactor, dsn, self._config.database.pool_size, metrics=self._metrics)
         await db.open()
         self._db = db
 
@@ -378,19 +401,62 @@ class JobsService(AsyncService):
 
     name = "jobs"
 
-    def __init__(self, reactor: Any, runtime: RuntimeService) -> None:
+    def __init__(self, reactor: Any, runtime: RuntimeService, metrics: Metrics) -> None:
         self._reactor = reactor
         self._runtime = runtime
+        self._metrics = metrics
         self._runner: JobRunner | None = None
 
     async def start(self) -> None:
         rt = self._runtime.runtime
-        self._runner = JobRunner(self._reactor, rt.db.dsn, job_handlers(rt, self._reactor))
+        handlers = job_handlers(rt, self._reactor, self._metrics)
+        self._runner = JobRunner(self._reactor, rt.db.dsn, handlers, metrics=self._metrics)
         await self._runner.start()
 
     async def stop(self) -> None:
         if self._runner is not None:
             await self._runner.stop()
+
+
+class MetricsService(AsyncService):
+    """Prometheus' /metrics on ``[metrics] listen``, a port of its own (off
+    when empty), and the loop that measures the reactor's lag."""
+
+    name = "metrics"
+
+    def __init__(self, reactor: Any, runtime: RuntimeService, metrics: Metrics) -> None:
+        self._reactor = reactor
+        self._runtime = runtime
+        self._metrics = metrics
+        self._lag = measure_lag(metrics, reactor)
+        self._port: IListeningPort | None = None
+
+    async def start(self) -> None:
+        description = self._runtime.runtime.config.metrics.listen
+        if not description:
+            return
+        site = metrics_site(self._metrics, self.refresh)
+        self._port = await listen(self._reactor, description, "[metrics] listen", site)
+        self._lag.start(LAG_INTERVAL, now=True)
+        log.info("metrics on {address}", address=self._port.getHost())
+
+    async def refresh(self) -> None:
+        """Read what is measured at scrape time: the pool and the job queue."""
+        rt = self._runtime.runtime
+        stats = rt.db.stats()
+        self._metrics.db_in_use.set(stats.busy)
+        self._metrics.db_size.set(stats.size)
+        self._metrics.db_waiting.set(stats.waiting)
+        queue = await rt.db.run_interaction(
+            "job queue metrics", job_store.queue_txn, rt.clock.seconds()
+        )
+        self._metrics.set_queue(queue)
+
+    async def stop(self) -> None:
+        if self._lag.running:
+            self._lag.stop()
+        if self._port is not None:
+            await self._port.stopListening()
 
 
 class WebService(AsyncService):
@@ -399,10 +465,13 @@ class WebService(AsyncService):
 
     name = "web"
 
-    def __init__(self, reactor: Any, runtime: RuntimeService, listen_option: str) -> None:
+    def __init__(
+        self, reactor: Any, runtime: RuntimeService, listen_option: str, metrics: Metrics
+    ) -> None:
         self._reactor = reactor
         self._runtime = runtime
         self._listen_option = listen_option
+        self._metrics = metrics
         self._gateway: Gateway | None = None
         self._port: IListeningPort | None = None
 
@@ -410,7 +479,7 @@ class WebService(AsyncService):
         rt = self._runtime.runtime
         config = rt.config
         self._gateway = build_gateway(rt)
-        site = PleromadSite(self._gateway, body_limit(config.instance.upload_limit))
+        site = PleromadSite(self._gateway, body_limit(config.instance.upload_limit), self._metrics)
         self._port = await listen(self._reactor, config.server.listen, self._listen_option, site)
         log.info(
             "pleromad serving {base_url} on {address}",

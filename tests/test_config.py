@@ -21,6 +21,7 @@ from pleromad.config import (
     InstanceConfig,
     MailConfig,
     MediaConfig,
+    MetricsConfig,
     ProxyConfig,
     RateLimitsConfig,
     ServerConfig,
@@ -31,7 +32,7 @@ SAMPLE = Path(__file__).resolve().parent.parent / "etc" / "pleromad.toml"
 
 SECTIONS = (
     "server", "database", "instance", "captcha", "mail",
-    "media", "emoji", "rate_limits", "proxy", "federation",
+    "media", "emoji", "rate_limits", "proxy", "federation", "metrics",
 )  # fmt: skip
 
 PLEROMA_RESERVED = (
@@ -146,6 +147,7 @@ def test_defaults_are_those_of_design(tmp_path: Path, monkeypatch: pytest.Monkey
             max_body=1_000_000,
             user_agent=f"pleromad/{__version__}; +http://localhost:4000",
         ),
+        metrics=MetricsConfig(listen=""),
         source=None,
     )
 

@@ -185,6 +185,7 @@ def test_the_tree_starts_the_database_first_and_announces_readiness_last(tmp_pat
     assert [child.name for child in daemon] == [
         "database",
         "runtime",
+        "metrics",
         "jobs",
         "housekeeping",
         "web",

@@ -395,3 +395,45 @@ def test_a_port_in_use_is_one_line_and_exits_1(tmp_path: Path, dsn: str) -> None
     assert result.returncode == 1
     assert result.stderr == f"pleromad: cannot start: --listen {listen}: port {port} is in use\n"
     assert "Traceback" not in (tmp_path / "log").read_text()
+
+
+def test_metrics_on_their_own_port(tmp_path: Path, dsn: str, daemons: list[Daemon]) -> None:
+    """[metrics] listen serves Prometheus' text format at /metrics on its own
+    port: requests by route template, the pool, the reactor's lag; the
+    public port has no /metrics."""
+    metrics_port = free_port()
+    config = tmp_path / "pleromad.toml"
+    config.write_text(f'[metrics]\nlisten = "tcp:{metrics_port}:interface=127.0.0.1"\n')
+    daemon = Daemon(tmp_path, "--config", str(config), "--dsn", dsn)
+    daemons.append(daemon)
+    daemon.wait_healthy()
+    assert http_get(daemon.base + "/metrics")[0] == 404
+    with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10) as got:
+        assert got.headers["content-type"].startswith("text/plain; version=0.0.4")
+        text = got.read().decode("utf-8")
+    requests = [
+        line
+        for line in text.splitlines()
+        if line.startswith("pleromad_http_requests_total{")
+        and 'route="/api/pleroma/healthcheck"' in line
+        and 'status="200"' in line
+    ]
+    assert len(requests) == 1 and 'method="GET"' in requests[0]
+    assert 'pleromad_http_requests_total{method="GET",route="unmatched",status="404"}' in text
+    assert "pleromad_db_pool_size 10.0" in text
+    assert "pleromad_db_pool_waiting 0.0" in text
+    assert 'pleromad_db_interaction_duration_seconds_count{description="ping"}' in text
+    assert "pleromad_reactor_lag_seconds_count" in text
+    assert daemon.terminate() == CLEAN_STOP
+
+
+def test_metrics_on_the_public_listen_are_refused(tmp_path: Path) -> None:
+    """A metrics endpoint equal to the public one is a configuration error."""
+    config = tmp_path / "pleromad.toml"
+    config.write_text('[server]\nlisten = "tcp:4000"\n[metrics]\nlisten = "tcp:4000"\n')
+    result = twistd(tmp_path, "--config", str(config))
+    assert result.returncode == 78
+    assert result.stderr == (
+        "pleromad: config error: [metrics] listen: tcp:4000: must not be the public"
+        " [server] listen (tcp:4000)\n"
+    )

@@ -28,6 +28,7 @@ from twisted.logger import Logger
 from txpostgres import reconnection, retrying, txpostgres
 
 from pleromad.deferreds import uncancellable
+from pleromad.metrics import Metrics
 
 log = Logger()
 
@@ -105,6 +106,7 @@ class PoolStats:
     busy: int
     idle: int
     dead: int
+    waiting: int = 0  # interactions queued for a free connection
 
 
 def _reconnect_delays() -> Any:
@@ -193,8 +195,10 @@ class Database:
         size: int,
         *,
         acquire_timeout: float = 10.0,
+        metrics: Metrics | None = None,
     ) -> None:
         self.dsn = dsn
+        self.metrics = metrics or Metrics()
         self.size = size
         self._reactor = reactor
         self._acquire_timeout = acquire_timeout
@@ -235,7 +239,9 @@ class Database:
         dead = sum(1 for c in self._connections if c.detector.connectionIsDead)
         idle = sum(1 for c in self._free if not c.detector.connectionIsDead)
         busy = len(self._connections) - len(self._free)
-        return PoolStats(size=self.size, busy=busy, idle=idle, dead=dead)
+        return PoolStats(
+            size=self.size, busy=busy, idle=idle, dead=dead, waiting=len(self._waiters)
+        )
 
     def ping(self) -> Deferred[None]:
         """A trivial round trip, for the healthcheck."""
@@ -256,9 +262,21 @@ class Database:
         txpostgres would cancel with a blocking libpq call, and the connection
         must not return to the pool mid-transaction.
         """
-        return uncancellable(
-            Deferred.fromCoroutine(self._run_interaction(description, fn_txn, args, kwargs))
-        )
+        return uncancellable(Deferred.fromCoroutine(self._timed(description, fn_txn, args, kwargs)))
+
+    async def _timed(
+        self,
+        description: str,
+        fn_txn: Callable[..., Awaitable[R]],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> R:
+        started = self._reactor.seconds()
+        try:
+            return await self._run_interaction(description, fn_txn, args, kwargs)
+        finally:
+            elapsed = self._reactor.seconds() - started
+            self.metrics.db_seconds.labels(description).observe(elapsed)
 
     async def _run_interaction(
         self,

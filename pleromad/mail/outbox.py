@@ -31,6 +31,7 @@ from pleromad.config import Config
 from pleromad.db.pool import Txn
 from pleromad.jobs import Handler
 from pleromad.mail.interface import IMailer
+from pleromad.metrics import Metrics
 from pleromad.store import jobs
 
 MAIL_JOB = "mail"
@@ -101,11 +102,18 @@ def message_from_payload(payload: Mapping[str, Any]) -> EmailMessage:
     return message
 
 
-def mail_job_handler(mailer: IMailer) -> Handler:
+def mail_job_handler(mailer: IMailer, metrics: Metrics | None = None) -> Handler:
     """The job handler for :data:`MAIL_JOB`: sends the queued message with
-    ``mailer``; a failed send fails the attempt, which is retried."""
+    ``mailer``; a failed send fails the attempt, which is retried.  Each
+    outcome is counted in ``metrics``."""
+    counters = metrics or Metrics()
 
     async def send_mail(payload: Mapping[str, Any]) -> None:
-        await mailer.send(message_from_payload(payload))
+        try:
+            await mailer.send(message_from_payload(payload))
+        except Exception:
+            counters.mail_failed.inc()
+            raise
+        counters.mail_sent.inc()
 
     return send_mail

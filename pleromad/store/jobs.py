@@ -116,3 +116,18 @@ async def rescue_txn(txn: Txn, mine: Collection[int]) -> list[int]:
     if rows:
         await txn.execute("SELECT pg_notify(%s, '')", (CHANNEL,))
     return [row["id"] for row in rows]
+
+
+async def queue_txn(txn: Txn, now: float) -> list[dict[str, Any]]:
+    """Per kind, the pending jobs and how long the longest-due one has waited
+    (seconds; 0 when none is due), for the metrics.  statement_timeout bounds
+    it, so that a scrape never weighs on a database with a huge queue."""
+    await txn.execute("SET LOCAL statement_timeout = '2s'")
+    return await txn.fetchall(
+        "SELECT kind, count(*) AS pending,"
+        " coalesce(extract(epoch FROM to_timestamp(%(now)s) - min(coalesce(run_at, created_at))"
+        "          FILTER (WHERE run_at IS NULL OR run_at <= to_timestamp(%(now)s))), 0)::float8"
+        "   AS oldest_due"
+        " FROM jobs WHERE state = 'pending' GROUP BY kind",
+        {"now": now},
+    )

@@ -11,8 +11,11 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from klein import Klein
 from twisted.web.iweb import IRequest
 from twisted.web.resource import IResource, Resource
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import Map, RoutingException
 
 from pleromad.openapi.document import build_document
 from pleromad.runtime import Runtime
@@ -110,28 +113,40 @@ class Unrouted:
 class PrefixRouter(Resource):
     isLeaf = True
 
-    def __init__(self, routes: list[tuple[str, IResource]], fallback: IResource) -> None:
+    def __init__(self, routes: list[tuple[str, Klein]], fallback: IResource) -> None:
         super().__init__()
         # Longest first, so /api/v1/pleroma wins over /api/v1.
         self._routes = sorted(
-            ((tuple(p.strip("/").split("/")), r) for p, r in routes),
+            ((tuple(p.strip("/").split("/")), app, app.resource()) for p, app in routes),
             key=lambda route: -len(route[0]),
         )
         self._fallback = fallback
 
     def render(self, request: IRequest) -> Any:
         segments = tuple(s.decode("utf-8", "replace") for s in request.postpath)
-        for prefix, resource in self._routes:
+        for prefix, app, resource in self._routes:
             if segments[: len(prefix)] == prefix:
+                note_route(request, app.url_map, "/" + "/".join(segments))
                 return resource.render(request)
         return self._fallback.render(request)
+
+
+def note_route(request: IRequest, rules: Map, path: str) -> None:
+    """Record on ``request`` the rule template that routes it, for the
+    metrics (left as UNMATCHED when none does)."""
+    method = request.method.decode("ascii", "replace")
+    try:
+        rule, _ = rules.bind("", path_info=path).match(method=method, return_rule=True)
+    except (HTTPException, RoutingException):
+        return
+    request.route = rule.rule
 
 
 def build_gateway(rt: Runtime) -> Gateway:
     """The whole resource tree of the daemon, as the site serves it."""
     routes = []
     for family_class in FAMILIES:
-        resource = family_class(rt).app.resource()
-        routes += [(prefix, resource) for prefix in family_class.prefixes]
+        app = family_class(rt).app
+        routes += [(prefix, app) for prefix in family_class.prefixes]
     tree = PrefixRouter(routes, Unrouted().app.resource())
     return Gateway(tree, body_limit(rt.config.instance.upload_limit))

@@ -22,6 +22,7 @@ from twisted.web.server import Request, Site
 
 from pleromad.deferreds import within
 from pleromad.errors import ApiError
+from pleromad.metrics import UNMATCHED, Metrics
 from pleromad.web.access_log import access_log_line
 from pleromad.web.base import REQUEST_ID, write_json
 from pleromad.web.params import decode_body
@@ -57,6 +58,10 @@ class PleromadRequest(Request):
 
     body_too_large = False
     _received = 0
+    # The route template that answered (set by the router), for the metrics.
+    route = UNMATCHED
+    # When the whole request had arrived, by the site's reactor.
+    arrived = 0.0
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -82,15 +87,30 @@ class PleromadRequest(Request):
             return
         super().handleContentChunk(data)
 
+    def requestReceived(self, command: bytes, path: bytes, version: bytes) -> None:
+        self.arrived = self.channel.site.reactor.seconds()
+        super().requestReceived(command, path, version)
+
 
 class PleromadSite(Site):
     requestFactory = PleromadRequest
     displayTracebacks = False
 
-    def __init__(self, gateway: Gateway, body_limit: int, **kwargs: Any) -> None:
+    def __init__(
+        self, gateway: Gateway, body_limit: int, metrics: Metrics | None = None, **kwargs: Any
+    ) -> None:
         kwargs.setdefault("logFormatter", access_log_line)
         super().__init__(gateway, **kwargs)
         self.body_limit = body_limit
+        self.metrics = metrics or Metrics()
+
+    def log(self, request: Request) -> None:
+        """The access log line, and the request counted (HTTPChannel calls
+        this once per answered request)."""
+        super().log(request)
+        seconds = self.reactor.seconds() - getattr(request, "arrived", 0.0)
+        route = getattr(request, "route", UNMATCHED)
+        self.metrics.request_done(route, request.method, request.code, seconds)
 
 
 class Gateway(Resource):
