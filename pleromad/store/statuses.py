@@ -58,8 +58,12 @@ class Status(_Post):
 
     reblog_of_id: int | None
     created_at: datetime
-    # A remote status's ActivityPub id and its page (None for local ones).
+    # ActivityPub: a local status' Note and Create are named by these uuids;
+    # a remote one keeps the ids (and HTML page) its server gave it.
+    object_uuid: str
+    activity_uuid: str
     ap_id: str | None
+    activity_ap_id: str | None
     url: str | None
 
 
@@ -263,21 +267,6 @@ async def get_visible_txn(txn: Txn, status_id: int, viewer_id: int | None) -> St
 async def get_status_txn(txn: Txn, status_id: int) -> Status | None:
     """The status, whoever may see it (for its owner's changes)."""
     row = await txn.fetchone(f"SELECT {_COLUMNS} FROM statuses s WHERE s.id = %s", (status_id,))
-    return None if row is None else Status(**row)
-
-
-async def get_by_ap_id_txn(txn: Txn, ap_id: str) -> Status | None:
-    """The remote status (or remote reblog, by its Announce) with this ActivityPub id."""
-    row = await txn.fetchone(f"SELECT {_COLUMNS} FROM statuses s WHERE s.ap_id = %s", (ap_id,))
-    return None if row is None else Status(**row)
-
-
-async def get_by_object_uuid_txn(txn: Txn, object_uuid: str) -> Status | None:
-    """The local status whose Note is ``<base_url>/objects/<object_uuid>``."""
-    row = await txn.fetchone(
-        f"SELECT {_COLUMNS} FROM statuses s WHERE s.object_uuid = %s AND s.ap_id IS NULL",
-        (object_uuid,),
-    )
     return None if row is None else Status(**row)
 
 
