@@ -348,7 +348,8 @@ async def test_replies_thread_under_statuses_their_author_may_see(
 ) -> None:
     """A reply to a local status is threaded under it (its conversation, its
     author); a reply to a private status its author may not see is not; a
-    reply whose parent is unknown joins the conversation sharing its ``context``."""
+    reply whose parent is unknown joins the conversation its ``context``
+    names: one of ours, or that of a remote status sharing it."""
     alice = await make_user(rt, "alice")
     bob = await remote_user(rt, "bob")
     parent = await post(rt, alice)
@@ -357,6 +358,11 @@ async def test_replies_thread_under_statuses_their_author_may_see(
     sneaky = await create(rt, bob, note(bob, inReplyTo=local_uri(rt, secret)))
     orphan = await create(
         rt, bob, note(bob, inReplyTo="https://remote.example/objects/gone", context="ctx:1")
+    )
+    ours = f"{rt.config.server.base_url}/contexts/{secret}"
+    in_our_thread = await create(rt, bob, note(bob, context=ours))
+    unknown_thread = await create(
+        rt, bob, note(bob, context=f"{rt.config.server.base_url}/contexts/12345")
     )
     rows = dict(
         (r[0], r[1:])
@@ -369,6 +375,8 @@ async def test_replies_thread_under_statuses_their_author_may_see(
     assert rows[reply["id"]] == (parent, alice.id, parent)
     assert rows[sneaky["id"]][:2] == (None, None)
     assert rows[orphan["id"]] == (None, None, parent)
+    assert rows[in_our_thread["id"]][2] == secret
+    assert rows[unknown_thread["id"]][2] == stored(rt, unknown_thread["id"])
     context = await (await client.get(f"/api/v1/statuses/{parent}/context")).json()
     assert [s["uri"] for s in context["descendants"]] == [reply["id"]]
     assert received(rt, alice) == []

@@ -36,6 +36,7 @@ from twisted.logger import Logger
 
 from pleromad.db.pool import Txn
 from pleromad.domain import content, notifications
+from pleromad.ids import parse_id
 from pleromad.store import favourites as favourites_store
 from pleromad.store import media as media_store
 from pleromad.store import objects
@@ -408,10 +409,8 @@ async def store_note_txn(
     new_id = await store.new_id_txn(txn)
     if parent is not None:
         conversation_id = parent.conversation_id
-    elif note.context is not None:
-        conversation_id = await store.conversation_of_context_txn(txn, note.context) or new_id
     else:
-        conversation_id = new_id
+        conversation_id = await _conversation_txn(txn, note.context, base_url) or new_id
     mentioned = await users_store.ids_by_ap_id_txn(txn, note.addressed)
     followers_url = await users_store.followers_url_txn(txn, author.id)
     written = await store.insert_status_txn(
@@ -446,6 +445,22 @@ async def store_note_txn(
     await media_store.attach_remote_txn(txn, new_id, author.id, note.attachments)
     await notifications.on_status_txn(txn, new_id)
     return new_id
+
+
+async def _conversation_txn(txn: Txn, context: str | None, base_url: str) -> int | None:
+    """The conversation a ``context`` names: one of ours
+    (``<base_url>/contexts/<id>``), or that of a remote status sharing it."""
+    if context is None:
+        return None
+    local = context.removeprefix(base_url.rstrip("/") + "/contexts/")
+    if local != context:
+        conversation_id = parse_id(local)
+        if conversation_id is not None and await store.conversation_exists_txn(
+            txn, conversation_id
+        ):
+            return conversation_id
+        return None
+    return await store.conversation_of_context_txn(txn, context)
 
 
 # -- Update and Delete -----------------------------------------------------------------
