@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import quote
 
 from pleromad.config import Config
-from pleromad.store.statuses import Loaded, Shown
+from pleromad.store.statuses import Loaded, Shown, Status
 from pleromad.store.users import User
 from pleromad.views.accounts import render_account
 from pleromad.views.dates import masto_date
@@ -69,13 +69,17 @@ class _Renderer:
             return self._reblog(shown)
         return self._post(shown)
 
-    def _urls(self, status_id: int) -> tuple[str, str]:
-        return f"{self.base_url}/objects/{status_id}", f"{self.base_url}/notice/{status_id}"
+    def _urls(self, status: Status) -> tuple[str, str]:
+        """``uri`` and ``url``: a remote status's ActivityPub id and its page
+        on its server (the id when it named none)."""
+        if status.ap_id is not None:
+            return status.ap_id, status.url or status.ap_id
+        return f"{self.base_url}/objects/{status.id}", f"{self.base_url}/notice/{status.id}"
 
     def _post(self, shown: Shown) -> dict[str, Any]:
         status = shown.status
         users = self.loaded.users
-        uri, url = self._urls(status.id)
+        uri, url = self._urls(status)
         parent_author = users.get(status.in_reply_to_account_id or 0)
         return {
             "id": str(status.id),
