@@ -17,6 +17,7 @@ from pleromad.domain.idempotency import KEY_LIMIT
 from pleromad.openapi import (
     accounts,
     admin,
+    inbox,
     media,
     notifications,
     oauth,
@@ -40,6 +41,7 @@ FAMILIES = (
     pleroma,
     oauth,
     admin,
+    inbox,
 )
 
 # (method, path as documented) -> the route's access; None for a route
