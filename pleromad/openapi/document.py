@@ -18,6 +18,7 @@ from pleromad.openapi import (
     accounts,
     admin,
     discovery,
+    inbox,
     media,
     notifications,
     oauth,
@@ -42,6 +43,7 @@ FAMILIES = (
     oauth,
     admin,
     discovery,
+    inbox,
 )
 
 # (method, path as documented) -> the route's access; None for a route
