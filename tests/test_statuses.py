@@ -51,7 +51,8 @@ PLEROMA_STATUS_KEYS = {
     "local", "conversation_id", "in_reply_to_account_acct", "content", "spoiler_text",
 }  # fmt: skip
 ATTACHMENT_KEYS = {
-    "id", "url", "remote_url", "preview_url", "text_url", "type", "description", "pleroma",
+    "id", "url", "remote_url", "preview_url", "text_url", "type", "description", "blurhash",
+    "pleroma",
 }  # fmt: skip
 
 # Hostile input and what must never come out of it.
