@@ -26,7 +26,7 @@ from pleromad.db import schema
 from pleromad.db.embedded import EmbeddedPostgresError
 from pleromad.db.pool import Database, DatabaseUnavailable
 from pleromad.db.server import DatabaseServer
-from pleromad.domain import actor_keys, follow_import, idempotency, lifecycle
+from pleromad.domain import actor_keys, delivery, follow_import, idempotency, lifecycle
 from pleromad.emoji.loader import EmojiLoadError
 from pleromad.jobs import JobRunner
 from pleromad.mail.outbox import MAIL_JOB, mail_job_handler
@@ -149,6 +149,7 @@ class PleromadService(Service):
                 MAIL_JOB: mail_job_handler(mailer),
                 **lifecycle.handlers(rt),
                 **actor_keys.handlers(rt),
+                **delivery.handlers(rt),
                 **follow_import.handlers(rt),
             },
         )
