@@ -16,6 +16,7 @@ from pleromad import __version__
 from pleromad.domain.idempotency import KEY_LIMIT
 from pleromad.openapi import (
     accounts,
+    activitypub,
     admin,
     discovery,
     inbox,
@@ -43,6 +44,7 @@ FAMILIES = (
     oauth,
     admin,
     discovery,
+    activitypub,
     inbox,
 )
 

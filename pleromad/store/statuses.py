@@ -65,6 +65,8 @@ class Status(_Post):
     ap_id: str | None
     activity_ap_id: str | None
     url: str | None
+    # The ActivityStreams context (thread) a remote status named.
+    context: str | None
 
 
 _STATUS_FIELDS = tuple(f.name for f in fields(Status))
@@ -267,6 +269,21 @@ async def get_visible_txn(txn: Txn, status_id: int, viewer_id: int | None) -> St
 async def get_status_txn(txn: Txn, status_id: int) -> Status | None:
     """The status, whoever may see it (for its owner's changes)."""
     row = await txn.fetchone(f"SELECT {_COLUMNS} FROM statuses s WHERE s.id = %s", (status_id,))
+    return None if row is None else Status(**row)
+
+
+async def get_by_ap_id_txn(txn: Txn, ap_id: str) -> Status | None:
+    """The remote status (or remote reblog, by its Announce) with this ActivityPub id."""
+    row = await txn.fetchone(f"SELECT {_COLUMNS} FROM statuses s WHERE s.ap_id = %s", (ap_id,))
+    return None if row is None else Status(**row)
+
+
+async def get_by_object_uuid_txn(txn: Txn, object_uuid: str) -> Status | None:
+    """The local status whose Note is ``<base_url>/objects/<object_uuid>``."""
+    row = await txn.fetchone(
+        f"SELECT {_COLUMNS} FROM statuses s WHERE s.object_uuid = %s AND s.ap_id IS NULL",
+        (object_uuid,),
+    )
     return None if row is None else Status(**row)
 
 
