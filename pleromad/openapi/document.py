@@ -16,7 +16,9 @@ from pleromad import __version__
 from pleromad.domain.idempotency import KEY_LIMIT
 from pleromad.openapi import (
     accounts,
+    activitypub,
     admin,
+    discovery,
     inbox,
     media,
     notifications,
@@ -41,6 +43,8 @@ FAMILIES = (
     pleroma,
     oauth,
     admin,
+    discovery,
+    activitypub,
     inbox,
 )
 
@@ -275,6 +279,8 @@ def _response(response: Response) -> dict[str, Any]:
     if response.media_type is not None:
         schema = response.schema if response.schema is not None else FILE
         described["content"] = {response.media_type: {"schema": schema}}
+        for media_type, alternative in response.alternatives.items():
+            described["content"][media_type] = {"schema": alternative}
     if response.headers:
         described["headers"] = {
             name: {"description": text, "schema": STRING} for name, text in response.headers.items()

@@ -83,6 +83,8 @@ class Response:
     schema: Schema | None = None
     media_type: str | None = "application/json"
     headers: Mapping[str, str] = field(default_factory=dict)
+    # The same answer in other media types (content negotiation): type -> schema.
+    alternatives: Mapping[str, Schema] = field(default_factory=dict)
 
 
 def answer(schema: Schema, description: str = "Success.", **headers: str) -> Response:

@@ -58,9 +58,15 @@ class Status(_Post):
 
     reblog_of_id: int | None
     created_at: datetime
-    # A remote status's ActivityPub id and its page (None for local ones).
+    # ActivityPub: a local status' Note and Create are named by these uuids;
+    # a remote one keeps the ids (and HTML page) its server gave it.
+    object_uuid: str
+    activity_uuid: str
     ap_id: str | None
+    activity_ap_id: str | None
     url: str | None
+    # The ActivityStreams context (thread) a remote status named.
+    context: str | None
 
 
 _STATUS_FIELDS = tuple(f.name for f in fields(Status))

@@ -14,9 +14,10 @@ from typing import Any
 from urllib.parse import quote
 
 from pleromad.config import Config
-from pleromad.store.statuses import Loaded, Shown, Status
+from pleromad.store.statuses import Loaded, Shown
 from pleromad.store.users import User
 from pleromad.views.accounts import render_account
+from pleromad.views.activitypub import note_id, notice_url
 from pleromad.views.dates import masto_date
 from pleromad.views.media import render_attachment
 from pleromad.views.relationships import relationship_entity
@@ -69,22 +70,14 @@ class _Renderer:
             return self._reblog(shown)
         return self._post(shown)
 
-    def _urls(self, status: Status) -> tuple[str, str]:
-        """``uri`` and ``url``: a remote status's ActivityPub id and its page
-        on its server (the id when it named none)."""
-        if status.ap_id is not None:
-            return status.ap_id, status.url or status.ap_id
-        return f"{self.base_url}/objects/{status.id}", f"{self.base_url}/notice/{status.id}"
-
     def _post(self, shown: Shown) -> dict[str, Any]:
         status = shown.status
         users = self.loaded.users
-        uri, url = self._urls(status)
         parent_author = users.get(status.in_reply_to_account_id or 0)
         return {
             "id": str(status.id),
-            "uri": uri,
-            "url": url,
+            "uri": note_id(status, self.base_url),
+            "url": notice_url(status, self.base_url),
             "account": self.account(status.account_id),
             "in_reply_to_id": _id(status.in_reply_to_id),
             "in_reply_to_account_id": _id(status.in_reply_to_account_id),

@@ -21,8 +21,10 @@ from pleromad.openapi.document import build_document
 from pleromad.runtime import Runtime
 from pleromad.views.prebuilt import Prebuilt
 from pleromad.web.accounts import AccountsApi
+from pleromad.web.activitypub import ActivityPubApi
 from pleromad.web.admin import AdminApi
 from pleromad.web.base import Access, api_app
+from pleromad.web.discovery import DiscoveryApi
 from pleromad.web.emoji import EmojiApi
 from pleromad.web.inbox import InboxApi
 from pleromad.web.media import MediaApi
@@ -68,6 +70,8 @@ FAMILIES = (
     NotificationsApi,
     PleromaNotificationsApi,
     AdminApi,
+    DiscoveryApi,
+    ActivityPubApi,
     InboxApi,
     ContractApi,
 )
