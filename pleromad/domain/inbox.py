@@ -77,8 +77,8 @@ def dispatch_key(activity_type: str, object_type: str | None = None) -> str:
     return activity_type if object_type is None else f"{activity_type}/{object_type}"
 
 
-# The object types a remote post may have (see remote_statuses.parse_note).
-_POST_TYPES = ("Note", "Question", "Article", "Page")
+# The object types a remote post may have.
+_POST_TYPES = sorted(remote_statuses.NOTE_TYPES | remote_statuses.CONVERTED_TYPES)
 
 # What applies each kind of activity; other modules may add theirs with
 # :func:`register`.
