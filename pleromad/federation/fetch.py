@@ -58,6 +58,7 @@ _CONNECT_TIMEOUT = 10.0
 # Answers whose body is not wanted (a delivery's, a redirect's, an error's)
 # are not read beyond this.
 _REPLY_LIMIT = 64 * 1024
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 # Names whose every address was refused, remembered to explain a failed connect.
 _REFUSED_NAMES = 256
 
@@ -78,8 +79,8 @@ class TooLarge(FetchError):
 class BadStatus(FetchError):
     """The server answered with a status other than 200."""
 
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
+    def __init__(self, status: int, message: str = "") -> None:
+        super().__init__(message or f"answered {status}")
         self.status = status
 
 
@@ -116,8 +117,13 @@ def is_private_address(address: str) -> bool:
         ip = ipaddress.ip_address(address.split("%", 1)[0])
     except ValueError:
         return True
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        # An IPv4 address inside an IPv6 one reaches that IPv4 address.
+        embedded = ip.ipv4_mapped or ip.sixtofour
+        if embedded is None and ip in _NAT64:
+            embedded = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+        if embedded is not None:
+            ip = embedded
     return (
         not ip.is_global
         or ip.is_multicast
