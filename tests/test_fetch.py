@@ -226,13 +226,15 @@ async def test_slow_server_times_out(peers: StartPeer) -> None:
 @pytest_twisted.ensureDeferred
 async def test_wrong_answers(peers: StartPeer) -> None:
     """HTML, malformed JSON, a JSON array, a document without an id and an
-    error status are all refused with their reason."""
+    error status (whatever the size of its page) are all refused with their
+    reason."""
     peer = peers()
     peer.answer("/html", b"<html></html>", headers={"Content-Type": "text/html"})
     peer.answer("/broken", b"{not json", headers={"Content-Type": AP_CONTENT_TYPE})
     peer.document("/array", [1, 2])
     peer.document("/anonymous", {"type": "Note"})
     peer.answer("/gone", b"", status=410)
+    peer.answer("/crash", b"x" * 100_000, status=500)
     client = fetcher()
     for path, error, reason in (
         ("/html", BadDocument, "text/html"),
@@ -240,6 +242,7 @@ async def test_wrong_answers(peers: StartPeer) -> None:
         ("/array", BadDocument, "not an object"),
         ("/anonymous", BadDocument, "no id"),
         ("/gone", BadStatus, "410"),
+        ("/crash", BadStatus, "500"),
         ("/missing", BadStatus, "404"),
     ):
         with pytest.raises(error, match=reason):

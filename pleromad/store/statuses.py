@@ -295,6 +295,15 @@ async def conversation_of_context_txn(txn: Txn, context: str) -> int | None:
     return None if found is None else int(found)
 
 
+async def conversation_exists_txn(txn: Txn, conversation_id: int) -> bool:
+    return bool(
+        await txn.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM statuses WHERE conversation_id = %s)",
+            (conversation_id,),
+        )
+    )
+
+
 async def context_txn(
     txn: Txn, status: Status, viewer_id: int | None
 ) -> tuple[list[int], list[int]]:
