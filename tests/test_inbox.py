@@ -664,18 +664,21 @@ async def test_a_block_ends_follows_both_ways_and_later_follows_are_rejected(
     assert one(rt.db.dsn, "SELECT count(*) FROM blocks") == 0
 
 
+@pytest.mark.parametrize("sent", ["document", "id"])
 @pytest_twisted.ensureDeferred
 async def test_an_update_of_the_actor_refreshes_the_account(
-    rt: Runtime, alice: RemoteActor
+    rt: Runtime, alice: RemoteActor, sent: str
 ) -> None:
-    """An Update of alice's Person by alice stores the document it carries."""
+    """An Update of alice's Person by alice stores the document it carries,
+    or, when it names her by id alone, her document fetched again."""
     them = await remote_user(rt, alice)
     document = {**alice.document(), "name": "Alice Renamed", "manuallyApprovesFollowers": True}
+    alice.peer.document("/users/alice", document)
     update = {
         "id": f"{alice.id}#updates/1",
         "type": "Update",
         "actor": alice.id,
-        "object": document,
+        "object": document if sent == "document" else alice.id,
     }
     await inbox.apply(rt, update, them.id)
     assert one(rt.db.dsn, "SELECT name, locked FROM users WHERE id = %s", (them.id,)) == (
