@@ -28,7 +28,8 @@ from pleromad.db.pool import Database, DatabaseUnavailable
 from pleromad.db.server import DatabaseServer
 from pleromad.domain import follow_import, idempotency, lifecycle
 from pleromad.emoji.loader import EmojiLoadError
-from pleromad.jobs import JobRunner
+from pleromad.jobs import Handler, JobRunner
+from pleromad.mail.interface import IMailer
 from pleromad.mail.outbox import MAIL_JOB, mail_job_handler
 from pleromad.mail.plugins import mailer_for
 from pleromad.plugins import PluginError
@@ -142,15 +143,7 @@ class PleromadService(Service):
         site = PleromadSite(self._gateway, body_limit(config.instance.upload_limit))
         endpoint = serverFromString(self._reactor, config.server.listen)
         self._port = await endpoint.listen(site)
-        self._jobs = JobRunner(
-            self._reactor,
-            dsn,
-            handlers={
-                MAIL_JOB: mail_job_handler(mailer),
-                **lifecycle.handlers(rt),
-                **follow_import.handlers(rt),
-            },
-        )
+        self._jobs = JobRunner(self._reactor, dsn, job_handlers(rt, mailer))
         await self._jobs.start()
         self._housekeeping = LoopingCall(lambda: Deferred.fromCoroutine(_housekeep(rt)))
         self._housekeeping.clock = self._reactor
@@ -205,6 +198,16 @@ class PleromadService(Service):
         if self._db is not None:
             await self._db.close()
         await self._server.stop()
+
+
+def job_handlers(rt: Runtime, mailer: IMailer) -> dict[str, Handler]:
+    """Every kind of job the daemon runs, by kind; the tests that run whole
+    servers register the same."""
+    return {
+        MAIL_JOB: mail_job_handler(mailer),
+        **lifecycle.handlers(rt),
+        **follow_import.handlers(rt),
+    }
 
 
 async def _housekeep(rt: Runtime) -> None:
