@@ -19,6 +19,8 @@ How several daemons share the queue without running a job twice:
 
 A failed attempt is retried with exponential backoff until the job's
 ``max_attempts``; then it stays in the table as ``failed`` for the operator.
+A handler that knows better says so: :class:`RetryAt` retries on its own
+schedule (a server's Retry-After), :class:`GiveUp` fails the job at once.
 If the dedicated connection itself drops while jobs run (a database restart),
 their locks are gone and another node may run them again: handlers must be
 idempotent, as retries already require.  An outcome is recorded only while
@@ -33,6 +35,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
+from contextvars import ContextVar
 from typing import Any
 
 from twisted.application.service import Service
@@ -55,8 +58,30 @@ Handler = Callable[[Mapping[str, Any]], Awaitable[None]]
 # A job in flight in this process: its id and the attempt it is on.
 _Attempt = tuple[int, int]
 
+# The attempt number of the job a handler is running (1 for the first).
+_current_attempt: ContextVar[int] = ContextVar("job_attempt")
+
 # 2**62 times any sane base is far past any cap; more would overflow a float.
 _MAX_DOUBLINGS = 62
+
+
+class RetryAt(Exception):
+    """Raised by a handler: try again in ``delay`` seconds rather than after
+    the runner's own backoff (still within the job's ``max_attempts``)."""
+
+    def __init__(self, delay: float, reason: str = "") -> None:
+        super().__init__(reason or f"retry in {delay:g} s")
+        self.delay = max(0.0, delay)
+
+
+class GiveUp(Exception):
+    """Raised by a handler: this job can never succeed; it is failed at once."""
+
+
+def current_attempt() -> int:
+    """The attempt number of the job the calling handler runs (1, 2, ...),
+    for handlers that pace their own retries with :class:`RetryAt`."""
+    return _current_attempt.get()
 
 
 class JobRunner(Service):
@@ -192,18 +217,22 @@ class JobRunner(Service):
     async def _execute(self, job: dict[str, Any]) -> None:
         handler = self._handlers[job["kind"]]
         attempt = job["attempts"]
+        _current_attempt.set(attempt)
+        fields = {"id": job["id"], "kind": job["kind"], "attempt": attempt}
         try:
             await handler(job["payload"])
+        except GiveUp as e:
+            log.info("job {id} ({kind}) attempt {attempt} gave up: {reason}", reason=e, **fields)
+            await self._record(job, store.fail_txn, self.node, attempt, f"gave up: {e}", None)
         except Exception as e:
             retry_at = None
             if attempt < job["max_attempts"]:
-                retry_at = self._clock.seconds() + self._backoff(attempt)
-            log.failure(
-                "job {id} ({kind}) attempt {attempt} failed",
-                id=job["id"],
-                kind=job["kind"],
-                attempt=attempt,
-            )
+                delay = e.delay if isinstance(e, RetryAt) else self._backoff(attempt)
+                retry_at = self._clock.seconds() + delay
+            if isinstance(e, RetryAt):
+                log.info("job {id} ({kind}) attempt {attempt}: {reason}", reason=e, **fields)
+            else:
+                log.failure("job {id} ({kind}) attempt {attempt} failed", **fields)
             await self._record(
                 job, store.fail_txn, self.node, attempt, f"{type(e).__name__}: {e}", retry_at
             )

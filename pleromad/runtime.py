@@ -7,7 +7,7 @@ from functools import cached_property
 from typing import Any
 
 from twisted.cred.portal import Portal
-from twisted.internet.interfaces import IReactorTime
+from twisted.internet.interfaces import IReactorPluggableNameResolver, IReactorTime
 
 from pleromad.auth.passwords import PasswordHasher
 from pleromad.auth.realm import build_portal
@@ -17,6 +17,7 @@ from pleromad.db.pool import Database
 from pleromad.domain.captcha import provider_for
 from pleromad.domain.rate_limits import RateLimiter
 from pleromad.emoji import EmojiSet
+from pleromad.federation.fetch import Fetcher
 from pleromad.media.interface import IUploader
 from pleromad.media.plugins import uploader_for
 
@@ -35,6 +36,8 @@ class Runtime:
     uploader: IUploader
     # Custom emoji; reloaded on SIGHUP.
     emoji: EmojiSet
+    # The guarded HTTP client of federation (fetches and deliveries).
+    fetcher: Fetcher
 
     @cached_property
     def portal(self) -> Portal:
@@ -47,7 +50,16 @@ def build_runtime(
     clock: Any,
     cookie_secret: bytes,
     passwords: PasswordHasher | None = None,
+    *,
+    fetcher: Fetcher | None = None,
 ) -> Runtime:
+    if fetcher is None:
+        fetcher = Fetcher(
+            _network_reactor(clock),
+            config.federation,
+            allow_http=config.server.base_url.startswith("http:"),
+            clock=clock,
+        )
     return Runtime(
         config=config,
         db=db,
@@ -58,4 +70,14 @@ def build_runtime(
         captcha=provider_for(config, clock),
         uploader=uploader_for(config, clock),
         emoji=EmojiSet(config.emoji.dir, config.server.base_url),
+        fetcher=fetcher,
     )
+
+
+def _network_reactor(clock: Any) -> Any:
+    """``clock`` when it is a reactor; the global one when a test drives time with a Clock."""
+    if IReactorPluggableNameResolver.providedBy(clock):
+        return clock
+    from twisted.internet import reactor
+
+    return reactor

@@ -17,7 +17,7 @@ from twisted.internet import task
 from twisted.internet.defer import Deferred
 
 from pleromad.db.pool import Database, Txn
-from pleromad.jobs import JobRunner
+from pleromad.jobs import GiveUp, JobRunner, RetryAt, current_attempt
 from pleromad.store import jobs as store
 from tests.conftest import StartRunner
 from tests.helpers import eventually, query, sleep
@@ -558,3 +558,53 @@ async def test_backoff_never_exceeds_backoff_cap(db: Database, start_runner: Sta
     row = await eventually(recorded, "the failed attempt is recorded")
     assert row["state"] == "pending"
     assert row["run_at"] == pytest.approx(clock.seconds() + 60.0, abs=0.01)
+
+
+@pytest_twisted.ensureDeferred
+async def test_handler_paces_its_own_retries(db: Database, start_runner: StartRunner) -> None:
+    """A handler that raises RetryAt(delay) is due again after that delay,
+    not the runner's backoff, and knows which attempt it is on."""
+    clock = task.Clock()
+    clock.advance(time.time())
+    seen: list[int] = []
+
+    async def handler(p: Any) -> None:
+        seen.append(current_attempt())
+        raise RetryAt(1234.0, "come back later")
+
+    await start_runner({"paced": handler}, clock=clock, backoff_base=5.0)
+    await enqueue(db, "paced", {}, max_attempts=2)
+
+    async def recorded() -> dict[str, Any] | None:
+        [row] = await rows(db)
+        return row if row["attempts"] == 1 and row["state"] == "pending" else None
+
+    row = await eventually(recorded, "the attempt is recorded")
+    assert row["run_at"] == pytest.approx(clock.seconds() + 1234.0, abs=0.01)
+    assert "come back later" in row["last_error"]
+    clock.advance(1234.0)
+    await eventually(lambda: len(seen) == 2, "the second attempt")
+    [row] = await eventually(lambda: _failed(db), "the last attempt fails the job")
+    assert seen == [1, 2]
+
+
+async def _failed(db: Database) -> list[dict[str, Any]]:
+    return [row for row in await rows(db) if row["state"] == "failed"]
+
+
+@pytest_twisted.ensureDeferred
+async def test_handler_gives_up(db: Database, start_runner: StartRunner) -> None:
+    """A handler that raises GiveUp fails its job at once, attempts left or
+    not, with the reason as its last error."""
+    calls: list[Any] = []
+
+    async def handler(p: Any) -> None:
+        calls.append(p)
+        raise GiveUp("the server said 404")
+
+    await start_runner({"doomed": handler})
+    await enqueue(db, "doomed", {"n": 1}, max_attempts=10)
+    [row] = await eventually(lambda: _failed(db), "the job fails")
+    assert (row["attempts"], row["last_error"]) == (1, "gave up: the server said 404")
+    await sleep(0.3)
+    assert calls == [{"n": 1}]

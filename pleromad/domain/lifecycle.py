@@ -25,6 +25,7 @@ from pleromad.domain import media, notifications, registration, relationships, s
 from pleromad.domain.formatting import text_to_html
 from pleromad.domain.login import LoginFailed, verify_login
 from pleromad.errors import Forbidden
+from pleromad.federation.keys import KeyPair, generate_key_pair
 from pleromad.store import jobs, oauth, password_resets, tombstones, users
 from pleromad.store.users import User
 
@@ -215,6 +216,7 @@ async def create_account(rt: Runtime, account: NewAccount) -> User:
     password_hash = (
         await rt.passwords.hash(account.password) if account.password is not None else None
     )
+    key_pair = await generate_key_pair()
     try:
         user = await rt.db.run_interaction(
             "create account",
@@ -222,6 +224,7 @@ async def create_account(rt: Runtime, account: NewAccount) -> User:
             rt.config.server.base_url,
             account,
             password_hash,
+            key_pair,
         )
     except psycopg2.errors.UniqueViolation:
         user = None  # created by someone else meanwhile
@@ -234,7 +237,7 @@ async def create_account(rt: Runtime, account: NewAccount) -> User:
 
 
 async def _create_account_txn(
-    txn: Txn, base_url: str, account: NewAccount, password_hash: str | None
+    txn: Txn, base_url: str, account: NewAccount, password_hash: str | None, key_pair: KeyPair
 ) -> User | None:
     taken = await users.nickname_or_email_taken_txn(txn, account.nickname, account.email)
     if any(taken):
@@ -251,6 +254,7 @@ async def _create_account_txn(
         is_admin=account.is_admin,
         is_moderator=account.is_moderator,
         locked=account.locked,
+        key_pair=key_pair,
     )
 
 

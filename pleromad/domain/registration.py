@@ -31,6 +31,7 @@ from pleromad.domain import captcha
 from pleromad.domain.formatting import text_to_html
 from pleromad.domain.rate_limits import Allowance, Throttled
 from pleromad.errors import ApiError, BadRequest
+from pleromad.federation.keys import KeyPair, generate_key_pair
 from pleromad.mail.confirmation import enqueue_confirmation_txn
 from pleromad.store import invites, users
 from pleromad.store.users import User
@@ -247,6 +248,7 @@ async def register(
         invite = await _check_invite(rt, form.token)
     account = validate(form, rt.config.instance, require_email=require_email)
     password_hash = await rt.passwords.hash(account.password)
+    key_pair = await generate_key_pair()
     pending = rt.config.instance.account_activation_required
     try:
         return await rt.db.run_interaction(
@@ -255,6 +257,7 @@ async def register(
             rt.config,
             account,
             password_hash,
+            key_pair,
             invite,
             today(rt),
             new_confirmation_token() if pending else None,
@@ -284,6 +287,7 @@ async def _create_account_txn(
     config: Config,
     account: _Account,
     password_hash: str,
+    key_pair: KeyPair,
     invite: str | None,
     on: date,
     confirmation_token: str | None,
@@ -313,6 +317,7 @@ async def _create_account_txn(
         ap_id_prefix=config.server.base_url,
         confirmation_pending=confirmation_token is not None,
         confirmation_token=confirmation_token,
+        key_pair=key_pair,
     )
     if confirmation_token is not None:
         await enqueue_confirmation_txn(txn, config, user)

@@ -9,6 +9,8 @@ from typing import Any
 from psycopg2.extras import Json
 
 from pleromad.db.pool import Txn
+from pleromad.federation.keys import KeyPair
+from pleromad.store import actor_keys
 
 
 @dataclass(frozen=True)
@@ -101,8 +103,11 @@ async def create_user_txn(
     is_admin: bool = False,
     is_moderator: bool = False,
     locked: bool = False,
+    key_pair: KeyPair | None = None,
 ) -> User:
-    """Insert a local user; the unique indexes reject a taken nickname or e-mail."""
+    """Insert a local user, with its signing key pair when given (every
+    account the API or the operator creates has one); the unique indexes
+    reject a taken nickname or e-mail."""
     row = await txn.fetchone(
         f"INSERT INTO users (nickname, email, name, bio, bio_html, password_hash, ap_id,"
         f" confirmation_pending, confirmation_token, is_admin, is_moderator, locked)"
@@ -125,7 +130,10 @@ async def create_user_txn(
         },
     )
     assert row is not None
-    return User(**row)
+    user = User(**row)
+    if key_pair is not None:
+        await actor_keys.insert_txn(txn, user.id, key_pair)
+    return user
 
 
 async def get_user_txn(txn: Txn, user_id: int) -> User | None:

@@ -1,0 +1,1 @@
+"""ActivityPub transport: HTTP Signatures, keys and the guarded HTTP client."""
