@@ -125,6 +125,15 @@ def render_content(
     return Rendered(sanitizer.result(), tuple(sanitizer.mentioned.values()), tuple(sanitizer.tags))
 
 
+def sanitize_html(markup: str) -> str:
+    """HTML written elsewhere (a remote post) reduced to the allow-list,
+    links and text left as they are."""
+    sanitizer = _Sanitizer("", {}, linkify=False)
+    sanitizer.feed(markup)
+    sanitizer.close()
+    return sanitizer.result()
+
+
 def sanitize_text(text: str) -> str:
     """Text that may carry markup (a spoiler), as HTML-escaped text: every
     element dropped, scripts and styles with their content."""

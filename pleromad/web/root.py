@@ -20,6 +20,7 @@ from pleromad.views.prebuilt import Prebuilt
 from pleromad.web.accounts import AccountsApi
 from pleromad.web.admin import AdminApi
 from pleromad.web.base import Access, api_app
+from pleromad.web.discovery import DiscoveryApi
 from pleromad.web.emoji import EmojiApi
 from pleromad.web.media import MediaApi
 from pleromad.web.notifications import NotificationsApi
@@ -64,6 +65,7 @@ FAMILIES = (
     NotificationsApi,
     PleromaNotificationsApi,
     AdminApi,
+    DiscoveryApi,
     ContractApi,
 )
 
