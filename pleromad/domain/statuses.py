@@ -112,6 +112,16 @@ class _Checked:
     emojis: tuple[tuple[str, str], ...]
 
 
+def used_emoji(table: EmojiTable, base_url: str, *texts: str) -> tuple[tuple[str, str], ...]:
+    """The custom emoji of ``table`` that ``texts`` use: (shortcode, absolute URL)."""
+    by_shortcode = {entry.shortcode: entry for entry in table.emoji}
+    return tuple(
+        (code, custom_emoji(by_shortcode[code], base_url)["url"])
+        for code in content.emoji_shortcodes(*texts)
+        if code in by_shortcode
+    )
+
+
 def check_form(form: StatusForm, config: Config, emoji: EmojiTable) -> _Checked:
     """The form's values, or InvalidStatus (or RecordNotFound for a reply to
     an id that cannot exist)."""
@@ -136,13 +146,7 @@ def check_form(form: StatusForm, config: Config, emoji: EmojiTable) -> _Checked:
         in_reply_to_id = status_id(form.in_reply_to_id.strip())
         if in_reply_to_id is None:
             raise RecordNotFound()
-    base_url = config.server.base_url
-    by_shortcode = {entry.shortcode: entry for entry in emoji.emoji}
-    emojis = tuple(
-        (code, custom_emoji(by_shortcode[code], base_url)["url"])
-        for code in content.emoji_shortcodes(text, spoiler)
-        if code in by_shortcode
-    )
+    emojis = used_emoji(emoji, config.server.base_url, text, spoiler)
     content_type = (
         form.content_type if form.content_type in content.CONTENT_TYPES else content.PLAIN
     )
@@ -223,6 +227,8 @@ async def _post_txn(
             tags=rendered.tags,
             emojis=checked.emojis,
             media_ids=checked.media_ids,
+            # A reply stays in the thread a remote parent named.
+            context=parent.context if parent else None,
         ),
     )
     await notifications.on_status_txn(txn, new_id)

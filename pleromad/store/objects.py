@@ -1,11 +1,11 @@
-"""Statuses as ActivityPub objects: found by their object or activity ids,
-an account's outbox, where a status is delivered, and the figures NodeInfo
+"""Statuses as ActivityPub objects: found by their activity ids, an
+account's outbox, where a status is delivered, and the figures NodeInfo
 publishes.
 
 A local status is named by its ``object_uuid`` (the Note) and
 ``activity_uuid`` (its Create, or its Announce for a reblog); a remote one
-by the ``ap_id`` its server gave it.  Loading for display stays
-:func:`pleromad.store.statuses.load_txn`'s.
+by the ``ap_id`` its server gave it (:mod:`pleromad.store.statuses` finds
+those, and loads statuses for display).
 """
 
 from __future__ import annotations
@@ -20,33 +20,14 @@ from pleromad.store.statuses import PUBLIC_VISIBILITIES, Status
 _COLUMNS = ", ".join(f"s.{f.name}" for f in fields(Status))
 
 
-def _status(row: dict | None) -> Status | None:
-    return None if row is None else Status(**row)
-
-
-async def by_object_uuid_txn(txn: Txn, object_uuid: str) -> Status | None:
-    """The status whose Note is ``object_uuid`` (a well-formed uuid)."""
-    return _status(
-        await txn.fetchone(
-            f"SELECT {_COLUMNS} FROM statuses s WHERE s.object_uuid = %s", (object_uuid,)
-        )
-    )
-
-
 async def by_activity_uuid_txn(txn: Txn, activity_uuid: str) -> Status | None:
-    """The status whose Create (or Announce) is ``activity_uuid``."""
-    return _status(
-        await txn.fetchone(
-            f"SELECT {_COLUMNS} FROM statuses s WHERE s.activity_uuid = %s", (activity_uuid,)
-        )
+    """The local status whose Create (or, a reblog, Announce) is
+    ``<base_url>/activities/<activity_uuid>``."""
+    row = await txn.fetchone(
+        f"SELECT {_COLUMNS} FROM statuses s WHERE s.activity_uuid = %s AND s.ap_id IS NULL",
+        (activity_uuid,),
     )
-
-
-async def by_ap_id_txn(txn: Txn, ap_id: str) -> Status | None:
-    """The remote status whose object id is ``ap_id``."""
-    return _status(
-        await txn.fetchone(f"SELECT {_COLUMNS} FROM statuses s WHERE s.ap_id = %s", (ap_id,))
-    )
+    return None if row is None else Status(**row)
 
 
 async def statuses_by_ids_txn(txn: Txn, ids: Sequence[int]) -> dict[int, Status]:

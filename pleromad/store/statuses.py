@@ -65,6 +65,8 @@ class Status(_Post):
     ap_id: str | None
     activity_ap_id: str | None
     url: str | None
+    # The ActivityStreams context (thread) a remote status named.
+    context: str | None
 
 
 _STATUS_FIELDS = tuple(f.name for f in fields(Status))

@@ -80,12 +80,15 @@ def activity_id(status: Status, base_url: str) -> str:
 
 
 def notice_url(status: Status, base_url: str) -> str:
-    """The page people follow: a remote status' own, else ``/notice/<id>``."""
-    return status.url or f"{base_url}/notice/{status.id}"
+    """The page people follow: a remote status' own (its id when it named
+    none), else ``/notice/<id>``."""
+    return status.url or status.ap_id or f"{base_url}/notice/{status.id}"
 
 
-def context_id(conversation_id: int, base_url: str) -> str:
-    return f"{base_url}/contexts/{conversation_id}"
+def context_id(status: Status, base_url: str) -> str:
+    """The thread a status belongs to: the context a remote status (or the
+    remote status a local one answers) named, else our own for its conversation."""
+    return status.context or f"{base_url}/contexts/{status.conversation_id}"
 
 
 @dataclass(frozen=True)
@@ -226,7 +229,7 @@ def note_addressing(status: Status, parts: NoteParts) -> Addressing:
 def render_note(status: Status, parts: NoteParts, *, base_url: str) -> dict[str, Any]:
     """A post as its ``Note`` (no ``@context``: embed it, or :func:`with_context`)."""
     address = note_addressing(status, parts)
-    context = context_id(status.conversation_id, base_url)
+    context = context_id(status, base_url)
     tags: list[dict[str, Any]] = [
         {"type": "Mention", "href": user.ap_id, "name": f"@{user.nickname}"}
         for user in parts.mentioned
@@ -300,7 +303,7 @@ def render_announce(
             "to": address.to,
             "cc": address.cc,
             "published": ap_date(reblog.created_at),
-            "context": context_id(reblog.conversation_id, base_url),
+            "context": context_id(reblog, base_url),
         }
     )
 
