@@ -16,6 +16,7 @@ from pleromad import __version__
 from pleromad.domain.idempotency import KEY_LIMIT
 from pleromad.openapi import (
     accounts,
+    activitypub,
     admin,
     discovery,
     media,
@@ -42,6 +43,7 @@ FAMILIES = (
     oauth,
     admin,
     discovery,
+    activitypub,
 )
 
 # (method, path as documented) -> the route's access; None for a route

@@ -15,7 +15,7 @@ from dataclasses import dataclass, fields
 
 from pleromad.db.pool import Txn
 from pleromad.store.relationships import ACCEPTED
-from pleromad.store.statuses import PUBLIC_VISIBILITIES, Status
+from pleromad.store.statuses import PUBLIC_VISIBILITIES, Loaded, Status
 
 _COLUMNS = ", ".join(f"s.{f.name}" for f in fields(Status))
 
@@ -28,6 +28,16 @@ async def by_activity_uuid_txn(txn: Txn, activity_uuid: str) -> Status | None:
         (activity_uuid,),
     )
     return None if row is None else Status(**row)
+
+
+async def parents_txn(txn: Txn, loaded: Loaded) -> dict[int, Status]:
+    """The statuses the posts of ``loaded`` reply to, to name them in ``inReplyTo``."""
+    wanted = [
+        shown.status.in_reply_to_id
+        for shown in loaded.statuses.values()
+        if shown.status.in_reply_to_id is not None
+    ]
+    return await statuses_by_ids_txn(txn, wanted)
 
 
 async def statuses_by_ids_txn(txn: Txn, ids: Sequence[int]) -> dict[int, Status]:

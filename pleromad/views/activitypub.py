@@ -16,8 +16,9 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
+from pleromad.domain.actor_keys import instance_actor_id, key_id
 from pleromad.store.media import Media
-from pleromad.store.statuses import Status
+from pleromad.store.statuses import Loaded, Shown, Status
 from pleromad.store.users import User
 from pleromad.views.dates import masto_date
 from pleromad.views.images import image_url
@@ -126,7 +127,7 @@ def emoji_tag(shortcode: str, url: str) -> dict[str, Any]:
 
 
 def _public_key(actor_id: str, public_key_pem: str) -> dict[str, str]:
-    return {"id": f"{actor_id}#main-key", "owner": actor_id, "publicKeyPem": public_key_pem}
+    return {"id": key_id(actor_id), "owner": actor_id, "publicKeyPem": public_key_pem}
 
 
 def render_person(
@@ -174,12 +175,8 @@ def render_person(
     return with_context(person)
 
 
-INSTANCE_ACTOR_PATH = "/internal/fetch"
+# The instance actor's preferredUsername (Pleroma's), so WebFinger finds it.
 INSTANCE_ACTOR_NICKNAME = "internal.fetch"
-
-
-def instance_actor_id(base_url: str) -> str:
-    return base_url + INSTANCE_ACTOR_PATH
 
 
 def render_instance_actor(*, base_url: str, public_key_pem: str) -> dict[str, Any]:
@@ -222,6 +219,24 @@ class NoteParts:
     in_reply_to: str | None
 
 
+def note_parts(
+    loaded: Loaded, shown: Shown, parents: Mapping[int, Status], base_url: str
+) -> NoteParts:
+    """What :func:`render_note` needs of a post of ``loaded`` besides its row;
+    ``parents`` holds the status it replies to."""
+    status = shown.status
+    people = loaded.users
+    parent = parents.get(status.in_reply_to_id or 0)
+    return NoteParts(
+        author=people[status.account_id],
+        mentioned=[people[i] for i in shown.mention_ids if i in people and not people[i].deleted],
+        tags=shown.tags,
+        emojis=shown.emojis,
+        media=[loaded.media[i] for i in shown.media_ids if i in loaded.media],
+        in_reply_to=None if parent is None else note_id(parent, base_url),
+    )
+
+
 def note_addressing(status: Status, parts: NoteParts) -> Addressing:
     return addressing(status.visibility, parts.author.ap_id, [u.ap_id for u in parts.mentioned])
 
@@ -262,13 +277,16 @@ def render_note(status: Status, parts: NoteParts, *, base_url: str) -> dict[str,
 
 
 def render_document(media: Media) -> dict[str, Any]:
-    """An attachment as a ``Document`` (``name`` is its description)."""
-    return {
+    """An attachment as a ``Document`` (``name`` is its description), with
+    its blurhash and size when they are known."""
+    document: dict[str, Any] = {
         "type": "Document",
         "mediaType": media.mime_type,
         "url": media.url,
         "name": media.description,
     }
+    known = {"blurhash": media.blurhash, "width": media.width, "height": media.height}
+    return document | {key: value for key, value in known.items() if value is not None}
 
 
 def render_create(status: Status, parts: NoteParts, *, base_url: str) -> dict[str, Any]:

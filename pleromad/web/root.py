@@ -18,6 +18,7 @@ from pleromad.openapi.document import build_document
 from pleromad.runtime import Runtime
 from pleromad.views.prebuilt import Prebuilt
 from pleromad.web.accounts import AccountsApi
+from pleromad.web.activitypub import ActivityPubApi
 from pleromad.web.admin import AdminApi
 from pleromad.web.base import Access, api_app
 from pleromad.web.discovery import DiscoveryApi
@@ -66,6 +67,7 @@ FAMILIES = (
     PleromaNotificationsApi,
     AdminApi,
     DiscoveryApi,
+    ActivityPubApi,
     ContractApi,
 )
 
