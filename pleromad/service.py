@@ -26,7 +26,7 @@ from pleromad.db import schema
 from pleromad.db.embedded import EmbeddedPostgresError
 from pleromad.db.pool import Database, DatabaseUnavailable
 from pleromad.db.server import DatabaseServer
-from pleromad.domain import actor_keys, follow_import, idempotency, lifecycle
+from pleromad.domain import actor_keys, delivery, follow_import, idempotency, lifecycle
 from pleromad.emoji.loader import EmojiLoadError
 from pleromad.jobs import Handler, JobRunner
 from pleromad.mail.interface import IMailer
@@ -207,6 +207,7 @@ def job_handlers(rt: Runtime, mailer: IMailer) -> dict[str, Handler]:
         MAIL_JOB: mail_job_handler(mailer),
         **lifecycle.handlers(rt),
         **actor_keys.handlers(rt),
+        **delivery.handlers(rt),
         **follow_import.handlers(rt),
     }
 
