@@ -366,8 +366,8 @@ async def test_update_credentials_changes_the_profile(rt: Runtime, client: Clien
     assert code == 200
     assert body["display_name"] == "Alice Liddell"
     assert body["note"] == (
-        'Down the &lt;rabbit&gt; hole<br><a href="https://example.org/x"'
-        ' rel="ugc nofollow noopener" target="_blank">https://example.org/x</a>'
+        'Down the &lt;rabbit&gt; hole<br><a href="https://example.org/x" target="_blank"'
+        ' rel="nofollow noopener noreferrer">https://example.org/x</a>'
     )
     assert body["source"]["note"] == "Down the <rabbit> hole\nhttps://example.org/x"
     assert body["source"]["privacy"] == "unlisted"

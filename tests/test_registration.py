@@ -143,8 +143,8 @@ async def test_registration_answers_the_twitter_user_object(
     assert body["name"] == body["name_html"] == "Lain Iwakura"
     assert body["description"] == "wired\nhttps://example.org/"
     assert body["description_html"] == (
-        'wired<br><a href="https://example.org/" rel="ugc nofollow noopener"'
-        ' target="_blank">https://example.org/</a>'
+        'wired<br><a href="https://example.org/" target="_blank"'
+        ' rel="nofollow noopener noreferrer">https://example.org/</a>'
     )
     assert re.fullmatch(r"\w{3} \w{3} \d\d \d\d:\d\d:\d\d \+0000 \d{4}", body["created_at"])
     created = datetime.strptime(body["created_at"], "%a %b %d %H:%M:%S %z %Y")

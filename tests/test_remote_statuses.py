@@ -19,6 +19,7 @@ from pleromad.store.users import User, get_user_txn
 from tests.conftest import Client
 from tests.helpers import query
 from tests.test_accounts import bearer, make_user, set_user
+from tests.test_content import XSS_VECTORS, assert_inert, assert_text_only
 from tests.test_notifications import follow, post, received, relate
 
 HOST = "remote.example"
@@ -539,3 +540,48 @@ async def test_likes_of_what_the_actor_may_not_see_are_dropped(rt: Runtime) -> N
         await remote.apply_like(rt, activity("Like", actor, local_uri(rt, status_id)), actor)
     assert query(rt.db.dsn, "SELECT count(*) FROM favourites") == [(0,)]
     assert received(rt, alice) == [("follow", bob.id, None)]
+
+
+@pytest_twisted.ensureDeferred
+async def test_every_xss_vector_in_a_remote_note_renders_inert(rt: Runtime, client: Client) -> None:
+    """Each known vector arriving as a remote Note's content, summary,
+    attachment description, hashtag, emoji and page URL: ``content`` is
+    inert, ``spoiler_text`` and descriptions are text, and every URL a
+    client follows is the http(s) one the Note gave or its id."""
+    bob = await remote_user(rt, "bob")
+    for vector in XSS_VECTORS:
+        await create(
+            rt,
+            bob,
+            note(
+                bob,
+                content=vector,
+                summary=vector,
+                url=vector,
+                tag=[
+                    {"type": "Hashtag", "name": vector},
+                    {"type": "Emoji", "name": vector, "icon": {"url": vector}},
+                ],
+                attachment=[
+                    {"type": "Document", "url": "https://f.remote.example/x", "name": vector},
+                    {"type": "Document", "url": vector, "name": "x"},
+                ],
+            ),
+        )
+    read: list[dict[str, Any]] = []
+    page = f"/api/v1/accounts/{bob.id}/statuses?limit=40"
+    while len(read) < len(XSS_VECTORS):
+        response = await client.get(page)
+        statuses = await response.json()
+        assert response.code == 200 and statuses
+        read.extend(statuses)
+        page = f"/api/v1/accounts/{bob.id}/statuses?limit=40&max_id={statuses[-1]['id']}"
+    assert len(read) == len(XSS_VECTORS)
+    for status in read:
+        assert_inert(status["content"])
+        assert_text_only(status["spoiler_text"])
+        assert status["url"] == status["uri"]
+        assert status["tags"] == [] and status["emojis"] == []
+        (attachment,) = status["media_attachments"]
+        assert attachment["url"] == "https://f.remote.example/x"
+        assert_text_only(attachment["description"])

@@ -1,15 +1,19 @@
-"""What a status says, rendered once at write time to safe HTML.
+"""What a status says, rendered once at write time to safe HTML, and the one
+policy for HTML that others wrote.
 
 Three input formats (mastodon-subset §2.3.1): ``text/plain`` is escaped
-with line breaks as ``<br>``; ``text/markdown`` goes through a small Markdown
-renderer (:func:`markdown_to_html`); ``text/html`` is taken as it is.  All
-three then pass through one sanitizer (:class:`_Sanitizer`, on the standard
-library's ``html.parser``), which keeps only an allow-list of elements and
-attributes, and links what the text names: URLs, ``@nick`` mentions of
-accounts that exist (``mentions`` says which), and ``#tags``.  The Markdown
-renderer's output is as untrusted as the user's HTML: nothing reaches the
-stored content without the sanitizer's pass, so no script, event handler,
-style or ``javascript:``/``data:`` link can.
+with line breaks as ``<br>``; ``text/markdown`` is rendered by markdown-it-py
+with the rules Pleroma's formatter keeps (:func:`markdown_to_html`);
+``text/html`` is taken as written.  Markdown and HTML then pass through
+:func:`sanitize_html` — Ammonia (``nh3``) with Mastodon's and Pleroma's
+allow-list — the same policy that cleans HTML arriving from other servers.
+The Markdown renderer's output is as untrusted as the user's HTML.
+
+Last, the text of the clean HTML is linked (:class:`_Linker`): URLs,
+``@nick`` mentions of accounts that exist (``mentions`` says which), and
+``#tags``.  That markup is ours, built from escaped parts, so it is added
+after sanitizing and keeps the classes and ``data-`` attributes a stranger's
+HTML may not carry.
 
 ``:shortcode:`` emoji stay in the text; :func:`emoji_shortcodes` lists those
 used, for the status' ``emojis``.
@@ -19,24 +23,39 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from html.parser import HTMLParser
+
+import nh3
+from markdown_it import MarkdownIt
+from markdown_it.common.utils import escapeHtml
+from markdown_it.renderer import RendererHTML
+from markdown_it.token import Token
+from markdown_it.utils import EnvType, OptionsDict
 
 PLAIN = "text/plain"
 MARKDOWN = "text/markdown"
 HTML = "text/html"
 CONTENT_TYPES = (PLAIN, MARKDOWN, HTML)
 
-# Elements kept (their attributes are decided in _Sanitizer._attributes).
-_ALLOWED = frozenset(
+# -- the policy ------------------------------------------------------------------
+
+# Elements kept: Pleroma's default scrubber and Mastodon's, without headings
+# (Pleroma's `allow_headings` is off by default), images (no media proxy) and
+# tables.  Anything else is unwrapped: its text stays, the element goes.
+ALLOWED_ELEMENTS = frozenset(
     {
         "a", "abbr", "b", "blockquote", "br", "code", "del", "em", "i", "li", "ol", "p",
         "pre", "s", "span", "strong", "u", "ul",
     }
 )  # fmt: skip
-_VOID = frozenset({"br", "img", "hr", "input", "wbr", "area", "base", "col", "embed",
-                   "link", "meta", "param", "source", "track", "keygen"})  # fmt: skip
+# Attributes kept, by element; `class` keeps only MEANINGFUL_CLASSES.
+_ATTRIBUTES = {"a": {"href", "title", "class"}, "abbr": {"title"}, "span": {"class"}}
+# The classes clients give a meaning to: microformats of mentions
+# (`h-card`, `u-url`), `mention`, `hashtag`, and Mastodon's shortened-link
+# spans (`invisible`, `ellipsis`).
+MEANINGFUL_CLASSES = frozenset({"h-card", "u-url", "mention", "hashtag", "invisible", "ellipsis"})
 # Elements dropped together with everything inside them.
 _DROPPED = frozenset(
     {
@@ -45,11 +64,59 @@ _DROPPED = frozenset(
         "xmp", "plaintext", "applet", "audio", "video", "canvas", "button", "form", "option",
     }
 )  # fmt: skip
+# What a link may point to (Mastodon's list, and mailto); relative links go.
+LINK_SCHEMES = frozenset(
+    {
+        "http", "https", "mailto", "xmpp", "magnet", "gemini", "dat", "dweb", "ipfs",
+        "ipns", "ssb", "gopher",
+    }
+)  # fmt: skip
+# Every link of the policy gets these, as Mastodon's do.
+LINK_REL = "nofollow noopener noreferrer"
+LINK_TARGET = "_blank"
+
+
+def _keep_attribute(element: str, attribute: str, value: str) -> str | None:
+    """Only the meaningful words of a ``class`` stay (none: no attribute)."""
+    if attribute != "class":
+        return value
+    return " ".join(name for name in value.split() if name in MEANINGFUL_CLASSES) or None
+
+
+_POLICY = nh3.Cleaner(
+    tags=set(ALLOWED_ELEMENTS),
+    clean_content_tags=set(_DROPPED),
+    attributes={"*": set(), **_ATTRIBUTES},
+    attribute_filter=_keep_attribute,
+    strip_comments=True,
+    link_rel=LINK_REL,
+    set_tag_attribute_values={"a": {"target": LINK_TARGET}},
+    url_schemes=set(LINK_SCHEMES),
+    url_relative="deny",
+)
+_TEXT_ONLY = nh3.Cleaner(tags=set(), clean_content_tags=set(_DROPPED), attributes={})
+
+
+def sanitize_html(markup: str) -> str:
+    """``markup`` reduced to the allow-list: the one policy for HTML written
+    by strangers (remote content, summaries, names, bios, fields, poll
+    options) and for local HTML and Markdown.  No script, style, event
+    handler, frame or form survives, links point only to :data:`LINK_SCHEMES`
+    and carry ``rel`` :data:`LINK_REL`; the result is well-formed."""
+    return _POLICY.clean(markup)
+
+
+def sanitize_text(text: str) -> str:
+    """Text that may carry markup (a spoiler), as HTML-escaped text: every
+    element dropped, scripts and styles with their content."""
+    # Re-escaped with the escaping the rest of the content uses.
+    return html.escape(html.unescape(_TEXT_ONLY.clean(text)), quote=False)
+
+
+# -- rendering a status ------------------------------------------------------------
+
 # Inside these, text is not linked.
 _NO_LINKS = frozenset({"a", "code", "pre"})
-# What a link may point to.
-LINK_SCHEMES = frozenset({"http", "https", "mailto", "xmpp", "magnet", "gemini"})
-LINK_REL = "ugc nofollow noopener"
 # Longer #words are not tags (an index entry must stay well under a page).
 MAX_TAG_LENGTH = 100
 
@@ -61,8 +128,6 @@ _LINKABLE = re.compile(
     r"|(?P<tag>(?<![\w&#/])#(?P<name>\w*[^\W\d]\w*))"
 )
 _URL_TRAILER = ".,;:!?'\"*"
-_SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*):")
-_STRIP_FROM_URL = re.compile(r"[\x00-\x20\x7f]+")
 _SHORTCODE = re.compile(r":([A-Za-z0-9_+-]{1,100}):")
 
 
@@ -114,33 +179,15 @@ def render_content(
     account to it; other ``@names`` stay plain text.
     """
     if content_type == HTML:
-        markup = text
+        markup = sanitize_html(text)
     elif content_type == MARKDOWN:
-        markup = markdown_to_html(text)
+        markup = sanitize_html(markdown_to_html(text))
     else:
         markup = html.escape(text, quote=False).replace("\r\n", "\n").replace("\n", "<br>")
-    sanitizer = _Sanitizer(base_url.rstrip("/"), mentions)
-    sanitizer.feed(markup)
-    sanitizer.close()
-    return Rendered(sanitizer.result(), tuple(sanitizer.mentioned.values()), tuple(sanitizer.tags))
-
-
-def sanitize_html(markup: str) -> str:
-    """HTML written elsewhere (a remote post) reduced to the allow-list,
-    links and text left as they are."""
-    sanitizer = _Sanitizer("", {}, linkify=False)
-    sanitizer.feed(markup)
-    sanitizer.close()
-    return sanitizer.result()
-
-
-def sanitize_text(text: str) -> str:
-    """Text that may carry markup (a spoiler), as HTML-escaped text: every
-    element dropped, scripts and styles with their content."""
-    sanitizer = _Sanitizer("", {}, allowed=frozenset(), linkify=False)
-    sanitizer.feed(text)
-    sanitizer.close()
-    return sanitizer.result()
+    linker = _Linker(base_url.rstrip("/"), mentions)
+    linker.feed(markup)
+    linker.close()
+    return Rendered("".join(linker.out), tuple(linker.mentioned.values()), tuple(linker.tags))
 
 
 def emoji_shortcodes(*texts: str) -> list[str]:
@@ -152,138 +199,59 @@ def emoji_shortcodes(*texts: str) -> list[str]:
     return list(seen)
 
 
-def safe_link(url: str) -> str | None:
-    """``url`` if a link to it is safe: absolute, with a scheme of
-    :data:`LINK_SCHEMES` (browsers ignore whitespace and control characters
-    inside a scheme, so those are removed before looking)."""
-    compact = _STRIP_FROM_URL.sub("", url)
-    match = _SCHEME.match(compact)
-    if match is None or match.group(1).lower() not in LINK_SCHEMES:
-        return None
-    return url.strip()
+def link_to(url: str) -> str:
+    """A link to ``url`` showing it, with the policy's attributes in the
+    order :func:`sanitize_html` writes them, so that a URL typed bare reads
+    like one written as a link."""
+    return (
+        f'<a href="{html.escape(url)}" target="{LINK_TARGET}" rel="{LINK_REL}">'
+        f"{html.escape(url, quote=False)}</a>"
+    )
 
 
-# -- the sanitizer -------------------------------------------------------------
+class _Linker(HTMLParser):
+    """Links the text of HTML that is already safe (escaped plain text, or
+    :func:`sanitize_html`'s output): its elements pass as they are, its text
+    is re-escaped with URLs, known mentions and tags linked — but not inside
+    links or code."""
 
-
-@dataclass
-class _Open:
-    tag: str
-    emitted: bool
-
-
-class _Sanitizer(HTMLParser):
-    """Re-serializes HTML keeping only allowed elements and attributes,
-    balancing what it keeps, and links the text it passes."""
-
-    def __init__(
-        self,
-        base_url: str,
-        mentions: Mapping[str, MentionTarget],
-        *,
-        allowed: frozenset[str] = _ALLOWED,
-        linkify: bool = True,
-    ) -> None:
+    def __init__(self, base_url: str, mentions: Mapping[str, MentionTarget]) -> None:
         super().__init__(convert_charrefs=True)
         self._base_url = base_url
         self._mentions = mentions
-        self._allowed = allowed
-        self._linkify = linkify
-        self._out: list[str] = []
-        self._stack: list[_Open] = []
-        self._dropping: list[str] = []
+        self._unlinked = 0
+        self.out: list[str] = []
         self.mentioned: dict[int, MentionTarget] = {}
         self.tags: dict[str, None] = {}
 
-    def result(self) -> str:
-        for opened in reversed(self._stack):
-            if opened.emitted:
-                self._out.append(f"</{opened.tag}>")
-        self._stack.clear()
-        return "".join(self._out)
-
-    # -- elements --
-
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if self._dropping:
-            if tag in _DROPPED and tag not in _VOID:
-                self._dropping.append(tag)
-            return
-        if tag in _DROPPED:
-            if tag not in _VOID:
-                self._dropping.append(tag)
-            return
-        keep = tag in self._allowed
-        if keep:
-            self._out.append(f"<{tag}{self._attributes(tag, attrs)}>")
-        if tag not in _VOID:
-            self._stack.append(_Open(tag, keep))
-
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if self._dropping or tag in _DROPPED:
-            return
-        if tag in self._allowed:
-            if tag in _VOID:
-                self._out.append(f"<{tag}>")
-            else:
-                self._out.append(f"<{tag}{self._attributes(tag, attrs)}></{tag}>")
+        self.out.append(self.get_starttag_text() or "")
+        if tag in _NO_LINKS:
+            self._unlinked += 1
 
     def handle_endtag(self, tag: str) -> None:
-        if self._dropping:
-            if tag == self._dropping[-1]:
-                self._dropping.pop()
-            elif tag in self._dropping:
-                del self._dropping[self._dropping.index(tag) :]
-            return
-        # Close up to the matching open element; a stray end tag is ignored.
-        for depth in range(len(self._stack) - 1, -1, -1):
-            if self._stack[depth].tag == tag:
-                for opened in reversed(self._stack[depth:]):
-                    if opened.emitted:
-                        self._out.append(f"</{opened.tag}>")
-                del self._stack[depth:]
-                return
-
-    def _attributes(self, tag: str, attrs: list[tuple[str, str | None]]) -> str:
-        kept: list[tuple[str, str]] = []
-        values = {name: value for name, value in attrs if value is not None}
-        if tag == "a":
-            href = safe_link(values.get("href", ""))
-            if href is not None:
-                kept.append(("href", href))
-                kept.append(("rel", LINK_REL))
-        if tag in ("a", "abbr") and values.get("title"):
-            kept.append(("title", values["title"]))
-        return "".join(f' {name}="{html.escape(value)}"' for name, value in kept)
-
-    # -- text --
+        self.out.append(f"</{tag}>")
+        if tag in _NO_LINKS:
+            self._unlinked -= 1
 
     def handle_data(self, data: str) -> None:
-        if self._dropping:
-            return
-        if not self._linkify or any(o.tag in _NO_LINKS for o in self._stack):
-            self._out.append(html.escape(data, quote=False))
+        if self._unlinked:
+            self.out.append(html.escape(data, quote=False))
             return
         position = 0
         for match in _LINKABLE.finditer(data):
             linked, end = self._link(match)
             if linked is None:
                 continue
-            self._out.append(html.escape(data[position : match.start()], quote=False))
-            self._out.append(linked)
+            self.out.append(html.escape(data[position : match.start()], quote=False))
+            self.out.append(linked)
             position = end
-        self._out.append(html.escape(data[position:], quote=False))
+        self.out.append(html.escape(data[position:], quote=False))
 
     def _link(self, match: re.Match[str]) -> tuple[str | None, int]:
         if match.group("url"):
             url = _trim_url(match.group("url"))
-            if safe_link(url) is None:
-                return None, match.end()
-            shown = html.escape(url, quote=False)
-            return (
-                f'<a href="{html.escape(url)}" rel="{LINK_REL}">{shown}</a>',
-                match.start() + len(url),
-            )
+            return link_to(url), match.start() + len(url)
         if match.group("mention"):
             target = self._mentions.get(_mention_key(match))
             if target is None:
@@ -308,19 +276,6 @@ class _Sanitizer(HTMLParser):
             match.end(),
         )
 
-    # Comments, doctypes and processing instructions are dropped.
-    def handle_comment(self, data: str) -> None:
-        pass
-
-    def handle_decl(self, decl: str) -> None:
-        pass
-
-    def handle_pi(self, data: str) -> None:
-        pass
-
-    def unknown_decl(self, data: str) -> None:
-        pass
-
 
 def _trim_url(url: str) -> str:
     """A URL found in text, without the punctuation that ends its sentence
@@ -336,152 +291,67 @@ def _trim_url(url: str) -> str:
 
 # -- Markdown ----------------------------------------------------------------------
 
-_FENCE = re.compile(r"^ {0,3}(```+|~~~+)")
-_BULLET = re.compile(r"^ {0,3}[-*+]\s+(.*)$")
-_ORDERED = re.compile(r"^ {0,3}\d{1,9}[.)]\s+(.*)$")
-_QUOTE = re.compile(r"^ {0,3}>\s?(.*)$")
-_HEADING = re.compile(r"^ {0,3}#{1,6}\s+(.*?)(?:\s+#+)?\s*$")
-_RULE = re.compile(r"^ {0,3}([-*_])(?:\s*\1){2,}\s*$")
 
-_PLACEHOLDER = "\x00{}\x00"
-_PLACEHOLDER_RE = re.compile("\x00(\\d+)\x00")
-_INLINE_TOKEN = re.compile(
-    r"(?P<code>(?P<ticks>`+)(?P<codetext>.+?)(?P=ticks))"
-    r"|(?P<escape>\\[\\`*_{}\[\]()#+\-.!~>|])"
-    r"|(?P<autolink><(?P<autourl>(?:https?|mailto|xmpp|gemini):[^\s<>]+)>)"
-    r"|(?P<link>!?\[(?P<label>(?:[^\[\]\\]|\\.)*)\]"
-    r"\(\s*<?(?P<href>[^\s()<>]*(?:\([^\s()<>]*\)[^\s()<>]*)*)>?"
-    r"(?:\s+\"(?P<title>[^\"]*)\")?\s*\))"
-    r"|(?P<bare>(?<![\w/])(?:https?://|gemini://)[^\s<>\"]+)",
-    re.DOTALL,
-)
-_EMPHASIS: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*", re.DOTALL), "strong"),
-    (re.compile(r"(?<!\w)__(?=\S)(.+?)(?<=\S)__(?!\w)", re.DOTALL), "strong"),
-    (re.compile(r"~~(?=\S)(.+?)(?<=\S)~~", re.DOTALL), "del"),
-    (re.compile(r"\*(?=\S)(.+?)(?<=\S)\*", re.DOTALL), "em"),
-    (re.compile(r"(?<!\w)_(?=\S)(.+?)(?<=\S)_(?!\w)", re.DOTALL), "em"),
-)
+class _StatusRenderer(RendererHTML):
+    """markdown-it's HTML renderer, writing what a status wants: nothing
+    between elements (Pleroma's compact output), a line break as ``<br>``,
+    a heading as a strong paragraph (as Mastodon shows them; Pleroma would
+    drop the element), ``~~strike~~`` as ``<del>``, code blocks without a
+    language class or final newline, and an image as a link to it (no
+    inline images without a media proxy)."""
+
+    def renderToken(
+        self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
+    ) -> str:
+        return super().renderToken(tokens, idx, options, env).strip("\n")
+
+    def heading_open(self, *_: object) -> str:
+        return "<p><strong>"
+
+    def heading_close(self, *_: object) -> str:
+        return "</strong></p>"
+
+    def s_open(self, *_: object) -> str:
+        return "<del>"
+
+    def s_close(self, *_: object) -> str:
+        return "</del>"
+
+    def softbreak(self, *_: object) -> str:
+        return "<br>"
+
+    hardbreak = softbreak
+
+    def fence(self, tokens: Sequence[Token], idx: int, *_: object) -> str:
+        return "<pre><code>" + escapeHtml(tokens[idx].content.removesuffix("\n")) + "</code></pre>"
+
+    code_block = fence
+
+    def image(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType) -> str:
+        token = tokens[idx]
+        href = escapeHtml(str(token.attrGet("src") or ""))
+        title = token.attrGet("title")
+        title_attr = f' title="{escapeHtml(str(title))}"' if title else ""
+        label = self.renderInline(token.children or [], options, env) or href
+        return f'<a href="{href}"{title_attr}>{label}</a>'
+
+
+# The rules whose output Pleroma keeps: no tables, no typographic
+# replacements, no linkify (the linker does that, for mentions and tags too).
+_MARKDOWN = MarkdownIt(
+    "zero", {"html": True, "breaks": True}, renderer_cls=_StatusRenderer
+).enable(
+    [
+        "code", "fence", "blockquote", "hr", "list", "reference", "html_block", "heading",
+        "lheading", "newline", "escape", "backticks", "strikethrough", "emphasis", "link",
+        "image", "autolink", "html_inline", "entity",
+    ]
+)  # fmt: skip
 
 
 def markdown_to_html(text: str) -> str:
-    """A small, safe subset of Markdown: paragraphs (a line break is
-    ``<br>``), ``**strong**``, ``*em*``, ``~~del~~``, `` `code` ``, fenced
-    code blocks, ``>`` quotes, bullet and numbered lists, ``[links](url)``
-    and ``<autolinks>``; headings become strong paragraphs.  Inline HTML is
-    passed on, for the sanitizer to judge like any other HTML."""
-    # NUL marks the renderer's placeholders; the parameter parser refuses it anyway.
-    lines = text.replace("\x00", "").replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    return _blocks(lines)
-
-
-def _blocks(lines: list[str]) -> str:
-    out: list[str] = []
-    paragraph: list[str] = []
-
-    def flush() -> None:
-        if paragraph:
-            out.append("<p>" + "<br>".join(_inline(line.strip()) for line in paragraph) + "</p>")
-            paragraph.clear()
-
-    i = 0
-    while i < len(lines):
-        line = lines[i]
-        fence = _FENCE.match(line)
-        if fence:
-            flush()
-            marker = fence.group(1)
-            body = []
-            i += 1
-            while i < len(lines) and not lines[i].strip().startswith(marker):
-                body.append(lines[i])
-                i += 1
-            out.append("<pre><code>" + html.escape("\n".join(body), quote=False) + "</code></pre>")
-            i += 1
-            continue
-        if not line.strip():
-            flush()
-            i += 1
-            continue
-        if _QUOTE.match(line):
-            flush()
-            quoted = []
-            while i < len(lines) and (match := _QUOTE.match(lines[i])):
-                quoted.append(match.group(1))
-                i += 1
-            out.append("<blockquote>" + _blocks(quoted) + "</blockquote>")
-            continue
-        list_kind = "ul" if _BULLET.match(line) else "ol" if _ORDERED.match(line) else None
-        if list_kind is not None and not _RULE.match(line):
-            flush()
-            item_re = _BULLET if list_kind == "ul" else _ORDERED
-            items: list[list[str]] = []
-            while i < len(lines) and lines[i].strip():
-                match = item_re.match(lines[i])
-                if match:
-                    items.append([match.group(1)])
-                elif lines[i].startswith((" ", "\t")) and items:
-                    items[-1].append(lines[i].strip())
-                else:
-                    break
-                i += 1
-            out.append(
-                f"<{list_kind}>"
-                + "".join("<li>" + "<br>".join(map(_inline, item)) + "</li>" for item in items)
-                + f"</{list_kind}>"
-            )
-            continue
-        heading = _HEADING.match(line)
-        if heading:
-            flush()
-            out.append("<p><strong>" + _inline(heading.group(1)) + "</strong></p>")
-            i += 1
-            continue
-        if _RULE.match(line):
-            flush()
-            i += 1
-            continue
-        paragraph.append(line)
-        i += 1
-    flush()
-    return "".join(out)
-
-
-def _inline(text: str) -> str:
-    """One run of inline Markdown as HTML: code, escapes and links are cut
-    out first (their insides are not emphasis), then emphasis is applied."""
-    protected: list[str] = []
-
-    def keep(markup: str) -> str:
-        protected.append(markup)
-        return _PLACEHOLDER.format(len(protected) - 1)
-
-    def token(match: re.Match[str]) -> str:
-        if match.group("code"):
-            return keep(
-                "<code>" + html.escape(match.group("codetext").strip(), quote=False) + "</code>"
-            )
-        if match.group("escape"):
-            return keep(html.escape(match.group("escape")[1], quote=False))
-        if match.group("autolink"):
-            url = match.group("autourl")
-            return keep(f'<a href="{html.escape(url)}">{html.escape(url, quote=False)}</a>')
-        if match.group("link"):
-            label = _inline(match.group("label")) or html.escape(match.group("href"), quote=False)
-            title = match.group("title")
-            title_attr = f' title="{html.escape(title)}"' if title else ""
-            return keep(f'<a href="{html.escape(match.group("href"))}"{title_attr}>{label}</a>')
-        # A bare URL: linked later by the sanitizer, but never emphasised.
-        return keep(match.group("bare"))
-
-    text = _INLINE_TOKEN.sub(token, text)
-    for pattern, element in _EMPHASIS:
-        text = pattern.sub(lambda m, e=element: f"<{e}>{m.group(1)}</{e}>", text)
-    return _restore(text, protected)
-
-
-def _restore(text: str, protected: list[str]) -> str:
-    def put_back(match: re.Match[str]) -> str:
-        return _restore(protected[int(match.group(1))], protected)
-
-    return _PLACEHOLDER_RE.sub(put_back, text)
+    """Markdown as HTML: paragraphs (a line break is ``<br>``), emphasis,
+    ``~~del~~``, code spans and blocks, quotes, lists, links and autolinks;
+    inline HTML is passed on, for :func:`sanitize_html` to judge like any
+    other HTML."""
+    return _MARKDOWN.render(text)

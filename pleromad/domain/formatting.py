@@ -1,13 +1,16 @@
 """Plain text a user typed, turned into safe HTML, and back.
 
 Profile text (bios) is rendered once, when it is written: escaped, URLs
-linked, line breaks as ``<br>``.  Nothing the user typed can become markup.
+linked (as status text links them), line breaks as ``<br>``.  Nothing the
+user typed can become markup, so nothing here needs the sanitizer.
 """
 
 from __future__ import annotations
 
 import html
 import re
+
+from pleromad.domain.content import link_to
 
 _URL = re.compile(r"\bhttps?://[^\s<>\"']+[^\s<>\"'.,;:!?)\]}]", re.IGNORECASE)
 _TAG = re.compile(r"<[^>]*>")
@@ -20,11 +23,7 @@ def text_to_html(text: str) -> str:
     position = 0
     for match in _URL.finditer(text):
         out.append(html.escape(text[position : match.start()], quote=False))
-        url = match.group(0)
-        out.append(
-            f'<a href="{html.escape(url)}" rel="ugc nofollow noopener" target="_blank">'
-            f"{html.escape(url, quote=False)}</a>"
-        )
+        out.append(link_to(match.group(0)))
         position = match.end()
     out.append(html.escape(text[position:], quote=False))
     return re.sub(r"\r?\n", "<br>", "".join(out))
