@@ -30,10 +30,14 @@ from twisted.web.resource import Resource
 
 from pleromad.config import load_config
 from pleromad.db.pool import Database
+from pleromad.domain import delivery
 from pleromad.jobs import JobRunner
 from pleromad.mail.plugins import mailer_for
 from pleromad.runtime import Runtime, build_runtime
 from pleromad.service import job_handlers
+from pleromad.store import relationships, remote_actors
+from pleromad.store.users import User
+from pleromad.views.activitypub import build_follow
 from pleromad.web.root import build_gateway
 from pleromad.web.site import PleromadSite, body_limit
 from tests.conftest import CHEAP_PASSWORDS, Client, PgServer
@@ -68,10 +72,12 @@ class Server:
             await stop()
 
 
-async def run_server(address: str, dsn: str, folder: Path, **runner: Any) -> Server:
+async def run_server(
+    address: str, dsn: str, folder: Path, *, jobs: bool = True, pool_size: int = 4, **polling: Any
+) -> Server:
     """A whole pleromad on ``address`` (a free port), its base_url carrying
-    the port: the resource tree, and a job runner with the daemon's handlers
-    (``runner`` tunes its polling)."""
+    the port: the resource tree, and (unless not ``jobs``) a job runner with
+    the daemon's handlers, ``polling`` tuning it."""
     # Listen first: base_url must carry the port, and the tree needs base_url.
     site = PleromadSite(Resource(), 0)
     port: IListeningPort = reactor.listenTCP(0, site, interface=address)
@@ -83,15 +89,16 @@ async def run_server(address: str, dsn: str, folder: Path, **runner: Any) -> Ser
         "[federation]\nallow_private_addresses = true\ntimeout = 10\n"
     )
     config = load_config(folder / "pleromad.toml", data_dir=str(folder / "data"))
-    db = Database(reactor, dsn, 4)
+    db = Database(reactor, dsn, pool_size)
     await db.open()
     stops.append(db.close)
     rt = build_runtime(config, db, reactor, os.urandom(32), passwords=CHEAP_PASSWORDS)
     site.resource = build_gateway(rt)
     site.body_limit = body_limit(config.instance.upload_limit)
-    jobs = JobRunner(reactor, dsn, job_handlers(rt, mailer_for(config, reactor)), **runner)
-    await jobs.start()
-    stops.append(jobs.stop)
+    if jobs:
+        runner = JobRunner(reactor, dsn, job_handlers(rt, mailer_for(config, reactor)), **polling)
+        await runner.start()
+        stops.append(runner.stop)
     return Server(authority, rt, dsn, Client(f"http://{authority}"), stops)
 
 
@@ -126,6 +133,26 @@ async def fediverse(pg_server: PgServer, tmp_path: Path) -> AsyncIterator[StartS
     for server, name in reversed(started):
         await server.stop()
         pg_server.drop_database(name)
+
+
+async def follow_remote(server: Server, follower: User, followee: User) -> str:
+    """``follower`` asks to follow the remote ``followee`` as Federation II's
+    follow will: the pending follow and the Follow's delivery job in one
+    transaction.  The Follow's id."""
+
+    async def txn_fn(txn: Any) -> str:
+        await relationships.insert_follow_txn(txn, follower.id, followee.id, "pending", True)
+        follow = await relationships.get_follow_txn(txn, follower.id, followee.id)
+        known = await remote_actors.get_by_user_id_txn(txn, followee.id)
+        assert follow is not None and known is not None and known.actor is not None
+        follow_id = f"{server.base_url}/activities/{follow.activity_uuid}"
+        activity = build_follow(follow_id, follower.ap_id, followee.ap_id)
+        await delivery.enqueue_txn(
+            txn, actor_id=follower.id, activity=activity, inboxes=[known.actor.inbox]
+        )
+        return follow_id
+
+    return await server.rt.db.run_interaction("follow remote", txn_fn)
 
 
 class ForeignPeer:
