@@ -117,7 +117,8 @@ async def deliver(rt: Runtime, payload: Mapping[str, Any]) -> None:
             "private delivery to {inbox} dropped: {host} is quarantined", inbox=inbox, host=host
         )
         return
-    if await rt.db.run_interaction("instance unreachable", instances.is_unreachable_txn, host):
+    failing, unreachable = await rt.db.run_interaction("instance", instances.marks_txn, host)
+    if unreachable:
         log.info("delivery to {inbox} dropped: {host} is unreachable", inbox=inbox, host=host)
         return
     try:
@@ -134,13 +135,14 @@ async def deliver(rt: Runtime, payload: Mapping[str, Any]) -> None:
         error = str(e)
     else:
         if 200 <= reply.status < 300:
-            await heard_from(rt, host)
+            if failing:
+                await heard_from(rt, host)
             return
         error = f"{inbox} answered {reply.status}"
         if reply.status < 500 and reply.status not in _RETRIED_4XX:
             raise GiveUp(error)
         delay = retry_after(reply.retry_after, rt.clock.seconds())
-    unreachable = await rt.db.run_interaction(
+    gone = await rt.db.run_interaction(
         "instance failed",
         instances.failed_txn,
         host,
@@ -148,7 +150,7 @@ async def deliver(rt: Runtime, payload: Mapping[str, Any]) -> None:
         error,
         UNREACHABLE_AFTER,
     )
-    if unreachable:
+    if gone:
         log.warn(
             "delivery to {inbox} dropped: {host} has been failing for more than"
             " {days:g} days ({error})",

@@ -5,12 +5,14 @@ from __future__ import annotations
 from pleromad.db.pool import Txn
 
 
-async def is_unreachable_txn(txn: Txn, host: str) -> bool:
-    return bool(
-        await txn.fetchval(
-            "SELECT unreachable_since IS NOT NULL FROM instances WHERE host = %s", (host,)
-        )
+async def marks_txn(txn: Txn, host: str) -> tuple[bool, bool]:
+    """Whether ``host`` is (failing, unreachable)."""
+    row = await txn.fetchone(
+        "SELECT failing_since IS NOT NULL AS failing, unreachable_since IS NOT NULL AS unreachable"
+        " FROM instances WHERE host = %s",
+        (host,),
     )
+    return (False, False) if row is None else (row["failing"], row["unreachable"])
 
 
 async def failed_txn(txn: Txn, host: str, now: float, error: str, unreachable_after: float) -> bool:
