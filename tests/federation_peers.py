@@ -185,6 +185,12 @@ class ForeignPeer:
         body = {"actor": actor, "to": to, "content": content}
         return await self._call("POST", "/_peer/create", json=body)
 
+    async def send(self, actor: str, to: str, activity: dict[str, Any]) -> int:
+        """The named actor signs ``activity`` as it is and POSTs it to
+        ``to``'s inbox; the status of that POST."""
+        body = {"actor": actor, "to": to, "activity": activity}
+        return int((await self._call("POST", "/_peer/send", json=body))["status"])
+
     async def received(self, inbox: str) -> list[dict[str, Any]]:
         """The activities that reached the named actor's inbox (signed
         correctly, when that actor asks for signatures)."""

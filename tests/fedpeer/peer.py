@@ -8,6 +8,7 @@ on Quart, plus a control API through which a test makes these actors act::
     GET  /_peer/verify?actor_uri=U   fediverse-pasture's ActorVerifier on U
     POST /_peer/follow   {"actor": name, "object": U}            -> Follow
     POST /_peer/create   {"actor": name, "to": [U...], "content": html}
+    POST /_peer/send     {"actor": name, "to": U, "activity": {...}}  as given
     GET  /_peer/inbox    what reached the inboxes (signature checked)
     GET  /<name>/objects/<uuid>   the Notes it created
 
@@ -176,6 +177,13 @@ def build_app(peer: Peer) -> Quart:
         activity = factory.create(note).build()
         statuses = [await peer.deliver(client, target, activity) for target in body["to"]]
         return {"activity": activity, "statuses": statuses}
+
+    @app.post("/_peer/send")
+    async def send() -> Any:
+        body = await request.get_json()
+        client, _ = await peer.bovine(body["actor"])
+        status = await peer.deliver(client, body["to"], body["activity"])
+        return {"status": status}
 
     @app.get("/<actor_name>/objects/<object_uuid>")
     async def stored_object(actor_name: str, object_uuid: str) -> Any:
