@@ -26,7 +26,7 @@ from pleromad.db import schema
 from pleromad.db.embedded import EmbeddedPostgresError
 from pleromad.db.pool import Database, DatabaseUnavailable
 from pleromad.db.server import DatabaseServer
-from pleromad.domain import actor_keys, delivery, follow_import, idempotency, lifecycle
+from pleromad.domain import actor_keys, delivery, follow_import, idempotency, inbox, lifecycle
 from pleromad.emoji.loader import EmojiLoadError
 from pleromad.jobs import Handler, JobRunner
 from pleromad.mail.interface import IMailer
@@ -209,16 +209,19 @@ def job_handlers(rt: Runtime, mailer: IMailer) -> dict[str, Handler]:
         **actor_keys.handlers(rt),
         **delivery.handlers(rt),
         **follow_import.handlers(rt),
+        **inbox.handlers(rt),
     }
 
 
 async def _housekeep(rt: Runtime) -> None:
-    """Periodic cleanup of ended rate-limit windows, expired captchas and
-    Idempotency-Keys; a failure is logged and the next round tries again."""
+    """Periodic cleanup of ended rate-limit windows, expired captchas,
+    Idempotency-Keys and old inbox activity ids; a failure is logged and the
+    next round tries again."""
     try:
         await rt.limiter.purge()
         await rt.db.run_interaction("purge captchas", captchas.purge_txn, rt.clock.seconds())
         await idempotency.purge(rt)
+        await inbox.purge_seen(rt)
     except Exception:
         log.failure("housekeeping failed")
 

@@ -19,6 +19,7 @@ from pleromad.openapi import (
     activitypub,
     admin,
     discovery,
+    inbox,
     media,
     notifications,
     oauth,
@@ -44,6 +45,7 @@ FAMILIES = (
     admin,
     discovery,
     activitypub,
+    inbox,
 )
 
 # (method, path as documented) -> the route's access; None for a route

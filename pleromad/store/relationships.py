@@ -8,7 +8,6 @@ each function may run again without doing anything twice.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from uuid import UUID
 
 from pleromad.db.pool import Txn
 from pleromad.store.users import User
@@ -33,7 +32,7 @@ class Follow:
     show_reblogs: bool
     # The Follow activity: a local follower's is <base_url>/activities/<activity_uuid>,
     # a remote follower's the id its server gave it (ap_id).
-    activity_uuid: UUID
+    activity_uuid: str
     ap_id: str | None
 
 
@@ -93,7 +92,7 @@ async def get_follow_txn(txn: Txn, follower_id: int, followee_id: int) -> Follow
 
 
 async def get_follow_by_activity_txn(
-    txn: Txn, *, activity_uuid: UUID | None = None, ap_id: str | None = None
+    txn: Txn, *, activity_uuid: str | None = None, ap_id: str | None = None
 ) -> Follow | None:
     """The follow whose Follow activity is a local one's ``activity_uuid``
     or a remote one's ``ap_id``."""

@@ -2,7 +2,8 @@
 
 A family is a class with ``app = api_app()``, ``prefixes`` and routes
 declared with their full paths.  The longest prefix that matches a request
-picks the family; a family without the route answers the JSON 404 itself.
+picks the family (of families sharing a prefix, the one that routes the
+request); a family without the route answers the JSON 404 itself.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from typing import Any
 
 from twisted.web.iweb import IRequest
 from twisted.web.resource import IResource, Resource
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import Map
 
 from pleromad.openapi.document import build_document
 from pleromad.runtime import Runtime
@@ -23,6 +26,7 @@ from pleromad.web.admin import AdminApi
 from pleromad.web.base import Access, api_app
 from pleromad.web.discovery import DiscoveryApi
 from pleromad.web.emoji import EmojiApi
+from pleromad.web.inbox import InboxApi
 from pleromad.web.media import MediaApi
 from pleromad.web.notifications import NotificationsApi
 from pleromad.web.oauth import OAuthApi
@@ -68,6 +72,7 @@ FAMILIES = (
     AdminApi,
     DiscoveryApi,
     ActivityPubApi,
+    InboxApi,
     ContractApi,
 )
 
@@ -131,11 +136,39 @@ class PrefixRouter(Resource):
         return self._fallback.render(request)
 
 
+class SharedPrefix(Resource):
+    """The families that share a prefix (/users: ActivityPub's actors and
+    inboxes): the first whose routes match the request serves it, else
+    the first of all (which answers the 404)."""
+
+    isLeaf = True
+
+    def __init__(self, families: list[tuple[Map, IResource]]) -> None:
+        super().__init__()
+        self._families = families
+
+    def render(self, request: IRequest) -> Any:
+        path = "/" + "/".join(s.decode("utf-8", "replace") for s in request.postpath)
+        method = request.method.decode("ascii", "replace")
+        for url_map, resource in self._families:
+            try:
+                url_map.bind("localhost").match(path, method=method)
+            except HTTPException:
+                continue
+            return resource.render(request)
+        return self._families[0][1].render(request)
+
+
 def build_gateway(rt: Runtime) -> Gateway:
     """The whole resource tree of the daemon, as the site serves it."""
-    routes = []
+    by_prefix: dict[str, list[tuple[Map, IResource]]] = {}
     for family_class in FAMILIES:
-        resource = family_class(rt).app.resource()
-        routes += [(prefix, resource) for prefix in family_class.prefixes]
+        app = family_class(rt).app
+        for prefix in family_class.prefixes:
+            by_prefix.setdefault(prefix, []).append((app.url_map, app.resource()))
+    routes = [
+        (prefix, families[0][1] if len(families) == 1 else SharedPrefix(families))
+        for prefix, families in by_prefix.items()
+    ]
     tree = PrefixRouter(routes, Unrouted().app.resource())
     return Gateway(tree, body_limit(rt.config.instance.upload_limit))
