@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from pleromad.config import Config
 from pleromad.db.pool import Txn
-from pleromad.domain import content, idempotency, notifications
+from pleromad.domain import content, idempotency, notifications, publishing
 from pleromad.domain.profile import local_nickname, visible_to
 from pleromad.domain.relationships import RecordNotFound
 from pleromad.emoji.table import EmojiTable, custom_emoji
@@ -233,6 +233,7 @@ async def _post_txn(
     )
     await notifications.on_status_txn(txn, new_id)
     loaded = await store.load_txn(txn, [new_id], author.id)
+    await publishing.on_post_txn(txn, config, loaded, new_id)
     answer = render(loaded)
     if claim is not None:
         await idempotency.record_txn(txn, claim, answer, now)
@@ -337,16 +338,17 @@ async def delete_status(rt: Runtime, ref: str, user: User) -> Loaded:
     wanted = status_id(ref)
     if wanted is None:
         raise RecordNotFound()
-    return await rt.db.run_interaction("delete status", _delete_txn, wanted, user)
+    return await rt.db.run_interaction("delete status", _delete_txn, rt.config, wanted, user)
 
 
-async def _delete_txn(txn: Txn, wanted: int, user: User) -> Loaded:
+async def _delete_txn(txn: Txn, config: Config, wanted: int, user: User) -> Loaded:
     status = await store.get_visible_txn(txn, wanted, user.id)
     if status is None:
         raise RecordNotFound()
     if status.account_id != user.id and not (user.is_admin or user.is_moderator):
         raise Forbidden(CANT_DELETE)
     loaded = await store.load_txn(txn, [status.id], user.id)
+    await publishing.on_delete_txn(txn, config, loaded, status.id)
     await store.delete_status_txn(txn, status.id)
     return loaded
 

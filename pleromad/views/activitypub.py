@@ -194,12 +194,11 @@ def render_instance_actor(*, base_url: str, public_key_pem: str) -> dict[str, An
             "name": "Pleroma",
             "summary": "An internal service actor for this instance. No user-serviceable parts inside.",
             "url": actor,
-            "inbox": f"{actor}/inbox",
-            "following": f"{actor}/following",
-            "followers": followers_url(actor),
+            # It follows no one and is followed by no one: the shared inbox is its own.
+            "inbox": f"{base_url}/inbox",
+            "endpoints": {"sharedInbox": f"{base_url}/inbox"},
             "manuallyApprovesFollowers": False,
             "publicKey": _public_key(actor, public_key_pem),
-            "endpoints": {"sharedInbox": f"{base_url}/inbox"},
             "invisible": True,
         }
     )
