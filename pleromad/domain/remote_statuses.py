@@ -39,7 +39,6 @@ from pleromad.domain import content, notifications
 from pleromad.ids import parse_id
 from pleromad.store import favourites as favourites_store
 from pleromad.store import media as media_store
-from pleromad.store import objects
 from pleromad.store import statuses as store
 from pleromad.store import users as users_store
 from pleromad.store.media import RemoteAttachment
@@ -336,9 +335,9 @@ async def find_txn(txn: Txn, ap_id: str, base_url: str) -> Status | None:
             object_uuid = UUID(ap_id.removeprefix(local))
         except ValueError:
             return None
-        found = await objects.by_object_uuid_txn(txn, str(object_uuid))
+        found = await store.get_by_object_uuid_txn(txn, str(object_uuid))
         return found if found is not None and found.ap_id is None else None
-    return await objects.by_ap_id_txn(txn, ap_id)
+    return await store.get_by_ap_id_txn(txn, ap_id)
 
 
 async def _seen_by_txn(txn: Txn, status: Status, actor_id: int) -> Status | None:
@@ -398,7 +397,7 @@ async def store_note_txn(
     now: datetime,
 ) -> int:
     """Store ``note`` as ``author``'s status unless it is there already; its id."""
-    existing = await objects.by_ap_id_txn(txn, note.ap_id)
+    existing = await store.get_by_ap_id_txn(txn, note.ap_id)
     if existing is not None:
         return existing.id
     parent = None
@@ -439,7 +438,7 @@ async def store_note_txn(
     )
     if not written:
         # Stored by a concurrent delivery of the same object.
-        raced = await objects.by_ap_id_txn(txn, note.ap_id)
+        raced = await store.get_by_ap_id_txn(txn, note.ap_id)
         assert raced is not None
         return raced.id
     await media_store.attach_remote_txn(txn, new_id, author.id, note.attachments)
@@ -478,7 +477,7 @@ async def apply_update_note(rt: Runtime, activity: dict[str, Any], actor: User) 
 
 
 async def _update_txn(txn: Txn, note: Note, author: User) -> bool:
-    status = await objects.by_ap_id_txn(txn, note.ap_id)
+    status = await store.get_by_ap_id_txn(txn, note.ap_id)
     if status is None or status.account_id != author.id or status.reblog_of_id is not None:
         return False
     await store.edit_post_txn(
@@ -504,7 +503,7 @@ async def apply_delete_object(rt: Runtime, activity: dict[str, Any], actor: User
 
 
 async def _delete_txn(txn: Txn, ap_id: str, author: User) -> bool:
-    status = await objects.by_ap_id_txn(txn, ap_id)
+    status = await store.get_by_ap_id_txn(txn, ap_id)
     if status is None or status.account_id != author.id:
         return False
     await media_store.detach_remote_txn(txn, status.id)
@@ -541,7 +540,7 @@ async def _find_id_txn(txn: Txn, ap_id: str, base_url: str) -> int | None:
 
 
 async def _announce_txn(txn: Txn, status_id: int, actor: User, announce_id: str) -> bool:
-    if await objects.by_ap_id_txn(txn, announce_id) is not None:
+    if await store.get_by_ap_id_txn(txn, announce_id) is not None:
         return True
     status = await store.get_status_txn(txn, status_id)
     original = None if status is None else await _seen_by_txn(txn, status, actor.id)
@@ -567,7 +566,7 @@ async def apply_undo_announce(rt: Runtime, activity: dict[str, Any], actor: User
 
 async def _undo_announce_txn(txn: Txn, announce: Any, actor: User, base_url: str) -> None:
     announce_id = id_of(announce)
-    reblog = None if announce_id is None else await objects.by_ap_id_txn(txn, announce_id)
+    reblog = None if announce_id is None else await store.get_by_ap_id_txn(txn, announce_id)
     if reblog is not None and reblog.account_id == actor.id and reblog.reblog_of_id is not None:
         await store.delete_status_txn(txn, reblog.id)
         return

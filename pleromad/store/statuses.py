@@ -272,6 +272,21 @@ async def get_status_txn(txn: Txn, status_id: int) -> Status | None:
     return None if row is None else Status(**row)
 
 
+async def get_by_ap_id_txn(txn: Txn, ap_id: str) -> Status | None:
+    """The remote status (or remote reblog, by its Announce) with this ActivityPub id."""
+    row = await txn.fetchone(f"SELECT {_COLUMNS} FROM statuses s WHERE s.ap_id = %s", (ap_id,))
+    return None if row is None else Status(**row)
+
+
+async def get_by_object_uuid_txn(txn: Txn, object_uuid: str) -> Status | None:
+    """The local status whose Note is ``<base_url>/objects/<object_uuid>``."""
+    row = await txn.fetchone(
+        f"SELECT {_COLUMNS} FROM statuses s WHERE s.object_uuid = %s AND s.ap_id IS NULL",
+        (object_uuid,),
+    )
+    return None if row is None else Status(**row)
+
+
 async def conversation_of_context_txn(txn: Txn, context: str) -> int | None:
     """The conversation of a status whose ActivityStreams ``context`` this is."""
     found = await txn.fetchval(
