@@ -201,6 +201,7 @@ async def main(address: str, port: int) -> None:
     config = Config()
     config.bind = [f"{address}:{port}"]
     config.accesslog = "-"
+    config.graceful_timeout = 0.5  # the suite is waiting
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     async with aiohttp.ClientSession() as session:
