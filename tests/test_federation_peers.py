@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest_twisted
 
+from pleromad.domain.actor_keys import public_key_pem
 from pleromad.domain.inbox import INBOX_JOB
 from pleromad.domain.remote_actors import resolve_acct
 from pleromad.store.users import User
@@ -84,11 +85,6 @@ async def post_status(server: Server, author: User, text: str) -> dict[str, Any]
     return body
 
 
-def note_id(server: Server, status_id: str) -> str:
-    rows = query(server.dsn, "SELECT object_uuid FROM statuses WHERE id = %s", (int(status_id),))
-    return f"{server.base_url}/objects/{rows[0][0]}"
-
-
 # -- two pleromad servers -------------------------------------------------------
 
 
@@ -99,15 +95,20 @@ async def test_servers_find_each_other_by_webfinger(pair: tuple[Server, Server])
     named nick@host:port with the other's actor id and public key."""
     a, b = pair
     await make_user(a.rt, "alice")
-    await make_user(b.rt, "bob")
+    bob_at_b = await make_user(b.rt, "bob")
 
     bob = await resolve_acct(a.rt, b.acct("bob"))
     alice = await resolve_acct(b.rt, a.acct("alice"))
 
     assert (bob.ap_id, bob.nickname, bob.local) == (b.actor_id("bob"), b.acct("bob"), False)
     assert (alice.ap_id, alice.nickname) == (a.actor_id("alice"), a.acct("alice"))
-    keys = query(a.dsn, "SELECT key_id, inbox FROM remote_actors WHERE user_id = %s", (bob.id,))
-    assert keys == [(f"{b.actor_id('bob')}#main-key", f"{b.actor_id('bob')}/inbox")]
+    keys = query(
+        a.dsn,
+        "SELECT key_id, public_key_pem, inbox FROM remote_actors WHERE user_id = %s",
+        (bob.id,),
+    )
+    pem = await public_key_pem(b.rt, bob_at_b.id)
+    assert keys == [(f"{bob.ap_id}#main-key", pem, f"{bob.ap_id}/inbox")]
 
 
 @pytest_twisted.ensureDeferred
@@ -141,7 +142,7 @@ async def test_a_post_reaches_the_remote_follower(pair: tuple[Server, Server]) -
 
     status = await post_status(b, bob_at_b, "Hello from B")
 
-    note = note_id(b, status["id"])
+    note = status["uri"]  # the Note's id
     author, content = await eventually(lambda: remote_status(a, note), "the Create at A", WAIT)
     assert author == bob.ap_id and "Hello from B" in content
 
@@ -246,7 +247,7 @@ async def test_our_create_reaches_the_foreign_follower(
 
     status = await post_status(a, alice, "Hello, fediverse")
 
-    note = note_id(a, status["id"])
+    note = status["uri"]
 
     async def arrived() -> list[dict[str, Any]]:
         return [
