@@ -28,6 +28,7 @@ from pleromad.federation.fetch import (
     Unreachable,
 )
 from pleromad.federation.keys import generate_key_pair
+from pleromad.runtime import build_runtime
 from tests import peer as _peer
 from tests.helpers import eventually
 from tests.peer import Peer, Received, StartPeer
@@ -112,7 +113,7 @@ class _Resolution:
 
 @implementer(IHostnameResolver)
 class NamesResolver:
-    """Resolves the test's made-up names to the given addresses."""
+    """Resolves the test's made-up names to the given addresses, others as usual."""
 
     def __init__(self, names: dict[str, str]) -> None:
         self.names = names
@@ -120,9 +121,10 @@ class NamesResolver:
     def resolveHostName(
         self, receiver: IResolutionReceiver, hostName: str, portNumber: int = 0, *args: Any
     ) -> IResolutionReceiver:
+        if hostName not in self.names:
+            return reactor.nameResolver.resolveHostName(receiver, hostName, portNumber, *args)
         receiver.resolutionBegan(_Resolution(hostName))
-        if hostName in self.names:
-            receiver.addressResolved(IPv4Address("TCP", self.names[hostName], portNumber))
+        receiver.addressResolved(IPv4Address("TCP", self.names[hostName], portNumber))
         receiver.resolutionComplete()
         return receiver
 
@@ -131,24 +133,23 @@ class NamesResolver:
 async def test_redirect_to_a_private_address_is_refused(
     peers: StartPeer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Every redirect hop is checked again after DNS resolution: a public
-    server redirecting to a name that resolves to a private address, or to a
-    private literal, is refused and the private server is never contacted.
-    (Here 127.0.0.1 plays the public server and 127.0.0.2 the private one.)"""
+    """Every redirect hop is checked again, after DNS resolution: a public
+    server redirecting to localhost (which resolves to loopback) or to
+    127.0.0.1 is refused, and the server there is never contacted.  (Here
+    127.0.0.2, named outside.test, plays the public server.)"""
     real = fetch.is_private_address
-    monkeypatch.setattr(fetch, "is_private_address", lambda a: a != "127.0.0.1" and real(a))
-    public, private = peers("127.0.0.1"), peers("127.0.0.2")
-    private.document("/secret", {"id": f"http://inside.test:{private.port}/secret"})
-    public.redirect("/by-name", f"http://inside.test:{private.port}/secret")
+    monkeypatch.setattr(fetch, "is_private_address", lambda a: a != "127.0.0.2" and real(a))
+    public, private = peers("127.0.0.2"), peers("127.0.0.1")
+    private.document("/secret", {"id": f"http://localhost:{private.port}/secret"})
+    public.redirect("/by-name", f"http://localhost:{private.port}/secret")
     public.redirect("/by-address", f"{private.base}/secret")
     public.document("/ok", {"id": f"http://outside.test:{public.port}/ok"})
-    names = {"outside.test": "127.0.0.1", "inside.test": "127.0.0.2"}
-    resolving = fetch._WithResolver(reactor, NamesResolver(names))
+    resolving = fetch._WithResolver(reactor, NamesResolver({"outside.test": "127.0.0.2"}))
     client = Fetcher(resolving, GUARDED, allow_http=True)
     assert (await client.get_json(f"http://outside.test:{public.port}/ok"))["id"].endswith("/ok")
-    with pytest.raises(Refused, match=r"inside\.test resolves only to private addresses"):
+    with pytest.raises(Refused, match="localhost resolves only to private addresses"):
         await client.get_json(f"http://outside.test:{public.port}/by-name")
-    with pytest.raises(Refused, match=r"127\.0\.0\.2 is a private address"):
+    with pytest.raises(Refused, match=r"127\.0\.0\.1 is a private address"):
         await client.get_json(f"http://outside.test:{public.port}/by-address")
     assert private.received == []
     await client.close()
@@ -226,13 +227,15 @@ async def test_slow_server_times_out(peers: StartPeer) -> None:
 @pytest_twisted.ensureDeferred
 async def test_wrong_answers(peers: StartPeer) -> None:
     """HTML, malformed JSON, a JSON array, a document without an id and an
-    error status are all refused with their reason."""
+    error status (whatever the size of its page) are all refused with their
+    reason."""
     peer = peers()
     peer.answer("/html", b"<html></html>", headers={"Content-Type": "text/html"})
     peer.answer("/broken", b"{not json", headers={"Content-Type": AP_CONTENT_TYPE})
     peer.document("/array", [1, 2])
     peer.document("/anonymous", {"type": "Note"})
     peer.answer("/gone", b"", status=410)
+    peer.answer("/crash", b"x" * 100_000, status=500)
     client = fetcher()
     for path, error, reason in (
         ("/html", BadDocument, "text/html"),
@@ -240,6 +243,7 @@ async def test_wrong_answers(peers: StartPeer) -> None:
         ("/array", BadDocument, "not an object"),
         ("/anonymous", BadDocument, "no id"),
         ("/gone", BadStatus, "410"),
+        ("/crash", BadStatus, "500"),
         ("/missing", BadStatus, "404"),
     ):
         with pytest.raises(error, match=reason):
@@ -362,10 +366,35 @@ async def test_webfinger_document(peers: StartPeer) -> None:
         ("240.0.0.1", True), ("255.255.255.255", True), ("::1", True), ("::", True),
         ("fe80::1", True), ("fe80::1%eth0", True), ("fc00::1", True), ("ff02::1", True),
         ("::ffff:127.0.0.1", True), ("::ffff:10.0.0.1", True), ("not an address", True),
+        ("64:ff9b::7f00:1", True), ("2002:7f00:1::", True), ("2002:5db8:d822::", False),
+        ("64:ff9b::5db8:d822", False),
         ("93.184.216.34", False), ("2606:2800:220:1::1", False), ("::ffff:93.184.216.34", False),
     ],
 )  # fmt: skip
 def test_private_addresses(address: str, private: bool) -> None:
     """Loopback, private, shared, link-local, multicast, unspecified and
-    reserved addresses, IPv4-mapped ones included, count as private."""
+    reserved addresses count as private, IPv4 ones inside IPv6 (mapped,
+    6to4, NAT64) included."""
     assert fetch.is_private_address(address) is private
+
+
+@pytest_twisted.ensureDeferred
+async def test_runtime_client_follows_the_base_url(peers: StartPeer) -> None:
+    """rt.fetcher speaks plain http only when the instance itself is on http."""
+    peer = peers()
+    peer.document("/users/alice", actor(peer))
+    config = load_config(None)
+    config = dataclasses.replace(config, federation=OPEN)
+    on_http = build_runtime(config, None, reactor, b"s" * 32)  # type: ignore[arg-type]
+    assert (await on_http.fetcher.get_json(peer.base + "/users/alice"))["type"] == "Person"
+    on_https = build_runtime(
+        dataclasses.replace(
+            config, server=dataclasses.replace(config.server, base_url="https://pleroma.example")
+        ),
+        None,  # type: ignore[arg-type]
+        reactor,
+        b"s" * 32,
+    )
+    with pytest.raises(Refused, match="http scheme"):
+        await on_https.fetcher.get_json(peer.base + "/users/alice")
+    await on_http.fetcher.close()

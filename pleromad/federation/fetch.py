@@ -24,6 +24,7 @@ import json
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -38,6 +39,7 @@ from twisted.internet.interfaces import (
     IReactorTime,
     IResolutionReceiver,
 )
+from twisted.internet.threads import deferToThreadPool
 from twisted.web.client import Agent, HTTPConnectionPool, ResponseFailed, ResponseNeverReceived
 from twisted.web.iweb import UNKNOWN_LENGTH, IResponse
 from zope.interface import directlyProvides, implementer, providedBy
@@ -53,8 +55,10 @@ _JRD_TYPES = frozenset({"application/jrd+json", "application/json"})
 MAX_REDIRECTS = 3
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _CONNECT_TIMEOUT = 10.0
-# A delivery's answer is not read beyond this: only its status matters.
+# Answers whose body is not wanted (a delivery's, a redirect's, an error's)
+# are not read beyond this.
 _REPLY_LIMIT = 64 * 1024
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 # Names whose every address was refused, remembered to explain a failed connect.
 _REFUSED_NAMES = 256
 
@@ -75,8 +79,8 @@ class TooLarge(FetchError):
 class BadStatus(FetchError):
     """The server answered with a status other than 200."""
 
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
+    def __init__(self, status: int, message: str = "") -> None:
+        super().__init__(message or f"answered {status}")
         self.status = status
 
 
@@ -113,8 +117,13 @@ def is_private_address(address: str) -> bool:
         ip = ipaddress.ip_address(address.split("%", 1)[0])
     except ValueError:
         return True
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        # An IPv4 address inside an IPv6 one reaches that IPv4 address.
+        embedded = ip.ipv4_mapped or ip.sixtofour
+        if embedded is None and ip in _NAT64:
+            embedded = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+        if embedded is not None:
+            ip = embedded
     return (
         not ip.is_global
         or ip.is_multicast
@@ -137,6 +146,7 @@ class Fetcher:
         clock: IReactorTime | None = None,
     ) -> None:
         self._config = config
+        self._reactor = reactor
         self._schemes = ("https", "http") if allow_http else ("https",)
         self._clock: IReactorTime = clock or reactor
         self._refused_names: OrderedDict[str, None] = OrderedDict()
@@ -182,10 +192,7 @@ class Fetcher:
 
     async def _send(self, url: str, body: bytes, signer: tuple[str, str]) -> Reply:
         response = await self._request("POST", url, signer, body=body)
-        try:
-            await _read(response, _REPLY_LIMIT)
-        except TooLarge:
-            pass  # the status is all we wanted
+        await _discard(response)
         retry_after = response.headers.getRawHeaders("retry-after", [None])[0]
         return Reply(response.code, retry_after)
 
@@ -201,15 +208,16 @@ class Fetcher:
             response = await self._request("GET", url, signer, accept=accept)
             location = response.headers.getRawHeaders("location", [None])[0]
             if response.code in _REDIRECTS and location:
-                await _read(response, _REPLY_LIMIT)
+                await _discard(response)
                 url = urljoin(url, location)
                 continue
             if response.code != 200:
-                await _read(response, _REPLY_LIMIT)
+                await _discard(response)
                 raise BadStatus(response.code, f"{url} answered {response.code}")
             content_type = response.headers.getRawHeaders("content-type", [""])[0]
             media_type = content_type.split(";", 1)[0].strip().lower()
             if media_type not in types:
+                await _discard(response)
                 raise BadDocument(f"{url} answered {media_type or 'no content type'}")
             body = await _read(response, self._config.max_body)
             try:
@@ -238,13 +246,19 @@ class Fetcher:
             headers["Content-Type"] = AP_CONTENT_TYPE
         if signer is not None:
             key_id, private_key_pem = signer
-            headers |= httpsig.sign_headers(
-                method,
-                url,
-                key_id=key_id,
-                private_key_pem=private_key_pem,
-                now=self._clock.seconds(),
-                body=body,
+            # An RSA signature costs a millisecond or more of CPU: not on the reactor.
+            headers |= await deferToThreadPool(
+                self._reactor,
+                self._reactor.getThreadPool(),
+                partial(
+                    httpsig.sign_headers,
+                    method,
+                    url,
+                    key_id=key_id,
+                    private_key_pem=private_key_pem,
+                    now=self._clock.seconds(),
+                    body=body,
+                ),
             )
         try:
             return await self._http.request(
@@ -344,6 +358,15 @@ async def _read(response: IResponse, limit: int) -> bytes:
 
     await treq.collect(response, collect)
     return b"".join(chunks)
+
+
+async def _discard(response: IResponse) -> None:
+    """Read and drop an answer that only its status matters of, so that its
+    connection is freed (or dropped, past :data:`_REPLY_LIMIT` bytes)."""
+    try:
+        await _read(response, _REPLY_LIMIT)
+    except TooLarge:
+        pass
 
 
 @implementer(IResolutionReceiver)
