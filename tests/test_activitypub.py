@@ -9,6 +9,8 @@ from typing import Any
 import pytest_twisted
 
 from pleromad.domain import actor_keys
+from pleromad.federation.httpsig import sign_headers
+from pleromad.federation.keys import generate_key_pair
 from pleromad.runtime import Runtime
 from pleromad.store.users import User
 from pleromad.views.activitypub import AS_PUBLIC, PAGE_SIZE, addressing
@@ -30,7 +32,9 @@ async def fetch(client: Client, path: str, **headers: str) -> tuple[int, Any]:
     return await answer(response)
 
 
-def remote_user(rt: Runtime, nick: str, host: str = "remote.example") -> int:
+def remote_user(
+    rt: Runtime, nick: str, host: str = "remote.example", public_key_pem: str = "pem"
+) -> int:
     """A remote account as fed-inbound stores one: a users row and its actor."""
     actor = f"https://{host}/users/{nick}"
     user_id = query(
@@ -42,8 +46,15 @@ def remote_user(rt: Runtime, nick: str, host: str = "remote.example") -> int:
         rt.db.dsn,
         "INSERT INTO remote_actors (user_id, host, inbox, shared_inbox, key_id,"
         " public_key_pem, document, fetched_at)"
-        " VALUES (%s, %s, %s, %s, %s, 'pem', '{}', now())",
-        (user_id, host, f"{actor}/inbox", f"https://{host}/inbox", f"{actor}#main-key"),
+        " VALUES (%s, %s, %s, %s, %s, %s, '{}', now())",
+        (
+            user_id,
+            host,
+            f"{actor}/inbox",
+            f"https://{host}/inbox",
+            f"{actor}#main-key",
+            public_key_pem,
+        ),
     )
     return int(user_id)
 
@@ -370,3 +381,51 @@ async def test_notice_redirects_to_the_object(rt: Runtime, client: Client) -> No
     assert (code, announce["type"], announce["object"]) == (200, "Announce", status["uri"])
     assert announce["to"] == [AS_PUBLIC]
     assert announce["cc"] == [f"{alice.ap_id}/followers", alice.ap_id]
+
+
+async def signed_get(
+    rt: Runtime, client: Client, path: str, key_id: str, private_key_pem: str
+) -> Any:
+    """GET ``path`` with an HTTP Signature by ``key_id``."""
+    headers = sign_headers(
+        "GET",
+        client.base + path,
+        key_id=key_id,
+        private_key_pem=private_key_pem,
+        now=rt.clock.seconds(),
+    )
+    return await client.get(path, headers={**headers, **AP_HEADERS}, allow_redirects=False)
+
+
+@pytest_twisted.ensureDeferred
+async def test_signed_fetches_see_what_their_signer_may(rt: Runtime, client: Client) -> None:
+    """A followers-only Note is served to the signed fetch of a remote
+    follower, a direct one to the signed fetch of the account it mentions;
+    another remote account's signed fetch is 404, and a signature that does
+    not verify is 401."""
+    alice = await make_user(rt, "alice")
+    follower_keys, stranger_keys = await generate_key_pair(), await generate_key_pair()
+    follower = remote_user(rt, "bob", public_key_pem=follower_keys.public_key_pem)
+    remote_user(rt, "eve", public_key_pem=stranger_keys.public_key_pem)
+    add_follow(rt, follower, alice.id)
+    headers = await bearer(rt, alice)
+    private = await posted(client, headers, status="friends", visibility="private")
+    direct = await posted(client, headers, status="psst @eve@remote.example", visibility="direct")
+    base = rt.config.server.base_url
+    bob_key, eve_key = (f"https://remote.example/users/{n}#main-key" for n in ("bob", "eve"))
+    for status, allowed, refused in (
+        (private, (bob_key, follower_keys), (eve_key, stranger_keys)),
+        (direct, (eve_key, stranger_keys), (bob_key, follower_keys)),
+    ):
+        path = status["uri"].removeprefix(base)
+        seen = await signed_get(rt, client, path, allowed[0], allowed[1].private_key_pem)
+        assert seen.code == 200
+        assert (await seen.json())["id"] == status["uri"]
+        notice = await signed_get(
+            rt, client, f"/notice/{status['id']}", allowed[0], allowed[1].private_key_pem
+        )
+        assert notice.code == 302
+        unseen = await signed_get(rt, client, path, refused[0], refused[1].private_key_pem)
+        assert unseen.code == 404
+        forged = await signed_get(rt, client, path, allowed[0], refused[1].private_key_pem)
+        assert forged.code == 401

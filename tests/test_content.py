@@ -14,8 +14,11 @@ import pytest_twisted
 from pleromad.domain.content import (
     HTML,
     MARKDOWN,
+    MentionTarget,
+    Rendered,
+    link_content,
     markdown_to_html,
-    render_content,
+    safe_markup,
     sanitize_html,
     sanitize_text,
 )
@@ -83,6 +86,8 @@ XSS_VECTORS = [
     '<a href="\x01javascript:alert(1)">x</a>',
     "<a href=`javascript:alert(1)`>x</a>",
     '<a href="\\u006Aavascript:alert(1)">x</a>',
+    '<a href="%6Aavascript:alert(1)">x</a>',
+    '<a href="ｊａｖａｓｃｒｉｐｔ:alert(1)">x</a>',
     '<a href="vbscript:msgbox(1)">x</a>',
     '<a href="data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==">x</a>',
     '<a href="DATA:text/html,<script>alert(1)</script>">x</a>',
@@ -153,6 +158,14 @@ XSS_VECTORS = [
     "`<script>alert(1)</script>`",
     "```\n<script>alert(1)</script>\n```",
 ]
+
+
+def rendered(text: str, content_type: str, **mentions: MentionTarget) -> Rendered:
+    """``text`` rendered as a status of ``https://ex.org`` that may mention
+    ``mentions``."""
+    return link_content(
+        safe_markup(text, content_type), base_url="https://ex.org", mentions=mentions
+    )
 
 
 class _Inspector(HTMLParser):
@@ -229,8 +242,7 @@ def test_sanitize_html_leaves_nothing_dangerous(vector: str) -> None:
 def test_local_html_and_markdown_leave_nothing_dangerous(vector: str, content_type: str) -> None:
     """A local status in HTML or Markdown made of a vector renders inert,
     with no ``data-`` attribute but those of our own mentions (none here)."""
-    out = render_content(vector, content_type, base_url="https://ex.org", mentions={}).html
-    assert_inert(out)
+    assert_inert(rendered(vector, content_type).html)
 
 
 @pytest.mark.parametrize("vector", XSS_VECTORS)

@@ -33,6 +33,7 @@ from pleromad.federation import httpsig
 from pleromad.federation.keys import KeyPair, generate_key_pair
 from pleromad.runtime import Runtime
 from pleromad.store import relationships as relationships_store
+from pleromad.store import users
 from pleromad.store.users import User
 from pleromad.web.root import build_gateway
 from pleromad.web.site import body_limit
@@ -663,18 +664,21 @@ async def test_a_block_ends_follows_both_ways_and_later_follows_are_rejected(
     assert one(rt.db.dsn, "SELECT count(*) FROM blocks") == 0
 
 
+@pytest.mark.parametrize("sent", ["document", "id"])
 @pytest_twisted.ensureDeferred
 async def test_an_update_of_the_actor_refreshes_the_account(
-    rt: Runtime, alice: RemoteActor
+    rt: Runtime, alice: RemoteActor, sent: str
 ) -> None:
-    """An Update of alice's Person by alice stores the document it carries."""
+    """An Update of alice's Person by alice stores the document it carries,
+    or, when it names her by id alone, her document fetched again."""
     them = await remote_user(rt, alice)
     document = {**alice.document(), "name": "Alice Renamed", "manuallyApprovesFollowers": True}
+    alice.peer.document("/users/alice", document)
     update = {
         "id": f"{alice.id}#updates/1",
         "type": "Update",
         "actor": alice.id,
-        "object": document,
+        "object": document if sent == "document" else alice.id,
     }
     await inbox.apply(rt, update, them.id)
     assert one(rt.db.dsn, "SELECT name, locked FROM users WHERE id = %s", (them.id,)) == (
@@ -815,3 +819,39 @@ async def test_a_stale_copy_is_fetched_again(rt: Runtime, remote: Peer, alice: R
     assert (await remote_actors.resolve_actor(timed, alice.id)).locked is False
     clock.advance(remote_actors.STALE_AFTER)
     assert (await remote_actors.resolve_actor(timed, alice.id)).locked is True
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_rotated_key_is_fetched_again(
+    rt: Runtime, serve: Callable[..., Client], alice: RemoteActor
+) -> None:
+    """alice's server gave her a new key: her first activity signed with it
+    fails with the stored key, so her actor is fetched again and it verifies
+    (once our copy is more than a minute old)."""
+    clock = Clock()
+    clock.advance(time.time())
+    timed = replace(rt, clock=clock)
+    client = serve(build_gateway(timed), body_limit(rt.config.instance.upload_limit))
+    bob = await make_user(rt, "bob")
+    assert (await post_activity(client, "/inbox", follow_of(alice, bob.ap_id), alice)).code == 202
+    rotated = replace(alice, keys=await generate_key_pair())
+    rotated.serve()
+    clock.advance(2 * remote_actors.KEY_REFRESH_AFTER)
+    answer = await post_activity(client, "/inbox", follow_of(alice, bob.ap_id, 2), rotated)
+    assert answer.code == 202, await answer.text()
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_remote_follow_honours_the_remote_notification_setting(
+    rt: Runtime, alice: RemoteActor
+) -> None:
+    """An account that turned off notifications from remote accounts is not
+    notified of a remote follow; the follow is made all the same."""
+    bob = await make_user(rt, "bob")
+    await rt.db.run_interaction(
+        "settings", users.update_user_txn, bob.id, notification_settings={"remote": False}
+    )
+    them = await remote_user(rt, alice)
+    await inbox.apply(rt, follow_of(alice, bob.ap_id), them.id)
+    assert follow_state(rt, them, bob) == "accepted"
+    assert one(rt.db.dsn, "SELECT count(*) FROM notifications") == 0

@@ -6,21 +6,31 @@ accounts written to the database as actor resolution leaves them."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
+import uuid
 from typing import Any
 
 import pytest
 import pytest_twisted
+from twisted.internet import reactor
 
 from pleromad.db.pool import Txn
 from pleromad.domain import remote_statuses as remote
+from pleromad.domain.activities import Applier, Dropped
+from pleromad.federation import httpsig
+from pleromad.federation.fetch import Fetcher
 from pleromad.runtime import Runtime
 from pleromad.store.users import User, get_user_txn
+from tests import peer as _peer
 from tests.conftest import Client
 from tests.helpers import query
+from tests.peer import StartPeer
 from tests.test_accounts import bearer, make_user, set_user
 from tests.test_content import XSS_VECTORS, assert_inert, assert_text_only
 from tests.test_notifications import follow, post, received, relate
+
+peers = _peer.peers
 
 HOST = "remote.example"
 PUBLIC = remote.PUBLIC_COLLECTION
@@ -82,6 +92,12 @@ def activity(kind: str, actor: User, obj: Any, **extra: Any) -> dict[str, Any]:
 async def create(rt: Runtime, actor: User, obj: dict[str, Any]) -> dict[str, Any]:
     await remote.apply_create(rt, activity("Create", actor, obj), actor)
     return obj
+
+
+async def refused(applier: Applier, rt: Runtime, act: dict[str, Any], actor: User) -> None:
+    """``applier`` declines ``act``: the inbox job acknowledges and drops it."""
+    with pytest.raises(Dropped):
+        await applier(rt, act, actor)
 
 
 def stored(rt: Runtime, ap_id: str) -> int | None:
@@ -323,10 +339,13 @@ async def test_a_note_not_of_its_actor_or_host_is_dropped(rt: Runtime) -> None:
     actor, one attributed to someone else, or an object that is not a post."""
     bob = await remote_user(rt, "bob")
     carol = await remote_user(rt, "carol", "other.example")
-    await create(rt, bob, note(bob, id="https://other.example/objects/stolen"))
-    await create(rt, bob, note(bob, attributedTo=carol.ap_id))
-    await create(rt, bob, {**note(bob), "type": "Person"})
-    await remote.apply_create(rt, activity("Create", bob, "https://remote.example/o/1"), bob)
+    for obj in (
+        note(bob, id="https://other.example/objects/stolen"),
+        note(bob, attributedTo=carol.ap_id),
+        {**note(bob), "type": "Person"},
+        "https://remote.example/o/1",
+    ):
+        await refused(remote.apply_create, rt, activity("Create", bob, obj), bob)
     assert query(rt.db.dsn, "SELECT count(*) FROM statuses") == [(0,)]
 
 
@@ -397,8 +416,8 @@ async def test_update_edits_the_authors_post_only(rt: Runtime, client: Client) -
     )
     status_id = stored(rt, obj["id"])
     forged = {**obj, "content": "<p>pwned</p>", "attributedTo": mallory.ap_id}
-    await remote.apply_update_note(rt, activity("Update", mallory, forged), mallory)
-    await remote.apply_update_note(rt, activity("Update", mallory, obj), mallory)
+    await refused(remote.apply_update_note, rt, activity("Update", mallory, forged), mallory)
+    await refused(remote.apply_update_note, rt, activity("Update", mallory, obj), mallory)
     assert "pwned" not in (await shown(client, status_id))[1]["content"]
     edited = {
         **obj,
@@ -426,7 +445,7 @@ async def test_delete_removes_the_authors_post_only(rt: Runtime, form: str) -> N
         rt, bob, note(bob, attachment=[{"type": "Document", "url": "https://f.remote.example/1"}])
     )
     named = {"id": obj["id"], "Tombstone": {"id": obj["id"], "type": "Tombstone"}}.get(form, obj)
-    await remote.apply_delete_object(rt, activity("Delete", mallory, named), mallory)
+    await refused(remote.apply_delete_object, rt, activity("Delete", mallory, named), mallory)
     assert stored(rt, obj["id"]) is not None
     await remote.apply_delete_object(rt, activity("Delete", bob, named), bob)
     assert stored(rt, obj["id"]) is None
@@ -469,7 +488,8 @@ async def test_announce_reblogs_and_undo_takes_it_back(rt: Runtime, client: Clie
 async def test_announces_that_may_not_be_are_dropped(rt: Runtime) -> None:
     """No reblog comes of an Announce of a private status (even by a
     follower, even of a remote private post), of a status whose author
-    blocks the actor, of an unknown object, or with an id on another host."""
+    blocks the actor, of an unknown status of ours, or with an id on
+    another host."""
     alice = await make_user(rt, "alice")
     bob = await remote_user(rt, "bob")
     dave = await remote_user(rt, "dave")
@@ -482,10 +502,11 @@ async def test_announces_that_may_not_be_are_dropped(rt: Runtime) -> None:
         (bob, local_uri(rt, private), {}),
         (dave, local_uri(rt, public), {}),
         (bob, remote_private["id"], {}),
-        (bob, "https://remote.example/objects/unknown", {}),
+        (bob, f"{rt.config.server.base_url}/objects/{uuid.uuid4()}", {}),
         (bob, local_uri(rt, public), {"id": "https://other.example/activities/1"}),
     ]:
-        await remote.apply_announce(rt, activity("Announce", actor, target, **extra), actor)
+        announce = activity("Announce", actor, target, **extra)
+        await refused(remote.apply_announce, rt, announce, actor)
     assert query(rt.db.dsn, "SELECT count(*) FROM statuses WHERE reblog_of_id IS NOT NULL") == [
         (0,)
     ]
@@ -537,9 +558,80 @@ async def test_likes_of_what_the_actor_may_not_see_are_dropped(rt: Runtime) -> N
     public = await post(rt, alice)
     await relate(rt, "blocks", alice, bob)
     for actor, status_id in [(carol, private), (carol, direct), (bob, public)]:
-        await remote.apply_like(rt, activity("Like", actor, local_uri(rt, status_id)), actor)
+        like = activity("Like", actor, local_uri(rt, status_id))
+        await refused(remote.apply_like, rt, like, actor)
     assert query(rt.db.dsn, "SELECT count(*) FROM favourites") == [(0,)]
     assert received(rt, alice) == [("follow", bob.id, None)]
+
+
+# -- fetching what an Announce names -----------------------------------------------------
+
+
+def fetching(rt: Runtime) -> Runtime:
+    """``rt`` with a fetcher allowed to reach the loopback peers."""
+    config = dataclasses.replace(rt.config.federation, allow_private_addresses=True, timeout=5)
+    return dataclasses.replace(rt, fetcher=Fetcher(reactor, config, allow_http=True))
+
+
+@pytest_twisted.ensureDeferred
+async def test_an_announce_of_an_unknown_post_fetches_it(rt: Runtime, peers: StartPeer) -> None:
+    """An Announce of a post we do not have fetches it from its server,
+    signed by the instance actor, stores it as its author's (an account of
+    that host) and reblogs it; a second Announce of it fetches nothing."""
+    rt = fetching(rt)
+    peer = peers()
+    host = peer.base.split("/")[2]
+    bob = await remote_user(rt, "bob", host)
+    carol = await remote_user(rt, "carol", "other.example")
+    dave = await remote_user(rt, "dave", "other.example")
+    obj = {**note(bob), "id": f"{peer.base}/objects/1", "url": f"{peer.base}/@bob/1"}
+    peer.document("/objects/1", obj)
+    await remote.apply_announce(rt, activity("Announce", carol, obj["id"]), carol)
+    await remote.apply_announce(rt, activity("Announce", dave, obj["id"]), dave)
+    status_id = stored(rt, obj["id"])
+    assert status_id is not None
+    assert query(rt.db.dsn, "SELECT account_id FROM statuses WHERE id = %s", (status_id,)) == [
+        (bob.id,)
+    ]
+    reblogs = query(
+        rt.db.dsn,
+        "SELECT account_id FROM statuses WHERE reblog_of_id = %s ORDER BY id",
+        (status_id,),
+    )
+    assert reblogs == [(carol.id,), (dave.id,)]
+    [request] = peer.received
+    signature = httpsig.parse_signature(request.headers["signature"])
+    assert signature.key_id == f"{rt.config.server.base_url}/internal/fetch#main-key"
+
+
+@pytest_twisted.ensureDeferred
+async def test_fetched_posts_that_may_not_be_reblogged_are_not(
+    rt: Runtime, peers: StartPeer
+) -> None:
+    """A fetched object attributed to an actor of another host is not
+    stored; a fetched followers-only post is stored but not reblogged; an
+    object that cannot be fetched reblogs nothing."""
+    rt = fetching(rt)
+    peer = peers()
+    host = peer.base.split("/")[2]
+    bob = await remote_user(rt, "bob", host)
+    carol = await remote_user(rt, "carol", "other.example")
+    foreign = {**note(carol), "id": f"{peer.base}/objects/foreign"}
+    private = {
+        **note(bob),
+        "id": f"{peer.base}/objects/private",
+        "to": [f"{bob.ap_id}/followers"],
+        "cc": [],
+    }
+    peer.document("/objects/foreign", foreign)
+    peer.document("/objects/private", private)
+    for target in (foreign["id"], private["id"], f"{peer.base}/objects/missing"):
+        await refused(remote.apply_announce, rt, activity("Announce", carol, target), carol)
+    assert stored(rt, foreign["id"]) is None
+    assert stored(rt, private["id"]) is not None
+    assert query(rt.db.dsn, "SELECT count(*) FROM statuses WHERE reblog_of_id IS NOT NULL") == [
+        (0,)
+    ]
 
 
 @pytest_twisted.ensureDeferred

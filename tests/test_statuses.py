@@ -20,7 +20,6 @@ from pleromad.domain.content import (
     PLAIN,
     MentionTarget,
     markdown_to_html,
-    render_content,
     sanitize_text,
 )
 from pleromad.runtime import Runtime
@@ -32,7 +31,7 @@ from pleromad.web.root import build_gateway
 from tests.conftest import Client
 from tests.helpers import query
 from tests.test_accounts import ACCOUNT_KEYS, MASTO_DATE, answer, bearer, make_user
-from tests.test_content import LINK, assert_inert
+from tests.test_content import LINK, assert_inert, rendered
 
 STATUSES = "/api/v1/statuses"
 FAVOURITES = "/api/v1/favourites"
@@ -127,7 +126,7 @@ def links(response: Any) -> dict[str, str]:
 
 
 def render(text: str, content_type: str, **mentions: MentionTarget) -> str:
-    return render_content(text, content_type, base_url="https://ex.org", mentions=mentions).html
+    return rendered(text, content_type, **mentions).html
 
 
 BOB = MentionTarget(7, "bob", "https://ex.org/users/bob")
@@ -272,13 +271,11 @@ def test_plain_text_is_escaped_and_linked() -> None:
 def test_mentions_and_tags_are_reported() -> None:
     """The rendering says which accounts were mentioned (once each) and which
     tags used (lower-cased, once each)."""
-    rendered = render_content(
-        "@bob @Bob hi #One #one #two", PLAIN, base_url="https://ex.org", mentions={"bob": BOB}
-    )
-    assert rendered.mentions == (BOB,)
-    assert rendered.tags == ("one", "two")
+    found = rendered("@bob @Bob hi #One #one #two", PLAIN, bob=BOB)
+    assert found.mentions == (BOB,)
+    assert found.tags == ("one", "two")
     too_long = "#" + "x" * 101
-    assert render_content(too_long, PLAIN, base_url="https://ex.org", mentions={}).html == too_long
+    assert render(too_long, PLAIN) == too_long
 
 
 @pytest.mark.parametrize("content_type", [HTML, MARKDOWN])

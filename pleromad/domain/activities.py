@@ -36,17 +36,3 @@ async def local_account_txn(txn: Txn, ap_id: str | None) -> User:
     if known is None or not known.user.local or known.user.deleted:
         raise Dropped(f"{ap_id!r} is not an account here")
     return known.user
-
-
-def follow_answer(
-    kind: str, answer_id: str, actor_id: str, follow: dict[str, Any]
-) -> dict[str, Any]:
-    """The Accept or Reject (``kind``) of ``follow`` by the followed ``actor_id``."""
-    return {
-        "@context": "https://www.w3.org/ns/activitystreams",
-        "id": answer_id,
-        "type": kind,
-        "actor": actor_id,
-        "object": follow,
-        "to": [follow["actor"]],
-    }

@@ -41,9 +41,9 @@ CONTENT_TYPES = (PLAIN, MARKDOWN, HTML)
 
 # -- the policy ------------------------------------------------------------------
 
-# Elements kept: Pleroma's default scrubber and Mastodon's, without headings
-# (Pleroma's `allow_headings` is off by default), images (no media proxy) and
-# tables.  Anything else is unwrapped: its text stays, the element goes.
+# Elements kept: the text formatting Pleroma's default scrubber and Mastodon's
+# keep, and `abbr`.  Anything else (headings, rules, images, tables) is
+# unwrapped: its text stays, the element goes.
 ALLOWED_ELEMENTS = frozenset(
     {
         "a", "abbr", "b", "blockquote", "br", "code", "del", "em", "i", "li", "ol", "p",
@@ -152,7 +152,7 @@ class Rendered:
 def mention_candidates(text: str) -> set[str]:
     """Every ``nick`` or ``nick@host`` the text could mention (a superset:
     whether each is an account, and linked, is decided by the caller and
-    :func:`render_content`)."""
+    :func:`link_content`)."""
     found = set()
     for match in _LINKABLE.finditer(text):
         if match.group("mention"):
@@ -166,24 +166,23 @@ def _mention_key(match: re.Match[str]) -> str:
     return f"{nick}@{host}".lower() if host else nick.lower()
 
 
-def render_content(
-    text: str,
-    content_type: str,
-    *,
-    base_url: str,
-    mentions: Mapping[str, MentionTarget],
-) -> Rendered:
-    """``text`` in ``content_type`` (one of :data:`CONTENT_TYPES`) as safe HTML.
+def safe_markup(text: str, content_type: str) -> str:
+    """``text`` in ``content_type`` (one of :data:`CONTENT_TYPES`) as safe
+    HTML, not yet linked: the costly half of rendering, which needs no
+    database and so may run in a thread."""
+    if content_type == HTML:
+        return sanitize_html(text)
+    if content_type == MARKDOWN:
+        return sanitize_html(markdown_to_html(text))
+    return html.escape(text, quote=False).replace("\r\n", "\n").replace("\n", "<br>")
+
+
+def link_content(markup: str, *, base_url: str, mentions: Mapping[str, MentionTarget]) -> Rendered:
+    """:func:`safe_markup`'s ``markup`` with URLs, mentions and tags linked.
 
     ``mentions`` maps each lower-cased ``nick`` / ``nick@host`` that names an
     account to it; other ``@names`` stay plain text.
     """
-    if content_type == HTML:
-        markup = sanitize_html(text)
-    elif content_type == MARKDOWN:
-        markup = sanitize_html(markdown_to_html(text))
-    else:
-        markup = html.escape(text, quote=False).replace("\r\n", "\n").replace("\n", "<br>")
     linker = _Linker(base_url.rstrip("/"), mentions)
     linker.feed(markup)
     linker.close()

@@ -208,44 +208,52 @@ def _uuid(text: str) -> str:
 
 async def note(rt: Runtime, object_uuid: str, viewer: User | None) -> dict[str, Any]:
     """The local post whose Note is ``object_uuid``, if ``viewer`` may see it."""
-    wanted = _uuid(object_uuid)
     return await rt.db.run_interaction(
-        "note", _document_txn, rt.config.server.base_url, statuses_store.get_by_object_uuid_txn, wanted,
-        _viewer_id(viewer), False,
-    )  # fmt: skip
+        "note", _note_txn, rt.config.server.base_url, _uuid(object_uuid), _viewer_id(viewer)
+    )
+
+
+async def _note_txn(
+    txn: Txn, base_url: str, object_uuid: str, viewer_id: int | None
+) -> dict[str, Any]:
+    found = await statuses_store.get_by_object_uuid_txn(txn, object_uuid)
+    if found is None or found.reblog_of_id is not None:
+        raise NotFound()
+    loaded, parents = await _load_local_txn(txn, found, viewer_id)
+    parts = note_parts(loaded, loaded.statuses[found.id], parents, base_url)
+    return with_context(render_note(found, parts, base_url=base_url))
 
 
 async def activity(rt: Runtime, activity_uuid: str, viewer: User | None) -> dict[str, Any]:
     """The Create of a local post, or the Announce of a local reblog."""
-    wanted = _uuid(activity_uuid)
     return await rt.db.run_interaction(
-        "activity", _document_txn, rt.config.server.base_url, objects.by_activity_uuid_txn,
-        wanted, _viewer_id(viewer), True,
-    )  # fmt: skip
+        "activity",
+        _activity_txn,
+        rt.config.server.base_url,
+        _uuid(activity_uuid),
+        _viewer_id(viewer),
+    )
 
 
-async def _document_txn(
-    txn: Txn,
-    base_url: str,
-    find_txn: Any,
-    wanted: str,
-    viewer_id: int | None,
-    as_activity: bool,
+async def _activity_txn(
+    txn: Txn, base_url: str, activity_uuid: str, viewer_id: int | None
 ) -> dict[str, Any]:
-    found = await find_txn(txn, wanted)
-    if found is None or found.ap_id is not None:
+    found = await objects.by_activity_uuid_txn(txn, activity_uuid)
+    if found is None:
         raise NotFound()
-    if found.reblog_of_id is not None and not as_activity:
-        raise NotFound()
+    loaded, parents = await _load_local_txn(txn, found, viewer_id)
+    return _activity(loaded, loaded.statuses[found.id], parents, base_url)
+
+
+async def _load_local_txn(
+    txn: Txn, found: Status, viewer_id: int | None
+) -> tuple[Loaded, dict[int, Status]]:
+    """``found`` (a local status) loaded for the viewer, and its parent; NotFound
+    when the viewer may not see it."""
     loaded = await statuses_store.load_txn(txn, [found.id], viewer_id)
     if not loaded.order or not loaded.users[found.account_id].local:
         raise NotFound()
-    shown = loaded.statuses[found.id]
-    parents = await objects.parents_txn(txn, loaded)
-    if as_activity:
-        return _activity(loaded, shown, parents, base_url)
-    parts = note_parts(loaded, shown, parents, base_url)
-    return with_context(render_note(shown.status, parts, base_url=base_url))
+    return loaded, await objects.parents_txn(txn, loaded)
 
 
 async def notice_target(rt: Runtime, ref: str, viewer: User | None) -> str:

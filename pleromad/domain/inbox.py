@@ -77,11 +77,11 @@ def dispatch_key(activity_type: str, object_type: str | None = None) -> str:
     return activity_type if object_type is None else f"{activity_type}/{object_type}"
 
 
-# The object types a remote post may have (see remote_statuses.parse_note).
-_POST_TYPES = ("Note", "Question", "Article", "Page")
+# The object types a remote post may have.
+_POST_TYPES = sorted(remote_statuses.NOTE_TYPES | remote_statuses.CONVERTED_TYPES)
 
-# What applies each kind of activity; other modules may add theirs with
-# :func:`register`.
+# What applies each kind of activity, by :func:`dispatch_key`: the one place
+# an applier is added.
 APPLY: dict[str, Applier] = {
     "Follow": remote_relationships.apply_follow,
     "Accept": remote_relationships.apply_accept,
@@ -102,13 +102,6 @@ APPLY: dict[str, Applier] = {
 }
 
 
-def register(key: str, applier: Applier) -> None:
-    """Apply activities of ``key`` (see :func:`dispatch_key`) with ``applier``."""
-    if APPLY.get(key, applier) is not applier:
-        raise ValueError(f"{key} is applied already")
-    APPLY[key] = applier
-
-
 def _object_type(activity: Mapping[str, Any], actor_id: str) -> str | None:
     obj = activity.get("object")
     if activity["type"] not in _BY_OBJECT_TYPE:
@@ -118,9 +111,9 @@ def _object_type(activity: Mapping[str, Any], actor_id: str) -> str | None:
         if kind in remote_actors.ACTOR_TYPES:
             return "Person"
         return kind if isinstance(kind, str) else None
-    if activity["type"] == "Delete" and isinstance(obj, str):
-        return "Person" if obj == actor_id else "Tombstone"
-    return None
+    if obj == actor_id:
+        return "Person"
+    return "Tombstone" if activity["type"] == "Delete" and isinstance(obj, str) else None
 
 
 def key_of(activity: Mapping[str, Any]) -> str:
@@ -193,7 +186,7 @@ async def receive(
     if is_blocked(rt, activity["actor"]):
         raise Forbidden("Instance blocked")
     if nickname is not None:
-        await _recipient(rt, nickname)
+        await _check_recipient(rt, nickname)
     if await _ignorable(rt, activity):
         return
     signer = await verify()
@@ -206,11 +199,10 @@ async def receive(
     await delivery.heard_from(rt, host_of(signer.ap_id))
 
 
-async def _recipient(rt: Runtime, nickname: str) -> User:
+async def _check_recipient(rt: Runtime, nickname: str) -> None:
     user = await rt.db.run_interaction("inbox recipient", users.get_user_by_nickname_txn, nickname)
     if user is None or not user.local or user.deleted:
         raise UnknownRecipient()
-    return user
 
 
 def is_blocked(rt: Runtime, url: str) -> bool:

@@ -26,12 +26,13 @@ from typing import TYPE_CHECKING, Any
 from pleromad.config import Config
 from pleromad.db.pool import Txn
 from pleromad.domain import delivery, relationships
-from pleromad.domain.activities import Dropped, follow_answer, local_account_txn, object_id
+from pleromad.domain.activities import Dropped, local_account_txn, object_id
 from pleromad.domain.relationships import FollowRefused, RecordNotFound
 from pleromad.store import relationships as store
 from pleromad.store import remote_actors as actors_store
 from pleromad.store.relationships import Follow
 from pleromad.store.users import User
+from pleromad.views.activitypub import build_accept, build_reject
 
 if TYPE_CHECKING:
     from pleromad.runtime import Runtime
@@ -66,16 +67,14 @@ async def _follow_txn(txn: Txn, activity: dict[str, Any], actor: User, config: C
     try:
         await relationships.follow_txn(txn, actor, target.id, None, config)
     except (FollowRefused, RecordNotFound):
-        answer: str | None = "Reject"
+        answer = build_reject(_new_activity_id(config), target.ap_id, follow, actor.ap_id)
     else:
         await store.set_follow_ap_id_txn(txn, actor.id, target.id, activity["id"])
         row = await store.get_follow_txn(txn, actor.id, target.id)
-        answer = "Accept" if row is not None and row.state == store.ACCEPTED else None
-    if answer is not None:
-        answer_id = _new_activity_id(config)
-        await _answer_txn(
-            txn, target, actor, follow_answer(answer, answer_id, target.ap_id, follow)
-        )
+        if row is None or row.state != store.ACCEPTED:
+            return
+        answer = build_accept(_new_activity_id(config), target.ap_id, follow, actor.ap_id)
+    await _answer_txn(txn, target, actor, answer)
 
 
 def _new_activity_id(config: Config) -> str:

@@ -36,9 +36,14 @@ from twisted.logger import Logger
 
 from pleromad.db.pool import Txn
 from pleromad.domain import content, notifications
+from pleromad.domain.activities import Dropped
+from pleromad.domain.actor_keys import signing_key
+from pleromad.domain.remote_actors import ActorNotFound, resolve_actor
+from pleromad.federation.fetch import FetchError
 from pleromad.ids import parse_id
 from pleromad.store import favourites as favourites_store
 from pleromad.store import media as media_store
+from pleromad.store import remote_actors as actors_store
 from pleromad.store import statuses as store
 from pleromad.store import users as users_store
 from pleromad.store.media import RemoteAttachment
@@ -357,16 +362,6 @@ def _activity_id(activity: dict[str, Any], actor: User) -> str | None:
     return ap_id if ap_id is not None and same_host(ap_id, actor.ap_id) else None
 
 
-def _drop(activity: dict[str, Any], actor: User, why: str) -> None:
-    log.info(
-        "dropped {kind} {id} from {actor}: {why}",
-        kind=activity.get("type"),
-        id=activity.get("id"),
-        actor=actor.ap_id,
-        why=why,
-    )
-
-
 # -- Create --------------------------------------------------------------------------
 
 
@@ -375,8 +370,7 @@ async def apply_create(rt: Runtime, activity: dict[str, Any], actor: User) -> No
     nothing), its mentioned local accounts notified."""
     note = parse_note(activity.get("object"), actor.ap_id, activity)
     if note is None:
-        _drop(activity, actor, "not a post of its actor")
-        return
+        raise Dropped("not a post of its actor")
     await rt.db.run_interaction(
         "remote create",
         store_note_txn,
@@ -411,7 +405,8 @@ async def store_note_txn(
     else:
         conversation_id = await _conversation_txn(txn, note.context, base_url) or new_id
     mentioned = await users_store.ids_by_ap_id_txn(txn, note.addressed)
-    followers_url = await users_store.followers_url_txn(txn, author.id)
+    known = await actors_store.get_by_user_id_txn(txn, author.id)
+    followers_url = None if known is None or known.actor is None else known.actor.followers_url
     written = await store.insert_status_txn(
         txn,
         NewStatus(
@@ -470,10 +465,9 @@ async def apply_update_note(rt: Runtime, activity: dict[str, Any], actor: User) 
     sensitivity, tags, emoji and attachments are replaced."""
     note = parse_note(activity.get("object"), actor.ap_id, activity)
     if note is None:
-        _drop(activity, actor, "not a post of its actor")
-        return
+        raise Dropped("not a post of its actor")
     if not await rt.db.run_interaction("remote update", _update_txn, note, actor):
-        _drop(activity, actor, "no such post of its actor")
+        raise Dropped("no such post of its actor")
 
 
 async def _update_txn(txn: Txn, note: Note, author: User) -> bool:
@@ -499,7 +493,7 @@ async def apply_delete_object(rt: Runtime, activity: dict[str, Any], actor: User
     gone here, with its attachments, reblogs, favourites and notifications."""
     ap_id = id_of(activity.get("object"))
     if ap_id is None or not await rt.db.run_interaction("remote delete", _delete_txn, ap_id, actor):
-        _drop(activity, actor, "no such status of its actor")
+        raise Dropped("no such status of its actor")
 
 
 async def _delete_txn(txn: Txn, ap_id: str, author: User) -> bool:
@@ -514,24 +508,50 @@ async def _delete_txn(txn: Txn, ap_id: str, author: User) -> bool:
 
 
 async def apply_announce(rt: Runtime, activity: dict[str, Any], actor: User) -> None:
-    """A remote reblog of a status we have: a reblog row of the actor, its
-    author notified.  Only public and unlisted statuses the actor may see
-    can be reblogged."""
+    """A remote reblog of a status we have or can fetch: a reblog row of the
+    actor, its author notified.  Only public and unlisted statuses the actor
+    may see can be reblogged."""
     announce_id = _activity_id(activity, actor)
     object_id = id_of(activity.get("object"))
     if announce_id is None or object_id is None:
-        _drop(activity, actor, "no id of its actor's host, or no object")
-        return
-    status_id = await rt.db.run_interaction(
-        "find announced", _find_id_txn, object_id, rt.config.server.base_url
-    )
+        raise Dropped("no id of its actor's host, or no object")
+    status_id = await resolve_object(rt, object_id)
     if status_id is None:
-        _drop(activity, actor, "unknown object")
-        return
+        raise Dropped("unknown object")
     if not await rt.db.run_interaction(
         "remote announce", _announce_txn, status_id, actor, announce_id
     ):
-        _drop(activity, actor, "not a status its actor may reblog")
+        raise Dropped("not a status its actor may reblog")
+
+
+async def resolve_object(rt: Runtime, ap_id: str) -> int | None:
+    """The id of the status ``ap_id`` names: one we have, else the post
+    fetched from its server (signed by the instance actor), which must be
+    on the host of its id and by an actor of that host, stored as a Create
+    stores one.  None when there is no such post to be had (logged)."""
+    base_url = rt.config.server.base_url
+    if http_url(ap_id) is None:
+        return None
+    found = await rt.db.run_interaction("find object", _find_id_txn, ap_id, base_url)
+    if found is not None or same_host(ap_id, base_url):
+        return found
+    try:
+        document = await rt.fetcher.get_json(ap_id, signer=await signing_key(rt, None))
+        fetched_id = http_url(document.get("id"))
+        author_id = id_of(document.get("attributedTo"))
+        if fetched_id is None or author_id is None or not same_host(fetched_id, ap_id):
+            raise ValueError("not an object of its id's host")
+        author = await resolve_actor(rt, author_id)
+    except (FetchError, ActorNotFound, ValueError) as e:
+        log.info("could not resolve {ap_id}: {why}", ap_id=ap_id, why=e)
+        return None
+    note = parse_note(document, author.ap_id)
+    if note is None:
+        log.info("could not resolve {ap_id}: not a post of its author", ap_id=ap_id)
+        return None
+    return await rt.db.run_interaction(
+        "store fetched post", store_note_txn, base_url, note, author, None, _now(rt)
+    )
 
 
 async def _find_id_txn(txn: Txn, ap_id: str, base_url: str) -> int | None:
@@ -590,12 +610,11 @@ async def apply_like(rt: Runtime, activity: dict[str, Any], actor: User) -> None
     like_id = _activity_id(activity, actor)
     object_id = id_of(activity.get("object"))
     if like_id is None or object_id is None:
-        _drop(activity, actor, "no id of its actor's host, or no object")
-        return
+        raise Dropped("no id of its actor's host, or no object")
     if not await rt.db.run_interaction(
         "remote like", _like_txn, object_id, actor, like_id, rt.config.server.base_url
     ):
-        _drop(activity, actor, "not a status its actor may see")
+        raise Dropped("not a status its actor may see")
 
 
 async def _like_txn(txn: Txn, object_id: str, actor: User, like_id: str, base_url: str) -> bool:

@@ -20,6 +20,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from twisted.internet.threads import deferToThread
+
 from pleromad.config import Config
 from pleromad.db.pool import Txn
 from pleromad.domain import content, idempotency, notifications, publishing
@@ -177,8 +179,19 @@ async def post_status(
     once per key even if the daemon dies just after.
     """
     checked = check_form(form, rt.config, await rt.emoji.current())
+    # Markdown and the sanitizer are CPU work: off the reactor, and before
+    # the transaction, which only links the result.
+    markup = await deferToThread(content.safe_markup, checked.text, checked.content_type)
     return await rt.db.run_interaction(
-        "post status", _post_txn, rt.config, author, checked, render, claim, rt.clock.seconds()
+        "post status",
+        _post_txn,
+        rt.config,
+        author,
+        checked,
+        markup,
+        render,
+        claim,
+        rt.clock.seconds(),
     )
 
 
@@ -187,6 +200,7 @@ async def _post_txn(
     config: Config,
     author: User,
     checked: _Checked,
+    markup: str,
     render: Render,
     claim: Claim | None,
     now: float,
@@ -201,9 +215,7 @@ async def _post_txn(
     if len(attached) != len(checked.media_ids):
         raise InvalidStatus(INVALID_MEDIA)
     targets = await _mention_targets_txn(txn, config, author, checked.text)
-    rendered = content.render_content(
-        checked.text, checked.content_type, base_url=config.server.base_url, mentions=targets
-    )
+    rendered = content.link_content(markup, base_url=config.server.base_url, mentions=targets)
     mention_ids = [target.id for target in rendered.mentions]
     # A reply addresses the author replied to, named or not.
     if parent is not None and parent.account_id != author.id:

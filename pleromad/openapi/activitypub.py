@@ -139,8 +139,9 @@ _ACTOR_ERRORS = {
     410: "The account was deleted.",
 }
 _STATUS_ERRORS = {
+    401: "A signed fetch whose HTTP Signature does not verify.",
     404: "No local status with that id, or one only a signed fetch by an actor allowed"
-    " to see it may have."
+    " to see it may have.",
 }
 
 

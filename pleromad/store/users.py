@@ -159,14 +159,6 @@ async def ids_by_ap_id_txn(txn: Txn, ap_ids: Sequence[str]) -> dict[str, int]:
     return {row["ap_id"]: row["id"] for row in rows}
 
 
-async def followers_url_txn(txn: Txn, user_id: int) -> str | None:
-    """The followers collection a remote account's actor document named."""
-    found = await txn.fetchval(
-        "SELECT followers_url FROM remote_actors WHERE user_id = %s", (user_id,)
-    )
-    return None if found is None else str(found)
-
-
 async def get_user_by_login_txn(txn: Txn, login: str) -> User | None:
     """The user a login name means: a nickname first, then an e-mail address."""
     row = await txn.fetchone(

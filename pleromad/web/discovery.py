@@ -25,7 +25,7 @@ from pleromad.views.discovery import (
     render_xrd,
 )
 from pleromad.web.base import Call, JsonResponse, api_app, route, write_json
-from pleromad.web.negotiation import JSON, check_accept
+from pleromad.web.negotiation import JSON, check_accept, quality
 from pleromad.web.params import read_params
 
 JRD = "application/jrd+json"
@@ -70,10 +70,10 @@ def _preferred(request: IRequest) -> str:
     for header in request.requestHeaders.getRawHeaders(b"accept", []):
         for item in header.decode("latin-1").split(","):
             media_range, *parameters = (part.strip() for part in item.split(";"))
-            quality = _quality(parameters)
+            weight = quality(parameters)
             kind = _kind(media_range.lower())
-            if kind is not None and quality > 0 and (best is None or quality > best[0]):
-                best = (quality, kind)
+            if kind is not None and weight > 0 and (best is None or weight > best[0]):
+                best = (weight, kind)
     if best is not None:
         return best[1]
     check_accept(request, (*JSON, JRD, *_XRD_RANGES))
@@ -86,17 +86,6 @@ def _kind(media_range: str) -> str | None:
     if media_range in _XRD_RANGES:
         return XRD
     return None
-
-
-def _quality(parameters: list[str]) -> float:
-    for parameter in parameters:
-        name, _, value = parameter.partition("=")
-        if name.strip().lower() == "q":
-            try:
-                return float(value)
-            except ValueError:
-                return 1.0
-    return 1.0
 
 
 def write_document(request: IRequest, body: bytes, content_type: str) -> bytes:
