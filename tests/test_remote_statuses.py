@@ -22,12 +22,15 @@ from pleromad.federation import httpsig
 from pleromad.federation.fetch import Fetcher
 from pleromad.runtime import Runtime
 from pleromad.store.users import User, get_user_txn
+from pleromad.web.root import build_gateway
+from pleromad.web.site import body_limit
 from tests import peer as _peer
-from tests.conftest import Client
+from tests.conftest import Client, StartRunner
 from tests.helpers import query
 from tests.peer import StartPeer
 from tests.test_accounts import bearer, make_user, set_user
 from tests.test_content import XSS_VECTORS, assert_inert, assert_text_only
+from tests.test_inbox import REMOTE_HOST, add_actor, applied, one, post_activity, runner_handlers
 from tests.test_notifications import follow, post, received, relate
 
 peers = _peer.peers
@@ -568,9 +571,13 @@ async def test_likes_of_what_the_actor_may_not_see_are_dropped(rt: Runtime) -> N
 
 
 def fetching(rt: Runtime) -> Runtime:
-    """``rt`` with a fetcher allowed to reach the loopback peers."""
-    config = dataclasses.replace(rt.config.federation, allow_private_addresses=True, timeout=5)
-    return dataclasses.replace(rt, fetcher=Fetcher(reactor, config, allow_http=True))
+    """``rt`` allowed to fetch from the loopback peers."""
+    federation = dataclasses.replace(rt.config.federation, allow_private_addresses=True, timeout=5)
+    return dataclasses.replace(
+        rt,
+        config=dataclasses.replace(rt.config, federation=federation),
+        fetcher=Fetcher(reactor, federation, allow_http=True),
+    )
 
 
 @pytest_twisted.ensureDeferred
@@ -677,3 +684,47 @@ async def test_every_xss_vector_in_a_remote_note_renders_inert(rt: Runtime, clie
         (attachment,) = status["media_attachments"]
         assert attachment["url"] == "https://f.remote.example/x"
         assert_text_only(attachment["description"])
+
+
+# -- through the inbox -------------------------------------------------------------------
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_signed_create_and_like_through_the_inbox(
+    rt: Runtime, serve: Any, peers: StartPeer, start_runner: StartRunner
+) -> None:
+    """A Create of a Note mentioning a local account and a Like of that
+    account's status, POSTed signed to the shared inbox by a remote actor
+    whose server is on loopback, are answered 202 and applied by the job:
+    the post is on the public timeline as the remote account's, the
+    mentioned account is notified of it, the status is favourited."""
+    rt = fetching(rt)
+    client = serve(build_gateway(rt), body_limit(rt.config.instance.upload_limit))
+    alice = await add_actor(peers(REMOTE_HOST), "alice")
+    bob = await make_user(rt, "bob")
+    status_id = await post(rt, bob)
+    obj = {
+        "id": f"{alice.id}/statuses/1",
+        "type": "Note",
+        "attributedTo": alice.id,
+        "content": '<p><span class="h-card"><a class="u-url mention" href="x">@bob</a></span> hi</p>',
+        "to": [PUBLIC],
+        "cc": [f"{alice.id}/followers", bob.ap_id],
+        "tag": [{"type": "Mention", "href": bob.ap_id, "name": "@bob"}],
+    }
+    create = {"id": f"{alice.id}/statuses/1/activity", "type": "Create", "actor": alice.id}
+    like = {"id": f"{alice.id}/likes/1", "type": "Like", "actor": alice.id}
+    for sent in ({**create, "object": obj}, {**like, "object": local_uri(rt, status_id)}):
+        answer = await post_activity(client, "/inbox", sent, alice)
+        assert answer.code == 202, await answer.text()
+    await start_runner(runner_handlers(rt))
+    await applied(rt.db.dsn)
+    timeline = await (await client.get("/api/v1/timelines/public")).json()
+    assert [s["uri"] for s in timeline] == [obj["id"], local_uri(rt, status_id)]
+    assert timeline[0]["account"]["acct"] == f"alice@{REMOTE_HOST}:{alice.peer.port}"
+    assert timeline[1]["favourites_count"] == 1
+    author = one(rt.db.dsn, "SELECT id FROM users WHERE ap_id = %s", (alice.id,))
+    assert set(received(rt, bob)) == {
+        ("mention", author, stored(rt, obj["id"])),
+        ("favourite", author, status_id),
+    }

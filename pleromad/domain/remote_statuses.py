@@ -340,8 +340,7 @@ async def find_txn(txn: Txn, ap_id: str, base_url: str) -> Status | None:
             object_uuid = UUID(ap_id.removeprefix(local))
         except ValueError:
             return None
-        found = await store.get_by_object_uuid_txn(txn, str(object_uuid))
-        return found if found is not None and found.ap_id is None else None
+        return await store.get_by_object_uuid_txn(txn, str(object_uuid))
     return await store.get_by_ap_id_txn(txn, ap_id)
 
 
