@@ -16,6 +16,7 @@ import pytest_twisted
 from twisted.internet import reactor
 
 from pleromad.db.pool import Txn
+from pleromad.domain import media
 from pleromad.domain import remote_statuses as remote
 from pleromad.domain.activities import Applier, Dropped
 from pleromad.federation import httpsig
@@ -403,6 +404,27 @@ async def test_replies_thread_under_statuses_their_author_may_see(
     context = await (await client.get(f"/api/v1/statuses/{parent}/context")).json()
     assert [s["uri"] for s in context["descendants"]] == [reply["id"]]
     assert received(rt, alice) == []
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_removed_remote_accounts_attachments_go_without_files(
+    rt: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Removing a remote account's media (a step of account deletion) drops
+    the rows of its attachments and asks the uploader to delete no file."""
+    bob = await remote_user(rt, "bob")
+    await create(
+        rt, bob, note(bob, attachment=[{"type": "Document", "url": "https://f.remote.example/1"}])
+    )
+    deleted: list[str] = []
+
+    async def delete(path: str) -> None:
+        deleted.append(path)
+
+    monkeypatch.setattr(rt.uploader, "delete", delete)
+    await media.remove_user_media(rt, bob.id)
+    assert query(rt.db.dsn, "SELECT count(*) FROM media") == [(0,)]
+    assert deleted == []
 
 
 # -- Update and Delete -------------------------------------------------------------------
