@@ -219,7 +219,10 @@ def foreign_peer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ForeignPe
         stderr=subprocess.STDOUT,
     )
     try:
-        _wait_for_port(address, port, process, timeout=60)
+        if not _listening(address, port, process, timeout=60):
+            log.flush()
+            tail = (folder / "peer.log").read_text(errors="replace")[-3000:]
+            raise RuntimeError(f"the foreign peer did not start (exit {process.poll()}):\n{tail}")
         yield ForeignPeer(f"{address}:{port}")
     finally:
         process.terminate()
@@ -231,18 +234,14 @@ def foreign_peer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ForeignPe
         log.close()
 
 
-def _wait_for_port(
-    address: str, port: int, process: subprocess.Popen[bytes], timeout: float
-) -> None:
-    """Until the child accepts connections; it imports, makes seven RSA keys
-    and binds, which takes seconds on a loaded machine."""
+def _listening(address: str, port: int, process: subprocess.Popen[bytes], timeout: float) -> bool:
+    """Whether the child accepts connections within ``timeout``: it imports,
+    makes seven RSA keys and binds, which takes seconds on a loaded machine."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the foreign peer exited with {process.returncode}")
+    while time.monotonic() < deadline and process.poll() is None:
         try:
             socket.create_connection((address, port), timeout=1).close()
-            return
+            return True
         except OSError:
             time.sleep(0.1)
-    raise RuntimeError(f"the foreign peer did not listen within {timeout} s")
+    return False
