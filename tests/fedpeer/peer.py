@@ -31,6 +31,7 @@ import json
 import logging
 import signal
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -117,7 +118,8 @@ class Peer:
         await client.init(session=self.session)
         return client, document.build()
 
-    def ids(self, actor_id: str, kind: str) -> Any:
+    def ids(self, actor_id: str, kind: str) -> Callable[[], str]:
+        """bovine's id generator: new ids under the actor's."""
         return lambda: f"{actor_id}/{kind}/{uuid.uuid4()}"
 
     async def deliver(self, client: Any, target: str, activity: dict[str, Any]) -> int:
@@ -127,6 +129,7 @@ class Peer:
             response = await client.post(remote["inbox"], activity)
         except aiohttp.ClientResponseError as e:
             return e.status
+        response.release()
         return response.status
 
 
