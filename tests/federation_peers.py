@@ -198,7 +198,8 @@ class ForeignPeer:
         return [entry["activity"] for entry in answer["received"] if entry["inbox"] == inbox]
 
 
-def _free_port(address: str) -> int:
+def free_port(address: str) -> int:
+    """A port nobody listens on at ``address`` (for servers told it in advance)."""
     with socket.socket() as probe:
         probe.bind((address, 0))
         return int(probe.getsockname()[1])
@@ -209,7 +210,7 @@ def foreign_peer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ForeignPe
     """The foreign server on 127.0.0.4, started once per module (it keeps
     no state a test could trip over: tests look for their own ids)."""
     address = "127.0.0.4"
-    port = _free_port(address)
+    port = free_port(address)
     folder = tmp_path_factory.mktemp("fedpeer")  # bovine keeps a cache file in its cwd
     log = (folder / "peer.log").open("wb")
     process = subprocess.Popen(

@@ -10,9 +10,13 @@ Follow and Create.  Every wait is a bounded poll: these run on loaded machines.
 
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest_twisted
+import treq
+from twisted.internet.error import ConnectError
 
 from pleromad.domain.actor_keys import public_key_pem
 from pleromad.domain.inbox import INBOX_JOB
@@ -26,9 +30,11 @@ from tests.federation_peers import (
     fediverse,
     follow_remote,
     foreign_peer,
+    free_port,
 )
 from tests.helpers import eventually, query
 from tests.test_accounts import bearer, make_user
+from tests.test_twistd import BIN, STOP_SECONDS
 
 __all__ = ["fediverse", "foreign_peer"]  # the fixtures, for pytest
 
@@ -157,6 +163,53 @@ async def test_unsigned_inbox_posts_are_refused(ours: Server) -> None:
     )
     assert response.code == 401
     assert query(ours.dsn, "SELECT count(*) FROM jobs WHERE kind = %s", (INBOX_JOB,)) == [(0,)]
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_twistd_daemon_federates(ours: Server, dsn: str, tmp_path: Path) -> None:
+    """The daemon as operators run it (``twistd pleromad``, its own job
+    runner and handlers) on 127.0.0.3: A's alice follows its bob, and the
+    daemon's inbox job applies the Follow and its delivery job sends the
+    Accept that makes A's follow accepted."""
+    port = free_port("127.0.0.3")
+    daemon = f"http://127.0.0.3:{port}"
+    (tmp_path / "daemon.toml").write_text(
+        f'[server]\nbase_url = "{daemon}"\nlisten = "tcp:{port}:interface=127.0.0.3"\n\n'
+        "[federation]\nallow_private_addresses = true\n"
+    )
+    query(
+        dsn,
+        "INSERT INTO users (nickname, email, ap_id) VALUES ('bob', 'bob@example.org', %s)",
+        (f"{daemon}/users/bob",),
+    )
+    alice = await make_user(ours.rt, "alice")
+    log = tmp_path / "twistd.log"
+    options = ["--config", str(tmp_path / "daemon.toml"), "--dsn", dsn]
+    process = subprocess.Popen(
+        [str(BIN / "twistd"), "-n", "--pidfile=", "--logfile", str(log), "pleromad", *options],
+        cwd=tmp_path,
+    )
+    try:
+
+        async def healthy() -> bool:
+            assert process.poll() is None, log.read_text()
+            try:
+                response = await treq.get(f"{daemon}/api/pleroma/healthcheck")
+            except ConnectError:
+                return False
+            await response.content()
+            return response.code == 200
+
+        await eventually(healthy, "the daemon up", 60)
+        bob = await resolve_acct(ours.rt, f"bob@127.0.0.3:{port}")
+
+        await follow_remote(ours, alice, bob)
+
+        await eventually(lambda: follow_state(ours, alice.ap_id, bob.ap_id) == "accepted", "", WAIT)
+    finally:
+        process.terminate()
+        process.wait(STOP_SECONDS)
+    assert "Traceback" not in log.read_text()
 
 
 # -- a foreign implementation --------------------------------------------------------
