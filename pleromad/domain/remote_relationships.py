@@ -125,7 +125,7 @@ async def _our_follow_txn(txn: Txn, obj: Any, actor: User, base_url: str) -> Fol
     named = object_id(obj)
     activity_uuid = None if named is None else _local_activity_uuid(base_url, named)
     if activity_uuid is not None:
-        follow = await store.get_follow_by_activity_txn(txn, activity_uuid=activity_uuid)
+        follow = await store.get_follow_by_activity_uuid_txn(txn, activity_uuid)
     if follow is None and isinstance(obj, dict) and obj.get("type") == "Follow":
         follower = await local_account_txn(txn, object_id(obj.get("actor")))
         follow = await store.get_follow_txn(txn, follower.id, actor.id)

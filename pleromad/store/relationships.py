@@ -91,15 +91,10 @@ async def get_follow_txn(txn: Txn, follower_id: int, followee_id: int) -> Follow
     return None if row is None else Follow(**row)
 
 
-async def get_follow_by_activity_txn(
-    txn: Txn, *, activity_uuid: str | None = None, ap_id: str | None = None
-) -> Follow | None:
-    """The follow whose Follow activity is a local one's ``activity_uuid``
-    or a remote one's ``ap_id``."""
+async def get_follow_by_activity_uuid_txn(txn: Txn, activity_uuid: str) -> Follow | None:
+    """The follow whose Follow activity is ``<base_url>/activities/<activity_uuid>``."""
     row = await txn.fetchone(
-        f"SELECT {_FOLLOW_COLUMNS} FROM follows"
-        f" WHERE activity_uuid = %s OR (ap_id IS NOT NULL AND ap_id = %s)",
-        (activity_uuid, ap_id),
+        f"SELECT {_FOLLOW_COLUMNS} FROM follows WHERE activity_uuid = %s", (activity_uuid,)
     )
     return None if row is None else Follow(**row)
 
