@@ -43,8 +43,10 @@ LITEPUB_TERMS: dict[str, Any] = {
     "value": "schema:value",
     "conversation": {"@id": "ostatus:conversation", "@type": "@id"},
     "directMessage": "litepub:directMessage",
-    "@language": "und",
 }
+# No default "@language" (Pleroma adds "und"): under it a JSON-LD reader takes
+# every untyped string, publicKeyPem included, for language-tagged text, and
+# bovine then finds no PEM string in the key (tests/test_federation_peers.py).
 AP_CONTEXT: list[Any] = [AS_CONTEXT, SECURITY_CONTEXT, LITEPUB_TERMS]
 
 # Entries per page of a collection.
