@@ -44,7 +44,7 @@ from pleromad.db import schema
 from pleromad.db.embedded import EmbeddedPostgresError
 from pleromad.db.pool import Database, DatabaseUnavailable
 from pleromad.db.server import DatabaseServer
-from pleromad.domain import actor_keys, delivery, follow_import, idempotency, lifecycle
+from pleromad.domain import actor_keys, delivery, follow_import, idempotency, inbox, lifecycle
 from pleromad.emoji.loader import EmojiLoadError
 from pleromad.jobs import Handler, JobRunner
 from pleromad.mail.outbox import MAIL_JOB, mail_job_handler
@@ -244,6 +244,7 @@ def job_handlers(rt: Runtime, reactor: Any, metrics: Metrics | None = None) -> d
         actor_keys.handlers(rt),
         delivery.handlers(rt),
         follow_import.handlers(rt),
+        inbox.handlers(rt),
     )
     for group in groups:
         if twice := collected.keys() & group.keys():

@@ -109,7 +109,8 @@ def check(method: str, url: str, status: int, content_type: str | None, body: by
     """Fail unless this answer is one the document promises."""
     if method in ("HEAD", "OPTIONS"):
         return
-    is_json = (content_type or "").startswith("application/json")
+    media_type = (content_type or "").split(";", 1)[0].strip().lower()
+    is_json = _json_ish(media_type)
     where = f"{method} {url} -> {status}"
     found = operation_for(method, url)
     if found is None:
@@ -124,23 +125,36 @@ def check(method: str, url: str, status: int, content_type: str | None, body: by
     )
     content = response.get("content", {})
     # With several media types, the answer's own Content-Type picks the one to check.
-    if "application/json" in content and (is_json or len(content) == 1):
-        pointer = "/".join(
-            (
-                "",
-                "paths",
-                _escape(path),
-                method.lower(),
-                "responses",
-                str(status),
-                "content",
-                _escape("application/json"),
-                "schema",
-            )
-        )
-        _validate(where, body, pointer, is_json)
+    documented = [t for t in content if _json_ish(t)]
+    if is_json and media_type in content:
+        checked = media_type
+    elif documented and (is_json or len(content) == 1):
+        checked = documented[0]
     elif is_json and status != 204:
         raise AssertionError(f"{where}: a JSON body where the document says {sorted(content)}")
+    else:
+        return
+    pointer = "/".join(
+        (
+            "",
+            "paths",
+            _escape(path),
+            method.lower(),
+            "responses",
+            str(status),
+            "content",
+            _escape(checked),
+            "schema",
+        )
+    )
+    _validate(where, body, pointer, is_json)
+
+
+def _json_ish(media_type: str) -> bool:
+    """JSON or a JSON-based type (``application/activity+json``, ``application/jrd+json``)."""
+    return media_type == "application/json" or (
+        media_type.startswith("application/") and media_type.endswith("+json")
+    )
 
 
 def _validate(where: str, body: bytes, pointer: str, is_json: bool) -> None:

@@ -36,7 +36,8 @@ MEDIA_V2 = "/api/v2/media"
 PLEROMA = "/api/v1/pleroma/accounts"
 MASCOT = "/api/v1/pleroma/mascot"
 ATTACHMENT_KEYS = {
-    "id", "url", "remote_url", "preview_url", "text_url", "type", "description", "pleroma",
+    "id", "url", "remote_url", "preview_url", "text_url", "type", "description", "blurhash",
+    "pleroma",
 }  # fmt: skip
 SANDBOX = "sandbox; default-src 'none'"
 NOT_AN_IMAGE = (415, {"error": "The file must be a PNG, JPEG, GIF or WebP image"})

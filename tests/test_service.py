@@ -172,8 +172,16 @@ async def test_housekeeping_failure_is_logged_and_the_next_round_runs(
 
 
 def test_every_job_kind_has_one_handler(rt: Runtime) -> None:
-    """The daemon's job handlers: mail, account deletion and follow import."""
-    assert set(job_handlers(rt, reactor)) == {"mail", "delete_account", "follow_import"}
+    """The daemon's job handlers: mail, account deletion, follow import, the
+    backfill of actor keys, ActivityPub delivery and inbox processing."""
+    assert set(job_handlers(rt, reactor)) == {
+        "mail",
+        "delete_account",
+        "follow_import",
+        "federation.backfill_keys",
+        "federation.deliver",
+        "federation.inbox",
+    }
 
 
 def test_the_tree_starts_the_database_first_and_announces_readiness_last(tmp_path: Path) -> None:

@@ -280,7 +280,9 @@ async def remove_user_media(rt: Runtime, user_id: int) -> None:
         if not batch:
             return
         for media in batch:
-            await rt.uploader.delete(media.path)
+            # A remote attachment is a reference: there is no file of ours.
+            if media.path is not None:
+                await rt.uploader.delete(media.path)
         await rt.db.run_interaction(
             "delete user media", media_store.delete_media_rows_txn, [m.id for m in batch]
         )

@@ -197,10 +197,11 @@ async def _answer_txn(txn: Txn, viewer_id: int, requester_id: int, accept: bool)
 async def block(rt: Runtime, viewer: User, ref: str) -> Relationship:
     """Block ``ref``: the follows, requests and subscriptions between the two
     go, both ways."""
-    return await _change(rt, viewer, ref, "block", _block_txn)
+    return await _change(rt, viewer, ref, "block", block_txn)
 
 
-async def _block_txn(txn: Txn, viewer_id: int, target_id: int) -> None:
+async def block_txn(txn: Txn, viewer_id: int, target_id: int) -> None:
+    """``viewer_id`` blocks ``target_id``, ending their follows both ways."""
     await store.lock_pair_txn(txn, viewer_id, target_id)
     await store.insert_block_txn(txn, viewer_id, target_id)
     for a, b in ((viewer_id, target_id), (target_id, viewer_id)):

@@ -24,7 +24,7 @@ from twisted.internet.threads import deferToThread
 
 from pleromad.config import Config
 from pleromad.db.pool import Txn
-from pleromad.domain import content, idempotency, notifications
+from pleromad.domain import content, idempotency, notifications, publishing
 from pleromad.domain.profile import local_nickname, visible_to
 from pleromad.domain.relationships import RecordNotFound
 from pleromad.emoji.table import EmojiTable, custom_emoji
@@ -114,6 +114,16 @@ class _Checked:
     emojis: tuple[tuple[str, str], ...]
 
 
+def used_emoji(table: EmojiTable, base_url: str, *texts: str) -> tuple[tuple[str, str], ...]:
+    """The custom emoji of ``table`` that ``texts`` use: (shortcode, absolute URL)."""
+    by_shortcode = {entry.shortcode: entry for entry in table.emoji}
+    return tuple(
+        (code, custom_emoji(by_shortcode[code], base_url)["url"])
+        for code in content.emoji_shortcodes(*texts)
+        if code in by_shortcode
+    )
+
+
 def check_form(form: StatusForm, config: Config, emoji: EmojiTable) -> _Checked:
     """The form's values, or InvalidStatus (or RecordNotFound for a reply to
     an id that cannot exist)."""
@@ -138,13 +148,7 @@ def check_form(form: StatusForm, config: Config, emoji: EmojiTable) -> _Checked:
         in_reply_to_id = status_id(form.in_reply_to_id.strip())
         if in_reply_to_id is None:
             raise RecordNotFound()
-    base_url = config.server.base_url
-    by_shortcode = {entry.shortcode: entry for entry in emoji.emoji}
-    emojis = tuple(
-        (code, custom_emoji(by_shortcode[code], base_url)["url"])
-        for code in content.emoji_shortcodes(text, spoiler)
-        if code in by_shortcode
-    )
+    emojis = used_emoji(emoji, config.server.base_url, text, spoiler)
     content_type = (
         form.content_type if form.content_type in content.CONTENT_TYPES else content.PLAIN
     )
@@ -235,10 +239,13 @@ async def _post_txn(
             tags=rendered.tags,
             emojis=checked.emojis,
             media_ids=checked.media_ids,
+            # A reply stays in the thread a remote parent named.
+            context=parent.context if parent else None,
         ),
     )
     await notifications.on_status_txn(txn, new_id)
     loaded = await store.load_txn(txn, [new_id], author.id)
+    await publishing.on_post_txn(txn, config, loaded, new_id)
     answer = render(loaded)
     if claim is not None:
         await idempotency.record_txn(txn, claim, answer, now)
@@ -343,16 +350,17 @@ async def delete_status(rt: Runtime, ref: str, user: User) -> Loaded:
     wanted = status_id(ref)
     if wanted is None:
         raise RecordNotFound()
-    return await rt.db.run_interaction("delete status", _delete_txn, wanted, user)
+    return await rt.db.run_interaction("delete status", _delete_txn, rt.config, wanted, user)
 
 
-async def _delete_txn(txn: Txn, wanted: int, user: User) -> Loaded:
+async def _delete_txn(txn: Txn, config: Config, wanted: int, user: User) -> Loaded:
     status = await store.get_visible_txn(txn, wanted, user.id)
     if status is None:
         raise RecordNotFound()
     if status.account_id != user.id and not (user.is_admin or user.is_moderator):
         raise Forbidden(CANT_DELETE)
     loaded = await store.load_txn(txn, [status.id], user.id)
+    await publishing.on_delete_txn(txn, config, loaded, status.id)
     await store.delete_status_txn(txn, status.id)
     return loaded
 

@@ -16,7 +16,10 @@ from pleromad import __version__
 from pleromad.domain.idempotency import KEY_LIMIT
 from pleromad.openapi import (
     accounts,
+    activitypub,
     admin,
+    discovery,
+    inbox,
     media,
     notifications,
     oauth,
@@ -40,6 +43,9 @@ FAMILIES = (
     pleroma,
     oauth,
     admin,
+    discovery,
+    activitypub,
+    inbox,
 )
 
 # (method, path as documented) -> the route's access; None for a route
@@ -273,6 +279,8 @@ def _response(response: Response) -> dict[str, Any]:
     if response.media_type is not None:
         schema = response.schema if response.schema is not None else FILE
         described["content"] = {response.media_type: {"schema": schema}}
+        for media_type, alternative in response.alternatives.items():
+            described["content"][media_type] = {"schema": alternative}
     if response.headers:
         described["headers"] = {
             name: {"description": text, "schema": STRING} for name, text in response.headers.items()

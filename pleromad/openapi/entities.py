@@ -9,6 +9,7 @@ from pleromad.openapi.spec import (
     ID,
     INTEGER,
     NULL,
+    NUMBER,
     STRING,
     Schema,
     array,
@@ -125,8 +126,23 @@ ATTACHMENT = closed(
         "text_url": STRING,
         "type": enum("image", "video", "audio", "unknown"),
         "description": {**STRING, "description": "Alt text; the file's name unless one was given."},
+        "blurhash": {
+            **nullable(STRING),
+            "description": "What a remote post said; null for uploads here.",
+        },
+        "meta": {
+            **closed(
+                {
+                    "original": closed(
+                        {"width": INTEGER, "height": INTEGER, "size": STRING, "aspect": NUMBER}
+                    )
+                }
+            ),
+            "description": "Only when a remote post gave the size.",
+        },
         "pleroma": closed({"mime_type": STRING}),
-    }
+    },
+    optional=("meta",),
 )
 
 MENTION = closed({"id": ID, "acct": STRING, "username": STRING, "url": STRING})

@@ -19,6 +19,7 @@ Schema = dict[str, Any]
 
 STRING: Schema = {"type": "string"}
 INTEGER: Schema = {"type": "integer"}
+NUMBER: Schema = {"type": "number"}
 BOOLEAN: Schema = {"type": "boolean"}
 NULL: Schema = {"type": "null"}
 ID: Schema = {"type": "string", "description": "An id, as a decimal string."}
@@ -82,6 +83,8 @@ class Response:
     schema: Schema | None = None
     media_type: str | None = "application/json"
     headers: Mapping[str, str] = field(default_factory=dict)
+    # The same answer in other media types (content negotiation): type -> schema.
+    alternatives: Mapping[str, Schema] = field(default_factory=dict)
 
 
 def answer(schema: Schema, description: str = "Success.", **headers: str) -> Response:

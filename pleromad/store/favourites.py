@@ -10,13 +10,25 @@ from __future__ import annotations
 from pleromad.db.pool import Txn
 
 
-async def insert_favourite_txn(txn: Txn, account_id: int, status_id: int) -> bool:
-    """Favourite the status; False when it already was."""
+async def insert_favourite_txn(
+    txn: Txn, account_id: int, status_id: int, *, ap_id: str | None = None
+) -> bool:
+    """Favourite the status (a remote favourite with the id of its Like);
+    False when it already was."""
     added = await txn.execute(
-        "INSERT INTO favourites (account_id, status_id) VALUES (%s, %s) ON CONFLICT DO NOTHING",
-        (account_id, status_id),
+        "INSERT INTO favourites (account_id, status_id, ap_id) VALUES (%s, %s, %s)"
+        " ON CONFLICT DO NOTHING",
+        (account_id, status_id, ap_id),
     )
     return added > 0
+
+
+async def delete_by_ap_id_txn(txn: Txn, account_id: int, ap_id: str) -> bool:
+    """Take back the account's favourite given by the Like ``ap_id``."""
+    deleted = await txn.execute(
+        "DELETE FROM favourites WHERE account_id = %s AND ap_id = %s", (account_id, ap_id)
+    )
+    return deleted > 0
 
 
 async def delete_favourite_txn(txn: Txn, account_id: int, status_id: int) -> bool:

@@ -1,7 +1,9 @@
-"""Media: one row per stored file an account uploaded."""
+"""Media: one row per stored file an account uploaded, and per attachment
+of a remote post (a reference to the remote file: no path, no size)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
@@ -27,11 +29,31 @@ class NewMedia:
 
 @dataclass(frozen=True)
 class Media(NewMedia):
-    """A recorded file: what was stored, whose it is and since when."""
+    """A recorded file: what was stored, whose it is and since when; for a
+    remote attachment, ``url`` is the remote file and ``path`` and ``size``
+    are None."""
 
+    path: str | None
+    size: int | None
     id: int
     user_id: int
     created_at: datetime
+    # What a remote post said of its attachment (never computed for uploads).
+    blurhash: str | None
+    width: int | None
+    height: int | None
+
+
+@dataclass(frozen=True)
+class RemoteAttachment:
+    """An attachment of a remote post, by reference."""
+
+    url: str
+    mime_type: str
+    description: str
+    blurhash: str | None = None
+    width: int | None = None
+    height: int | None = None
 
 
 _COLUMNS = ", ".join(f.name for f in fields(Media))
@@ -115,3 +137,34 @@ async def some_user_media_txn(txn: Txn, user_id: int, limit: int) -> list[Media]
 
 async def delete_media_rows_txn(txn: Txn, media_ids: list[int]) -> None:
     await txn.execute("DELETE FROM media WHERE id = ANY(%s)", (media_ids,))
+
+
+async def attach_remote_txn(
+    txn: Txn, status_id: int, user_id: int, attachments: Sequence[RemoteAttachment]
+) -> None:
+    """Record ``attachments`` as ``user_id``'s and attach them, in order, to
+    ``status_id`` (a status without attachments)."""
+    if not attachments:
+        return
+    columns = [[getattr(a, f.name) for a in attachments] for f in fields(RemoteAttachment)]
+    await txn.execute(
+        "WITH a AS (SELECT next_id() AS id, a.* FROM unnest(%s::text[], %s::text[],"
+        "   %s::text[], %s::text[], %s::int[], %s::int[])"
+        "   WITH ORDINALITY AS a(url, mime_type, description, blurhash, width, height, position)),"
+        " new AS (INSERT INTO media (id, user_id, purpose, url, mime_type, description,"
+        "   blurhash, width, height)"
+        "   SELECT a.id, %s, %s, a.url, a.mime_type, a.description, a.blurhash, a.width,"
+        "   a.height FROM a)"
+        " INSERT INTO status_media (status_id, media_id, position)"
+        " SELECT %s, a.id, a.position FROM a",
+        (*columns, user_id, ATTACHMENT, status_id),
+    )
+
+
+async def detach_remote_txn(txn: Txn, status_id: int) -> None:
+    """Remove the remote attachments of ``status_id`` (rows only: there are no files)."""
+    await txn.execute(
+        "DELETE FROM media WHERE path IS NULL"
+        " AND id IN (SELECT media_id FROM status_media WHERE status_id = %s)",
+        (status_id,),
+    )

@@ -30,6 +30,13 @@ class Follow:
     followee_id: int
     state: str
     show_reblogs: bool
+    # The Follow activity: a local follower's is <base_url>/activities/<activity_uuid>,
+    # a remote follower's the id its server gave it (ap_id).
+    activity_uuid: str
+    ap_id: str | None
+
+
+_FOLLOW_COLUMNS = ", ".join(f.name for f in fields(Follow))
 
 
 @dataclass(frozen=True)
@@ -78,11 +85,26 @@ async def lock_pair_txn(txn: Txn, a: int, b: int) -> None:
 
 async def get_follow_txn(txn: Txn, follower_id: int, followee_id: int) -> Follow | None:
     row = await txn.fetchone(
-        "SELECT id, follower_id, followee_id, state, show_reblogs FROM follows"
-        " WHERE follower_id = %s AND followee_id = %s",
+        f"SELECT {_FOLLOW_COLUMNS} FROM follows WHERE follower_id = %s AND followee_id = %s",
         (follower_id, followee_id),
     )
     return None if row is None else Follow(**row)
+
+
+async def get_follow_by_activity_uuid_txn(txn: Txn, activity_uuid: str) -> Follow | None:
+    """The follow whose Follow activity is ``<base_url>/activities/<activity_uuid>``."""
+    row = await txn.fetchone(
+        f"SELECT {_FOLLOW_COLUMNS} FROM follows WHERE activity_uuid = %s", (activity_uuid,)
+    )
+    return None if row is None else Follow(**row)
+
+
+async def set_follow_ap_id_txn(txn: Txn, follower_id: int, followee_id: int, ap_id: str) -> None:
+    """Name the follow by the id of the (latest) Follow its remote follower sent."""
+    await txn.execute(
+        "UPDATE follows SET ap_id = %s WHERE follower_id = %s AND followee_id = %s",
+        (ap_id, follower_id, followee_id),
+    )
 
 
 async def insert_follow_txn(

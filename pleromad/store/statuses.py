@@ -58,6 +58,15 @@ class Status(_Post):
 
     reblog_of_id: int | None
     created_at: datetime
+    # ActivityPub: a local status' Note and Create are named by these uuids;
+    # a remote one keeps the ids (and HTML page) its server gave it.
+    object_uuid: str
+    activity_uuid: str
+    ap_id: str | None
+    activity_ap_id: str | None
+    url: str | None
+    # The ActivityStreams context (thread) a remote status named.
+    context: str | None
 
 
 _STATUS_FIELDS = tuple(f.name for f in fields(Status))
@@ -74,6 +83,16 @@ class NewStatus(_Post):
     # (shortcode, absolute URL)
     emojis: tuple[tuple[str, str], ...] = ()
     media_ids: tuple[int, ...] = ()
+    # A remote post's ids, page and conversation, and when it was published.
+    ap_id: str | None = None
+    activity_ap_id: str | None = None
+    url: str | None = None
+    context: str | None = None
+    created_at: datetime | None = None
+
+
+# What insert_status_txn writes to the statuses row.
+_INSERTED = (*(f.name for f in fields(_Post)), "ap_id", "activity_ap_id", "url", "context")
 
 
 @dataclass(frozen=True)
@@ -120,38 +139,67 @@ async def new_id_txn(txn: Txn) -> int:
     return int(await txn.fetchval("SELECT next_id()"))
 
 
-async def insert_status_txn(txn: Txn, new: NewStatus) -> None:
-    """Write a post with its mentions, tags, emoji and attachments."""
-    await txn.execute(
-        "INSERT INTO statuses (id, account_id, in_reply_to_id, in_reply_to_account_id,"
-        " conversation_id, visibility, content_type, source, content, spoiler_text, sensitive)"
-        " VALUES (%(id)s, %(account_id)s, %(in_reply_to_id)s, %(in_reply_to_account_id)s,"
-        " %(conversation_id)s, %(visibility)s, %(content_type)s, %(source)s, %(content)s,"
-        " %(spoiler_text)s, %(sensitive)s)",
-        {f.name: getattr(new, f.name) for f in fields(_Post)},
+async def insert_status_txn(txn: Txn, new: NewStatus) -> bool:
+    """Write a post with its mentions, tags, emoji and attachments; False
+    (and nothing written) when a status with its ``ap_id`` is already there."""
+    written = await txn.fetchval(
+        f"INSERT INTO statuses ({', '.join(_INSERTED)}, created_at)"
+        f" VALUES ({', '.join(f'%({name})s' for name in _INSERTED)},"
+        " coalesce(%(created_at)s, now()))"
+        " ON CONFLICT (ap_id) WHERE ap_id IS NOT NULL DO NOTHING RETURNING true",
+        {name: getattr(new, name) for name in (*_INSERTED, "created_at")},
     )
+    if written is None:
+        return False
     await txn.execute(
         "INSERT INTO status_mentions (status_id, account_id)"
         " SELECT %s, unnest(%s::bigint[]) ON CONFLICT DO NOTHING",
         (new.id, list(new.mention_ids)),
     )
-    await txn.execute(
-        "INSERT INTO status_tags (status_id, tag) SELECT %s, unnest(%s::text[])"
-        " ON CONFLICT DO NOTHING",
-        (new.id, list(new.tags)),
-    )
-    await txn.execute(
-        "INSERT INTO status_emojis (status_id, shortcode, url)"
-        " SELECT %s, e.shortcode, e.url FROM unnest(%s::text[], %s::text[]) AS e(shortcode, url)"
-        " ON CONFLICT DO NOTHING",
-        (new.id, [e[0] for e in new.emojis], [e[1] for e in new.emojis]),
-    )
+    await _add_tags_and_emojis_txn(txn, new.id, new.tags, new.emojis)
     await txn.execute(
         "INSERT INTO status_media (status_id, media_id, position)"
         " SELECT %s, m.id, m.position FROM unnest(%s::bigint[]) WITH ORDINALITY AS m(id, position)"
         " ON CONFLICT DO NOTHING",
         (new.id, list(new.media_ids)),
     )
+    return True
+
+
+async def _add_tags_and_emojis_txn(
+    txn: Txn, status_id: int, tags: Sequence[str], emojis: Sequence[tuple[str, str]]
+) -> None:
+    await txn.execute(
+        "INSERT INTO status_tags (status_id, tag) SELECT %s, unnest(%s::text[])"
+        " ON CONFLICT DO NOTHING",
+        (status_id, list(tags)),
+    )
+    await txn.execute(
+        "INSERT INTO status_emojis (status_id, shortcode, url)"
+        " SELECT %s, e.shortcode, e.url FROM unnest(%s::text[], %s::text[]) AS e(shortcode, url)"
+        " ON CONFLICT DO NOTHING",
+        (status_id, [e[0] for e in emojis], [e[1] for e in emojis]),
+    )
+
+
+async def edit_post_txn(
+    txn: Txn,
+    status_id: int,
+    *,
+    content: str,
+    spoiler_text: str,
+    sensitive: bool,
+    tags: Sequence[str],
+    emojis: Sequence[tuple[str, str]],
+) -> None:
+    """Replace what a post says: its text, spoiler, sensitivity, tags and emoji."""
+    await txn.execute(
+        "UPDATE statuses SET content = %s, spoiler_text = %s, sensitive = %s WHERE id = %s",
+        (content, spoiler_text, sensitive, status_id),
+    )
+    await txn.execute("DELETE FROM status_tags WHERE status_id = %s", (status_id,))
+    await txn.execute("DELETE FROM status_emojis WHERE status_id = %s", (status_id,))
+    await _add_tags_and_emojis_txn(txn, status_id, tags, emojis)
 
 
 async def delete_status_txn(txn: Txn, status_id: int) -> bool:
@@ -160,16 +208,19 @@ async def delete_status_txn(txn: Txn, status_id: int) -> bool:
     return await txn.execute("DELETE FROM statuses WHERE id = %s", (status_id,)) > 0
 
 
-async def insert_reblog_txn(txn: Txn, account_id: int, original: Status) -> tuple[int, bool]:
+async def insert_reblog_txn(
+    txn: Txn, account_id: int, original: Status, *, ap_id: str | None = None
+) -> tuple[int, bool]:
     """``account_id``'s reblog of ``original`` (a post): its id, and whether
     this call made it.  A reblog is seen by whoever may see the original, so
-    it carries the original's visibility."""
+    it carries the original's visibility.  A remote reblog's ``ap_id`` is
+    its Announce's id."""
     created = await txn.fetchval(
-        "INSERT INTO statuses (account_id, reblog_of_id, conversation_id, visibility)"
-        " VALUES (%s, %s, %s, %s)"
+        "INSERT INTO statuses (account_id, reblog_of_id, conversation_id, visibility, ap_id)"
+        " VALUES (%s, %s, %s, %s, %s)"
         " ON CONFLICT (account_id, reblog_of_id) WHERE reblog_of_id IS NOT NULL DO NOTHING"
         " RETURNING id",
-        (account_id, original.id, original.conversation_id, original.visibility),
+        (account_id, original.id, original.conversation_id, original.visibility, ap_id),
     )
     if created is not None:
         return int(created), True
@@ -219,6 +270,38 @@ async def get_status_txn(txn: Txn, status_id: int) -> Status | None:
     """The status, whoever may see it (for its owner's changes)."""
     row = await txn.fetchone(f"SELECT {_COLUMNS} FROM statuses s WHERE s.id = %s", (status_id,))
     return None if row is None else Status(**row)
+
+
+async def get_by_ap_id_txn(txn: Txn, ap_id: str) -> Status | None:
+    """The remote status (or remote reblog, by its Announce) with this ActivityPub id."""
+    row = await txn.fetchone(f"SELECT {_COLUMNS} FROM statuses s WHERE s.ap_id = %s", (ap_id,))
+    return None if row is None else Status(**row)
+
+
+async def get_by_object_uuid_txn(txn: Txn, object_uuid: str) -> Status | None:
+    """The local status whose Note is ``<base_url>/objects/<object_uuid>``."""
+    row = await txn.fetchone(
+        f"SELECT {_COLUMNS} FROM statuses s WHERE s.object_uuid = %s AND s.ap_id IS NULL",
+        (object_uuid,),
+    )
+    return None if row is None else Status(**row)
+
+
+async def conversation_of_context_txn(txn: Txn, context: str) -> int | None:
+    """The conversation of a status whose ActivityStreams ``context`` this is."""
+    found = await txn.fetchval(
+        "SELECT conversation_id FROM statuses WHERE context = %s ORDER BY id LIMIT 1", (context,)
+    )
+    return None if found is None else int(found)
+
+
+async def conversation_exists_txn(txn: Txn, conversation_id: int) -> bool:
+    return bool(
+        await txn.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM statuses WHERE conversation_id = %s)",
+            (conversation_id,),
+        )
+    )
 
 
 async def context_txn(

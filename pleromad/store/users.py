@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
@@ -146,6 +147,16 @@ async def get_user_by_nickname_txn(txn: Txn, nickname: str) -> User | None:
             f"SELECT {_COLUMNS} FROM users WHERE lower(nickname) = lower(%s)", (nickname,)
         )
     )
+
+
+async def ids_by_ap_id_txn(txn: Txn, ap_ids: Sequence[str]) -> dict[str, int]:
+    """The accounts, local or remote, with these actor ids (deleted ones are
+    no one), by actor id."""
+    rows = await txn.fetchall(
+        "SELECT ap_id, id FROM users WHERE ap_id = ANY(%s::text[]) AND NOT deleted",
+        (list(ap_ids),),
+    )
+    return {row["ap_id"]: row["id"] for row in rows}
 
 
 async def get_user_by_login_txn(txn: Txn, login: str) -> User | None:

@@ -19,8 +19,20 @@ def attachment_type(mime_type: str) -> str:
     return "unknown"
 
 
-def attachment(id: str, url: str, mime_type: str, description: str) -> dict[str, Any]:
-    return {
+def attachment(
+    id: str,
+    url: str,
+    mime_type: str,
+    description: str,
+    *,
+    blurhash: str | None = None,
+    width: int | None = None,
+    height: int | None = None,
+) -> dict[str, Any]:
+    """An Attachment; ``url`` is ours, or the remote file of a remote post's
+    attachment (which is never copied here).  As Pleroma's, ``meta`` is there
+    only when the size is known."""
+    entity: dict[str, Any] = {
         "id": id,
         "url": url,
         "remote_url": url,
@@ -28,12 +40,31 @@ def attachment(id: str, url: str, mime_type: str, description: str) -> dict[str,
         "text_url": url,
         "type": attachment_type(mime_type),
         "description": description,
+        "blurhash": blurhash,
         "pleroma": {"mime_type": mime_type},
     }
+    if width and height:
+        entity["meta"] = {
+            "original": {
+                "width": width,
+                "height": height,
+                "size": f"{width}x{height}",
+                "aspect": width / height,
+            }
+        }
+    return entity
 
 
 def render_attachment(media: Media) -> dict[str, Any]:
-    return attachment(str(media.id), media.url, media.mime_type, media.description)
+    return attachment(
+        str(media.id),
+        media.url,
+        media.mime_type,
+        media.description,
+        blurhash=media.blurhash,
+        width=media.width,
+        height=media.height,
+    )
 
 
 def render_default_mascot(base_url: str) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from pleromad.config import Config
 from pleromad.store.statuses import Loaded, Shown
 from pleromad.store.users import User
 from pleromad.views.accounts import render_account
+from pleromad.views.activitypub import note_id, notice_url
 from pleromad.views.dates import masto_date
 from pleromad.views.media import render_attachment
 from pleromad.views.relationships import relationship_entity
@@ -69,18 +70,14 @@ class _Renderer:
             return self._reblog(shown)
         return self._post(shown)
 
-    def _urls(self, status_id: int) -> tuple[str, str]:
-        return f"{self.base_url}/objects/{status_id}", f"{self.base_url}/notice/{status_id}"
-
     def _post(self, shown: Shown) -> dict[str, Any]:
         status = shown.status
         users = self.loaded.users
-        uri, url = self._urls(status.id)
         parent_author = users.get(status.in_reply_to_account_id or 0)
         return {
             "id": str(status.id),
-            "uri": uri,
-            "url": url,
+            "uri": note_id(status, self.base_url),
+            "url": notice_url(status, self.base_url),
             "account": self.account(status.account_id),
             "in_reply_to_id": _id(status.in_reply_to_id),
             "in_reply_to_account_id": _id(status.in_reply_to_account_id),

@@ -30,17 +30,18 @@ def check_accept(request: IRequest, admitted: tuple[str, ...] = JSON) -> None:
     for header in headers:
         for item in header.decode("latin-1").split(","):
             media_range, *parameters = (part.strip() for part in item.split(";"))
-            if media_range.lower() in admitted and not _refused(parameters):
+            if media_range.lower() in admitted and quality(parameters) > 0:
                 return
     raise NotAcceptable()
 
 
-def _refused(parameters: list[str]) -> bool:
+def quality(parameters: list[str]) -> float:
+    """The ``q`` among a media range's parameters: 1 when absent or unreadable."""
     for parameter in parameters:
         name, _, value = parameter.partition("=")
         if name.strip().lower() == "q":
             try:
-                return float(value) <= 0
+                return float(value)
             except ValueError:
-                return False
-    return False
+                return 1.0
+    return 1.0

@@ -2,7 +2,8 @@
 
 A family is a class with ``app = api_app()``, ``prefixes`` and routes
 declared with their full paths.  The longest prefix that matches a request
-picks the family; a family without the route answers the JSON 404 itself.
+picks the family (of families sharing a prefix, the one that routes the
+request); a family without the route answers the JSON 404 itself.
 """
 
 from __future__ import annotations
@@ -21,9 +22,12 @@ from pleromad.openapi.document import build_document
 from pleromad.runtime import Runtime
 from pleromad.views.prebuilt import Prebuilt
 from pleromad.web.accounts import AccountsApi
+from pleromad.web.activitypub import ActivityPubApi
 from pleromad.web.admin import AdminApi
 from pleromad.web.base import Access, api_app
+from pleromad.web.discovery import DiscoveryApi
 from pleromad.web.emoji import EmojiApi
+from pleromad.web.inbox import InboxApi
 from pleromad.web.media import MediaApi
 from pleromad.web.notifications import NotificationsApi
 from pleromad.web.oauth import OAuthApi
@@ -67,6 +71,9 @@ FAMILIES = (
     NotificationsApi,
     PleromaNotificationsApi,
     AdminApi,
+    DiscoveryApi,
+    ActivityPubApi,
+    InboxApi,
     ContractApi,
 )
 
@@ -113,40 +120,80 @@ class Unrouted:
 class PrefixRouter(Resource):
     isLeaf = True
 
-    def __init__(self, routes: list[tuple[str, Klein]], fallback: IResource) -> None:
+    def __init__(self, routes: list[tuple[str, IResource]], fallback: IResource) -> None:
         super().__init__()
         # Longest first, so /api/v1/pleroma wins over /api/v1.
         self._routes = sorted(
-            ((tuple(p.strip("/").split("/")), app, app.resource()) for p, app in routes),
+            ((tuple(p.strip("/").split("/")), r) for p, r in routes),
             key=lambda route: -len(route[0]),
         )
         self._fallback = fallback
 
     def render(self, request: IRequest) -> Any:
         segments = tuple(s.decode("utf-8", "replace") for s in request.postpath)
-        for prefix, app, resource in self._routes:
+        for prefix, resource in self._routes:
             if segments[: len(prefix)] == prefix:
-                note_route(request, app.url_map, "/" + "/".join(segments))
                 return resource.render(request)
         return self._fallback.render(request)
 
 
-def note_route(request: IRequest, rules: Map, path: str) -> None:
-    """Record on ``request`` the rule template that routes it, for the
-    metrics (left as UNMATCHED when none does)."""
-    method = request.method.decode("ascii", "replace")
-    try:
-        rule, _ = rules.bind("", path_info=path).match(method=method, return_rule=True)
-    except (HTTPException, RoutingException):
-        return
-    request.route = rule.rule
+class SharedPrefix(Resource):
+    """The families that share a prefix (/users: ActivityPub's actors and
+    inboxes): the first whose routes match the request serves it, else
+    the first of all (which answers the 404)."""
+
+    isLeaf = True
+
+    def __init__(self, families: list[tuple[Map, IResource]]) -> None:
+        super().__init__()
+        self._families = families
+
+    def render(self, request: IRequest) -> Any:
+        path = "/" + "/".join(s.decode("utf-8", "replace") for s in request.postpath)
+        method = request.method.decode("ascii", "replace")
+        for url_map, resource in self._families:
+            try:
+                url_map.bind("localhost").match(path, method=method)
+            except HTTPException:
+                continue
+            return resource.render(request)
+        return self._families[0][1].render(request)
+
+
+class Family(Resource):
+    """One family's Klein resource, noting on the request the rule that
+    routes it (``request.route``, for the metrics; left as UNMATCHED when
+    none does)."""
+
+    isLeaf = True
+
+    def __init__(self, app: Klein) -> None:
+        super().__init__()
+        self._rules = app.url_map
+        self._resource = app.resource()
+
+    def render(self, request: IRequest) -> Any:
+        path = "/" + "/".join(s.decode("utf-8", "replace") for s in request.postpath)
+        method = request.method.decode("ascii", "replace")
+        try:
+            rule, _ = self._rules.bind("", path_info=path).match(method=method, return_rule=True)
+        except (HTTPException, RoutingException):
+            pass
+        else:
+            request.route = rule.rule
+        return self._resource.render(request)
 
 
 def build_gateway(rt: Runtime) -> Gateway:
     """The whole resource tree of the daemon, as the site serves it."""
-    routes = []
+    by_prefix: dict[str, list[tuple[Map, IResource]]] = {}
     for family_class in FAMILIES:
         app = family_class(rt).app
-        routes += [(prefix, app) for prefix in family_class.prefixes]
+        for prefix in family_class.prefixes:
+            by_prefix.setdefault(prefix, []).append((app.url_map, Family(app)))
+    routes = [
+        (prefix, families[0][1] if len(families) == 1 else SharedPrefix(families))
+        for prefix, families in by_prefix.items()
+    ]
     tree = PrefixRouter(routes, Unrouted().app.resource())
     return Gateway(tree, body_limit(rt.config.instance.upload_limit))

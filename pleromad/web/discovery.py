@@ -1,0 +1,147 @@
+"""Discovery: `/.well-known/webfinger`, `/.well-known/host-meta`,
+`/.well-known/nodeinfo` and the NodeInfo documents `/nodeinfo/2.0`, `/nodeinfo/2.1`.
+
+WebFinger answers JRD (``application/jrd+json``) unless the ``Accept``
+header prefers ``application/xrd+xml``, as Pleroma does; host-meta is XRD
+only.  NodeInfo's ``features`` are read off the route map, so they say what
+this daemon really serves.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from twisted.web.iweb import IRequest
+
+from pleromad.domain import discovery
+from pleromad.runtime import Runtime
+from pleromad.views.discovery import (
+    nodeinfo_content_type,
+    render_host_meta,
+    render_jrd,
+    render_nodeinfo,
+    render_nodeinfo_links,
+    render_xrd,
+)
+from pleromad.web.base import Call, JsonResponse, api_app, route, write_json
+from pleromad.web.negotiation import JSON, check_accept, quality
+from pleromad.web.params import read_params
+
+JRD = "application/jrd+json"
+XRD = "application/xrd+xml"
+_JRD_RANGES = (JRD, "application/json")
+_XRD_RANGES = (XRD, "application/xml", "text/xml")
+_CACHE = b"public, max-age=300"
+
+# Pleroma's feature names, each with the route that serving it takes.
+FEATURES: tuple[tuple[str, tuple[str, str]], ...] = (
+    ("pleroma_api", ("GET", "/api/pleroma/healthcheck")),
+    ("mastodon_api", ("GET", "/api/v1/instance")),
+    ("mastodon_api_streaming", ("GET", "/api/v1/streaming")),
+    ("polls", ("GET", "/api/v1/polls/{id}")),
+    ("v2_suggestions", ("GET", "/api/v2/suggestions")),
+    ("shareable_emoji_packs", ("GET", "/api/v1/pleroma/emoji/packs")),
+    ("multifetch", ("GET", "/api/v1/statuses")),
+    ("editing", ("PUT", "/api/v1/statuses/{id}")),
+    ("pleroma_emoji_reactions", ("PUT", "/api/v1/pleroma/statuses/{id}/reactions/{emoji}")),
+    ("exposable_reactions", ("GET", "/api/v1/pleroma/statuses/{id}/reactions")),
+    ("pleroma_chat_messages", ("POST", "/api/v1/pleroma/chats/by-account-id/{id}")),
+    ("profile_directory", ("GET", "/api/v1/directory")),
+    ("pleroma:bookmark_folders", ("GET", "/api/v1/pleroma/bookmark_folders")),
+    ("relay", ("GET", "/relay")),
+)
+
+
+@functools.cache
+def served_features() -> tuple[str, ...]:
+    """The names of :data:`FEATURES` whose route the tree serves."""
+    # The root module assembles the families, this one among them.
+    from pleromad.web.root import route_map
+
+    served = route_map()
+    return tuple(name for name, key in FEATURES if key in served)
+
+
+def _preferred(request: IRequest) -> str:
+    """``XRD`` when the ``Accept`` header ranks an XML type above JSON,
+    else ``JRD``; 406 when it admits neither."""
+    best: tuple[float, str] | None = None
+    for header in request.requestHeaders.getRawHeaders(b"accept", []):
+        for item in header.decode("latin-1").split(","):
+            media_range, *parameters = (part.strip() for part in item.split(";"))
+            weight = quality(parameters)
+            kind = _kind(media_range.lower())
+            if kind is not None and weight > 0 and (best is None or weight > best[0]):
+                best = (weight, kind)
+    if best is not None:
+        return best[1]
+    check_accept(request, (*JSON, JRD, *_XRD_RANGES))
+    return JRD
+
+
+def _kind(media_range: str) -> str | None:
+    if media_range in _JRD_RANGES:
+        return JRD
+    if media_range in _XRD_RANGES:
+        return XRD
+    return None
+
+
+def write_document(request: IRequest, body: bytes, content_type: str) -> bytes:
+    request.setHeader(b"content-type", f"{content_type}; charset=utf-8".encode("ascii"))
+    request.setHeader(b"vary", b"Accept")
+    request.setHeader(b"cache-control", _CACHE)
+    return body
+
+
+class DiscoveryApi:
+    app = api_app()
+    prefixes = ("/.well-known", "/nodeinfo")
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+
+    @property
+    def base_url(self) -> str:
+        return self.rt.config.server.base_url
+
+    @app.route("/.well-known/webfinger", methods=["GET"])
+    async def webfinger(self, request: IRequest) -> bytes:
+        """The account ``resource`` names (``acct:nick@host`` or its actor URL)."""
+        kind = _preferred(request)
+        params = await read_params(request, {})
+        subject = await discovery.find_subject(self.rt, params.required_str("resource"))
+        if kind == XRD:
+            return write_document(
+                request, render_xrd(subject.acct, subject.actor_id, self.base_url), XRD
+            )
+        body = render_jrd(subject.acct, subject.actor_id, self.base_url)
+        return write_json(request, body, headers={"Content-Type": f"{JRD}; charset=utf-8"})
+
+    @app.route("/.well-known/host-meta", methods=["GET"])
+    def host_meta(self, request: IRequest) -> bytes:
+        return write_document(request, render_host_meta(self.base_url), XRD)
+
+    @route(app, "/.well-known/nodeinfo", "GET")
+    async def nodeinfo_links(self, call: Call) -> Any:
+        return render_nodeinfo_links(self.base_url)
+
+    @route(app, "/nodeinfo/2.0", "GET")
+    async def nodeinfo_20(self, call: Call) -> Any:
+        return await self._nodeinfo("2.0")
+
+    @route(app, "/nodeinfo/2.1", "GET")
+    async def nodeinfo_21(self, call: Call) -> Any:
+        return await self._nodeinfo("2.1")
+
+    async def _nodeinfo(self, version: str) -> JsonResponse:
+        figures = await discovery.nodeinfo_figures(self.rt)
+        body = render_nodeinfo(
+            version,
+            self.rt.config,
+            usage=figures.usage,
+            staff=figures.staff,
+            features=served_features(),
+        )
+        return JsonResponse(body, headers={"Content-Type": nodeinfo_content_type(version)})
