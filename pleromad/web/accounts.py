@@ -40,10 +40,6 @@ PICTURES = {"avatar": "avatar", "banner": "header", "background": "pleroma_backg
 
 class AccountsApi:
     app = api_app()
-    prefixes = (
-        "/api/v1/accounts",
-        "/api/v1/instance",
-    )
 
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt

@@ -74,7 +74,6 @@ def _new_account(entry: Any) -> lifecycle.NewAccount:
 
 class AdminApi:
     app = api_app()
-    prefixes = (PREFIX,)
 
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt

@@ -24,7 +24,6 @@ FILE_CACHE = b"public, max-age=86400"
 
 class EmojiApi:
     app = api_app()
-    prefixes = ("/api/pleroma/emoji", "/api/v1/custom_emojis", "/emoji")
 
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt

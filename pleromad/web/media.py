@@ -38,7 +38,6 @@ _INLINE_KINDS = ("image/", "video/", "audio/")
 
 class MediaApi:
     app = api_app()
-    prefixes = ("/api/v1/media", "/api/v2/media", "/media", "/images")
 
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt

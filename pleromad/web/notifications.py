@@ -31,7 +31,6 @@ def notification_id(text: str) -> int | None:
 
 class NotificationsApi:
     app = api_app()
-    prefixes = ("/api/v1/notifications",)
 
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt

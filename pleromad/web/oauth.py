@@ -43,11 +43,6 @@ THROTTLED_LOGIN = "Too many failed login attempts. Try again later."
 
 class OAuthApi:
     app = api_app()
-    prefixes = (
-        "/oauth",
-        "/auth",
-        "/api/v1/apps",
-    )
 
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt

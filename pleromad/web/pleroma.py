@@ -26,7 +26,6 @@ RESET_PATH = "/api/pleroma/password_reset"
 
 class PleromaApi:
     app = api_app()
-    prefixes = ("/api/pleroma",)
 
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt

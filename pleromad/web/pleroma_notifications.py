@@ -24,7 +24,6 @@ SUCCESS = {"status": "success"}
 
 class PleromaNotificationsApi:
     app = api_app()
-    prefixes = ("/api/pleroma/notification_settings", "/api/pleroma/notifications")
 
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt

@@ -19,7 +19,6 @@ from pleromad.web.twitter import resend_confirmation
 
 class PleromaV1Api:
     app = api_app()
-    prefixes = ("/api/v1/pleroma",)
 
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt

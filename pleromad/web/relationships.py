@@ -37,13 +37,6 @@ OwnListing = Callable[[Runtime, User, Page], Awaitable[list[Listed]]]
 
 class RelationshipsApi:
     app = api_app()
-    prefixes = (
-        "/api/v1/follow_requests",
-        "/api/v1/blocks",
-        "/api/v1/mutes",
-        "/api/v1/follows",
-        "/api/v2/search",
-    )
 
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt

@@ -1,18 +1,22 @@
-"""The resource tree: each API family owns some path prefixes.
+"""The resource tree: every API family, dispatched by their own route maps.
 
-A family is a class with ``app = api_app()``, ``prefixes`` and routes
-declared with their full paths.  The longest prefix that matches a request
-picks the family; a family without the route answers the JSON 404 itself.
+A family is a class with ``app = api_app()`` and routes declared with their
+full paths (see :mod:`pleromad.web.base`); :class:`RouteTable` sends each
+request to the family that routes its path.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from klein import Klein
 from twisted.web.iweb import IRequest
-from twisted.web.resource import IResource, Resource
+from twisted.web.resource import Resource
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
+from werkzeug.routing import Map, RoutingException, Rule
 
 from pleromad.openapi.document import build_document
 from pleromad.runtime import Runtime
@@ -40,7 +44,6 @@ class ContractApi:
     (the gateway routes ``/api/x.json`` as ``/api/x``)."""
 
     app = api_app()
-    prefixes = ("/api/openapi",)
 
     def __init__(self, rt: Runtime) -> None:
         self.document = Prebuilt.of(build_document(rt.config.server.base_url, route_map()))
@@ -102,36 +105,50 @@ def route_map() -> dict[tuple[str, str], Access | None]:
 
 
 class Unrouted:
-    """Where requests no family claims end: the JSON 404."""
+    """Where requests no family routes end: the JSON 404."""
 
     app = api_app()
 
 
-class PrefixRouter(Resource):
+class RouteTable(Resource):
+    """Dispatches each request to the family whose own Klein map routes its
+    path: one werkzeug map of every family's rules, whose endpoints name the
+    family.  A path routed for other methods only goes to a family that
+    routes it, which answers its JSON 404 as for any method it lacks; a path
+    no family routes gets the same answer from an empty family."""
+
     isLeaf = True
 
-    def __init__(self, routes: list[tuple[str, IResource]], fallback: IResource) -> None:
+    def __init__(self, apps: Sequence[Klein]) -> None:
         super().__init__()
-        # Longest first, so /api/v1/pleroma wins over /api/v1.
-        self._routes = sorted(
-            ((tuple(p.strip("/").split("/")), r) for p, r in routes),
-            key=lambda route: -len(route[0]),
-        )
-        self._fallback = fallback
+        self._resources = [app.resource() for app in apps]
+        self._unrouted = Unrouted().app.resource()
+        self._map = Map(merge_slashes=False)
+        for index, app in enumerate(apps):
+            for rule in app.url_map.iter_rules():
+                self._map.add(
+                    Rule(
+                        rule.rule,
+                        endpoint=index,
+                        methods=rule.methods,
+                        merge_slashes=rule.merge_slashes,
+                    )
+                )
 
     def render(self, request: IRequest) -> Any:
-        segments = tuple(s.decode("utf-8", "replace") for s in request.postpath)
-        for prefix, resource in self._routes:
-            if segments[: len(prefix)] == prefix:
-                return resource.render(request)
-        return self._fallback.render(request)
+        path = "/" + b"/".join(request.postpath).decode("utf-8", "replace")
+        routes = self._map.bind("", path_info=path)
+        try:
+            family, _ = routes.match(method=request.method.decode("ascii", "replace"))
+        except MethodNotAllowed as wrong_method:
+            allowed = sorted(wrong_method.valid_methods or ())
+            family, _ = routes.match(method=allowed[0])
+        except (HTTPException, RoutingException):
+            return self._unrouted.render(request)
+        return self._resources[family].render(request)
 
 
 def build_gateway(rt: Runtime) -> Gateway:
     """The whole resource tree of the daemon, as the site serves it."""
-    routes = []
-    for family_class in FAMILIES:
-        resource = family_class(rt).app.resource()
-        routes += [(prefix, resource) for prefix in family_class.prefixes]
-    tree = PrefixRouter(routes, Unrouted().app.resource())
+    tree = RouteTable([family(rt).app for family in FAMILIES])
     return Gateway(tree, body_limit(rt.config.instance.upload_limit))

@@ -32,7 +32,6 @@ Listing = Callable[[Runtime, str, User | None, Page], Awaitable[list[Listed]]]
 
 class StatusesApi:
     app = api_app()
-    prefixes = ("/api/v1/statuses", "/api/v1/favourites")
 
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt

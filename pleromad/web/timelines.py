@@ -50,7 +50,6 @@ def status_page(
 
 class TimelinesApi:
     app = api_app()
-    prefixes = ("/api/v1/timelines",)
 
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt

@@ -16,7 +16,6 @@ from pleromad.web.client_ip import bucket_key
 
 class TwitterAccountApi:
     app = api_app()
-    prefixes = ("/api/account",)
 
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
