@@ -67,6 +67,16 @@ class Call:
         assert self.viewer is not None and self.viewer.user is not None
         return self.viewer.user
 
+    @property
+    def reader(self) -> User | None:
+        """The user whose view a reading route answers with: the viewer, if
+        its credentials may read (a token without ``read`` sees what anyone
+        sees); None for anyone else."""
+        viewer = self.viewer
+        if viewer is None or viewer.user is None or not viewer.allows("read"):
+            return None
+        return viewer.user
+
 
 @dataclass(frozen=True)
 class Access:

@@ -1,5 +1,7 @@
-"""Media: uploads (`/api/v1/media`, `/api/v2/media`), serving them (`/media/*`)
-and the bundled images (`/images/*`: default avatar, banner and mascot).
+"""Media: uploads (`/api/v1/media`, `/api/v2/media`), serving them (`/media/*`),
+the bundled images (`/images/*`: default avatar, banner and mascot), and
+the pictures of an account (DECISIONS 18, 19): avatar, banner, background
+and mascot.
 
 Stored files are served with a type the server chose from their bytes when
 they were uploaded (their extension is ours, never the client's), with
@@ -17,15 +19,15 @@ from twisted.web.static import File
 
 import pleromad
 from pleromad.domain import media
-from pleromad.domain.media import Incoming
-from pleromad.errors import ApiError, BadRequest, MissingField
+from pleromad.errors import ApiError, MissingField
 from pleromad.media.images import served_type
 from pleromad.media.interface import ILocalFiles
 from pleromad.runtime import Runtime
-from pleromad.views.media import render_attachment
+from pleromad.views.images import image_url
+from pleromad.views.media import render_attachment, render_default_mascot
 from pleromad.web.auth import Auth
 from pleromad.web.base import Call, api_app, route
-from pleromad.web.params import Params, Upload
+from pleromad.web.uploads import image_or_clear, incoming
 
 IMAGES_DIR = Path(pleromad.__file__).parent / "static" / "images"
 BUNDLED_IMAGES = frozenset({"avi.png", "banner.png", "mascot.png"})
@@ -72,6 +74,51 @@ class MediaApi:
         )
         return render_attachment(updated)
 
+    # -- profile pictures and mascot (DECISIONS 18, 19) --
+
+    @route(
+        app, "/api/v1/pleroma/accounts/update_avatar", "PATCH", auth=Auth.REQUIRED, scope="write"
+    )
+    async def update_avatar(self, call: Call) -> Any:
+        return await self._set_picture(call, "avatar", "img")
+
+    @route(
+        app, "/api/v1/pleroma/accounts/update_banner", "PATCH", auth=Auth.REQUIRED, scope="write"
+    )
+    async def update_banner(self, call: Call) -> Any:
+        return await self._set_picture(call, "banner", "banner")
+
+    @route(
+        app,
+        "/api/v1/pleroma/accounts/update_background",
+        "PATCH",
+        auth=Auth.REQUIRED,
+        scope="write",
+    )
+    async def update_background(self, call: Call) -> Any:
+        return await self._set_picture(call, "background", "img")
+
+    async def _set_picture(self, call: Call, kind: str, param: str) -> Any:
+        picture = await image_or_clear(call.params, param)
+        user = await media.set_profile_image(self.rt, call.user, kind, picture)
+        return {"url": image_url(getattr(user, kind))}
+
+    @route(app, "/api/v1/pleroma/mascot", "GET", auth=Auth.REQUIRED, scope="read")
+    async def mascot(self, call: Call) -> Any:
+        chosen = await media.get_mascot(self.rt, call.user)
+        if chosen is None:
+            return render_default_mascot(self.rt.config.server.base_url)
+        return render_attachment(chosen)
+
+    @route(app, "/api/v1/pleroma/mascot", "PUT", auth=Auth.REQUIRED, scope="write")
+    async def set_mascot(self, call: Call) -> Any:
+        upload = call.params.file("file") or call.params.file("image")
+        if upload is None:
+            raise MissingField("file")
+        return render_attachment(await media.set_mascot(self.rt, call.user, incoming(upload)))
+
+    # -- the files --
+
     @app.route("/media/<path:path>", methods=["GET", "HEAD"], merge_slashes=False)
     def stored_file(self, request: IRequest, path: str) -> Any:
         uploader = self.rt.uploader
@@ -105,31 +152,3 @@ def _file(request: IRequest, path: Path, content_type: str) -> File:
     # Served as it is, whatever path segments follow.
     request.postpath = []
     return resource
-
-
-def incoming(upload: Upload) -> Incoming:
-    return Incoming(upload.data, upload.filename)
-
-
-async def image_or_clear(params: Params, name: str) -> Incoming | None:
-    """A picture parameter (DECISIONS 18): a multipart file or a base64
-    ``data:`` URL; ``""`` (None here) clears the picture."""
-    value = params.get(name)
-    if value is None:
-        raise MissingField(name)
-    if isinstance(value, Upload):
-        return incoming(value)
-    if value == "":
-        return None
-    if isinstance(value, str):
-        return await media.from_data_url(value, name)
-    raise BadRequest(f"Invalid value for {name}: expected a file or a base64 data: URL")
-
-
-async def image_changes(params: Params, names: dict[str, str]) -> dict[str, Incoming | None]:
-    """The picture parameters present among ``names`` (kind -> parameter)."""
-    return {
-        kind: await image_or_clear(params, name)
-        for kind, name in names.items()
-        if params.get(name) is not None
-    }

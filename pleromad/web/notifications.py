@@ -1,8 +1,8 @@
-"""``/api/v1/notifications``: the reader's notifications, one, a page of them,
-dismissing one or all.
+"""Notifications: the reader's, one or a page of them, dismissing one or
+all (``/api/v1/notifications``), and marking one seen (DECISIONS 15).
 
-Mutating routes take the ``read`` scope, as the reference guarded them
-(mastodon-subset §6.11).
+Mastodon's mutating routes take the ``read`` scope, as the reference
+guarded them (mastodon-subset §6.11).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from pleromad.domain import notifications
-from pleromad.errors import ApiError
+from pleromad.errors import ApiError, Forbidden
 from pleromad.ids import parse_id
 from pleromad.runtime import Runtime
 from pleromad.store.notifications import NotificationFilters
@@ -22,6 +22,7 @@ from pleromad.web.pagination import NOTIFICATIONS_MAX_LIMIT, page_params, pagina
 
 RECORD_NOT_FOUND = "Record not found"
 CANNOT_DISMISS = "Cannot dismiss notification"
+CANNOT_GET = "Cannot get notification"
 
 
 def notification_id(text: str) -> int | None:
@@ -86,6 +87,13 @@ class NotificationsApi:
         if wanted is None or not await notifications.dismiss(self.rt, call.user.id, wanted):
             raise ApiError(CANNOT_DISMISS, status=403)
         return {}
+
+    @route(app, "/api/pleroma/notifications/read", "POST", auth=Auth.REQUIRED, scope="write")
+    async def read(self, call: Call) -> Any:
+        wanted = notification_id(call.params.required_str("id"))
+        if wanted is None or not await notifications.mark_seen(self.rt, call.user.id, wanted):
+            raise Forbidden(CANNOT_GET)
+        return {"status": "success"}
 
     def _render(self, reader: User, shown: notifications.Shown) -> list[dict[str, Any]]:
         return render_notifications(

@@ -1,36 +1,24 @@
-"""Follow requests, the caller's blocks and mutes, following by address,
-and search: `/api/v1/follow_requests`, `/api/v1/blocks`, `/api/v1/mutes`,
-`/api/v1/follows`, `/api/v2/search`.
-
-The account-scoped relationship routes (`/api/v1/accounts/:id/follow`, ...)
-live with the accounts family in :mod:`pleromad.web.accounts`.
-"""
+"""Relationships: following (by id or by address), follow requests, blocks,
+mutes and subscriptions (DECISIONS 16), an account's followers and
+follows, and the caller's relationships to accounts."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import quote
 
-from pleromad.domain import profile, relationships
-from pleromad.domain import statuses as statuses_domain
+from pleromad.domain import relationships
 from pleromad.runtime import Runtime
-from pleromad.store.relationships import Listed
+from pleromad.store.relationships import Listed, Relationship
 from pleromad.store.users import User
-from pleromad.views.statuses import render_statuses
-from pleromad.web.accounts import paginated_accounts, reader, relate, render_accounts
+from pleromad.views.relationships import relationship_entity
 from pleromad.web.auth import Auth
 from pleromad.web.base import Call, api_app, route
-from pleromad.web.pagination import (
-    ACCOUNTS_MAX_LIMIT,
-    DEFAULT_LIMIT,
-    Page,
-    offset_param,
-    page_params,
-)
+from pleromad.web.listing import account_page, render_accounts
+from pleromad.web.pagination import ACCOUNTS_MAX_LIMIT, Page, page_params
 
-SEARCH_MAX_LIMIT = 40
-SEARCH_TYPES = ("accounts", "statuses", "hashtags")
+# relationships.followers or .following: (rt, owner, viewer, page) -> a page.
+FollowListing = Callable[[Runtime, User, User | None, Page], Awaitable[list[Listed]]]
 # relationships.follow_requests, .blocks or .mutes: (rt, caller, page) -> a page.
 OwnListing = Callable[[Runtime, User, Page], Awaitable[list[Listed]]]
 
@@ -41,11 +29,107 @@ class RelationshipsApi:
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
 
+    async def _relate(
+        self, call: Call, change: Callable[..., Awaitable[Relationship]], *args: Any
+    ) -> Any:
+        """Make ``change`` (a :mod:`pleromad.domain.relationships` action)
+        from the caller to the account in the path; answer the Relationship."""
+        changed = await change(self.rt, call.user, call.params.required_str("id"), *args)
+        return relationship_entity(changed)
+
+    @route(app, "/api/v1/accounts/relationships", "GET", auth=Auth.REQUIRED, scope="read")
+    async def relationships_to(self, call: Call) -> Any:
+        """DECISIONS 29: ``id`` or ``id[]``, one or many, answered in the
+        order asked; ids of no visible account are left out."""
+        found = await relationships.relationships(self.rt, call.user, call.params.list("id"))
+        return [relationship_entity(r) for r in found]
+
+    # -- follows, blocks, mutes, subscriptions -----------------------------------
+
+    @route(app, "/api/v1/accounts/<id>/follow", "POST", auth=Auth.REQUIRED, scope="follow")
+    async def follow(self, call: Call) -> Any:
+        return await self._relate(call, relationships.follow, call.params.bool("reblogs"))
+
+    @route(app, "/api/v1/accounts/<id>/unfollow", "POST", auth=Auth.REQUIRED, scope="follow")
+    async def unfollow(self, call: Call) -> Any:
+        return await self._relate(call, relationships.unfollow)
+
+    @route(app, "/api/v1/accounts/<id>/block", "POST", auth=Auth.REQUIRED, scope="follow")
+    async def block(self, call: Call) -> Any:
+        return await self._relate(call, relationships.block)
+
+    @route(app, "/api/v1/accounts/<id>/unblock", "POST", auth=Auth.REQUIRED, scope="follow")
+    async def unblock(self, call: Call) -> Any:
+        return await self._relate(call, relationships.unblock)
+
+    @route(app, "/api/v1/accounts/<id>/mute", "POST", auth=Auth.REQUIRED, scope="follow")
+    async def mute(self, call: Call) -> Any:
+        notifications = call.params.bool("notifications", True)
+        return await self._relate(call, relationships.mute, notifications)
+
+    @route(app, "/api/v1/accounts/<id>/unmute", "POST", auth=Auth.REQUIRED, scope="follow")
+    async def unmute(self, call: Call) -> Any:
+        return await self._relate(call, relationships.unmute)
+
+    @route(
+        app, "/api/v1/pleroma/accounts/<id>/subscribe", "POST", auth=Auth.REQUIRED, scope="follow"
+    )
+    async def subscribe(self, call: Call) -> Any:
+        return await self._relate(call, relationships.subscribe)
+
+    @route(
+        app,
+        "/api/v1/pleroma/accounts/<id>/unsubscribe",
+        "POST",
+        auth=Auth.REQUIRED,
+        scope="follow",
+    )
+    async def unsubscribe(self, call: Call) -> Any:
+        return await self._relate(call, relationships.unsubscribe)
+
+    @route(app, "/api/v1/follows", "POST", auth=Auth.REQUIRED, scope="follow")
+    async def follow_by_address(self, call: Call) -> Any:
+        """Follow the account ``uri`` names (``nick``, ``@nick`` or
+        ``nick@our-host``); the answer is that Account, as the reference's."""
+        target = await relationships.follow_address(
+            self.rt, call.user, call.params.required_str("uri")
+        )
+        return (await render_accounts(self.rt, [target], call.user))[0]
+
+    # -- an account's followers and follows ----------------------------------------
+
+    @route(app, "/api/v1/accounts/<id>/followers", "GET", auth=Auth.READ_OR_PUBLIC)
+    async def followers(self, call: Call) -> Any:
+        return await self._follow_list(call, relationships.followers)
+
+    @route(app, "/api/v1/accounts/<id>/following", "GET", auth=Auth.READ_OR_PUBLIC)
+    async def following(self, call: Call) -> Any:
+        return await self._follow_list(call, relationships.following)
+
+    async def _follow_list(self, call: Call, listing: FollowListing) -> Any:
+        viewer = call.reader
+        page = page_params(call.params, ACCOUNTS_MAX_LIMIT)
+        owner = await relationships.find_target(self.rt, viewer, call.params.required_str("id"))
+        listed = await listing(self.rt, owner, viewer, page)
+        return await account_page(self.rt, call, listed, viewer)
+
+    # -- the caller's follow requests, blocks and mutes ----------------------------
+
     @route(app, "/api/v1/follow_requests", "GET", auth=Auth.REQUIRED, scope="read")
     async def follow_requests(self, call: Call) -> Any:
         """The accounts whose follow request waits for the caller's answer,
         newest request first."""
         return await self._own_list(call, relationships.follow_requests)
+
+    @route(
+        app, "/api/v1/follow_requests/<id>/authorize", "POST", auth=Auth.REQUIRED, scope="follow"
+    )
+    async def authorize(self, call: Call) -> Any:
+        return await self._relate(call, relationships.authorize_request)
+
+    @route(app, "/api/v1/follow_requests/<id>/reject", "POST", auth=Auth.REQUIRED, scope="follow")
+    async def reject(self, call: Call) -> Any:
+        return await self._relate(call, relationships.reject_request)
 
     # The reference guards both lists with `read`, as follow_requests.
 
@@ -62,72 +146,4 @@ class RelationshipsApi:
     async def _own_list(self, call: Call, listing: OwnListing) -> Any:
         page = page_params(call.params, ACCOUNTS_MAX_LIMIT)
         listed = await listing(self.rt, call.user, page)
-        return await paginated_accounts(self.rt, call, listed, call.user)
-
-    @route(
-        app, "/api/v1/follow_requests/<id>/authorize", "POST", auth=Auth.REQUIRED, scope="follow"
-    )
-    async def authorize(self, call: Call) -> Any:
-        return await relate(self.rt, call, relationships.authorize_request)
-
-    @route(app, "/api/v1/follow_requests/<id>/reject", "POST", auth=Auth.REQUIRED, scope="follow")
-    async def reject(self, call: Call) -> Any:
-        return await relate(self.rt, call, relationships.reject_request)
-
-    @route(app, "/api/v1/follows", "POST", auth=Auth.REQUIRED, scope="follow")
-    async def follow_by_address(self, call: Call) -> Any:
-        """Follow the account ``uri`` names (``nick``, ``@nick`` or
-        ``nick@our-host``); the answer is that Account, as the reference's."""
-        target = await relationships.follow_address(
-            self.rt, call.user, call.params.required_str("uri")
-        )
-        return (await render_accounts(self.rt, [target], call.user))[0]
-
-    @route(app, "/api/v2/search", "GET", auth=Auth.OPTIONAL)
-    async def search(self, call: Call) -> Any:
-        """DECISIONS 25: accounts as `/api/v1/accounts/search` finds them (an
-        exact nickname first), statuses the reader may see holding every word
-        of the query, hashtags named in it.  ``type`` narrows the answer to one
-        of the three lists."""
-        params = call.params
-        query = params.required_str("q")
-        wanted = params.str("type")
-        limit = min(max(params.int("limit", DEFAULT_LIMIT) or 0, 0), SEARCH_MAX_LIMIT)
-        offset = offset_param(params)
-        # Without federation nothing remote can be resolved; `following`
-        # keeps the reader's follows (as /api/v1/accounts/search).
-        params.bool("resolve")
-        following = params.bool("following", False)
-
-        def asked(kind: str) -> bool:
-            return limit > 0 and (wanted is None or wanted == kind)
-
-        accounts: list[Any] = []
-        if asked("accounts"):
-            found = await profile.search_accounts(
-                self.rt, query, reader(call), limit=limit, offset=offset, following=following
-            )
-            accounts = [a for a in await render_accounts(self.rt, found, reader(call)) if a]
-        statuses: list[Any] = []
-        if asked("statuses"):
-            loaded = await statuses_domain.search(
-                self.rt, query, reader(call), limit=limit, offset=offset
-            )
-            statuses = render_statuses(loaded, config=self.rt.config, viewer=reader(call))
-        hashtags = _hashtags(query, self.rt.config.server.base_url) if asked("hashtags") else []
-        return {
-            "accounts": accounts,
-            "statuses": statuses,
-            "hashtags": hashtags[offset : offset + limit],
-        }
-
-
-def _hashtags(query: str, base_url: str) -> list[dict[str, Any]]:
-    """The ``#tags`` of the query, once each, as Tag entities."""
-    names = dict.fromkeys(
-        word[1:] for word in query.split() if word.startswith("#") and len(word) > 1
-    )
-    return [
-        {"name": name, "url": f"{base_url}/tag/{quote(name, safe='')}", "history": []}
-        for name in names
-    ]
+        return await account_page(self.rt, call, listed, call.user)

@@ -20,55 +20,50 @@ from werkzeug.routing import Map, RoutingException, Rule
 
 from pleromad.openapi.document import build_document
 from pleromad.runtime import Runtime
-from pleromad.views.prebuilt import Prebuilt
 from pleromad.web.accounts import AccountsApi
 from pleromad.web.admin import AdminApi
 from pleromad.web.base import Access, api_app
+from pleromad.web.captcha import CaptchaApi
+from pleromad.web.contract import ContractApi
 from pleromad.web.emoji import EmojiApi
+from pleromad.web.favourites import FavouritesApi
+from pleromad.web.follow_import import FollowImportApi
+from pleromad.web.instance import InstanceApi
+from pleromad.web.lifecycle import LifecycleApi
 from pleromad.web.media import MediaApi
+from pleromad.web.notification_settings import NotificationSettingsApi
 from pleromad.web.notifications import NotificationsApi
 from pleromad.web.oauth import OAuthApi
-from pleromad.web.pleroma import PleromaApi
-from pleromad.web.pleroma_notifications import PleromaNotificationsApi
-from pleromad.web.pleroma_v1 import PleromaV1Api
-from pleromad.web.prebuilt import serve_prebuilt
+from pleromad.web.password_reset import PasswordResetApi
+from pleromad.web.registration import RegistrationApi
 from pleromad.web.relationships import RelationshipsApi
+from pleromad.web.search import SearchApi
 from pleromad.web.site import Gateway, body_limit
 from pleromad.web.statuses import StatusesApi
 from pleromad.web.timelines import TimelinesApi
-from pleromad.web.twitter import TwitterAccountApi
 
-
-class ContractApi:
-    """``GET /api/openapi.json``: the OpenAPI document of this tree
-    (the gateway routes ``/api/x.json`` as ``/api/x``)."""
-
-    app = api_app()
-
-    def __init__(self, rt: Runtime) -> None:
-        self.document = Prebuilt.of(build_document(rt.config.server.base_url, route_map()))
-
-    @app.route("/api/openapi", methods=["GET"])
-    def openapi(self, request: IRequest) -> bytes:
-        return serve_prebuilt(request, self.document, b"public, max-age=300")
-
-
-FAMILIES = (
-    PleromaApi,
-    PleromaV1Api,
+# The families built from the runtime; the contract's is built from the document.
+CAPABILITIES = (
     AccountsApi,
-    OAuthApi,
-    TwitterAccountApi,
-    MediaApi,
-    EmojiApi,
+    RegistrationApi,
     RelationshipsApi,
     StatusesApi,
+    FavouritesApi,
     TimelinesApi,
     NotificationsApi,
-    PleromaNotificationsApi,
+    NotificationSettingsApi,
+    SearchApi,
+    MediaApi,
+    EmojiApi,
+    CaptchaApi,
+    OAuthApi,
+    PasswordResetApi,
+    LifecycleApi,
+    FollowImportApi,
+    InstanceApi,
     AdminApi,
-    ContractApi,
 )
+FAMILIES = (*CAPABILITIES, ContractApi)
 
 _PLACEHOLDER = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 # Paths whose documented form is not the routed one (see the gateway).
@@ -150,5 +145,7 @@ class RouteTable(Resource):
 
 def build_gateway(rt: Runtime) -> Gateway:
     """The whole resource tree of the daemon, as the site serves it."""
-    tree = RouteTable([family(rt).app for family in FAMILIES])
+    document = build_document(rt.config.server.base_url, route_map())
+    families = [*(family(rt) for family in CAPABILITIES), ContractApi(document)]
+    tree = RouteTable([family.app for family in families])
     return Gateway(tree, body_limit(rt.config.instance.upload_limit))

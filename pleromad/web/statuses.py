@@ -1,33 +1,21 @@
-"""Statuses, favourites and reblogs: `/api/v1/statuses/*`, `/api/v1/favourites`."""
+"""Statuses: posting, reading, deleting, their context, and reblogs
+(`/api/v1/statuses/*`); favourites are :mod:`pleromad.web.favourites`."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from pleromad.domain import statuses
 from pleromad.domain.statuses import NO_POLLS, NO_SCHEDULING, InvalidStatus, StatusForm
 from pleromad.runtime import Runtime
-from pleromad.store.relationships import Listed
 from pleromad.store.statuses import Loaded
 from pleromad.store.users import User
 from pleromad.views.statuses import render_status, render_statuses
-from pleromad.web.accounts import paginated_accounts, reader
 from pleromad.web.auth import Auth
 from pleromad.web.base import Call, api_app, route
-from pleromad.web.pagination import (
-    ACCOUNTS_MAX_LIMIT,
-    STATUSES_MAX_LIMIT,
-    Page,
-    page_params,
-    paginated,
-)
+from pleromad.web.listing import account_page
+from pleromad.web.pagination import ACCOUNTS_MAX_LIMIT, page_params
 from pleromad.web.params import Params
-
-# statuses.favourite, .reblog, ...: (rt, status id, user) -> the status to show.
-Action = Callable[[Runtime, str, User], Awaitable[Loaded]]
-# statuses.favourited_by or .reblogged_by: (rt, status id, viewer, page) -> accounts.
-Listing = Callable[[Runtime, str, User | None, Page], Awaitable[list[Listed]]]
 
 
 class StatusesApi:
@@ -58,13 +46,13 @@ class StatusesApi:
     @route(app, "/api/v1/statuses", "GET", auth=Auth.READ_OR_PUBLIC)
     async def several(self, call: Call) -> Any:
         """The statuses ``id[]`` names that the reader may see, in that order."""
-        viewer = reader(call)
+        viewer = call.reader
         loaded = await statuses.get_statuses(self.rt, call.params.list("id"), viewer)
         return self._many(loaded, viewer)
 
     @route(app, "/api/v1/statuses/<id>", "GET", auth=Auth.READ_OR_PUBLIC)
     async def show(self, call: Call) -> Any:
-        viewer = reader(call)
+        viewer = call.reader
         loaded = await statuses.get_status(self.rt, call.params.required_str("id"), viewer)
         return self._one(loaded, viewer)
 
@@ -78,60 +66,33 @@ class StatusesApi:
 
     @route(app, "/api/v1/statuses/<id>/context", "GET", auth=Auth.READ_OR_PUBLIC)
     async def context(self, call: Call) -> Any:
-        viewer = reader(call)
+        viewer = call.reader
         found = await statuses.context(self.rt, call.params.required_str("id"), viewer)
         return {
             "ancestors": self._many(found.loaded, viewer, found.ancestors),
             "descendants": self._many(found.loaded, viewer, found.descendants),
         }
 
-    # -- favourites and reblogs (DECISIONS 7) --
-
-    @route(app, "/api/v1/statuses/<id>/favourite", "POST", auth=Auth.REQUIRED, scope="write")
-    async def favourite(self, call: Call) -> Any:
-        return await self._act(call, statuses.favourite)
-
-    @route(app, "/api/v1/statuses/<id>/unfavourite", "POST", auth=Auth.REQUIRED, scope="write")
-    async def unfavourite(self, call: Call) -> Any:
-        return await self._act(call, statuses.unfavourite)
+    # -- reblogs (DECISIONS 7) --
 
     @route(app, "/api/v1/statuses/<id>/reblog", "POST", auth=Auth.REQUIRED, scope="write")
     async def reblog(self, call: Call) -> Any:
         """The reblog, wrapping the original."""
-        return await self._act(call, statuses.reblog)
+        loaded = await statuses.reblog(self.rt, call.params.required_str("id"), call.user)
+        return self._one(loaded, call.user)
 
     @route(app, "/api/v1/statuses/<id>/unreblog", "POST", auth=Auth.REQUIRED, scope="write")
     async def unreblog(self, call: Call) -> Any:
         """The original, no longer reblogged."""
-        return await self._act(call, statuses.unreblog)
-
-    async def _act(self, call: Call, action: Action) -> Any:
-        loaded = await action(self.rt, call.params.required_str("id"), call.user)
+        loaded = await statuses.unreblog(self.rt, call.params.required_str("id"), call.user)
         return self._one(loaded, call.user)
-
-    @route(app, "/api/v1/statuses/<id>/favourited_by", "GET", auth=Auth.READ_OR_PUBLIC)
-    async def favourited_by(self, call: Call) -> Any:
-        return await self._who(call, statuses.favourited_by)
 
     @route(app, "/api/v1/statuses/<id>/reblogged_by", "GET", auth=Auth.READ_OR_PUBLIC)
     async def reblogged_by(self, call: Call) -> Any:
-        return await self._who(call, statuses.reblogged_by)
-
-    async def _who(self, call: Call, listing: Listing) -> Any:
-        viewer = reader(call)
+        viewer = call.reader
         page = page_params(call.params, ACCOUNTS_MAX_LIMIT)
-        listed = await listing(self.rt, call.params.required_str("id"), viewer, page)
-        return await paginated_accounts(self.rt, call, listed, viewer)
-
-    @route(app, "/api/v1/favourites", "GET", auth=Auth.REQUIRED, scope="read")
-    async def favourites(self, call: Call) -> Any:
-        """The reader's favourites, newest favourite first, paginated by the
-        favourite's id."""
-        page = page_params(call.params, STATUSES_MAX_LIMIT)
-        loaded, cursors = await statuses.favourites(self.rt, call.user, page)
-        return paginated(
-            call, self._many(loaded, call.user), cursors, base_url=self.rt.config.server.base_url
-        )
+        listed = await statuses.reblogged_by(self.rt, call.params.required_str("id"), viewer, page)
+        return await account_page(self.rt, call, listed, viewer)
 
 
 def status_form(params: Params) -> StatusForm:

@@ -1,9 +1,4 @@
-"""Timelines: `/api/v1/timelines/home` and `/api/v1/timelines/public`, and
-the two account timelines whose routes live with the accounts' families:
-:func:`account_statuses` (`GET /api/v1/accounts/<id>/statuses`, in
-:mod:`pleromad.web.accounts`) and :func:`account_favourites` (`GET
-/api/v1/pleroma/accounts/<id>/favourites`, in :mod:`pleromad.web.pleroma_v1`).
-"""
+"""Timelines: the reader's home, the public timeline and an account's statuses."""
 
 from __future__ import annotations
 
@@ -12,18 +7,11 @@ from typing import Any
 from pleromad.domain import timelines
 from pleromad.runtime import Runtime
 from pleromad.store.timelines import StatusFilters
-from pleromad.store.users import User
-from pleromad.views.statuses import render_statuses
 from pleromad.web.auth import Auth
-from pleromad.web.base import Call, JsonResponse, api_app, route
-from pleromad.web.pagination import STATUSES_MAX_LIMIT, page_params, paginated
+from pleromad.web.base import Call, api_app, route
+from pleromad.web.listing import status_page
+from pleromad.web.pagination import STATUSES_MAX_LIMIT, page_params
 from pleromad.web.params import Params
-
-
-def _reader(call: Call) -> User | None:
-    """The reader of a read-or-public route (a token without ``read`` was
-    already made anonymous)."""
-    return None if call.viewer is None else call.viewer.user
 
 
 def status_filters(params: Params, *, local: bool = False, account: bool = False) -> StatusFilters:
@@ -37,15 +25,6 @@ def status_filters(params: Params, *, local: bool = False, account: bool = False
         local_only=local and bool(params.bool("local", False)),
         tagged=(params.str("tagged") or None) if account else None,
     )
-
-
-def status_page(
-    rt: Runtime, call: Call, listing: timelines.Listing, viewer: User | None
-) -> JsonResponse:
-    """A page of statuses with its Link header (keyed by the listing's keys)."""
-    loaded, keys = listing
-    rendered = render_statuses(loaded, config=rt.config, viewer=viewer)
-    return paginated(call, rendered, keys, base_url=rt.config.server.base_url)
 
 
 class TimelinesApi:
@@ -65,31 +44,22 @@ class TimelinesApi:
     @route(app, "/api/v1/timelines/public", "GET", auth=Auth.READ_OR_PUBLIC)
     async def public(self, call: Call) -> Any:
         """Public statuses; ``local=true`` keeps this instance's only."""
-        viewer = _reader(call)
+        viewer = call.reader
         page = page_params(call.params, STATUSES_MAX_LIMIT)
         filters = status_filters(call.params, local=True)
         listing = await timelines.public(self.rt, viewer, page, filters)
         return status_page(self.rt, call, listing, viewer)
 
-
-async def account_statuses(rt: Runtime, call: Call) -> JsonResponse:
-    """``GET /api/v1/accounts/<id>/statuses`` (read-or-public): the account's
-    statuses and reblogs the reader may see; ``pinned=true`` lists none."""
-    params = call.params
-    viewer = _reader(call)
-    page = page_params(params, STATUSES_MAX_LIMIT)
-    filters = status_filters(params, account=True)
-    pinned = bool(params.bool("pinned", False))
-    listing = await timelines.account_statuses(
-        rt, params.required_str("id"), viewer, page, filters, pinned=pinned
-    )
-    return status_page(rt, call, listing, viewer)
-
-
-async def account_favourites(rt: Runtime, call: Call) -> JsonResponse:
-    """``GET /api/v1/pleroma/accounts/<id>/favourites`` (read-or-public,
-    DECISIONS 17): newest favourite first, keyed by the favourites' ids."""
-    viewer = _reader(call)
-    page = page_params(call.params, STATUSES_MAX_LIMIT)
-    listing = await timelines.favourites(rt, call.params.required_str("id"), viewer, page)
-    return status_page(rt, call, listing, viewer)
+    @route(app, "/api/v1/accounts/<id>/statuses", "GET", auth=Auth.READ_OR_PUBLIC)
+    async def account_statuses(self, call: Call) -> Any:
+        """The account's statuses and reblogs the reader may see;
+        ``pinned=true`` lists none."""
+        params = call.params
+        viewer = call.reader
+        page = page_params(params, STATUSES_MAX_LIMIT)
+        filters = status_filters(params, account=True)
+        pinned = bool(params.bool("pinned", False))
+        listing = await timelines.account_statuses(
+            self.rt, params.required_str("id"), viewer, page, filters, pinned=pinned
+        )
+        return status_page(self.rt, call, listing, viewer)

@@ -1,28 +1,18 @@
-"""``/api/pleroma/notification_settings`` and ``/api/pleroma/notifications/read``:
-Pleroma's notification settings (DECISIONS 20) and marking one notification
-seen (DECISIONS 15).
-
-Their prefixes are longer than :class:`pleromad.web.pleroma.PleromaApi`'s
-``/api/pleroma``, so these routes are served here.
-"""
+"""``PUT /api/pleroma/notification_settings``: which accounts may notify
+the caller (DECISIONS 20)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from pleromad.domain import notifications
-from pleromad.errors import Forbidden
 from pleromad.runtime import Runtime
 from pleromad.views.accounts import NOTIFICATION_SETTINGS
 from pleromad.web.auth import Auth
 from pleromad.web.base import Call, api_app, route
-from pleromad.web.notifications import notification_id
-
-CANNOT_GET = "Cannot get notification"
-SUCCESS = {"status": "success"}
 
 
-class PleromaNotificationsApi:
+class NotificationSettingsApi:
     app = api_app()
 
     def __init__(self, rt: Runtime) -> None:
@@ -39,11 +29,4 @@ class PleromaNotificationsApi:
             if (value := call.params.bool(name)) is not None
         }
         await notifications.update_settings(self.rt, call.user.id, changes)
-        return SUCCESS
-
-    @route(app, "/api/pleroma/notifications/read", "POST", auth=Auth.REQUIRED, scope="write")
-    async def read(self, call: Call) -> Any:
-        wanted = notification_id(call.params.required_str("id"))
-        if wanted is None or not await notifications.mark_seen(self.rt, call.user.id, wanted):
-            raise Forbidden(CANNOT_GET)
-        return SUCCESS
+        return {"status": "success"}
