@@ -1,4 +1,5 @@
-"""The whole document, assembled from the family modules.
+"""The whole document, assembled from the route map: each route carries its
+operation (``doc``), its family's tag and its access.
 
 Security is not written by hand: each operation gets it from the
 :class:`~pleromad.web.base.Access` its route declares, so the document
@@ -9,42 +10,15 @@ added here too, and so is ``Idempotency-Key`` where the route honours it.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable
 from typing import Any
 
 from pleromad import __version__
 from pleromad.domain.idempotency import KEY_LIMIT
-from pleromad.openapi import (
-    accounts,
-    admin,
-    media,
-    notifications,
-    oauth,
-    pleroma,
-    relationships,
-    statuses,
-    timelines,
-)
 from pleromad.openapi.entities import SCHEMAS
 from pleromad.openapi.spec import FILE, ID, STRING, Operation, Response, Schema, ref
 from pleromad.web.auth import COOKIE_NAME, Auth
-from pleromad.web.base import Access
-
-FAMILIES = (
-    accounts,
-    statuses,
-    timelines,
-    notifications,
-    relationships,
-    media,
-    pleroma,
-    oauth,
-    admin,
-)
-
-# (method, path as documented) -> the route's access; None for a route
-# that reads no parameters or credentials (files, HTML pages).
-RouteMap = Mapping[tuple[str, str], Access | None]
+from pleromad.web.base import Access, ServedRoute
 
 SCOPES = {
     "read": "Read the account's data.",
@@ -109,34 +83,17 @@ _IDEMPOTENCY_HEADERS = {
 }
 
 
-def operations() -> dict[tuple[str, str], tuple[str, Operation]]:
-    """(method, path) -> (the family's tag, the operation), of every family."""
-    found: dict[tuple[str, str], tuple[str, Operation]] = {}
-    for family in FAMILIES:
-        for key, operation in family.OPERATIONS.items():
-            assert key not in found, f"{key} is described twice"
-            found[key] = (family.TAG, operation)
-    return found
-
-
-def schemas() -> dict[str, Schema]:
-    found = dict(SCHEMAS)
-    for family in FAMILIES:
-        for name, schema in getattr(family, "SCHEMAS", {}).items():
-            assert name not in found, f"schema {name} is defined twice"
-            found[name] = schema
-    return found
-
-
-def build_document(base_url: str, routes: RouteMap) -> dict[str, Any]:
-    """The document of the daemon serving at ``base_url``; an operation
-    with no route in ``routes`` is described without security (the route
-    map test reports it)."""
+def build_document(base_url: str, routes: Iterable[ServedRoute]) -> dict[str, Any]:
+    """The document of the daemon serving ``routes`` (paths as OpenAPI
+    writes them) at ``base_url``; a route without an operation is left out
+    (the route map test reports it)."""
     paths: dict[str, dict[str, Any]] = {}
-    for (method, path), (tag, operation) in sorted(operations().items()):
-        access = routes.get((method, path))
-        paths.setdefault(path, {})[method.lower()] = _operation(
-            method, path, tag, operation, access
+    for route in sorted(routes, key=lambda r: (r.method, r.path)):
+        if route.doc is None:
+            continue
+        assert route.method.lower() not in paths.get(route.path, {}), f"{route} is routed twice"
+        paths.setdefault(route.path, {})[route.method.lower()] = _operation(
+            route.method, route.path, route.tag, route.doc, route.access
         )
     return {
         "openapi": "3.1.0",
@@ -151,7 +108,7 @@ def build_document(base_url: str, routes: RouteMap) -> dict[str, Any]:
         },
         "servers": [{"url": base_url}],
         "paths": paths,
-        "components": {"schemas": schemas(), "securitySchemes": SECURITY_SCHEMES},
+        "components": {"schemas": SCHEMAS, "securitySchemes": SECURITY_SCHEMES},
     }
 
 

@@ -7,6 +7,8 @@ from typing import Any
 
 from pleromad.domain import media, profile
 from pleromad.errors import BadRequest
+from pleromad.openapi.entities import NO_ACCOUNT
+from pleromad.openapi.spec import FILE, FLAG, STRING, Operation, answer, enum, note, ref
 from pleromad.runtime import Runtime
 from pleromad.store.users import User
 from pleromad.web.auth import Auth
@@ -19,8 +21,12 @@ from pleromad.web.uploads import image_changes
 PICTURES = {"avatar": "avatar", "banner": "header", "background": "pleroma_background_image"}
 
 
+PICTURE = note(STRING, 'A base64 `data:` URL, or "" to remove the picture.')
+
+
 class AccountsApi:
     app = api_app()
+    tag = "Accounts"
 
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
@@ -30,11 +36,68 @@ class AccountsApi:
 
     # Fixed paths before /accounts/<id>, as the reference routes them.
 
-    @route(app, "/api/v1/accounts/verify_credentials", "GET", auth=Auth.REQUIRED, scope="read")
+    @route(
+        app,
+        "/api/v1/accounts/verify_credentials",
+        "GET",
+        auth=Auth.REQUIRED,
+        scope="read",
+        doc=Operation(
+            "The caller's own account, with its settings.",
+            responses={200: answer(ref("Account"))},
+        ),
+    )
     async def verify_credentials(self, call: Call) -> Any:
         return await self._account(call.user, call.user, for_self=True)
 
-    @route(app, "/api/v1/accounts/update_credentials", "PATCH", auth=Auth.REQUIRED, scope="write")
+    @route(
+        app,
+        "/api/v1/accounts/update_credentials",
+        "PATCH",
+        auth=Auth.REQUIRED,
+        scope="write",
+        doc=Operation(
+            "Edit the caller's profile and pictures.",
+            description=(
+                "Every change is checked before any is stored: a refusal changes"
+                " nothing.  Pictures come as multipart files or base64 `data:` URLs."
+                "  `pleroma_settings_store` is merged key by key into the stored one."
+            ),
+            responses={200: answer(ref("Account"), "The edited account, as verify_credentials.")},
+            fields={
+                "display_name": note(STRING, '"" clears it (the nickname shows).'),
+                "note": STRING,
+                "default_scope": enum("public", "unlisted", "private", "direct"),
+                "source": {
+                    "type": "object",
+                    "properties": {"privacy": enum("public", "unlisted", "private", "direct")},
+                    "description": "Mastodon's way to set default_scope (used when that is absent).",
+                },
+                "locked": FLAG,
+                "hide_favorites": FLAG,
+                "hide_followers": FLAG,
+                "hide_follows": FLAG,
+                "no_rich_text": FLAG,
+                "show_role": FLAG,
+                "skip_thread_containment": FLAG,
+                "pleroma_settings_store": {"type": "object"},
+                "avatar": PICTURE,
+                "header": PICTURE,
+                "pleroma_background_image": PICTURE,
+            },
+            files={"avatar": FILE, "header": FILE, "pleroma_background_image": FILE},
+            errors={
+                404: "The account was deleted meanwhile.",
+                413: "The body is over the upload limit, or a picture over its kind's limit.",
+                415: "A picture that is not a PNG, JPEG, GIF or WebP image.",
+                422: (
+                    "A value the instance refuses: display_name or note too long, an"
+                    " unknown default_scope, a settings store too large, a picture of"
+                    " too many pixels."
+                ),
+            },
+        ),
+    )
     async def update_credentials(self, call: Call) -> Any:
         # Mastodon's fields_attributes and bot are ignored, as the reference did.
         params = call.params
@@ -54,7 +117,24 @@ class AccountsApi:
         user = await media.apply_profile_images(self.rt, user, pictures)
         return await self._account(user, user, for_self=True)
 
-    @route(app, "/api/v1/accounts/lookup", "GET", auth=Auth.READ_OR_PUBLIC)
+    @route(
+        app,
+        "/api/v1/accounts/lookup",
+        "GET",
+        auth=Auth.READ_OR_PUBLIC,
+        doc=Operation(
+            "An account, by its nickname.",
+            description=(
+                "Mastodon's lookup: `acct` is `nick`, `@nick` or `nick@our-host`, any"
+                " case, never an id; the account is rendered as /api/v1/accounts/{id}"
+                " renders it."
+            ),
+            responses={200: answer(ref("Account"))},
+            fields={"acct": note(STRING, "A nickname (`nick`, `@nick`, `nick@our-host`).")},
+            required=("acct",),
+            errors={404: "No local account the reader may see by that nickname."},
+        ),
+    )
     async def lookup(self, call: Call) -> Any:
         """Mastodon's lookup by ``acct`` (a nickname, never an id), rendered
         as /api/v1/accounts/:id renders the account."""
@@ -62,7 +142,18 @@ class AccountsApi:
         user = await profile.lookup_account(self.rt, call.params.required_str("acct"), viewer)
         return await self._account(user, viewer)
 
-    @route(app, "/api/v1/accounts/<id>", "GET", auth=Auth.READ_OR_PUBLIC)
+    @route(
+        app,
+        "/api/v1/accounts/<id>",
+        "GET",
+        auth=Auth.READ_OR_PUBLIC,
+        doc=Operation(
+            "An account, by id or nickname.",
+            responses={200: answer(ref("Account"))},
+            path={"id": note(STRING, "An id, or a nickname (`nick`, `@nick`, `nick@our-host`).")},
+            errors={404: NO_ACCOUNT},
+        ),
+    )
     async def account(self, call: Call) -> Any:
         viewer = call.reader
         user = await profile.find_account(self.rt, call.params.required_str("id"), viewer)

@@ -10,6 +10,8 @@ from twisted.web.iweb import IRequest
 from pleromad.domain import password_reset
 from pleromad.domain.rate_limits import Throttled
 from pleromad.domain.rate_limits import headers as rate_limit_headers
+from pleromad.openapi.spec import RATE_LIMITED, STRING, Operation, Response, closed
+from pleromad.openapi.spec import html as html_page
 from pleromad.runtime import Runtime
 from pleromad.web.base import Call, api_app, page, write_json
 from pleromad.web.client_ip import bucket_key
@@ -21,20 +23,73 @@ RESET_PATH = "/api/pleroma/password_reset"
 
 class PasswordResetApi:
     app = api_app()
+    tag = "Password reset"
 
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
 
     # -- the form, and its answer --
 
-    @page(app, RESET_PATH + "/<token>", "GET")
+    @page(
+        app,
+        RESET_PATH + "/<token>",
+        "GET",
+        doc=Operation(
+            "The form that sets a new password (a reset link).",
+            responses={
+                200: html_page("The form."),
+                404: html_page("The link is invalid, expired or already used."),
+            },
+            errors={503: "The database is unavailable; try again."},
+        ),
+    )
     async def reset_form(self, call: Call) -> bytes:
         token = call.params["token"]
         if not await password_reset.token_is_live(self.rt, token):
             return _invalid_token_page(call.request, 404)
         return _reset_form_page(call.request, token, None, 200)
 
-    @page(app, RESET_PATH, "POST")
+    @page(
+        app,
+        RESET_PATH,
+        "POST",
+        doc=Operation(
+            "Set a new password with a reset token (the form's target).",
+            responses={
+                200: html_page("Changed: every token of the account was revoked."),
+                400: html_page(
+                    "An invalid, expired or used token (a page saying so), or an empty or"
+                    " mismatched password (the form again)."
+                ),
+                429: Response(
+                    "Too many attempts from this address: a page saying so (JSON to a client"
+                    " whose Accept has application/json and not text/html).",
+                    {"type": "string"},
+                    "text/html",
+                    RATE_LIMITED,
+                ),
+            },
+            fields={
+                "data": closed(
+                    {"token": STRING, "password": STRING, "password_confirmation": STRING},
+                    optional=("token", "password", "password_confirmation"),
+                ),
+                "token": STRING,
+                "password": STRING,
+                "password_confirmation": STRING,
+            },
+            errors={
+                400: "Malformed parameters.",
+                429: "Too many attempts, to a client that asks for JSON (`Throttled`).",
+                503: "The database is unavailable; try again.",
+            },
+            description=(
+                "The form sends `data[token]`, `data[password]` and `data[password_confirmation]`;"
+                " plain names are read when there is no `data`.  Every attempt counts against the"
+                " `password_reset` rate limit (its headers are on every answer)."
+            ),
+        ),
+    )
     async def reset_password(self, call: Call) -> bytes:
         request, params = call.request, call.params
         allowance = await self.rt.limiter.hit(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import replace
 from typing import Any
 
 from klein import Klein
@@ -20,9 +20,10 @@ from werkzeug.routing import Map, RoutingException, Rule
 
 from pleromad.openapi.document import build_document
 from pleromad.runtime import Runtime
+from pleromad.web import base
 from pleromad.web.accounts import AccountsApi
 from pleromad.web.admin import AdminApi
-from pleromad.web.base import Access, api_app
+from pleromad.web.base import ServedRoute, api_app
 from pleromad.web.captcha import CaptchaApi
 from pleromad.web.contract import ContractApi
 from pleromad.web.emoji import EmojiApi
@@ -70,33 +71,14 @@ _PLACEHOLDER = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 DOCUMENTED_AS = {"/api/openapi": "/api/openapi.json"}
 
 
-@dataclass(frozen=True)
-class ServedRoute:
-    method: str
-    path: str  # as OpenAPI writes it: /api/v1/accounts/{id}
-    access: Access | None  # None: a plain Klein route (files, HTML pages)
-
-
 def served_routes() -> list[ServedRoute]:
-    """Every method and path the families route, from their Klein maps;
-    HEAD, which werkzeug adds to every GET, is left out."""
+    """Every method and path the daemon routes, with the path as OpenAPI
+    writes it (``/api/v1/accounts/{id}``)."""
     found = []
-    for family_class in FAMILIES:
-        app = family_class.app
-        for rule in app.url_map.iter_rules():
-            access = getattr(app.endpoints[rule.endpoint], "access", None)
-            path = _PLACEHOLDER.sub(r"{\1}", rule.rule)
-            path = DOCUMENTED_AS.get(path, path)
-            found += [
-                ServedRoute(method, path, access)
-                for method in sorted(rule.methods or ())
-                if method not in ("HEAD", "OPTIONS")
-            ]
+    for route in base.served_routes(FAMILIES):
+        path = _PLACEHOLDER.sub(r"{\1}", route.path)
+        found.append(replace(route, path=DOCUMENTED_AS.get(path, path)))
     return found
-
-
-def route_map() -> dict[tuple[str, str], Access | None]:
-    return {(r.method, r.path): r.access for r in served_routes()}
 
 
 class Unrouted:
@@ -145,7 +127,7 @@ class RouteTable(Resource):
 
 def build_gateway(rt: Runtime) -> Gateway:
     """The whole resource tree of the daemon, as the site serves it."""
-    document = build_document(rt.config.server.base_url, route_map())
+    document = build_document(rt.config.server.base_url, served_routes())
     families = [*(family(rt) for family in CAPABILITIES), ContractApi(document)]
     tree = RouteTable([family.app for family in families])
     return Gateway(tree, body_limit(rt.config.instance.upload_limit))

@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import quote
 
 from pleromad.domain import profile, statuses
+from pleromad.openapi.spec import FLAG, STRING, Operation, Schema, answer, array, enum, note, ref
 from pleromad.runtime import Runtime
 from pleromad.views.statuses import render_statuses
 from pleromad.web.auth import Auth
@@ -19,13 +20,37 @@ ACCOUNTS_MAX_LIMIT = 80
 SEARCH_MAX_LIMIT = 40
 
 
+SEARCH_FIELDS: dict[str, Schema] = {
+    "q": note(STRING, "A nickname or name prefix; `@nick`, `nick@our-host` mean the local `nick`."),
+    "limit": {"type": "integer", "description": "Default 40; at most 80, at least 1."},
+    "offset": {"type": "integer", "description": "Accounts to skip; default 0."},
+    "resolve": {**FLAG, "description": "Accepted; nothing remote is resolved."},
+    "following": {
+        **FLAG,
+        "description": "Only accounts the reader follows (none for an anonymous reader).",
+    },
+}
+
+
 class SearchApi:
     app = api_app()
+    tag = "Search"
 
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
 
-    @route(app, "/api/v1/accounts/search", "GET", auth=Auth.OPTIONAL)
+    @route(
+        app,
+        "/api/v1/accounts/search",
+        "GET",
+        auth=Auth.OPTIONAL,
+        doc=Operation(
+            "Find accounts by nickname or name prefix, an exact nickname first.",
+            responses={200: answer(array(ref("Account")))},
+            fields=SEARCH_FIELDS,
+            required=("q",),
+        ),
+    )
     async def accounts(self, call: Call) -> Any:
         params = call.params
         query = params.required_str("q")
@@ -45,7 +70,44 @@ class SearchApi:
         )
         return await render_accounts(self.rt, found, viewer)
 
-    @route(app, "/api/v2/search", "GET", auth=Auth.OPTIONAL)
+    @route(
+        app,
+        "/api/v2/search",
+        "GET",
+        auth=Auth.OPTIONAL,
+        doc=Operation(
+            "Search accounts, statuses and hashtags.",
+            description=(
+                "Accounts as /api/v1/accounts/search finds them (an exact nickname"
+                " first), statuses the reader may see holding every word of the"
+                " query, and the `#tags` the query names (DECISIONS 25)."
+            ),
+            responses={200: answer(ref("SearchResults"))},
+            fields={
+                "q": STRING,
+                "type": {
+                    **enum("accounts", "statuses", "hashtags"),
+                    "description": "Only this list (another value leaves all three empty).",
+                },
+                "limit": {
+                    "type": "integer",
+                    "description": "Per list; default 20, at most 40; 0 or less: nothing.",
+                },
+                "offset": {
+                    "type": "integer",
+                    "description": "Entries to skip per list; default 0.",
+                },
+                "resolve": {**FLAG, "description": "Accepted; nothing remote is resolved."},
+                "following": {
+                    **FLAG,
+                    "description": (
+                        "Only accounts the reader follows (none for an anonymous reader)."
+                    ),
+                },
+            },
+            required=("q",),
+        ),
+    )
     async def search(self, call: Call) -> Any:
         """DECISIONS 25: accounts as `/api/v1/accounts/search` finds them (an
         exact nickname first), statuses the reader may see holding every word

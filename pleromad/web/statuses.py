@@ -7,6 +7,19 @@ from typing import Any
 
 from pleromad.domain import statuses
 from pleromad.domain.statuses import NO_POLLS, NO_SCHEDULING, InvalidStatus, StatusForm
+from pleromad.openapi.entities import ACCOUNTS_PAGE, HIDDEN_STATUS
+from pleromad.openapi.spec import (
+    ID,
+    STRING,
+    Operation,
+    Schema,
+    answer,
+    array,
+    enum,
+    flag,
+    page_fields,
+    ref,
+)
 from pleromad.runtime import Runtime
 from pleromad.store.statuses import Loaded
 from pleromad.store.users import User
@@ -17,9 +30,32 @@ from pleromad.web.listing import account_page
 from pleromad.web.pagination import ACCOUNTS_MAX_LIMIT, page_params
 from pleromad.web.params import Params
 
+_STATUS = answer(ref("Status"))
+
+_POST_FIELDS: dict[str, Schema] = {
+    "status": {**STRING, "description": "The text; may be empty when media_ids are given."},
+    "spoiler_text": {**STRING, "description": "The content warning; counts toward the limit."},
+    "content_type": {
+        **STRING,
+        "description": "text/plain (the default), text/markdown or text/html; any other"
+        " value is text/plain.",
+    },
+    "visibility": {
+        **enum("public", "unlisted", "private", "direct"),
+        "description": "Case is ignored; by default the replied-to status' visibility, else"
+        " public.",
+    },
+    "sensitive": {**flag(""), "description": "An empty value is false."},
+    "in_reply_to_id": {**ID, "description": "The status replied to (its original, for a reblog)."},
+    "media_ids": array({**ID, "description": "An attachment of the author's."}),
+    "poll": {"description": "Not supported: any non-empty value is a 422."},
+    "scheduled_at": {**STRING, "description": "Not supported: any non-empty value is a 422."},
+}
+
 
 class StatusesApi:
     app = api_app()
+    tag = "Statuses"
 
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
@@ -30,7 +66,29 @@ class StatusesApi:
     def _many(self, loaded: Loaded, viewer: User | None, ids: Any = None) -> list[Any]:
         return render_statuses(loaded, config=self.rt.config, viewer=viewer, ids=ids)
 
-    @route(app, "/api/v1/statuses", "POST", auth=Auth.REQUIRED, scope="write")
+    @route(
+        app,
+        "/api/v1/statuses",
+        "POST",
+        auth=Auth.REQUIRED,
+        scope="write",
+        doc=Operation(
+            "Post a status.",
+            responses={200: answer(ref("Status"), "The new status.")},
+            fields=_POST_FIELDS,
+            description=(
+                "Everything is checked before anything is written.  Under an"
+                " `Idempotency-Key` the status and the answer remembered for the key"
+                " are written together: a key posts one status, even across a crash."
+            ),
+            errors={
+                404: "in_reply_to_id names no status the author may see.",
+                422: "Over the character limit, empty without attachments, an unknown"
+                " visibility, media_ids that are not the author's attachments, a reply"
+                " to a direct status that is not direct, or a poll or scheduled_at.",
+            },
+        ),
+    )
     async def post(self, call: Call) -> Any:
         """Post a status; under an Idempotency-Key its answer is remembered
         with the post itself (see :func:`statuses.post_status`)."""
@@ -43,20 +101,67 @@ class StatusesApi:
             claim=call.claim,
         )
 
-    @route(app, "/api/v1/statuses", "GET", auth=Auth.READ_OR_PUBLIC)
+    @route(
+        app,
+        "/api/v1/statuses",
+        "GET",
+        auth=Auth.READ_OR_PUBLIC,
+        doc=Operation(
+            "Several statuses by id.",
+            responses={
+                200: answer(
+                    array(ref("Status")),
+                    "The statuses named that the reader may see, in the order asked;"
+                    " the others are left out.",
+                )
+            },
+            fields={"id": array(ID)},
+        ),
+    )
     async def several(self, call: Call) -> Any:
         """The statuses ``id[]`` names that the reader may see, in that order."""
         viewer = call.reader
         loaded = await statuses.get_statuses(self.rt, call.params.list("id"), viewer)
         return self._many(loaded, viewer)
 
-    @route(app, "/api/v1/statuses/<id>", "GET", auth=Auth.READ_OR_PUBLIC)
+    @route(
+        app,
+        "/api/v1/statuses/<id>",
+        "GET",
+        auth=Auth.READ_OR_PUBLIC,
+        doc=Operation(
+            "A status the reader may see.",
+            responses={200: _STATUS},
+            errors={404: HIDDEN_STATUS},
+        ),
+    )
     async def show(self, call: Call) -> Any:
         viewer = call.reader
         loaded = await statuses.get_status(self.rt, call.params.required_str("id"), viewer)
         return self._one(loaded, viewer)
 
-    @route(app, "/api/v1/statuses/<id>", "DELETE", auth=Auth.REQUIRED, scope="write")
+    @route(
+        app,
+        "/api/v1/statuses/<id>",
+        "DELETE",
+        auth=Auth.REQUIRED,
+        scope="write",
+        doc=Operation(
+            "Delete a status.",
+            responses={
+                200: answer(
+                    ref("Status"),
+                    "The status as it was, with its source `text` (for delete and redraft).",
+                )
+            },
+            description="The author's own status, or any the reader sees as a moderator or admin.",
+            errors={
+                403: "Invalid credentials, a token without `write`, or a status of"
+                " someone else and a reader who is not a moderator.",
+                404: HIDDEN_STATUS,
+            },
+        ),
+    )
     async def delete(self, call: Call) -> Any:
         """The deleted status, with its source ``text`` (for "delete and redraft")."""
         loaded = await statuses.delete_status(self.rt, call.params.required_str("id"), call.user)
@@ -64,7 +169,23 @@ class StatusesApi:
         body["text"] = loaded.statuses[loaded.order[0]].status.source
         return body
 
-    @route(app, "/api/v1/statuses/<id>/context", "GET", auth=Auth.READ_OR_PUBLIC)
+    @route(
+        app,
+        "/api/v1/statuses/<id>/context",
+        "GET",
+        auth=Auth.READ_OR_PUBLIC,
+        doc=Operation(
+            "The thread around a status.",
+            responses={
+                200: answer(
+                    ref("Context"),
+                    "The ancestors (oldest first) and descendants the reader may see,"
+                    " around the original of a reblog.",
+                )
+            },
+            errors={404: HIDDEN_STATUS},
+        ),
+    )
     async def context(self, call: Call) -> Any:
         viewer = call.reader
         found = await statuses.context(self.rt, call.params.required_str("id"), viewer)
@@ -75,19 +196,60 @@ class StatusesApi:
 
     # -- reblogs (DECISIONS 7) --
 
-    @route(app, "/api/v1/statuses/<id>/reblog", "POST", auth=Auth.REQUIRED, scope="write")
+    @route(
+        app,
+        "/api/v1/statuses/<id>/reblog",
+        "POST",
+        auth=Auth.REQUIRED,
+        scope="write",
+        doc=Operation(
+            "Reblog a status.",
+            responses={200: answer(ref("Status"), "The reblog, wrapping the original.")},
+            description="Idempotent: reblogging again answers the same reblog.",
+            errors={
+                403: "Invalid credentials, a token without `write`, or a status that"
+                " is neither public nor unlisted.",
+                404: HIDDEN_STATUS,
+            },
+        ),
+    )
     async def reblog(self, call: Call) -> Any:
         """The reblog, wrapping the original."""
         loaded = await statuses.reblog(self.rt, call.params.required_str("id"), call.user)
         return self._one(loaded, call.user)
 
-    @route(app, "/api/v1/statuses/<id>/unreblog", "POST", auth=Auth.REQUIRED, scope="write")
+    @route(
+        app,
+        "/api/v1/statuses/<id>/unreblog",
+        "POST",
+        auth=Auth.REQUIRED,
+        scope="write",
+        doc=Operation(
+            "Undo a reblog.",
+            responses={
+                200: answer(ref("Status"), "The original, no longer reblogged by the reader.")
+            },
+            description="Idempotent: a status not reblogged is answered as it is.",
+            errors={404: HIDDEN_STATUS},
+        ),
+    )
     async def unreblog(self, call: Call) -> Any:
         """The original, no longer reblogged."""
         loaded = await statuses.unreblog(self.rt, call.params.required_str("id"), call.user)
         return self._one(loaded, call.user)
 
-    @route(app, "/api/v1/statuses/<id>/reblogged_by", "GET", auth=Auth.READ_OR_PUBLIC)
+    @route(
+        app,
+        "/api/v1/statuses/<id>/reblogged_by",
+        "GET",
+        auth=Auth.READ_OR_PUBLIC,
+        doc=Operation(
+            "Who reblogged a status.",
+            responses={200: ACCOUNTS_PAGE},
+            fields=page_fields(80),
+            errors={404: HIDDEN_STATUS},
+        ),
+    )
     async def reblogged_by(self, call: Call) -> Any:
         viewer = call.reader
         page = page_params(call.params, ACCOUNTS_MAX_LIMIT)

@@ -5,6 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from pleromad.domain import timelines
+from pleromad.openapi.entities import NO_ACCOUNT
+from pleromad.openapi.spec import (
+    FLAG,
+    PAGINATED,
+    Operation,
+    Schema,
+    answer,
+    array,
+    note,
+    page_fields,
+    ref,
+)
 from pleromad.runtime import Runtime
 from pleromad.store.timelines import StatusFilters
 from pleromad.web.auth import Auth
@@ -27,13 +39,34 @@ def status_filters(params: Params, *, local: bool = False, account: bool = False
     )
 
 
+STATUS_FILTERS: dict[str, Schema] = {
+    "only_media": {**FLAG, "description": "Only statuses with attachments."},
+    "exclude_replies": {**FLAG, "description": "Leave replies out."},
+    "exclude_reblogs": {**FLAG, "description": "Leave reblogs out."},
+}
+
+FILTERS: dict[str, Schema] = {**page_fields(STATUSES_MAX_LIMIT), **STATUS_FILTERS}
+
+
 class TimelinesApi:
     app = api_app()
+    tag = "Timelines"
 
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
 
-    @route(app, "/api/v1/timelines/home", "GET", auth=Auth.REQUIRED, scope="read")
+    @route(
+        app,
+        "/api/v1/timelines/home",
+        "GET",
+        auth=Auth.REQUIRED,
+        scope="read",
+        doc=Operation(
+            "The caller's own statuses, its follows' and those mentioning it, newest first.",
+            responses={200: answer(array(ref("Status")), **PAGINATED)},
+            fields=FILTERS,
+        ),
+    )
     async def home(self, call: Call) -> Any:
         """The reader's own statuses and those of the accounts they follow."""
         page = page_params(call.params, STATUSES_MAX_LIMIT)
@@ -41,7 +74,18 @@ class TimelinesApi:
         listing = await timelines.home(self.rt, call.user, page, filters)
         return status_page(self.rt, call, listing, call.user)
 
-    @route(app, "/api/v1/timelines/public", "GET", auth=Auth.READ_OR_PUBLIC)
+    @route(
+        app,
+        "/api/v1/timelines/public",
+        "GET",
+        auth=Auth.READ_OR_PUBLIC,
+        doc=Operation(
+            "Public statuses the reader may see, newest first.",
+            description="A token without the `read` scope reads it as anyone does.",
+            responses={200: answer(array(ref("Status")), **PAGINATED)},
+            fields={**FILTERS, "local": {**FLAG, "description": "Only this instance's statuses."}},
+        ),
+    )
     async def public(self, call: Call) -> Any:
         """Public statuses; ``local=true`` keeps this instance's only."""
         viewer = call.reader
@@ -50,7 +94,23 @@ class TimelinesApi:
         listing = await timelines.public(self.rt, viewer, page, filters)
         return status_page(self.rt, call, listing, viewer)
 
-    @route(app, "/api/v1/accounts/<id>/statuses", "GET", auth=Auth.READ_OR_PUBLIC)
+    @route(
+        app,
+        "/api/v1/accounts/<id>/statuses",
+        "GET",
+        auth=Auth.READ_OR_PUBLIC,
+        doc=Operation(
+            "An account's statuses and reblogs the reader may see, newest first.",
+            responses={200: answer(array(ref("Status")), **PAGINATED)},
+            fields={
+                **page_fields(40),
+                **STATUS_FILTERS,
+                "tagged": {"type": "string", "description": "Only statuses with this hashtag."},
+                "pinned": note(FLAG, "The pinned statuses: none can be pinned yet, so []."),
+            },
+            errors={404: NO_ACCOUNT},
+        ),
+    )
     async def account_statuses(self, call: Call) -> Any:
         """The account's statuses and reblogs the reader may see;
         ``pinned=true`` lists none."""
