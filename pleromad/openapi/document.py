@@ -16,7 +16,17 @@ from typing import Any
 from pleromad import __version__
 from pleromad.domain.idempotency import KEY_LIMIT
 from pleromad.openapi.entities import SCHEMAS
-from pleromad.openapi.spec import FILE, ID, STRING, Operation, Response, Schema, ref
+from pleromad.openapi.spec import (
+    FILE,
+    ID,
+    STRING,
+    TEXT,
+    Operation,
+    Response,
+    Schema,
+    ref,
+    storable,
+)
 from pleromad.web.auth import COOKIE_NAME, Auth
 from pleromad.web.base import Access, ServedRoute
 
@@ -124,7 +134,7 @@ def _operation(
     ]
     if method in ("GET", "DELETE"):
         parameters += [
-            _query_parameter(name, schema, name in operation.required)
+            _query_parameter(name, storable(schema), name in operation.required)
             for name, schema in operation.fields.items()
         ]
     elif operation.fields or operation.files:
@@ -148,7 +158,7 @@ def _operation(
 
 def _path_schema(operation: Operation, name: str) -> Schema:
     """What the operation says of a path parameter; an ``{id}`` is an id."""
-    return operation.path.get(name, ID if name == "id" else STRING)
+    return storable(operation.path.get(name, ID if name == "id" else STRING))
 
 
 def _query_parameter(name: str, schema: Schema, required: bool) -> dict[str, Any]:
@@ -177,23 +187,39 @@ def _query_parameter(name: str, schema: Schema, required: bool) -> dict[str, Any
 def _request_body(operation: Operation) -> dict[str, Any]:
     content: dict[str, Any] = {}
     for media_type in _BODY_TYPES:
-        fields = dict(operation.fields)
+        fields = {name: storable(schema) for name, schema in operation.fields.items()}
         if media_type == "multipart/form-data":
             fields.update(operation.files)
-        elif any(
-            name in operation.required for name in operation.files if name not in operation.fields
-        ):
+        elif _needs_a_file(operation):
             continue  # a file it needs cannot come in this encoding
         required = [name for name in operation.required if name in fields]
-        schema: Schema = {"type": "object", "properties": fields}
+        schema: Schema = {
+            "type": "object",
+            "properties": fields,
+            "propertyNames": TEXT,
+            "additionalProperties": ref("Json"),
+        }
         if required:
             schema["required"] = required
+        if operation.any_of:
+            schema["anyOf"] = [storable(rule) for rule in operation.any_of]
+        if media_type == "multipart/form-data":
+            schema["minProperties"] = 1  # a multipart body of no part is malformed
         entry: dict[str, Any] = {"schema": schema}
         nested = [name for name, field in fields.items() if field.get("type") == "object"]
         if nested and media_type != "application/json":
             entry["encoding"] = {name: {"style": "deepObject", "explode": True} for name in nested}
         content[media_type] = entry
-    return {"required": bool(operation.required), "content": content}
+    return {"required": bool(operation.required or operation.any_of), "content": content}
+
+
+def _needs_a_file(operation: Operation) -> bool:
+    """Whether every body the operation takes carries a file."""
+    files = set(operation.files) - set(operation.fields)
+    if any(name in files for name in operation.required):
+        return True
+    rules = operation.any_of
+    return bool(rules) and all(set(rule.get("required", ())) & files for rule in rules)
 
 
 def _responses(method: str, operation: Operation, access: Access | None) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from pleromad.openapi.spec import (
     NULL,
     PAGINATED,
     STRING,
+    TEXT,
     Schema,
     answer,
     array,
@@ -402,8 +403,19 @@ SEARCH_RESULTS["description"] = "The lists `type` did not ask for are empty."
 
 CONTEXT = closed({"ancestors": array(ref("Status")), "descendants": array(ref("Status"))})
 
+# Any JSON value a request may carry (PostgreSQL's text and jsonb hold no NUL).
+JSON_VALUE: Schema = {
+    "anyOf": [
+        {"type": "string", **TEXT},
+        {"type": ["number", "boolean", "null"]},
+        array(ref("Json")),
+        {"type": "object", "propertyNames": TEXT, "additionalProperties": ref("Json")},
+    ]
+}
+
 SCHEMAS: dict[str, Schema] = {
     "Error": ERROR,
+    "Json": JSON_VALUE,
     "Emoji": EMOJI,
     "Relationship": RELATIONSHIP,
     "NotificationSettings": NOTIFICATION_SETTINGS,
@@ -439,3 +451,21 @@ ACCOUNTS_PAGE = answer(
     **PAGINATED,
 )
 SUCCESS = answer(closed({"status": enum("success")}), "Done.")
+
+# Fields several capabilities take, with the rules of pleromad.domain.registration.
+
+NICKNAME_FIELD: Schema = {
+    "type": "string",
+    "pattern": "^[a-zA-Z0-9]+$",
+    "maxLength": 100,
+    "description": "Letters and digits; not one of the instance's reserved nicknames.",
+}
+EMAIL_FIELD: Schema = {
+    "type": "string",
+    "pattern": (
+        "^[a-zA-Z0-9!#$%&'*+/=?^_`{|}~-]+(?:\\.[a-zA-Z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+        "@[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?"
+        "(?:\\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$"
+    ),
+    "maxLength": 254,
+}

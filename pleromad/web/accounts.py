@@ -8,7 +8,7 @@ from typing import Any
 from pleromad.domain import media, profile
 from pleromad.errors import BadRequest
 from pleromad.openapi.entities import NO_ACCOUNT
-from pleromad.openapi.spec import FILE, FLAG, STRING, Operation, answer, enum, note, ref
+from pleromad.openapi.spec import FILE, FLAG, STRING, Operation, answer, enum, map_of, note, ref
 from pleromad.runtime import Runtime
 from pleromad.store.users import User
 from pleromad.web.auth import Auth
@@ -80,7 +80,7 @@ class AccountsApi:
                 "no_rich_text": FLAG,
                 "show_role": FLAG,
                 "skip_thread_containment": FLAG,
-                "pleroma_settings_store": {"type": "object"},
+                "pleroma_settings_store": map_of(ref("Json")),
                 "avatar": PICTURE,
                 "header": PICTURE,
                 "pleroma_background_image": PICTURE,

@@ -12,15 +12,19 @@ from typing import Any
 from pleromad.config import Config
 from pleromad.domain import admin, lifecycle
 from pleromad.errors import BadRequest
+from pleromad.openapi.entities import EMAIL_FIELD, NICKNAME_FIELD
 from pleromad.openapi.spec import (
     BOOLEAN,
     INTEGER,
+    NON_BLANK,
     STRING,
     Operation,
     answer,
     array,
     closed,
+    enum,
     no_content,
+    present,
     ref,
 )
 from pleromad.runtime import Runtime
@@ -90,11 +94,13 @@ NOT_ADMIN = (
 
 NO_USER = "No (undeleted) account has that nickname or id (`Record not found`)."
 
-GROUP = {"type": "string", "description": "`admin` or `moderator`; any other is a 404."}
+GROUP = {**enum("admin", "moderator"), "description": "Any other is a 404."}
+MAX_USE = {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}
+NICKNAMES = {**array(STRING), "minItems": 1}
 
 NICKNAME = {"type": "string", "description": "A nickname, or an account id."}
 
-NEW_ACCOUNT = closed({"nickname": STRING, "email": STRING, "password": STRING})
+NEW_ACCOUNT = closed({"nickname": NICKNAME_FIELD, "email": EMAIL_FIELD, "password": NON_BLANK})
 
 
 def _groups() -> Operation:
@@ -133,7 +139,8 @@ def _group_change(granted: bool, many: bool) -> Operation:
                 f'`{{"is_<group>": {str(granted).lower()}}}`.',
             )
         },
-        fields={"nicknames": array(STRING)} if many else {},
+        fields={"nicknames": NICKNAMES} if many else {},
+        required=("nicknames",) if many else (),
         path={"group": GROUP, **({} if many else {"nickname": NICKNAME})},
         errors=errors,
         description=(
@@ -148,7 +155,7 @@ def _tags(add: bool) -> Operation:
     return Operation(
         ("Add tags to" if add else "Remove tags from") + " accounts.",
         responses={204: no_content()},
-        fields={"nicknames": array(STRING), "tags": array(STRING)},
+        fields={"nicknames": NICKNAMES, "tags": {**array(NON_BLANK), "minItems": 1}},
         required=("nicknames", "tags"),
         errors={
             400: "Malformed parameters, no nicknames, or no tags or an empty one.",
@@ -165,9 +172,10 @@ def _invite_token(method: str) -> Operation:
         responses={200: answer(STRING, "The new invite's token, as a JSON string.")},
         fields={
             "invite": closed(
-                {"max_use": INTEGER, "expires_at": STRING}, optional=("max_use", "expires_at")
+                {"max_use": MAX_USE, "expires_at": {"type": "string", "format": "date"}},
+                optional=("max_use", "expires_at"),
             ),
-            "max_use": {"type": "integer", "minimum": 1},
+            "max_use": MAX_USE,
             "expires_at": {"type": "string", "format": "date"},
         },
         errors={
@@ -283,11 +291,12 @@ class AdminApi:
                 )
             },
             fields={
-                "users": array(NEW_ACCOUNT),
-                "nickname": STRING,
-                "email": STRING,
-                "password": STRING,
+                "users": {**array(NEW_ACCOUNT), "minItems": 1},
+                "nickname": NICKNAME_FIELD,
+                "email": EMAIL_FIELD,
+                "password": NON_BLANK,
             },
+            any_of=(present("users"), present("nickname", "email", "password")),
             errors={
                 400: (
                     "A missing or invalid field (the message names the account), or an empty"
@@ -527,7 +536,10 @@ class AdminApi:
         doc=Operation(
             "E-mail a one-time invite.",
             responses={204: no_content("The invite is created and its mail queued.")},
-            fields={"email": STRING, "name": {"type": "string", "description": "Whom to greet."}},
+            fields={
+                "email": EMAIL_FIELD,
+                "name": {"type": "string", "description": "Whom to greet."},
+            },
             required=("email",),
             errors={
                 400: (

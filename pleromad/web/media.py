@@ -33,6 +33,7 @@ from pleromad.openapi.spec import (
     closed,
     no_content,
     nullable,
+    present,
     ref,
 )
 from pleromad.runtime import Runtime
@@ -257,6 +258,7 @@ class MediaApi:
             "Set the caller's mascot.",
             responses={200: answer(ref("Attachment"), "The new mascot.")},
             files={"file": FILE, "image": {**FILE, "description": "Read when there is no file."}},
+            any_of=(present("file"), present("image")),
             errors={
                 400: "Malformed parameters, or no file (`Missing field: file`).",
                 404: "The account is gone.",

@@ -19,10 +19,13 @@ from pleromad.domain.login import LoginFailed, verify_login
 from pleromad.domain.rate_limits import Throttled
 from pleromad.errors import BadRequest, Forbidden
 from pleromad.openapi.spec import (
+    NON_BLANK,
     RATE_LIMITED,
+    SPACE,
     STRING,
     Operation,
     Response,
+    Schema,
     answer,
     array,
     closed,
@@ -57,6 +60,19 @@ THROTTLED_LOGIN = "Too many failed login attempts. Try again later."
 SCOPE = {
     "anyOf": [STRING, array(STRING)],
     "description": "Scopes separated by spaces or commas (or a list of such strings).",
+}
+# What an app may be registered with: read, write, follow and push.
+_APP_SCOPES: Schema = {
+    "type": "string",
+    "pattern": "^[\\s,]*(?:(?:read|write|follow|push)(?:[\\s,]+|$))*$",
+}
+APP_SCOPE: Schema = {**SCOPE, "anyOf": [_APP_SCOPES, array(_APP_SCOPES)]}
+# One absolute URI without a fragment (urlsplit's scheme; no control, no
+# white space, which separates URIs).
+_URI = f"[a-zA-Z][a-zA-Z0-9+.-]*:[^\\u0000-\\u0020\\u007f#{SPACE}]*"
+_REDIRECT_URIS: Schema = {
+    "type": "string",
+    "pattern": f"^[{SPACE}]*{_URI}(?:[{SPACE}]+{_URI})*[{SPACE}]*$",
 }
 
 AUTHORIZE_FIELDS = {
@@ -132,14 +148,14 @@ class OAuthApi:
             "Register an app.",
             responses={200: answer(ref("App"), "The only time the secret is shown.")},
             fields={
-                "client_name": STRING,
+                "client_name": NON_BLANK,
                 "redirect_uris": {
-                    "anyOf": [STRING, array(STRING)],
+                    "anyOf": [_REDIRECT_URIS, {**array(_REDIRECT_URIS), "minItems": 1}],
                     "description": "Absolute URIs without a fragment, space-separated or a list;"
                     " `urn:ietf:wg:oauth:2.0:oob` for the code to be shown.",
                 },
-                "scopes": SCOPE,
-                "scope": {**SCOPE, "description": "Preferred over `scopes`."},
+                "scopes": APP_SCOPE,
+                "scope": {**APP_SCOPE, "description": "Preferred over `scopes`."},
                 "website": STRING,
             },
             required=("client_name", "redirect_uris"),
@@ -437,7 +453,11 @@ class OAuthApi:
             "Revoke a token of the app.",
             responses={200: answer(EMPTY, "Whether or not the token (or the client) was valid.")},
             fields={
-                "token": {"type": "string", "description": "An access or a refresh token."},
+                "token": {
+                    "type": "string",
+                    "minLength": 1,
+                    "description": "An access or a refresh token.",
+                },
                 "client_id": {
                     "type": "string",
                     "description": "Or HTTP Basic (client id and secret).",

@@ -10,8 +10,9 @@ from urllib.parse import unquote
 from pleromad.domain import oauth, registration
 from pleromad.domain.rate_limits import headers
 from pleromad.errors import MissingField
+from pleromad.openapi.entities import EMAIL_FIELD, NICKNAME_FIELD
 from pleromad.openapi.spec import (
-    FLAG,
+    NON_BLANK,
     RATE_LIMITED,
     STRING,
     Operation,
@@ -19,6 +20,7 @@ from pleromad.openapi.spec import (
     enum,
     no_content,
     note,
+    present,
     ref,
 )
 from pleromad.runtime import Runtime
@@ -48,6 +50,11 @@ THROTTLED = "Too many registration attempts from this client (X-RateLimit header
 
 INVITE = note(STRING, "An invite, needed while registrations are closed.")
 
+RESEND_FIELDS = {"email": STRING, "nickname": note(STRING, "Read when email is absent or empty.")}
+# The account is named by a non-empty email, or else nickname.
+_NAMED = {"type": "string", "minLength": 1}
+RESEND_RULE = (present("email", email=_NAMED), present("nickname", nickname=_NAMED))
+
 
 class RegistrationApi:
     app = api_app()
@@ -73,12 +80,12 @@ class RegistrationApi:
                 400: answer(REFUSED, REGISTRATION_400, **RATE_LIMITED),
             },
             fields={
-                "nickname": STRING,
-                "fullname": STRING,
-                "bio": STRING,
-                "email": STRING,
-                "password": STRING,
-                "confirm": STRING,
+                "nickname": NICKNAME_FIELD,
+                "fullname": note(NON_BLANK, "At most the instance's user_name_length."),
+                "bio": note(STRING, "At most the instance's user_bio_length."),
+                "email": EMAIL_FIELD,
+                "password": NON_BLANK,
+                "confirm": note(NON_BLANK, "The password again."),
                 "token": INVITE,
                 "captcha_token": STRING,
                 "captcha_solution": STRING,
@@ -125,12 +132,12 @@ class RegistrationApi:
                 ),
             },
             fields={
-                "username": STRING,
-                "email": STRING,
-                "password": STRING,
-                "agreement": {**FLAG, "description": "Must be true."},
-                "fullname": STRING,
-                "bio": STRING,
+                "username": NICKNAME_FIELD,
+                "email": EMAIL_FIELD,
+                "password": NON_BLANK,
+                "agreement": {"anyOf": [{"const": True}, {"enum": ["true", "1", "on"]}]},
+                "fullname": note(NON_BLANK, "At most the instance's user_name_length."),
+                "bio": note(STRING, "At most the instance's user_bio_length."),
                 "token": INVITE,
                 "captcha_token": STRING,
                 "captcha_solution": STRING,
@@ -193,7 +200,8 @@ class RegistrationApi:
                 " still waits for it."
             ),
             responses={204: no_content("Done, if there was anything to do.", **RATE_LIMITED)},
-            fields={"email": STRING, "nickname": note(STRING, "Used when email is absent.")},
+            fields=RESEND_FIELDS,
+            any_of=RESEND_RULE,
             errors={
                 400: "Malformed parameters, or neither email nor nickname (Missing field: email).",
                 429: "Too many resends from this client (X-RateLimit headers sent).",
@@ -214,10 +222,8 @@ class RegistrationApi:
                     "Whether or not such an account exists (it is not disclosed).", **RATE_LIMITED
                 )
             },
-            fields={
-                "email": STRING,
-                "nickname": {"type": "string", "description": "Read when there is no email."},
-            },
+            fields=RESEND_FIELDS,
+            any_of=RESEND_RULE,
             errors={
                 400: "Malformed parameters, or neither email nor nickname (`Missing field: email`).",
                 429: "Too many requests from this address (`confirmation_resend`).",

@@ -10,6 +10,7 @@ from pleromad.domain.statuses import NO_POLLS, NO_SCHEDULING, InvalidStatus, Sta
 from pleromad.openapi.entities import ACCOUNTS_PAGE, HIDDEN_STATUS
 from pleromad.openapi.spec import (
     ID,
+    NON_BLANK,
     STRING,
     Operation,
     Schema,
@@ -18,6 +19,7 @@ from pleromad.openapi.spec import (
     enum,
     flag,
     page_fields,
+    present,
     ref,
 )
 from pleromad.runtime import Runtime
@@ -48,8 +50,8 @@ _POST_FIELDS: dict[str, Schema] = {
     "sensitive": {**flag(""), "description": "An empty value is false."},
     "in_reply_to_id": {**ID, "description": "The status replied to (its original, for a reblog)."},
     "media_ids": array({**ID, "description": "An attachment of the author's."}),
-    "poll": {"description": "Not supported: any non-empty value is a 422."},
-    "scheduled_at": {**STRING, "description": "Not supported: any non-empty value is a 422."},
+    "poll": {"enum": [None, "", {}, []], "description": "Not supported: only an empty value."},
+    "scheduled_at": {"const": "", "description": "Not supported: only an empty value."},
 }
 
 
@@ -76,6 +78,10 @@ class StatusesApi:
             "Post a status.",
             responses={200: answer(ref("Status"), "The new status.")},
             fields=_POST_FIELDS,
+            any_of=(
+                present("status", status=NON_BLANK),
+                present("media_ids", media_ids={"minItems": 1}),
+            ),
             description=(
                 "Everything is checked before anything is written.  Under an"
                 " `Idempotency-Key` the status and the answer remembered for the key"
