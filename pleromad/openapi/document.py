@@ -193,18 +193,19 @@ def _request_body(operation: Operation) -> dict[str, Any]:
         elif _needs_a_file(operation):
             continue  # a file it needs cannot come in this encoding
         required = [name for name in operation.required if name in fields]
-        schema: Schema = {
-            "type": "object",
-            "properties": fields,
-            "propertyNames": TEXT,
-            "additionalProperties": ref("Json"),
-        }
+        schema: Schema = {"type": "object", "properties": fields}
+        if media_type == "multipart/form-data":
+            # A body of no part is malformed; a part whose name holds a NUL
+            # is not read at all, and every part is text or a file.
+            schema["minProperties"] = 1
+        else:
+            schema["propertyNames"] = TEXT
+        if media_type == "application/json":
+            schema["additionalProperties"] = ref("Json")
         if required:
             schema["required"] = required
         if operation.any_of:
             schema["anyOf"] = [storable(rule) for rule in operation.any_of]
-        if media_type == "multipart/form-data":
-            schema["minProperties"] = 1  # a multipart body of no part is malformed
         entry: dict[str, Any] = {"schema": schema}
         nested = [name for name, field in fields.items() if field.get("type") == "object"]
         if nested and media_type != "application/json":

@@ -64,7 +64,7 @@ SCOPE = {
 # What an app may be registered with: read, write, follow and push.
 _APP_SCOPES: Schema = {
     "type": "string",
-    "pattern": "^[\\s,]*(?:(?:read|write|follow|push)(?:[\\s,]+|$))*$",
+    "pattern": f"^[{SPACE},]*(?:(?:read|write|follow|push)(?:[{SPACE},]+|$))*$",
 }
 APP_SCOPE: Schema = {**SCOPE, "anyOf": [_APP_SCOPES, array(_APP_SCOPES)]}
 # One absolute URI without a fragment (urlsplit's scheme; no control, no
