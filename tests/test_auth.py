@@ -223,7 +223,6 @@ class Whoami:
     """Routes that show what authentication gave them."""
 
     app = api_app()
-    prefixes = ("/t",)
 
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt

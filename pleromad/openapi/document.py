@@ -25,7 +25,6 @@ from pleromad.openapi.spec import (
     Response,
     Schema,
     ref,
-    storable,
 )
 from pleromad.web.auth import COOKIE_NAME, Auth
 from pleromad.web.base import Access, ServedRoute
@@ -113,7 +112,8 @@ def build_document(base_url: str, routes: Iterable[ServedRoute]) -> dict[str, An
             "description": (
                 "The Pleroma API as pleromad serves it.  Parameters may come in the query"
                 " string or in a JSON, urlencoded or multipart body, whatever the method."
-                '  Every error is answered as {"error": message}.'
+                '  Every error is answered as {"error": message}.  No text may hold a NUL'
+                " character (a 400)."
             ),
         },
         "servers": [{"url": base_url}],
@@ -134,7 +134,7 @@ def _operation(
     ]
     if method in ("GET", "DELETE"):
         parameters += [
-            _query_parameter(name, storable(schema), name in operation.required)
+            _query_parameter(name, schema, name in operation.required)
             for name, schema in operation.fields.items()
         ]
     elif operation.fields or operation.files:
@@ -158,7 +158,7 @@ def _operation(
 
 def _path_schema(operation: Operation, name: str) -> Schema:
     """What the operation says of a path parameter; an ``{id}`` is an id."""
-    return storable(operation.path.get(name, ID if name == "id" else STRING))
+    return operation.path.get(name, ID if name == "id" else STRING)
 
 
 def _query_parameter(name: str, schema: Schema, required: bool) -> dict[str, Any]:
@@ -187,7 +187,7 @@ def _query_parameter(name: str, schema: Schema, required: bool) -> dict[str, Any
 def _request_body(operation: Operation) -> dict[str, Any]:
     content: dict[str, Any] = {}
     for media_type in _BODY_TYPES:
-        fields = {name: storable(schema) for name, schema in operation.fields.items()}
+        fields = dict(operation.fields)
         if media_type == "multipart/form-data":
             fields.update(operation.files)
         elif _needs_a_file(operation):
@@ -205,7 +205,7 @@ def _request_body(operation: Operation) -> dict[str, Any]:
         if required:
             schema["required"] = required
         if operation.any_of:
-            schema["anyOf"] = [storable(rule) for rule in operation.any_of]
+            schema["anyOf"] = list(operation.any_of)
         entry: dict[str, Any] = {"schema": schema}
         nested = [name for name, field in fields.items() if field.get("type") == "object"]
         if nested and media_type != "application/json":

@@ -27,34 +27,15 @@ DATETIME: Schema = {"type": "string", "format": "date-time"}
 FILE: Schema = {"type": "string", "format": "binary"}
 
 
-# What a parameter's text (and a key of a body) may hold: PostgreSQL stores
-# no NUL (see pleromad.web.params; no unpaired surrogate either, which no
-# UTF-8 request can carry).
+# What text may hold: PostgreSQL stores no NUL (see pleromad.web.params; no
+# unpaired surrogate either, which no UTF-8 request can carry).  Said once in
+# the document's description, and as a schema for a body's keys and extra
+# values only: a pattern on every string costs a fuzzer dearly.
 TEXT: Schema = {"pattern": "^[^\\u0000]*$"}
-# White space as str.strip() sees it, NUL, and the rest.
+# White space, as str.strip() sees it.
 SPACE = "\\u0009-\\u000d\\u001c-\\u0020\\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000"
 # Text with something in it besides white space.
 NON_BLANK: Schema = {"type": "string", "pattern": f"^[^\\u0000]*[^\\u0000{SPACE}][^\\u0000]*$"}
-
-
-def storable(schema: Schema) -> Schema:
-    """``schema`` with every string it admits held to :data:`TEXT` (files,
-    enumerations and strings with a pattern of their own keep theirs)."""
-    if isinstance(schema, list):
-        return [storable(item) for item in schema]  # type: ignore[return-value]
-    if not isinstance(schema, dict):
-        return schema
-    held = {key: storable(value) if key in _SUBSCHEMAS else value for key, value in schema.items()}
-    if "properties" in schema:
-        held["properties"] = {name: storable(value) for name, value in schema["properties"].items()}
-    if (
-        schema.get("type") == "string"
-        and "pattern" not in schema
-        and "enum" not in schema
-        and schema.get("format") != "binary"
-    ):
-        held.update(TEXT)
-    return held
 
 
 def present(*names: str, **schemas: Schema) -> Schema:
@@ -64,9 +45,6 @@ def present(*names: str, **schemas: Schema) -> Schema:
     if schemas:
         rule["properties"] = schemas
     return rule
-
-
-_SUBSCHEMAS = frozenset({"items", "anyOf", "oneOf", "allOf", "additionalProperties"})
 
 
 def flag(*also: str) -> Schema:
