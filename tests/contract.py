@@ -21,7 +21,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 from referencing import Registry, Resource
 
 from pleromad.openapi.document import build_document
-from pleromad.web.root import DOCUMENTED_AS, route_map
+from pleromad.web.root import DOCUMENTED_AS, served_routes
 from pleromad.web.site import METHOD_OVERRIDES, normalised_path
 
 DOCUMENT_URL = "urn:pleromad:openapi"
@@ -37,7 +37,7 @@ class Template:
 
 @functools.cache
 def document() -> dict[str, Any]:
-    return build_document("http://127.0.0.1", route_map())
+    return build_document("http://127.0.0.1", served_routes())
 
 
 @functools.cache

@@ -21,7 +21,7 @@ from pleromad.store import oauth, users
 from pleromad.store.users import User
 from pleromad.web.auth import Auth, sign_cookie, verify_cookie
 from pleromad.web.base import Call, api_app, route
-from pleromad.web.root import PrefixRouter
+from pleromad.web.root import RouteTable
 from pleromad.web.site import Gateway
 from tests.conftest import Client
 from tests.helpers import sleep
@@ -223,7 +223,6 @@ class Whoami:
     """Routes that show what authentication gave them."""
 
     app = api_app()
-    prefixes = ("/t",)
 
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
@@ -247,7 +246,7 @@ class Whoami:
 
 @pytest.fixture
 def whoami(rt: Runtime, serve: Any) -> Client:
-    tree = PrefixRouter([("/t", Whoami(rt).app.resource())], Whoami(rt).app.resource())
+    tree = RouteTable([Whoami(rt).app])
     return serve(Gateway(tree, 1_000_000), contract=False)
 
 

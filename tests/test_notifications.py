@@ -14,10 +14,7 @@ from pleromad.domain import lifecycle
 from pleromad.domain import notifications as hooks
 from pleromad.runtime import Runtime
 from pleromad.store.users import User
-from pleromad.web.notifications import NotificationsApi
-from pleromad.web.pleroma_notifications import PleromaNotificationsApi
-from pleromad.web.root import FAMILIES, PrefixRouter, Unrouted
-from pleromad.web.site import Gateway, body_limit
+from pleromad.web.root import build_gateway
 from tests.conftest import Client
 from tests.helpers import query
 from tests.test_accounts import MASTO_DATE, answer, bearer, make_user, set_user
@@ -402,17 +399,8 @@ async def test_deleting_an_account_removes_its_notifications(rt: Runtime) -> Non
 
 @pytest.fixture
 def api(rt: Runtime, serve: Any) -> Client:
-    """The whole tree, with the notification families mounted whether or not
-    the root lists them yet."""
-    families = dict.fromkeys((*FAMILIES, NotificationsApi, PleromaNotificationsApi))
-    routes = [
-        (prefix, resource)
-        for family in families
-        for resource in [family(rt).app.resource()]
-        for prefix in family.prefixes
-    ]
-    tree = PrefixRouter(routes, Unrouted().app.resource())
-    return serve(Gateway(tree, body_limit(rt.config.instance.upload_limit)))
+    """The whole tree."""
+    return serve(build_gateway(rt))
 
 
 def stored_settings(rt: Runtime, user: User) -> dict[str, Any]:

@@ -1,5 +1,5 @@
-"""ActivityPub documents: actors, their collections, Notes and activities
-(pleromad.web.activitypub).
+"""The ActivityPub documents pleromad serves (pleromad.web.activitypub):
+actors, their collections, Notes and activities.
 
 The schemas hold what pleromad always sends; ActivityPub documents are
 open, so other keys are allowed."""
@@ -9,18 +9,11 @@ from __future__ import annotations
 from pleromad.openapi.spec import (
     BOOLEAN,
     STRING,
-    Operation,
-    Response,
     Schema,
     array,
     enum,
-    no_content,
     nullable,
-    ref,
 )
-
-TAG = "ActivityPub"
-AP = "application/activity+json"
 
 
 def _document(kind: Schema, properties: dict[str, Schema], required: tuple[str, ...]) -> Schema:
@@ -122,61 +115,5 @@ SCHEMAS: dict[str, Schema] = {
         enum("OrderedCollectionPage"),
         {"partOf": STRING, "next": STRING, "orderedItems": array({})},
         ("partOf", "orderedItems"),
-    ),
-}
-
-_PAGE: dict[str, Schema] = {
-    "page": {**STRING, "description": "Present (any value): a page rather than the collection."},
-    "max_id": {"type": "integer", "description": "A page of the entries older than this one."},
-}
-_COLLECTION = Response(
-    "The collection (only its size when the account hides it), or one of its pages.",
-    {"anyOf": [ref("OrderedCollection"), ref("OrderedCollectionPage")]},
-    AP,
-)
-_ACTOR_ERRORS = {
-    404: "No local account in use by that name (deactivated ones included).",
-    410: "The account was deleted.",
-}
-_STATUS_ERRORS = {
-    401: "A signed fetch whose HTTP Signature does not verify.",
-    404: "No local status with that id, or one only a signed fetch by an actor allowed"
-    " to see it may have.",
-}
-
-
-def _collection(summary: str) -> Operation:
-    return Operation(summary, responses={200: _COLLECTION}, fields=_PAGE, errors=_ACTOR_ERRORS)
-
-
-OPERATIONS: dict[tuple[str, str], Operation] = {
-    ("GET", "/users/{nickname}"): Operation(
-        "A local account as its ActivityPub actor (Person).",
-        responses={200: Response("The actor.", ref("Person"), AP)},
-        errors=_ACTOR_ERRORS,
-    ),
-    ("GET", "/users/{nickname}/followers"): _collection("The account's followers' actor ids."),
-    ("GET", "/users/{nickname}/following"): _collection("The actor ids the account follows."),
-    ("GET", "/users/{nickname}/outbox"): _collection(
-        "The account's public and unlisted Creates and Announces, newest first."
-    ),
-    ("GET", "/internal/fetch"): Operation(
-        "The instance actor (Application), which signs the server's own fetches.",
-        responses={200: Response("The actor.", ref("Application"), AP)},
-    ),
-    ("GET", "/objects/{uuid}"): Operation(
-        "A local status as its Note.",
-        responses={200: Response("The Note.", ref("Note"), AP)},
-        errors=_STATUS_ERRORS,
-    ),
-    ("GET", "/activities/{uuid}"): Operation(
-        "The Create of a local status, or the Announce of a local reblog.",
-        responses={200: Response("The activity.", ref("Activity"), AP)},
-        errors=_STATUS_ERRORS,
-    ),
-    ("GET", "/notice/{id}"): Operation(
-        "A status' page address: redirects to its Note (a reblog's: its Announce).",
-        responses={302: no_content("Location: the object.", Location="The object's id.")},
-        errors=_STATUS_ERRORS,
     ),
 }

@@ -1,4 +1,4 @@
-"""Discovery: WebFinger, host-meta and NodeInfo (pleromad.web.discovery)."""
+"""The documents of discovery (pleromad.web.discovery): WebFinger's JRD and NodeInfo."""
 
 from __future__ import annotations
 
@@ -6,16 +6,11 @@ from pleromad.openapi.spec import (
     BOOLEAN,
     INTEGER,
     STRING,
-    Operation,
-    Response,
     Schema,
     array,
     closed,
     enum,
-    ref,
 )
-
-TAG = "Discovery"
 
 _COUNT: Schema = {"type": "integer", "minimum": 0}
 _XML: Schema = {**STRING, "description": "An XRD document."}
@@ -93,53 +88,4 @@ SCHEMAS: dict[str, Schema] = {
             },
         }
     ),
-}
-
-_NODEINFO = Operation(
-    "NodeInfo: software, usage and Pleroma's metadata.",
-    description=(
-        "An account is active in a window when it posted or logged in (was given a"
-        " token) within it; `features` lists the Pleroma features whose routes are served."
-    ),
-    responses={200: Response("The document.", ref("NodeInfo"))},
-)
-
-OPERATIONS: dict[tuple[str, str], Operation] = {
-    ("GET", "/.well-known/webfinger"): Operation(
-        "WebFinger (RFC 7033): the actor of a local account.",
-        description=(
-            "`resource` is `acct:nick@host` (host with its port when base_url has one),"
-            " `nick@host` or the actor URL.  JRD, or XRD when `Accept` prefers"
-            " `application/xrd+xml`."
-        ),
-        fields={"resource": STRING},
-        required=("resource",),
-        responses={
-            200: Response(
-                "The account.",
-                ref("JRD"),
-                "application/jrd+json",
-                alternatives={"application/xrd+xml": _XML},
-            )
-        },
-        errors={
-            404: "No local account in use has that name.",
-            406: "An Accept header that admits neither JRD nor XRD.",
-        },
-    ),
-    ("GET", "/.well-known/host-meta"): Operation(
-        "host-meta: where WebFinger is (an `lrdd` template).",
-        responses={200: Response("The XRD document.", _XML, "application/xrd+xml")},
-    ),
-    ("GET", "/.well-known/nodeinfo"): Operation(
-        "Where the NodeInfo documents are.",
-        responses={
-            200: Response(
-                "Links to NodeInfo 2.0 and 2.1.",
-                closed({"links": array(closed({"rel": STRING, "href": STRING}))}),
-            )
-        },
-    ),
-    ("GET", "/nodeinfo/2.0"): _NODEINFO,
-    ("GET", "/nodeinfo/2.1"): _NODEINFO,
 }

@@ -1,4 +1,5 @@
-"""The whole document, assembled from the family modules.
+"""The whole document, assembled from the route map: each route carries its
+operation (``doc``), its family's tag and its access.
 
 Security is not written by hand: each operation gets it from the
 :class:`~pleromad.web.base.Access` its route declares, so the document
@@ -9,48 +10,24 @@ added here too, and so is ``Idempotency-Key`` where the route honours it.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable
 from typing import Any
 
 from pleromad import __version__
 from pleromad.domain.idempotency import KEY_LIMIT
-from pleromad.openapi import (
-    accounts,
-    activitypub,
-    admin,
-    discovery,
-    inbox,
-    media,
-    notifications,
-    oauth,
-    pleroma,
-    relationships,
-    statuses,
-    timelines,
-)
 from pleromad.openapi.entities import SCHEMAS
-from pleromad.openapi.spec import FILE, ID, STRING, Operation, Response, Schema, ref
-from pleromad.web.auth import COOKIE_NAME, Auth
-from pleromad.web.base import Access
-
-FAMILIES = (
-    accounts,
-    statuses,
-    timelines,
-    notifications,
-    relationships,
-    media,
-    pleroma,
-    oauth,
-    admin,
-    discovery,
-    activitypub,
-    inbox,
+from pleromad.openapi.spec import (
+    FILE,
+    ID,
+    STRING,
+    TEXT,
+    Operation,
+    Response,
+    Schema,
+    ref,
 )
-
-# (method, path as documented) -> the route's access; None for a route
-# that reads no parameters or credentials (files, HTML pages).
-RouteMap = Mapping[tuple[str, str], Access | None]
+from pleromad.web.auth import COOKIE_NAME, Auth
+from pleromad.web.base import Access, ServedRoute
 
 SCOPES = {
     "read": "Read the account's data.",
@@ -115,34 +92,17 @@ _IDEMPOTENCY_HEADERS = {
 }
 
 
-def operations() -> dict[tuple[str, str], tuple[str, Operation]]:
-    """(method, path) -> (the family's tag, the operation), of every family."""
-    found: dict[tuple[str, str], tuple[str, Operation]] = {}
-    for family in FAMILIES:
-        for key, operation in family.OPERATIONS.items():
-            assert key not in found, f"{key} is described twice"
-            found[key] = (family.TAG, operation)
-    return found
-
-
-def schemas() -> dict[str, Schema]:
-    found = dict(SCHEMAS)
-    for family in FAMILIES:
-        for name, schema in getattr(family, "SCHEMAS", {}).items():
-            assert name not in found, f"schema {name} is defined twice"
-            found[name] = schema
-    return found
-
-
-def build_document(base_url: str, routes: RouteMap) -> dict[str, Any]:
-    """The document of the daemon serving at ``base_url``; an operation
-    with no route in ``routes`` is described without security (the route
-    map test reports it)."""
+def build_document(base_url: str, routes: Iterable[ServedRoute]) -> dict[str, Any]:
+    """The document of the daemon serving ``routes`` (paths as OpenAPI
+    writes them) at ``base_url``; a route without an operation is left out
+    (the route map test reports it)."""
     paths: dict[str, dict[str, Any]] = {}
-    for (method, path), (tag, operation) in sorted(operations().items()):
-        access = routes.get((method, path))
-        paths.setdefault(path, {})[method.lower()] = _operation(
-            method, path, tag, operation, access
+    for route in sorted(routes, key=lambda r: (r.method, r.path)):
+        if route.doc is None:
+            continue
+        assert route.method.lower() not in paths.get(route.path, {}), f"{route} is routed twice"
+        paths.setdefault(route.path, {})[route.method.lower()] = _operation(
+            route.method, route.path, route.tag, route.doc, route.access
         )
     return {
         "openapi": "3.1.0",
@@ -152,12 +112,13 @@ def build_document(base_url: str, routes: RouteMap) -> dict[str, Any]:
             "description": (
                 "The Pleroma API as pleromad serves it.  Parameters may come in the query"
                 " string or in a JSON, urlencoded or multipart body, whatever the method."
-                '  Every error is answered as {"error": message}.'
+                '  Every error is answered as {"error": message}.  No text may hold a NUL'
+                " character (a 400)."
             ),
         },
         "servers": [{"url": base_url}],
         "paths": paths,
-        "components": {"schemas": schemas(), "securitySchemes": SECURITY_SCHEMES},
+        "components": {"schemas": SCHEMAS, "securitySchemes": SECURITY_SCHEMES},
     }
 
 
@@ -229,20 +190,37 @@ def _request_body(operation: Operation) -> dict[str, Any]:
         fields = dict(operation.fields)
         if media_type == "multipart/form-data":
             fields.update(operation.files)
-        elif any(
-            name in operation.required for name in operation.files if name not in operation.fields
-        ):
+        elif _needs_a_file(operation):
             continue  # a file it needs cannot come in this encoding
         required = [name for name in operation.required if name in fields]
         schema: Schema = {"type": "object", "properties": fields}
+        if media_type == "multipart/form-data":
+            # A body of no part is malformed; a part whose name holds a NUL
+            # is not read at all, and every part is text or a file.
+            schema["minProperties"] = 1
+        else:
+            schema["propertyNames"] = TEXT
+        if media_type == "application/json":
+            schema["additionalProperties"] = ref("Json")
         if required:
             schema["required"] = required
+        if operation.any_of:
+            schema["anyOf"] = list(operation.any_of)
         entry: dict[str, Any] = {"schema": schema}
         nested = [name for name, field in fields.items() if field.get("type") == "object"]
         if nested and media_type != "application/json":
             entry["encoding"] = {name: {"style": "deepObject", "explode": True} for name in nested}
         content[media_type] = entry
-    return {"required": bool(operation.required), "content": content}
+    return {"required": bool(operation.required or operation.any_of), "content": content}
+
+
+def _needs_a_file(operation: Operation) -> bool:
+    """Whether every body the operation takes carries a file."""
+    files = set(operation.files) - set(operation.fields)
+    if any(name in files for name in operation.required):
+        return True
+    rules = operation.any_of
+    return bool(rules) and all(set(rule.get("required", ())) & files for rule in rules)
 
 
 def _responses(method: str, operation: Operation, access: Access | None) -> dict[str, Any]:

@@ -1,8 +1,9 @@
-"""The entities several families answer with (:mod:`pleromad.views`), as
-schemas with exactly their keys."""
+"""The entities the API answers with (:mod:`pleromad.views`), as schemas
+with exactly their keys, and the answers several capabilities share."""
 
 from __future__ import annotations
 
+from pleromad.openapi import activitypub, discovery
 from pleromad.openapi.spec import (
     BOOLEAN,
     DATETIME,
@@ -10,11 +11,15 @@ from pleromad.openapi.spec import (
     INTEGER,
     NULL,
     NUMBER,
+    PAGINATED,
     STRING,
+    TEXT,
     Schema,
+    answer,
     array,
     closed,
     enum,
+    note,
     nullable,
     ref,
 )
@@ -217,8 +222,219 @@ NOTIFICATION = closed(
 )
 NOTIFICATION["description"] = "`status` is there for mention, favourite and reblog."
 
+INSTANCE = closed(
+    {
+        "uri": STRING,
+        "title": STRING,
+        "description": STRING,
+        "version": STRING,
+        "email": STRING,
+        "urls": closed({"streaming_api": STRING}),
+        "stats": closed({"user_count": INTEGER, "status_count": INTEGER, "domain_count": INTEGER}),
+        "thumbnail": STRING,
+        "languages": array(STRING),
+        "registrations": BOOLEAN,
+        "max_toot_chars": INTEGER,
+        "upload_limit": INTEGER,
+        "avatar_upload_limit": INTEGER,
+        "banner_upload_limit": INTEGER,
+        "background_upload_limit": INTEGER,
+        "poll_limits": closed(
+            {
+                "max_options": INTEGER,
+                "max_option_chars": INTEGER,
+                "min_expiration": INTEGER,
+                "max_expiration": INTEGER,
+            }
+        ),
+        "invites_enabled": BOOLEAN,
+        "account_activation_required": BOOLEAN,
+    }
+)
+
+INSTANCE["description"] = (
+    "`uri` is the full base URL; `version` starts with the Mastodon version"
+    " clients gate features on (2.7.2)."
+)
+
+TWITTER_USER = closed(
+    {
+        "id": ID,
+        "screen_name": STRING,
+        "name": STRING,
+        "name_html": STRING,
+        "description": STRING,
+        "description_html": STRING,
+        "created_at": note(STRING, "As Twitter: `Tue Dec 18 16:55:56 +0000 2018`."),
+        "favourites_count": INTEGER,
+        "followers_count": INTEGER,
+        "friends_count": INTEGER,
+        "statuses_count": INTEGER,
+        "following": BOOLEAN,
+        "follows_you": BOOLEAN,
+        "statusnet_blocking": BOOLEAN,
+        "profile_image_url": STRING,
+        "profile_image_url_https": STRING,
+        "profile_image_url_profile_size": STRING,
+        "profile_image_url_original": STRING,
+        "cover_photo": STRING,
+        "background_image": nullable(STRING),
+        "statusnet_profile_url": STRING,
+        "is_local": BOOLEAN,
+        "locked": BOOLEAN,
+        "hide_followers": BOOLEAN,
+        "hide_follows": BOOLEAN,
+        "fields": {"type": "array", "maxItems": 0},
+        "pleroma": closed(
+            {
+                "confirmation_pending": BOOLEAN,
+                "tags": array(STRING),
+                "skip_thread_containment": BOOLEAN,
+            }
+        ),
+        "rights": closed({"delete_others_notice": BOOLEAN, "admin": BOOLEAN}),
+        "default_scope": enum("public", "unlisted", "private", "direct"),
+        "no_rich_text": BOOLEAN,
+        "role": enum("admin", "moderator", "member"),
+    },
+    optional=("role",),
+)
+
+TWITTER_USER["description"] = "The TwitterAPI user object; `role` only when the account shows it."
+
+ACCOUNT_TOKEN = closed(
+    {
+        "token_type": enum("Bearer"),
+        "access_token": STRING,
+        "refresh_token": STRING,
+        "expires_in": INTEGER,
+        "scope": {"type": "string", "description": "The app's scopes, space-separated."},
+        "created_at": {"type": "integer", "description": "Seconds since the epoch."},
+        "me": {"type": "string", "description": "The new account's ActivityPub id."},
+    }
+)
+
+ADMIN_USER = closed(
+    {
+        "id": ID,
+        "avatar": {"type": "string", "description": "The instance's default when none is set."},
+        "nickname": STRING,
+        "display_name": STRING,
+        "deactivated": BOOLEAN,
+        "local": BOOLEAN,
+        "roles": closed({"admin": BOOLEAN, "moderator": BOOLEAN}),
+        "tags": array(STRING),
+    }
+)
+
+INVITE = closed(
+    {
+        "id": INTEGER,
+        "token": STRING,
+        "used": BOOLEAN,
+        "expires_at": nullable({"type": "string", "format": "date"}),
+        "uses": INTEGER,
+        "max_use": nullable(INTEGER),
+        "invite_type": enum("one_time", "reusable", "date_limited", "reusable_date_limited"),
+    }
+)
+
+CUSTOM_EMOJI = closed(
+    {
+        "shortcode": STRING,
+        "url": STRING,
+        "static_url": STRING,
+        "visible_in_picker": BOOLEAN,
+        "tags": array(STRING),
+        "category": {
+            **STRING,
+            "description": "The emoji's tags but the default one, joined by commas.",
+        },
+    }
+)
+
+PLEROMA_EMOJI = closed(
+    {
+        "image_url": {**STRING, "description": "The file's path on this server."},
+        "tags": array(STRING),
+    }
+)
+
+APP = closed(
+    {
+        "id": ID,
+        "name": STRING,
+        "client_id": STRING,
+        "client_secret": STRING,
+        "redirect_uri": {
+            "type": "string",
+            "description": "The redirect URIs as registered (several are space-separated).",
+        },
+        "website": nullable(STRING),
+    }
+)
+
+TOKEN = closed(
+    {
+        "token_type": {"const": "Bearer"},
+        "access_token": STRING,
+        "refresh_token": STRING,
+        "expires_in": {
+            "type": "integer",
+            "description": "Reported for clients that want one; tokens never expire.",
+        },
+        "scope": {"type": "string", "description": "The granted scopes, space-separated."},
+        "created_at": {"type": "integer", "description": "Unix time."},
+        "me": {"type": "string", "description": "The account's ActivityPub id."},
+    },
+    optional=("me",),
+)
+
+TOKEN["description"] = "`me` only for a token acting for an account (not client_credentials)."
+
+HEALTH = closed(
+    {
+        "pool_size": INTEGER,
+        "active": {"type": "integer", "description": "Busy connections, this check's too."},
+        "idle": INTEGER,
+        "memory_used": {"type": "number", "description": "Resident memory, in MiB."},
+        "healthy": BOOLEAN,
+    }
+)
+
+SEARCH_HASHTAG = closed(
+    {"name": STRING, "url": STRING, "history": {"type": "array", "maxItems": 0}}
+)
+
+SEARCH_HASHTAG["description"] = "A `#tag` the query names; no usage history is kept."
+
+SEARCH_RESULTS = closed(
+    {
+        "accounts": array(ref("Account")),
+        "statuses": array(ref("Status")),
+        "hashtags": array(ref("SearchHashtag")),
+    }
+)
+
+SEARCH_RESULTS["description"] = "The lists `type` did not ask for are empty."
+
+CONTEXT = closed({"ancestors": array(ref("Status")), "descendants": array(ref("Status"))})
+
+# Any JSON value a request may carry (PostgreSQL's text and jsonb hold no NUL).
+JSON_VALUE: Schema = {
+    "anyOf": [
+        {"type": "string", **TEXT},
+        {"type": ["number", "boolean", "null"]},
+        array(ref("Json")),
+        {"type": "object", "propertyNames": TEXT, "additionalProperties": ref("Json")},
+    ]
+}
+
 SCHEMAS: dict[str, Schema] = {
+    **activitypub.SCHEMAS,
+    **discovery.SCHEMAS,
     "Error": ERROR,
+    "Json": JSON_VALUE,
     "Emoji": EMOJI,
     "Relationship": RELATIONSHIP,
     "NotificationSettings": NOTIFICATION_SETTINGS,
@@ -228,4 +444,47 @@ SCHEMAS: dict[str, Schema] = {
     "Tag": TAG,
     "Status": STATUS,
     "Notification": NOTIFICATION,
+    "Instance": INSTANCE,
+    "TwitterUser": TWITTER_USER,
+    "AccountToken": ACCOUNT_TOKEN,
+    "AdminUser": ADMIN_USER,
+    "Invite": INVITE,
+    "CustomEmoji": CUSTOM_EMOJI,
+    "PleromaEmoji": PLEROMA_EMOJI,
+    "App": APP,
+    "Token": TOKEN,
+    "Health": HEALTH,
+    "SearchHashtag": SEARCH_HASHTAG,
+    "SearchResults": SEARCH_RESULTS,
+    "Context": CONTEXT,
+}
+
+# Answers and errors several capabilities share.
+
+NO_ACCOUNT = "No such account (by id or nickname), or the reader may not see it."
+HIDDEN_STATUS = "No such status, or the reader may not see it."
+ACCOUNTS_PAGE = answer(
+    array(ref("Account")),
+    "The accounts, newest first, paged by their entries' ids; accounts the"
+    " reader may not see are left out of the body (a page may be short).",
+    **PAGINATED,
+)
+SUCCESS = answer(closed({"status": enum("success")}), "Done.")
+
+# Fields several capabilities take, with the rules of pleromad.domain.registration.
+
+NICKNAME_FIELD: Schema = {
+    "type": "string",
+    "pattern": "^[a-zA-Z0-9]+$",
+    "maxLength": 100,
+    "description": "Letters and digits; not one of the instance's reserved nicknames.",
+}
+EMAIL_FIELD: Schema = {
+    "type": "string",
+    "pattern": (
+        "^[a-zA-Z0-9!#$%&'*+/=?^_`{|}~-]+(?:\\.[a-zA-Z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+        "@[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?"
+        "(?:\\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$"
+    ),
+    "maxLength": 254,
 }

@@ -1,4 +1,4 @@
-"""The building blocks the family modules describe their operations with.
+"""The building blocks routes describe their operations with.
 
 Parameters are declared once per operation as ``fields``: the daemon merges
 the query string with a JSON, urlencoded or multipart body (see
@@ -26,6 +26,26 @@ ID: Schema = {"type": "string", "description": "An id, as a decimal string."}
 DATETIME: Schema = {"type": "string", "format": "date-time"}
 # An uploaded file: only a multipart body can carry one.
 FILE: Schema = {"type": "string", "format": "binary"}
+
+
+# What text may hold: PostgreSQL stores no NUL (see pleromad.web.params; no
+# unpaired surrogate either, which no UTF-8 request can carry).  Said once in
+# the document's description, and as a schema for a body's keys and extra
+# values only: a pattern on every string costs a fuzzer dearly.
+TEXT: Schema = {"pattern": "^[^\\u0000]*$"}
+# White space, as str.strip() sees it.
+SPACE = "\\u0009-\\u000d\\u001c-\\u0020\\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000"
+# Text with something in it besides white space.
+NON_BLANK: Schema = {"type": "string", "pattern": f"^[^\\u0000]*[^\\u0000{SPACE}][^\\u0000]*$"}
+
+
+def present(*names: str, **schemas: Schema) -> Schema:
+    """A rule of :attr:`Operation.any_of`: these fields are there, and
+    match ``schemas`` where given."""
+    rule: Schema = {"required": list(names)}
+    if schemas:
+        rule["properties"] = schemas
+    return rule
 
 
 def flag(*also: str) -> Schema:
@@ -139,9 +159,12 @@ class Operation:
     errors: Mapping[int, str] = field(default_factory=dict)
     path: Mapping[str, Schema] = field(default_factory=dict)
     description: str | None = None
+    # Schemas of which a body must match one at least (a rule across fields).
+    any_of: tuple[Schema, ...] = ()
 
     def __post_init__(self) -> None:
-        unknown = set(self.required) - set(self.fields) - set(self.files)
+        named = set(self.required).union(*(rule.get("required", ()) for rule in self.any_of))
+        unknown = named - set(self.fields) - set(self.files)
         assert not unknown, f"required fields that are not declared: {unknown}"
 
 

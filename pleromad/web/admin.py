@@ -12,6 +12,21 @@ from typing import Any
 from pleromad.config import Config
 from pleromad.domain import admin, lifecycle
 from pleromad.errors import BadRequest
+from pleromad.openapi.entities import EMAIL_FIELD, NICKNAME_FIELD
+from pleromad.openapi.spec import (
+    BOOLEAN,
+    INTEGER,
+    NON_BLANK,
+    STRING,
+    Operation,
+    answer,
+    array,
+    closed,
+    enum,
+    no_content,
+    present,
+    ref,
+)
 from pleromad.runtime import Runtime
 from pleromad.store.invites import Invite
 from pleromad.store.users import User
@@ -72,9 +87,115 @@ def _new_account(entry: Any) -> lifecycle.NewAccount:
     return lifecycle.NewAccount(bio=".", **fields)
 
 
+NOT_ADMIN = (
+    "Invalid credentials, a token without `write`, or an account that is not an admin"
+    " (`User is not admin.`)."
+)
+
+NO_USER = "No (undeleted) account has that nickname or id (`Record not found`)."
+
+GROUP = {**enum("admin", "moderator"), "description": "Any other is a 404."}
+MAX_USE = {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}
+NICKNAMES = {**array(STRING), "minItems": 1}
+
+NICKNAME = {"type": "string", "description": "A nickname, or an account id."}
+
+NEW_ACCOUNT = closed({"nickname": NICKNAME_FIELD, "email": EMAIL_FIELD, "password": NON_BLANK})
+
+
+def _groups() -> Operation:
+    return Operation(
+        "The account's roles.",
+        responses={200: answer(closed({"is_moderator": BOOLEAN, "is_admin": BOOLEAN}))},
+        path={"nickname": NICKNAME},
+        errors={403: NOT_ADMIN, 404: NO_USER},
+    )
+
+
+def _group_change(granted: bool, many: bool) -> Operation:
+    verb = "Grant" if granted else "Revoke"
+    whom = "the accounts `nicknames` lists" if many else "the account in the path"
+    errors = {
+        403: NOT_ADMIN,
+        404: "No such group, or no such account (nothing changes).",
+    }
+    if many:
+        errors[400] = "Malformed parameters, or no nicknames."
+    if not granted:
+        errors[403] = (
+            NOT_ADMIN[:-1] + "; or the admin named themself"
+            " (`You can't revoke your own admin status.`)."
+        )
+    return Operation(
+        f"{verb} a permission group for {whom}.",
+        responses={
+            200: answer(
+                {
+                    "anyOf": [
+                        closed({f"is_{group}": {"const": granted}})
+                        for group in ("admin", "moderator")
+                    ]
+                },
+                f'`{{"is_<group>": {str(granted).lower()}}}`.',
+            )
+        },
+        fields={"nicknames": NICKNAMES} if many else {},
+        required=("nicknames",) if many else (),
+        path={"group": GROUP, **({} if many else {"nickname": NICKNAME})},
+        errors=errors,
+        description=(
+            None
+            if not many
+            else "An empty `nicknames` is a 400; every nickname is looked up before any change."
+        ),
+    )
+
+
+def _tags(add: bool) -> Operation:
+    return Operation(
+        ("Add tags to" if add else "Remove tags from") + " accounts.",
+        responses={204: no_content()},
+        fields={"nicknames": NICKNAMES, "tags": {**array(NON_BLANK), "minItems": 1}},
+        required=("nicknames", "tags"),
+        errors={
+            400: "Malformed parameters, no nicknames, or no tags or an empty one.",
+            403: NOT_ADMIN,
+            404: "One of the nicknames names no account (nothing changes).",
+        },
+        description="Tags are lower-cased" + (" and added once." if add else "."),
+    )
+
+
+def _invite_token(method: str) -> Operation:
+    return Operation(
+        "Create an invite; answers its token.",
+        responses={200: answer(STRING, "The new invite's token, as a JSON string.")},
+        fields={
+            "invite": closed(
+                {"max_use": MAX_USE, "expires_at": {"type": "string", "format": "date"}},
+                optional=("max_use", "expires_at"),
+            ),
+            "max_use": MAX_USE,
+            "expires_at": {"type": "string", "format": "date"},
+        },
+        errors={
+            400: (
+                "Malformed parameters: a max_use below 1, or an expires_at that is not a"
+                " YYYY-MM-DD date or is in the past."
+            ),
+            403: NOT_ADMIN,
+        },
+        description=(
+            "`invite[max_use]`/`invite[expires_at]` win over the plain names; without either"
+            " the invite is for one use."
+            + ("  A GET creates one too, as in the reference." if method == "GET" else "")
+        ),
+    )
+
+
 class AdminApi:
     app = api_app()
-    prefixes = (PREFIX,)
+    tag = "Admin"
 
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
@@ -88,7 +209,41 @@ class AdminApi:
 
     # -- users ------------------------------------------------------------------
 
-    @route(app, f"{PREFIX}/users", "GET", auth=Auth.REQUIRED, scope="write")
+    @route(
+        app,
+        f"{PREFIX}/users",
+        "GET",
+        auth=Auth.REQUIRED,
+        scope="write",
+        doc=Operation(
+            "A page of accounts, ordered by nickname.",
+            responses={
+                200: answer(
+                    closed(
+                        {"users": array(ref("AdminUser")), "count": INTEGER, "page_size": INTEGER}
+                    ),
+                    "count is every matching account, not only this page.",
+                )
+            },
+            fields={
+                "query": {"type": "string", "description": "A substring of the nickname."},
+                "filters": {
+                    "type": "string",
+                    "description": (
+                        "A comma list of local, external, active, deactivated, is_admin,"
+                        " is_moderator; other names are ignored."
+                    ),
+                },
+                "page": {"type": "integer", "minimum": 1, "description": "Default 1."},
+                "page_size": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "description": "Default 50; more than 500 counts as 500.",
+                },
+            },
+            errors={400: "Malformed parameters, or a page or page_size below 1.", 403: NOT_ADMIN},
+        ),
+    )
     async def list_users(self, call: Call) -> Any:
         self._admin(call)
         page, page_size = admin.page_args(call.params.int("page"), call.params.int("page_size"))
@@ -105,7 +260,57 @@ class AdminApi:
             "page_size": found.page_size,
         }
 
-    @route(app, f"{PREFIX}/users", "POST", auth=Auth.REQUIRED, scope="write")
+    @route(
+        app,
+        f"{PREFIX}/users",
+        "POST",
+        auth=Auth.REQUIRED,
+        scope="write",
+        doc=Operation(
+            "Create confirmed local accounts.",
+            responses={
+                200: answer(
+                    {
+                        "anyOf": [
+                            {
+                                "type": "string",
+                                "description": "The nickname created (one account).",
+                            },
+                            array(
+                                closed(
+                                    {
+                                        "code": {"const": 200},
+                                        "type": {"const": "success"},
+                                        "data": closed({"nickname": STRING, "email": STRING}),
+                                    }
+                                )
+                            ),
+                        ]
+                    },
+                    "A JSON string for one account; a list, in order, for `users`.",
+                )
+            },
+            fields={
+                "users": {**array(NEW_ACCOUNT), "minItems": 1},
+                "nickname": NICKNAME_FIELD,
+                "email": EMAIL_FIELD,
+                "password": NON_BLANK,
+            },
+            any_of=(present("users"), present("nickname", "email", "password")),
+            errors={
+                400: (
+                    "A missing or invalid field (the message names the account), or an empty"
+                    " `users`: none are created."
+                ),
+                403: NOT_ADMIN,
+                409: "A nickname or e-mail address is already taken (none are created).",
+            },
+            description=(
+                "Either `users`, a list of {nickname, email, password}, or those three fields for"
+                " one account.  Every entry is checked before any is created."
+            ),
+        ),
+    )
     async def create_users(self, call: Call) -> Any:
         actor = self._admin(call)
         batch = call.params.get("users", None)
@@ -123,13 +328,29 @@ class AdminApi:
         (user,) = await admin.create_users(self.rt, actor, [account])
         return user.nickname
 
-    @route(app, f"{PREFIX}/users", "DELETE", auth=Auth.REQUIRED, scope="write")
+    @route(
+        app,
+        f"{PREFIX}/users",
+        "DELETE",
+        auth=Auth.REQUIRED,
+        scope="write",
+        doc=Operation(
+            "Delete an account.",
+            responses={200: answer(STRING, "The deleted account's nickname, as a JSON string.")},
+            fields={"nickname": NICKNAME},
+            required=("nickname",),
+            errors={403: NOT_ADMIN, 404: NO_USER},
+        ),
+    )
     async def delete_user(self, call: Call) -> Any:
         actor = self._admin(call)
         user = await admin.delete_user(self.rt, actor, call.params.required_str("nickname"))
         return user.nickname
 
-    @route(app, f"{PREFIX}/users/tag", "PUT", "DELETE", auth=Auth.REQUIRED, scope="write")
+    @route(app, f"{PREFIX}/users/tag", "PUT", auth=Auth.REQUIRED, scope="write", doc=_tags(True))
+    @route(
+        app, f"{PREFIX}/users/tag", "DELETE", auth=Auth.REQUIRED, scope="write", doc=_tags(False)
+    )
     async def tag_users(self, call: Call) -> Any:
         actor = self._admin(call)
         await admin.change_tags(
@@ -147,6 +368,13 @@ class AdminApi:
         "PATCH",
         auth=Auth.REQUIRED,
         scope="write",
+        doc=Operation(
+            "Deactivate an active account or reactivate a deactivated one.",
+            responses={200: answer(ref("AdminUser"), "The account as it is now.")},
+            path={"nickname": NICKNAME},
+            errors={403: NOT_ADMIN, 404: NO_USER},
+            description="Deactivating also revokes every token of the account.",
+        ),
     )
     async def toggle_activation(self, call: Call) -> Any:
         actor = self._admin(call)
@@ -158,9 +386,17 @@ class AdminApi:
         app,
         f"{PREFIX}/permission_group/<group>",
         "POST",
+        auth=Auth.REQUIRED,
+        scope="write",
+        doc=_group_change(True, True),
+    )
+    @route(
+        app,
+        f"{PREFIX}/permission_group/<group>",
         "DELETE",
         auth=Auth.REQUIRED,
         scope="write",
+        doc=_group_change(False, True),
     )
     async def group_of_many(self, call: Call) -> Any:
         return await self._set_group(call, call.params.list("nicknames"))
@@ -169,9 +405,17 @@ class AdminApi:
         app,
         f"{PREFIX}/users/<nickname>/permission_group/<group>",
         "POST",
+        auth=Auth.REQUIRED,
+        scope="write",
+        doc=_group_change(True, False),
+    )
+    @route(
+        app,
+        f"{PREFIX}/users/<nickname>/permission_group/<group>",
         "DELETE",
         auth=Auth.REQUIRED,
         scope="write",
+        doc=_group_change(False, False),
     )
     async def group_of_one(self, call: Call) -> Any:
         return await self._set_group(call, [call.params.required_str("nickname")])
@@ -184,7 +428,12 @@ class AdminApi:
         return {f"is_{group}": granted}
 
     @route(
-        app, f"{PREFIX}/users/<nickname>/permission_group", "GET", auth=Auth.REQUIRED, scope="write"
+        app,
+        f"{PREFIX}/users/<nickname>/permission_group",
+        "GET",
+        auth=Auth.REQUIRED,
+        scope="write",
+        doc=_groups(),
     )
     async def groups(self, call: Call) -> Any:
         return await self._groups(call)
@@ -195,6 +444,12 @@ class AdminApi:
         "GET",
         auth=Auth.REQUIRED,
         scope="write",
+        doc=Operation(
+            "The account's roles (the group in the path is ignored).",
+            responses={200: answer(closed({"is_moderator": BOOLEAN, "is_admin": BOOLEAN}))},
+            path={"nickname": NICKNAME},
+            errors={403: NOT_ADMIN, 404: NO_USER},
+        ),
     )
     async def groups_any(self, call: Call) -> Any:
         return await self._groups(call)  # the group is ignored, as in the reference
@@ -206,7 +461,22 @@ class AdminApi:
 
     # -- invites and password resets ---------------------------------------------
 
-    @route(app, f"{PREFIX}/users/invite_token", "GET", "POST", auth=Auth.REQUIRED, scope="write")
+    @route(
+        app,
+        f"{PREFIX}/users/invite_token",
+        "GET",
+        auth=Auth.REQUIRED,
+        scope="write",
+        doc=_invite_token("GET"),
+    )
+    @route(
+        app,
+        f"{PREFIX}/users/invite_token",
+        "POST",
+        auth=Auth.REQUIRED,
+        scope="write",
+        doc=_invite_token("POST"),
+    )
     async def invite_token(self, call: Call) -> Any:
         actor = self._admin(call)
         max_use = _int(_nested(call.params, "invite", "max_use"), "max_use")
@@ -221,19 +491,66 @@ class AdminApi:
         )
         return invite.token
 
-    @route(app, f"{PREFIX}/users/invites", "GET", auth=Auth.REQUIRED, scope="write")
+    @route(
+        app,
+        f"{PREFIX}/users/invites",
+        "GET",
+        auth=Auth.REQUIRED,
+        scope="write",
+        doc=Operation(
+            "Every invite, by id.",
+            responses={200: answer(closed({"invites": array(ref("Invite"))}))},
+            errors={403: NOT_ADMIN},
+        ),
+    )
     async def invites(self, call: Call) -> Any:
         self._admin(call)
         return {"invites": [render_invite(i) for i in await admin.list_invites(self.rt)]}
 
-    @route(app, f"{PREFIX}/users/revoke_invite", "POST", auth=Auth.REQUIRED, scope="write")
+    @route(
+        app,
+        f"{PREFIX}/users/revoke_invite",
+        "POST",
+        auth=Auth.REQUIRED,
+        scope="write",
+        doc=Operation(
+            "Mark an invite used.",
+            responses={200: answer(ref("Invite"), "The invite, now used.")},
+            fields={"token": STRING},
+            required=("token",),
+            errors={403: NOT_ADMIN, 404: "No invite has that token."},
+        ),
+    )
     async def revoke_invite(self, call: Call) -> Any:
         actor = self._admin(call)
         return render_invite(
             await admin.revoke_invite(self.rt, actor, call.params.required_str("token"))
         )
 
-    @route(app, f"{PREFIX}/users/email_invite", "POST", auth=Auth.REQUIRED, scope="write")
+    @route(
+        app,
+        f"{PREFIX}/users/email_invite",
+        "POST",
+        auth=Auth.REQUIRED,
+        scope="write",
+        doc=Operation(
+            "E-mail a one-time invite.",
+            responses={204: no_content("The invite is created and its mail queued.")},
+            fields={
+                "email": EMAIL_FIELD,
+                "name": {"type": "string", "description": "Whom to greet."},
+            },
+            required=("email",),
+            errors={
+                400: (
+                    "Malformed parameters or not an e-mail address; `Invites are disabled` unless"
+                    " invites are enabled and registrations closed; `deliveries_disabled` without"
+                    " a mail backend."
+                ),
+                403: NOT_ADMIN,
+            },
+        ),
+    )
     async def email_invite(self, call: Call) -> Any:
         actor = self._admin(call)
         await admin.email_invite(
@@ -242,7 +559,22 @@ class AdminApi:
         return NO_CONTENT
 
     @route(
-        app, f"{PREFIX}/users/<nickname>/password_reset", "GET", auth=Auth.REQUIRED, scope="write"
+        app,
+        f"{PREFIX}/users/<nickname>/password_reset",
+        "GET",
+        auth=Auth.REQUIRED,
+        scope="write",
+        doc=Operation(
+            "A password reset link for a local account.",
+            responses={
+                200: answer(
+                    closed({"token": STRING, "link": STRING}),
+                    "link opens the reset form; token is its last segment.",
+                )
+            },
+            path={"nickname": NICKNAME},
+            errors={403: NOT_ADMIN, 404: "No such account, or a remote one."},
+        ),
     )
     async def password_reset(self, call: Call) -> Any:
         actor = self._admin(call)
@@ -250,7 +582,19 @@ class AdminApi:
         return {"token": link.rsplit("/", 1)[1], "link": link}
 
     # Last: the catch-all for one user.
-    @route(app, f"{PREFIX}/users/<nickname>", "GET", auth=Auth.REQUIRED, scope="write")
+    @route(
+        app,
+        f"{PREFIX}/users/<nickname>",
+        "GET",
+        auth=Auth.REQUIRED,
+        scope="write",
+        doc=Operation(
+            "One account.",
+            responses={200: answer(ref("AdminUser"))},
+            path={"nickname": NICKNAME},
+            errors={403: NOT_ADMIN, 404: NO_USER},
+        ),
+    )
     async def show_user(self, call: Call) -> Any:
         self._admin(call)
         return self._user_json(await admin.find_user(self.rt, call.params.required_str("nickname")))

@@ -1,20 +1,37 @@
-"""What every API family shares: its Klein app, routing and JSON rendering.
+"""What every API family shares: its Klein app, routing, documentation and
+JSON rendering.
 
-Each family is a class with ``app = api_app()`` and an ``rt`` attribute (the
-:class:`~pleromad.runtime.Runtime`); its handlers are declared with
-:func:`route`, which parses parameters and authenticates as the route asks,
-and receive one :class:`Call`; they return a JSON-able value or a
-:class:`JsonResponse`.  An ``Idempotency-Key`` is honoured here too, for
-every route at once (:mod:`pleromad.domain.idempotency`).  Errors become
-``{"error": message}`` here, in one place: an :class:`~pleromad.errors.ApiError`
-with its status, an unknown route 404, an unreachable database 503 and any
-other exception a logged 500 whose details never reach the client.
+A family is one capability (statuses, favourites, oauth, ...), whatever URL
+prefixes its routes live under: a class with ``app = api_app()``, a ``tag``
+(its name in the OpenAPI document) and an ``__init__(self, rt)`` keeping the
+:class:`~pleromad.runtime.Runtime` as ``self.rt``; list it in
+:data:`pleromad.web.root.CAPABILITIES`, which dispatches by the families'
+own route maps.  A family imports helpers (``pagination``, ``listing``,
+``uploads``, ...), never another family.  Each route is declared with its
+full path and its OpenAPI operation::
+
+    @route(app, "/api/v1/things/<id>", "GET", auth=Auth.READ_OR_PUBLIC,
+           doc=Operation("A thing.", responses={200: answer(ref("Thing"))}))
+    async def thing(self, call: Call) -> Any: ...
+
+:func:`route` parses parameters and authenticates as the route asks, and
+the handler receives one :class:`Call` and returns a JSON-able value or a
+:class:`JsonResponse`; :func:`page` declares an HTML page and
+:func:`plain_route` a file or prebuilt answer.  A handler answering several
+methods with different operations takes one decorator per method.  The
+document (:mod:`pleromad.openapi.document`) is assembled from the route
+map, its security from each route's access.  An ``Idempotency-Key`` is
+honoured here too, for every route at once
+(:mod:`pleromad.domain.idempotency`).  Errors become ``{"error": message}``
+here, in one place: an :class:`~pleromad.errors.ApiError` with its status,
+an unknown route 404, an unreachable database 503 and any other exception
+a logged 500 whose details never reach the client.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
@@ -31,6 +48,7 @@ from pleromad.domain import idempotency
 from pleromad.domain.idempotency import Answer, json_text
 from pleromad.domain.rate_limits import Allowance, headers
 from pleromad.errors import ApiError
+from pleromad.openapi.spec import Operation
 from pleromad.runtime import Runtime
 from pleromad.store.idempotency import Claim
 from pleromad.store.users import User
@@ -66,6 +84,16 @@ class Call:
         """The authenticated user, on routes that require one."""
         assert self.viewer is not None and self.viewer.user is not None
         return self.viewer.user
+
+    @property
+    def reader(self) -> User | None:
+        """The user whose view a reading route answers with: the viewer, if
+        its credentials may read (a token without ``read`` sees what anyone
+        sees); None for anyone else."""
+        viewer = self.viewer
+        if viewer is None or viewer.user is None or not viewer.allows("read"):
+            return None
+        return viewer.user
 
 
 @dataclass(frozen=True)
@@ -138,11 +166,13 @@ def route(
     scope: str | None = None,
     idempotency_key: bool = True,
     accept: tuple[str, ...] = JSON,
+    doc: Operation | None = None,
 ) -> Callable[[Handler], Handler]:
     """Declare a JSON endpoint of ``app``: ``auth`` says who may call it,
     ``scope`` which OAuth scope a token needs for it; ``idempotency_key``
     False opts it out of Idempotency-Key (see :meth:`Access.remembers`);
-    ``accept`` is what an ``Accept`` header must admit (else 406)."""
+    ``accept`` is what an ``Accept`` header must admit (else 406); ``doc``
+    is its OpenAPI operation."""
     access = Access(auth, scope, idempotency_key)
 
     def decorate(handler: Handler) -> Handler:
@@ -163,9 +193,9 @@ def route(
                 self.rt, call, key, lambda claim: handler(self, replace(call, claim=claim))
             )
 
-        # Klein copies this onto the endpoint it keeps, for the route map.
+        # Klein copies these onto the endpoint it keeps, for the route map.
         endpoint.access = access  # type: ignore[attr-defined]
-        app.route(path, methods=list(methods))(endpoint)
+        _add_route(app, path, methods, endpoint, doc)
         return handler
 
     return decorate
@@ -209,21 +239,84 @@ async def _answer_once(
     )
 
 
-def page(app: Klein, path: str, *methods: str) -> Callable[[PageHandler], PageHandler]:
+def page(
+    app: Klein, path: str, *methods: str, doc: Operation | None = None
+) -> Callable[[PageHandler], PageHandler]:
     """Declare an HTML page of ``app`` for people in a browser: no
     authentication here; the handler returns the page's bytes (see
     :func:`pleromad.web.pages.render_page`)."""
 
     def decorate(handler: PageHandler) -> PageHandler:
-        @app.route(path, methods=list(methods))
         @functools.wraps(handler)
         async def endpoint(self: Any, request: IRequest, **path_args: str) -> bytes:
             params = await read_params(request, path_args)
             return await handler(self, Call(request, params, None))
 
+        _add_route(app, path, methods, endpoint, doc)
         return handler
 
     return decorate
+
+
+def plain_route(
+    app: Klein, path: str, *methods: str, doc: Operation | None = None
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Declare a plain Klein route of ``app`` (files, prebuilt answers): its
+    handler gets the request and the path's values, reads no parameters and
+    no credentials."""
+
+    def decorate(handler: Callable[..., Any]) -> Callable[..., Any]:
+        _add_route(app, path, methods, handler, doc)
+        return handler
+
+    return decorate
+
+
+def _add_route(
+    app: Klein,
+    path: str,
+    methods: tuple[str, ...],
+    endpoint: Callable[..., Any],
+    doc: Operation | None,
+) -> None:
+    """Route ``endpoint`` with its OpenAPI operation on it (Klein keeps the
+    attributes); a handler may be routed once per method, each with its own."""
+    endpoint.doc = doc  # type: ignore[attr-defined]
+    name = f"{endpoint.__name__} {' '.join(methods)}"
+    app.route(path, methods=list(methods), endpoint=name)(endpoint)
+
+
+@dataclass(frozen=True)
+class ServedRoute:
+    """One method on one path of a family, as its Klein map routes it."""
+
+    method: str
+    path: str  # as werkzeug writes it: /api/v1/accounts/<id>
+    tag: str  # the family's
+    access: Access | None  # None: a plain Klein route or an HTML page
+    doc: Operation | None
+
+
+def served_routes(families: Iterable[type]) -> list[ServedRoute]:
+    """Every method and path ``families`` route, from their Klein maps;
+    HEAD, which werkzeug adds to every GET, and OPTIONS are left out."""
+    found = []
+    for family in families:
+        app = family.app  # type: ignore[attr-defined]
+        for rule in app.url_map.iter_rules():
+            endpoint = app.endpoints[rule.endpoint]
+            found += [
+                ServedRoute(
+                    method,
+                    rule.rule,
+                    family.tag,  # type: ignore[attr-defined]
+                    getattr(endpoint, "access", None),
+                    getattr(endpoint, "doc", None),
+                )
+                for method in sorted(rule.methods or ())
+                if method not in ("HEAD", "OPTIONS")
+            ]
+    return found
 
 
 @contextmanager

@@ -15,6 +15,7 @@ from typing import Any
 from twisted.web.iweb import IRequest
 
 from pleromad.domain import discovery
+from pleromad.openapi.spec import STRING, Operation, Response, Schema, array, closed, ref
 from pleromad.runtime import Runtime
 from pleromad.views.discovery import (
     nodeinfo_content_type,
@@ -24,7 +25,7 @@ from pleromad.views.discovery import (
     render_nodeinfo_links,
     render_xrd,
 )
-from pleromad.web.base import Call, JsonResponse, api_app, route, write_json
+from pleromad.web.base import Call, JsonResponse, api_app, plain_route, route, write_json
 from pleromad.web.negotiation import JSON, check_accept, quality
 from pleromad.web.params import read_params
 
@@ -57,9 +58,9 @@ FEATURES: tuple[tuple[str, tuple[str, str]], ...] = (
 def served_features() -> tuple[str, ...]:
     """The names of :data:`FEATURES` whose route the tree serves."""
     # The root module assembles the families, this one among them.
-    from pleromad.web.root import route_map
+    from pleromad.web.root import served_routes
 
-    served = route_map()
+    served = {(route.method, route.path) for route in served_routes()}
     return tuple(name for name, key in FEATURES if key in served)
 
 
@@ -95,9 +96,20 @@ def write_document(request: IRequest, body: bytes, content_type: str) -> bytes:
     return body
 
 
+_XML: Schema = {**STRING, "description": "An XRD document."}
+_NODEINFO = Operation(
+    "NodeInfo: software, usage and Pleroma's metadata.",
+    description=(
+        "An account is active in a window when it posted or logged in (was given a"
+        " token) within it; `features` lists the Pleroma features whose routes are served."
+    ),
+    responses={200: Response("The document.", ref("NodeInfo"))},
+)
+
+
 class DiscoveryApi:
     app = api_app()
-    prefixes = ("/.well-known", "/nodeinfo")
+    tag = "Discovery"
 
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
@@ -106,7 +118,33 @@ class DiscoveryApi:
     def base_url(self) -> str:
         return self.rt.config.server.base_url
 
-    @app.route("/.well-known/webfinger", methods=["GET"])
+    @plain_route(
+        app,
+        "/.well-known/webfinger",
+        "GET",
+        doc=Operation(
+            "WebFinger (RFC 7033): the actor of a local account.",
+            description=(
+                "`resource` is `acct:nick@host` (host with its port when base_url has one),"
+                " `nick@host` or the actor URL.  JRD, or XRD when `Accept` prefers"
+                " `application/xrd+xml`."
+            ),
+            fields={"resource": STRING},
+            required=("resource",),
+            responses={
+                200: Response(
+                    "The account.",
+                    ref("JRD"),
+                    "application/jrd+json",
+                    alternatives={"application/xrd+xml": _XML},
+                )
+            },
+            errors={
+                404: "No local account in use has that name.",
+                406: "An Accept header that admits neither JRD nor XRD.",
+            },
+        ),
+    )
     async def webfinger(self, request: IRequest) -> bytes:
         """The account ``resource`` names (``acct:nick@host`` or its actor URL)."""
         kind = _preferred(request)
@@ -119,19 +157,40 @@ class DiscoveryApi:
         body = render_jrd(subject.acct, subject.actor_id, self.base_url)
         return write_json(request, body, headers={"Content-Type": f"{JRD}; charset=utf-8"})
 
-    @app.route("/.well-known/host-meta", methods=["GET"])
+    @plain_route(
+        app,
+        "/.well-known/host-meta",
+        "GET",
+        doc=Operation(
+            "host-meta: where WebFinger is (an `lrdd` template).",
+            responses={200: Response("The XRD document.", _XML, "application/xrd+xml")},
+        ),
+    )
     def host_meta(self, request: IRequest) -> bytes:
         return write_document(request, render_host_meta(self.base_url), XRD)
 
-    @route(app, "/.well-known/nodeinfo", "GET")
+    @route(
+        app,
+        "/.well-known/nodeinfo",
+        "GET",
+        doc=Operation(
+            "Where the NodeInfo documents are.",
+            responses={
+                200: Response(
+                    "Links to NodeInfo 2.0 and 2.1.",
+                    closed({"links": array(closed({"rel": STRING, "href": STRING}))}),
+                )
+            },
+        ),
+    )
     async def nodeinfo_links(self, call: Call) -> Any:
         return render_nodeinfo_links(self.base_url)
 
-    @route(app, "/nodeinfo/2.0", "GET")
+    @route(app, "/nodeinfo/2.0", "GET", doc=_NODEINFO)
     async def nodeinfo_20(self, call: Call) -> Any:
         return await self._nodeinfo("2.0")
 
-    @route(app, "/nodeinfo/2.1", "GET")
+    @route(app, "/nodeinfo/2.1", "GET", doc=_NODEINFO)
     async def nodeinfo_21(self, call: Call) -> Any:
         return await self._nodeinfo("2.1")
 

@@ -15,6 +15,7 @@ from twisted.web.iweb import IRequest
 
 from pleromad.domain import inbox, signed_requests
 from pleromad.errors import ApiError
+from pleromad.openapi.spec import STRING, Operation, answer, closed
 from pleromad.runtime import Runtime
 from pleromad.web.base import Call, JsonResponse, api_app, route
 from pleromad.web.negotiation import JSON
@@ -27,19 +28,63 @@ ACTIVITY_MEDIA_TYPES = frozenset(
 # What an inbox's answer (an empty JSON object) may be asked for as.
 _ANSWER_TYPES = (*JSON, "application/activity+json", "application/ld+json")
 
+_DESCRIPTION = (
+    "The body is one activity (a JSON object with `id`, `type` and `actor`), sent as"
+    ' `application/activity+json`, `application/ld+json; profile="https://www.w3.org/ns/'
+    'activitystreams"` or `application/json`, no larger than `[federation] max_body`, with'
+    " an HTTP Signature (draft-cavage-12) by the activity's actor covering"
+    " `(request-target)`, `date` (within 12 hours) and `digest` (of this body).  It is"
+    " applied later by a job; one received before is answered the same and not applied"
+    " again.  Types nobody applies here are acknowledged and dropped."
+)
+_ERRORS = {
+    400: "Malformed JSON, not an activity, or an id on another host than the actor's.",
+    401: "No signature, a wrong one, a key we cannot find, or a signer not the actor.",
+    403: "Federation is disabled, or the actor's instance is blocked.",
+    413: "The body is over `[federation] max_body`.",
+    415: "A body that is not labelled as an activity.",
+    503: "The database is unavailable; try again.",
+}
+_QUEUED = answer(closed({}), "The activity is queued (or was received before).")
+
 
 class InboxApi:
     app = api_app()
-    prefixes = ("/inbox", "/users")
+    tag = "ActivityPub"
 
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
 
-    @route(app, "/inbox", "POST", idempotency_key=False, accept=_ANSWER_TYPES)
+    @route(
+        app,
+        "/inbox",
+        "POST",
+        idempotency_key=False,
+        accept=_ANSWER_TYPES,
+        doc=Operation(
+            "The shared inbox: an activity for any account here.",
+            responses={202: _QUEUED},
+            description=_DESCRIPTION,
+            errors=_ERRORS,
+        ),
+    )
     async def shared_inbox(self, call: Call) -> Any:
         return await self._receive(call, None)
 
-    @route(app, "/users/<nickname>/inbox", "POST", idempotency_key=False, accept=_ANSWER_TYPES)
+    @route(
+        app,
+        "/users/<nickname>/inbox",
+        "POST",
+        idempotency_key=False,
+        accept=_ANSWER_TYPES,
+        doc=Operation(
+            "An account's inbox: an activity for it.",
+            responses={202: _QUEUED},
+            description=_DESCRIPTION,
+            errors={**_ERRORS, 404: "No local account has this nickname."},
+            path={"nickname": STRING},
+        ),
+    )
     async def user_inbox(self, call: Call) -> Any:
         return await self._receive(call, call.params.required_str("nickname"))
 

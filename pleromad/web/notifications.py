@@ -1,8 +1,8 @@
-"""``/api/v1/notifications``: the reader's notifications, one, a page of them,
-dismissing one or all.
+"""Notifications: the reader's, one or a page of them, dismissing one or
+all (``/api/v1/notifications``), and marking one seen (DECISIONS 15).
 
-Mutating routes take the ``read`` scope, as the reference guarded them
-(mastodon-subset §6.11).
+Mastodon's mutating routes take the ``read`` scope, as the reference
+guarded them (mastodon-subset §6.11).
 """
 
 from __future__ import annotations
@@ -10,8 +10,22 @@ from __future__ import annotations
 from typing import Any
 
 from pleromad.domain import notifications
-from pleromad.errors import ApiError
+from pleromad.errors import ApiError, Forbidden
 from pleromad.ids import parse_id
+from pleromad.openapi.entities import SUCCESS
+from pleromad.openapi.spec import (
+    FLAG,
+    ID,
+    PAGINATED,
+    STRING,
+    Operation,
+    Schema,
+    answer,
+    array,
+    closed,
+    page_fields,
+    ref,
+)
 from pleromad.runtime import Runtime
 from pleromad.store.notifications import NotificationFilters
 from pleromad.store.users import User
@@ -22,6 +36,7 @@ from pleromad.web.pagination import NOTIFICATIONS_MAX_LIMIT, page_params, pagina
 
 RECORD_NOT_FOUND = "Record not found"
 CANNOT_DISMISS = "Cannot dismiss notification"
+CANNOT_GET = "Cannot get notification"
 
 
 def notification_id(text: str) -> int | None:
@@ -29,14 +44,59 @@ def notification_id(text: str) -> int | None:
     return parse_id(text)
 
 
+_TYPE: Schema = {
+    **STRING,
+    "description": "mention, favourite, reblog or follow; other values match no notification.",
+}
+
+_EMPTY = answer(closed({}), "Done.")
+
+_CANNOT_DISMISS = (
+    "Invalid credentials, a token without `read`, or an id that names no"
+    " notification of the reader's."
+)
+
+_DISMISS = Operation(
+    "Dismiss one notification.",
+    responses={200: _EMPTY},
+    fields={"id": ID},
+    required=("id",),
+    description="Deletes it for good.",
+    errors={403: _CANNOT_DISMISS},
+)
+
+
 class NotificationsApi:
     app = api_app()
-    prefixes = ("/api/v1/notifications",)
+    tag = "Notifications"
 
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
 
-    @route(app, "/api/v1/notifications", "GET", auth=Auth.REQUIRED, scope="read")
+    @route(
+        app,
+        "/api/v1/notifications",
+        "GET",
+        auth=Auth.REQUIRED,
+        scope="read",
+        doc=Operation(
+            "The reader's notifications.",
+            responses={
+                200: answer(
+                    array(ref("Notification")),
+                    "Newest first; a notification about a status the reader may not"
+                    " see is left out (a page may be short).",
+                    **PAGINATED,
+                )
+            },
+            fields={
+                **page_fields(80),
+                "types": array({**_TYPE, "description": "Only these types, when given."}),
+                "exclude_types": array({**_TYPE, "description": "Not these types."}),
+                "with_muted": {**FLAG, "description": "Include notifications from muted accounts."},
+            },
+        ),
+    )
     async def list(self, call: Call) -> Any:
         params = call.params
         window = page_params(params, NOTIFICATIONS_MAX_LIMIT)
@@ -54,7 +114,21 @@ class NotificationsApi:
             base_url=self.rt.config.server.base_url,
         )
 
-    @route(app, "/api/v1/notifications/<id>", "GET", auth=Auth.REQUIRED, scope="read")
+    @route(
+        app,
+        "/api/v1/notifications/<id>",
+        "GET",
+        auth=Auth.REQUIRED,
+        scope="read",
+        doc=Operation(
+            "One of the reader's notifications.",
+            responses={200: answer(ref("Notification"))},
+            errors={
+                404: "No notification of the reader's has this id, or its status is"
+                " one the reader may no longer see."
+            },
+        ),
+    )
     async def one(self, call: Call) -> Any:
         wanted = notification_id(call.params["id"])
         rendered = (
@@ -68,16 +142,40 @@ class NotificationsApi:
             raise ApiError(RECORD_NOT_FOUND, status=404)
         return rendered[0]
 
-    @route(app, "/api/v1/notifications/clear", "POST", auth=Auth.REQUIRED, scope="read")
+    @route(
+        app,
+        "/api/v1/notifications/clear",
+        "POST",
+        auth=Auth.REQUIRED,
+        scope="read",
+        doc=Operation(
+            "Delete all the reader's notifications.",
+            responses={200: _EMPTY},
+        ),
+    )
     async def clear(self, call: Call) -> Any:
         await notifications.clear(self.rt, call.user.id)
         return {}
 
-    @route(app, "/api/v1/notifications/dismiss", "POST", auth=Auth.REQUIRED, scope="read")
+    @route(
+        app, "/api/v1/notifications/dismiss", "POST", auth=Auth.REQUIRED, scope="read", doc=_DISMISS
+    )
     async def dismiss(self, call: Call) -> Any:
         return await self._dismiss(call, call.params.required_str("id"))
 
-    @route(app, "/api/v1/notifications/<id>/dismiss", "POST", auth=Auth.REQUIRED, scope="read")
+    @route(
+        app,
+        "/api/v1/notifications/<id>/dismiss",
+        "POST",
+        auth=Auth.REQUIRED,
+        scope="read",
+        doc=Operation(
+            "Dismiss one notification (Mastodon 3's path).",
+            responses={200: _EMPTY},
+            description="Deletes it for good.",
+            errors={403: _CANNOT_DISMISS},
+        ),
+    )
     async def dismiss_by_path(self, call: Call) -> Any:
         """Mastodon 3's spelling of dismiss."""
         return await self._dismiss(call, call.params["id"])
@@ -87,6 +185,29 @@ class NotificationsApi:
         if wanted is None or not await notifications.dismiss(self.rt, call.user.id, wanted):
             raise ApiError(CANNOT_DISMISS, status=403)
         return {}
+
+    @route(
+        app,
+        "/api/pleroma/notifications/read",
+        "POST",
+        auth=Auth.REQUIRED,
+        scope="write",
+        doc=Operation(
+            "Mark one notification seen.",
+            responses={200: SUCCESS},
+            fields={"id": ID},
+            required=("id",),
+            errors={
+                403: "Invalid credentials, a token without `write`, or an id that"
+                " names no notification of the reader's."
+            },
+        ),
+    )
+    async def read(self, call: Call) -> Any:
+        wanted = notification_id(call.params.required_str("id"))
+        if wanted is None or not await notifications.mark_seen(self.rt, call.user.id, wanted):
+            raise Forbidden(CANNOT_GET)
+        return {"status": "success"}
 
     def _render(self, reader: User, shown: notifications.Shown) -> list[dict[str, Any]]:
         return render_notifications(

@@ -18,6 +18,22 @@ from pleromad.domain import oauth
 from pleromad.domain.login import LoginFailed, verify_login
 from pleromad.domain.rate_limits import Throttled
 from pleromad.errors import BadRequest, Forbidden
+from pleromad.openapi.spec import (
+    NON_BLANK,
+    RATE_LIMITED,
+    SPACE,
+    STRING,
+    Operation,
+    Response,
+    Schema,
+    answer,
+    array,
+    closed,
+    enum,
+    html,
+    nullable,
+    ref,
+)
 from pleromad.runtime import Runtime
 from pleromad.store.oauth import App
 from pleromad.views import oauth as views
@@ -41,20 +57,117 @@ UNLISTED_REDIRECT = "The redirect URI is not one this application registered."
 THROTTLED_LOGIN = "Too many failed login attempts. Try again later."
 
 
+SCOPE = {
+    "anyOf": [STRING, array(STRING)],
+    "description": "Scopes separated by spaces or commas (or a list of such strings).",
+}
+# What an app may be registered with: read, write, follow and push.
+_APP_SCOPES: Schema = {
+    "type": "string",
+    "pattern": f"^[{SPACE},]*(?:(?:read|write|follow|push)(?:[{SPACE},]+|$))*$",
+}
+APP_SCOPE: Schema = {**SCOPE, "anyOf": [_APP_SCOPES, array(_APP_SCOPES)]}
+# One absolute URI without a fragment (urlsplit's scheme; no control, no
+# white space, which separates URIs).
+_URI = f"[a-zA-Z][a-zA-Z0-9+.-]*:[^\\u0000-\\u0020\\u007f#{SPACE}]*"
+_REDIRECT_URIS: Schema = {
+    "type": "string",
+    "pattern": f"^[{SPACE}]*{_URI}(?:[{SPACE}]+{_URI})*[{SPACE}]*$",
+}
+
+AUTHORIZE_FIELDS = {
+    "client_id": STRING,
+    "redirect_uri": {
+        "type": "string",
+        "description": "One the app registered; its first one when absent.",
+    },
+    "response_type": {"type": "string", "description": "Echoed in the form; only `code` exists."},
+    "scope": SCOPE,
+    "scopes": SCOPE,
+    "state": {"type": "string", "description": "Handed back with the code."},
+    "authorization": closed(
+        {
+            "client_id": STRING,
+            "redirect_uri": STRING,
+            "response_type": STRING,
+            "scope": STRING,
+            "state": STRING,
+            "name": STRING,
+            "password": STRING,
+        },
+        optional=(
+            "client_id",
+            "redirect_uri",
+            "response_type",
+            "scope",
+            "state",
+            "name",
+            "password",
+        ),
+    ),
+}
+
+EMPTY = closed({})
+
+UNAVAILABLE = "The database is unavailable; try again."
+
+
+SIGNED_OUT = answer(
+    EMPTY,
+    "Signed out (or there was no session); the cookie is expired either way.",
+    **{"Set-Cookie": "Expires the session cookie."},
+)
+
+
+def _sign_out(method: str) -> Operation:
+    return Operation(
+        "End the browser session of the cookie.",
+        responses={200: SIGNED_OUT},
+        errors={403: "The cookie came with a request from another origin."},
+        description=(
+            "Revokes the cookie's session and the token behind it."
+            + ("  Also answered to POST." if method == "DELETE" else "")
+        ),
+    )
+
+
 class OAuthApi:
     app = api_app()
-    prefixes = (
-        "/oauth",
-        "/auth",
-        "/api/v1/apps",
-    )
+    tag = "OAuth"
 
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
 
     # -- apps -------------------------------------------------------------
 
-    @route(app, "/api/v1/apps", "POST")
+    @route(
+        app,
+        "/api/v1/apps",
+        "POST",
+        doc=Operation(
+            "Register an app.",
+            responses={200: answer(ref("App"), "The only time the secret is shown.")},
+            fields={
+                "client_name": NON_BLANK,
+                "redirect_uris": {
+                    "anyOf": [_REDIRECT_URIS, {**array(_REDIRECT_URIS), "minItems": 1}],
+                    "description": "Absolute URIs without a fragment, space-separated or a list;"
+                    " `urn:ietf:wg:oauth:2.0:oob` for the code to be shown.",
+                },
+                "scopes": APP_SCOPE,
+                "scope": {**APP_SCOPE, "description": "Preferred over `scopes`."},
+                "website": STRING,
+            },
+            required=("client_name", "redirect_uris"),
+            errors={
+                422: (
+                    "A blank name or redirect URI, an invalid redirect URI, or a scope other than"
+                    " read, write, follow and push."
+                )
+            },
+            description="Without scopes the app gets `read`.",
+        ),
+    )
     async def create_app(self, call: Call) -> Any:
         params = call.params
         if isinstance(params.get("redirect_uris"), list):
@@ -67,7 +180,18 @@ class OAuthApi:
         )
         return views.app(registered)
 
-    @route(app, "/api/v1/apps/verify_credentials", "GET", auth=Auth.TOKEN)
+    @route(
+        app,
+        "/api/v1/apps/verify_credentials",
+        "GET",
+        auth=Auth.TOKEN,
+        doc=Operation(
+            "The app of the token.",
+            responses={200: answer(closed({"name": STRING, "website": nullable(STRING)}))},
+            errors={403: "No live token, or its app is gone."},
+            description="Any live token of the app, acting for an account or app-only.",
+        ),
+    )
     async def verify_app(self, call: Call) -> Any:
         """Any live token of the app, acting for a user or app-only."""
         assert call.viewer is not None and call.viewer.token is not None
@@ -78,7 +202,23 @@ class OAuthApi:
 
     # -- the authorize form -------------------------------------------------
 
-    @page(app, "/oauth/authorize", "GET")
+    @page(
+        app,
+        "/oauth/authorize",
+        "GET",
+        doc=Operation(
+            "The login form that authorizes an app.",
+            responses={
+                200: html("The form, listing the scopes asked for."),
+                400: html(
+                    "A page saying what is wrong: an unknown client_id, a redirect_uri the app did"
+                    " not register, or scopes beyond the app's."
+                ),
+            },
+            fields=AUTHORIZE_FIELDS,
+            errors={400: "Malformed parameters.", 503: UNAVAILABLE},
+        ),
+    )
     async def authorize_form(self, call: Call) -> bytes:
         form = _authorization(call.params)
         target = await self._target(form)
@@ -91,7 +231,49 @@ class OAuthApi:
             return self._page(call.request, views.message_page(oauth.OUT_OF_SCOPE), 400)
         return self._form(call.request, form, found, redirect_uri, scopes, 200)
 
-    @page(app, "/oauth/authorize", "POST")
+    @page(
+        app,
+        "/oauth/authorize",
+        "POST",
+        doc=Operation(
+            "Log in on the form and authorize the app.",
+            responses={
+                200: Response(
+                    "With the out-of-band redirect URI: a page showing the code to copy.",
+                    {"type": "string"},
+                    "text/html",
+                    {"Set-Cookie": "The session cookie."},
+                ),
+                302: Response(
+                    "To the redirect URI with `code` (and `state`); the body links there too.",
+                    {"type": "string"},
+                    "text/html",
+                    {
+                        "Location": "The redirect URI with code and state added to its query.",
+                        "Set-Cookie": "The session cookie.",
+                    },
+                ),
+                400: html(
+                    "A page saying what is wrong: an unknown client_id or a redirect_uri the app"
+                    " did not register."
+                ),
+                401: html("The form again: a wrong name or password, or scopes beyond the app's."),
+                403: html("The form again: the account may not log in (deactivated, unconfirmed)."),
+                429: Response(
+                    "Too many failed logins from this address: a page saying so.",
+                    {"type": "string"},
+                    "text/html",
+                    RATE_LIMITED,
+                ),
+            },
+            fields=AUTHORIZE_FIELDS,
+            errors={400: "Malformed parameters.", 503: UNAVAILABLE},
+            description=(
+                "The credentials come as `authorization[name]` and `authorization[password]`."
+                "  On success the browser also gets the session cookie."
+            ),
+        ),
+    )
     async def authorize(self, call: Call) -> bytes:
         request = call.request
         form = _authorization(call.params)
@@ -189,7 +371,51 @@ class OAuthApi:
     # and take no Idempotency-Key (a replayed grant would hand out a
     # credential again).
 
-    @route(app, "/oauth/token", "POST", idempotency_key=False)
+    @route(
+        app,
+        "/oauth/token",
+        "POST",
+        idempotency_key=False,
+        doc=Operation(
+            "Obtain a token.",
+            responses={200: answer(ref("Token"))},
+            fields={
+                "grant_type": enum(
+                    "password", "authorization_code", "client_credentials", "refresh_token"
+                ),
+                "client_id": {
+                    "type": "string",
+                    "description": "Or HTTP Basic (client id and secret).",
+                },
+                "client_secret": STRING,
+                "username": {"type": "string", "description": "password: a nickname or e-mail."},
+                "password": {"type": "string", "description": "password grant."},
+                "scope": {
+                    **SCOPE,
+                    "description": "password grant: within the app's (all of them when absent).",
+                },
+                "scopes": SCOPE,
+                "code": {"type": "string", "description": "authorization_code grant."},
+                "redirect_uri": {
+                    "type": "string",
+                    "description": "authorization_code: when given, the one the code was issued for.",
+                },
+                "refresh_token": {
+                    "type": "string",
+                    "description": "refresh_token grant; the pair is replaced.",
+                },
+            },
+            required=("grant_type",),
+            errors={
+                400: (
+                    "An unknown grant_type or a missing parameter (`Bad request`, `Missing field`),"
+                    " or a wrong client, login, code, refresh token or scope (`Invalid credentials`)."
+                ),
+                403: "The account may not log in: deactivated, or not yet confirmed.",
+                429: "password grant: too many failed logins from this address.",
+            },
+        ),
+    )
     async def token(self, call: Call) -> Any:
         params = call.params
         grant_type = params.str("grant_type")
@@ -218,7 +444,30 @@ class OAuthApi:
             granted = await oauth.refresh_grant(self.rt, client, refresh_token)
         return views.token(granted.issued, granted.user, oauth.TOKEN_LIFETIME)
 
-    @route(app, "/oauth/revoke", "POST", idempotency_key=False)
+    @route(
+        app,
+        "/oauth/revoke",
+        "POST",
+        idempotency_key=False,
+        doc=Operation(
+            "Revoke a token of the app.",
+            responses={200: answer(EMPTY, "Whether or not the token (or the client) was valid.")},
+            fields={
+                "token": {
+                    "type": "string",
+                    "minLength": 1,
+                    "description": "An access or a refresh token.",
+                },
+                "client_id": {
+                    "type": "string",
+                    "description": "Or HTTP Basic (client id and secret).",
+                },
+                "client_secret": STRING,
+            },
+            required=("token",),
+            errors={400: "No token (`Bad request`), or malformed parameters."},
+        ),
+    )
     async def revoke(self, call: Call) -> Any:
         params = call.params
         token = params.str("token")
@@ -229,7 +478,8 @@ class OAuthApi:
 
     # -- the cookie ---------------------------------------------------------
 
-    @route(app, "/auth/sign_out", "DELETE", "POST", idempotency_key=False)
+    @route(app, "/auth/sign_out", "DELETE", idempotency_key=False, doc=_sign_out("DELETE"))
+    @route(app, "/auth/sign_out", "POST", idempotency_key=False, doc=_sign_out("POST"))
     async def sign_out(self, call: Call) -> Any:
         """Revoke the cookie's session and token and expire the cookie; an
         answer of 200 ``{}`` whether or not there was one."""

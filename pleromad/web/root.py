@@ -1,199 +1,147 @@
-"""The resource tree: each API family owns some path prefixes.
+"""The resource tree: every API family, dispatched by their own route maps.
 
-A family is a class with ``app = api_app()``, ``prefixes`` and routes
-declared with their full paths.  The longest prefix that matches a request
-picks the family (of families sharing a prefix, the one that routes the
-request); a family without the route answers the JSON 404 itself.
+A family is a class with ``app = api_app()`` and routes declared with their
+full paths (see :mod:`pleromad.web.base`); :class:`RouteTable` sends each
+request to the family that routes its path.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from klein import Klein
 from twisted.web.iweb import IRequest
-from twisted.web.resource import IResource, Resource
-from werkzeug.exceptions import HTTPException
-from werkzeug.routing import Map, RoutingException
+from twisted.web.resource import Resource
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
+from werkzeug.routing import Map, RoutingException, Rule
 
 from pleromad.openapi.document import build_document
 from pleromad.runtime import Runtime
-from pleromad.views.prebuilt import Prebuilt
+from pleromad.web import base
 from pleromad.web.accounts import AccountsApi
 from pleromad.web.activitypub import ActivityPubApi
 from pleromad.web.admin import AdminApi
-from pleromad.web.base import Access, api_app
+from pleromad.web.base import ServedRoute, api_app
+from pleromad.web.captcha import CaptchaApi
+from pleromad.web.contract import ContractApi
 from pleromad.web.discovery import DiscoveryApi
 from pleromad.web.emoji import EmojiApi
+from pleromad.web.favourites import FavouritesApi
+from pleromad.web.follow_import import FollowImportApi
 from pleromad.web.inbox import InboxApi
+from pleromad.web.instance import InstanceApi
+from pleromad.web.lifecycle import LifecycleApi
 from pleromad.web.media import MediaApi
+from pleromad.web.notification_settings import NotificationSettingsApi
 from pleromad.web.notifications import NotificationsApi
 from pleromad.web.oauth import OAuthApi
-from pleromad.web.pleroma import PleromaApi
-from pleromad.web.pleroma_notifications import PleromaNotificationsApi
-from pleromad.web.pleroma_v1 import PleromaV1Api
-from pleromad.web.prebuilt import serve_prebuilt
+from pleromad.web.password_reset import PasswordResetApi
+from pleromad.web.registration import RegistrationApi
 from pleromad.web.relationships import RelationshipsApi
+from pleromad.web.search import SearchApi
 from pleromad.web.site import Gateway, body_limit
 from pleromad.web.statuses import StatusesApi
 from pleromad.web.timelines import TimelinesApi
-from pleromad.web.twitter import TwitterAccountApi
 
-
-class ContractApi:
-    """``GET /api/openapi.json``: the OpenAPI document of this tree
-    (the gateway routes ``/api/x.json`` as ``/api/x``)."""
-
-    app = api_app()
-    prefixes = ("/api/openapi",)
-
-    def __init__(self, rt: Runtime) -> None:
-        self.document = Prebuilt.of(build_document(rt.config.server.base_url, route_map()))
-
-    @app.route("/api/openapi", methods=["GET"])
-    def openapi(self, request: IRequest) -> bytes:
-        return serve_prebuilt(request, self.document, b"public, max-age=300")
-
-
-FAMILIES = (
-    PleromaApi,
-    PleromaV1Api,
+# The families built from the runtime; the contract's is built from the document.
+CAPABILITIES = (
     AccountsApi,
-    OAuthApi,
-    TwitterAccountApi,
-    MediaApi,
-    EmojiApi,
+    RegistrationApi,
     RelationshipsApi,
     StatusesApi,
+    FavouritesApi,
     TimelinesApi,
     NotificationsApi,
-    PleromaNotificationsApi,
+    NotificationSettingsApi,
+    SearchApi,
+    MediaApi,
+    EmojiApi,
+    CaptchaApi,
+    OAuthApi,
+    PasswordResetApi,
+    LifecycleApi,
+    FollowImportApi,
+    InstanceApi,
     AdminApi,
     DiscoveryApi,
     ActivityPubApi,
     InboxApi,
-    ContractApi,
 )
+FAMILIES = (*CAPABILITIES, ContractApi)
 
 _PLACEHOLDER = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 # Paths whose documented form is not the routed one (see the gateway).
 DOCUMENTED_AS = {"/api/openapi": "/api/openapi.json"}
 
 
-@dataclass(frozen=True)
-class ServedRoute:
-    method: str
-    path: str  # as OpenAPI writes it: /api/v1/accounts/{id}
-    access: Access | None  # None: a plain Klein route (files, HTML pages)
-
-
 def served_routes() -> list[ServedRoute]:
-    """Every method and path the families route, from their Klein maps;
-    HEAD, which werkzeug adds to every GET, is left out."""
+    """Every method and path the daemon routes, with the path as OpenAPI
+    writes it (``/api/v1/accounts/{id}``)."""
     found = []
-    for family_class in FAMILIES:
-        app = family_class.app
-        for rule in app.url_map.iter_rules():
-            access = getattr(app.endpoints[rule.endpoint], "access", None)
-            path = _PLACEHOLDER.sub(r"{\1}", rule.rule)
-            path = DOCUMENTED_AS.get(path, path)
-            found += [
-                ServedRoute(method, path, access)
-                for method in sorted(rule.methods or ())
-                if method not in ("HEAD", "OPTIONS")
-            ]
+    for route in base.served_routes(FAMILIES):
+        path = _PLACEHOLDER.sub(r"{\1}", route.path)
+        found.append(replace(route, path=DOCUMENTED_AS.get(path, path)))
     return found
 
 
-def route_map() -> dict[tuple[str, str], Access | None]:
-    return {(r.method, r.path): r.access for r in served_routes()}
-
-
 class Unrouted:
-    """Where requests no family claims end: the JSON 404."""
+    """Where requests no family routes end: the JSON 404."""
 
     app = api_app()
 
 
-class PrefixRouter(Resource):
-    isLeaf = True
-
-    def __init__(self, routes: list[tuple[str, IResource]], fallback: IResource) -> None:
-        super().__init__()
-        # Longest first, so /api/v1/pleroma wins over /api/v1.
-        self._routes = sorted(
-            ((tuple(p.strip("/").split("/")), r) for p, r in routes),
-            key=lambda route: -len(route[0]),
-        )
-        self._fallback = fallback
-
-    def render(self, request: IRequest) -> Any:
-        segments = tuple(s.decode("utf-8", "replace") for s in request.postpath)
-        for prefix, resource in self._routes:
-            if segments[: len(prefix)] == prefix:
-                return resource.render(request)
-        return self._fallback.render(request)
-
-
-class SharedPrefix(Resource):
-    """The families that share a prefix (/users: ActivityPub's actors and
-    inboxes): the first whose routes match the request serves it, else
-    the first of all (which answers the 404)."""
+class RouteTable(Resource):
+    """Dispatches each request to the family whose own Klein map routes its
+    path: one werkzeug map of every family's rules, whose endpoints name the
+    family.  A path routed for other methods only goes to a family that
+    routes it, which answers its JSON 404 as for any method it lacks; a path
+    no family routes gets the same answer from an empty family.  The rule
+    that routes a request is noted as ``request.route`` (for the metrics;
+    UNMATCHED when none does)."""
 
     isLeaf = True
 
-    def __init__(self, families: list[tuple[Map, IResource]]) -> None:
+    def __init__(self, apps: Sequence[Klein]) -> None:
         super().__init__()
-        self._families = families
+        self._resources = [app.resource() for app in apps]
+        self._unrouted = Unrouted().app.resource()
+        self._map = Map(merge_slashes=False)
+        for index, app in enumerate(apps):
+            for rule in app.url_map.iter_rules():
+                self._map.add(
+                    Rule(
+                        rule.rule,
+                        endpoint=index,
+                        methods=rule.methods,
+                        merge_slashes=rule.merge_slashes,
+                    )
+                )
 
     def render(self, request: IRequest) -> Any:
-        path = "/" + "/".join(s.decode("utf-8", "replace") for s in request.postpath)
-        method = request.method.decode("ascii", "replace")
-        for url_map, resource in self._families:
-            try:
-                url_map.bind("localhost").match(path, method=method)
-            except HTTPException:
-                continue
-            return resource.render(request)
-        return self._families[0][1].render(request)
-
-
-class Family(Resource):
-    """One family's Klein resource, noting on the request the rule that
-    routes it (``request.route``, for the metrics; left as UNMATCHED when
-    none does)."""
-
-    isLeaf = True
-
-    def __init__(self, app: Klein) -> None:
-        super().__init__()
-        self._rules = app.url_map
-        self._resource = app.resource()
-
-    def render(self, request: IRequest) -> Any:
-        path = "/" + "/".join(s.decode("utf-8", "replace") for s in request.postpath)
-        method = request.method.decode("ascii", "replace")
+        path = "/" + b"/".join(request.postpath).decode("utf-8", "replace")
+        routes = self._map.bind("", path_info=path)
         try:
-            rule, _ = self._rules.bind("", path_info=path).match(method=method, return_rule=True)
+            rule, _ = routes.match(
+                method=request.method.decode("ascii", "replace"), return_rule=True
+            )
+        except MethodNotAllowed as wrong_method:
+            allowed = sorted(wrong_method.valid_methods or ())
+            family, _ = routes.match(method=allowed[0])
         except (HTTPException, RoutingException):
-            pass
+            return self._unrouted.render(request)
         else:
+            # The rule's template labels the request in the metrics.
             request.route = rule.rule
-        return self._resource.render(request)
+            family = rule.endpoint
+        return self._resources[family].render(request)
 
 
 def build_gateway(rt: Runtime) -> Gateway:
     """The whole resource tree of the daemon, as the site serves it."""
-    by_prefix: dict[str, list[tuple[Map, IResource]]] = {}
-    for family_class in FAMILIES:
-        app = family_class(rt).app
-        for prefix in family_class.prefixes:
-            by_prefix.setdefault(prefix, []).append((app.url_map, Family(app)))
-    routes = [
-        (prefix, families[0][1] if len(families) == 1 else SharedPrefix(families))
-        for prefix, families in by_prefix.items()
-    ]
-    tree = PrefixRouter(routes, Unrouted().app.resource())
+    document = build_document(rt.config.server.base_url, served_routes())
+    families = [*(family(rt) for family in CAPABILITIES), ContractApi(document)]
+    tree = RouteTable([family.app for family in families])
     return Gateway(tree, body_limit(rt.config.instance.upload_limit))

@@ -1,38 +1,63 @@
-"""Statuses, favourites and reblogs: `/api/v1/statuses/*`, `/api/v1/favourites`."""
+"""Statuses: posting, reading, deleting, their context, and reblogs
+(`/api/v1/statuses/*`); favourites are :mod:`pleromad.web.favourites`."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from pleromad.domain import statuses
 from pleromad.domain.statuses import NO_POLLS, NO_SCHEDULING, InvalidStatus, StatusForm
+from pleromad.openapi.entities import ACCOUNTS_PAGE, HIDDEN_STATUS
+from pleromad.openapi.spec import (
+    ID,
+    NON_BLANK,
+    STRING,
+    Operation,
+    Schema,
+    answer,
+    array,
+    enum,
+    flag,
+    page_fields,
+    present,
+    ref,
+)
 from pleromad.runtime import Runtime
-from pleromad.store.relationships import Listed
 from pleromad.store.statuses import Loaded
 from pleromad.store.users import User
 from pleromad.views.statuses import render_status, render_statuses
-from pleromad.web.accounts import paginated_accounts, reader
 from pleromad.web.auth import Auth
 from pleromad.web.base import Call, api_app, route
-from pleromad.web.pagination import (
-    ACCOUNTS_MAX_LIMIT,
-    STATUSES_MAX_LIMIT,
-    Page,
-    page_params,
-    paginated,
-)
+from pleromad.web.listing import account_page
+from pleromad.web.pagination import ACCOUNTS_MAX_LIMIT, page_params
 from pleromad.web.params import Params
 
-# statuses.favourite, .reblog, ...: (rt, status id, user) -> the status to show.
-Action = Callable[[Runtime, str, User], Awaitable[Loaded]]
-# statuses.favourited_by or .reblogged_by: (rt, status id, viewer, page) -> accounts.
-Listing = Callable[[Runtime, str, User | None, Page], Awaitable[list[Listed]]]
+_STATUS = answer(ref("Status"))
+
+_POST_FIELDS: dict[str, Schema] = {
+    "status": {**STRING, "description": "The text; may be empty when media_ids are given."},
+    "spoiler_text": {**STRING, "description": "The content warning; counts toward the limit."},
+    "content_type": {
+        **STRING,
+        "description": "text/plain (the default), text/markdown or text/html; any other"
+        " value is text/plain.",
+    },
+    "visibility": {
+        **enum("public", "unlisted", "private", "direct"),
+        "description": "Case is ignored; by default the replied-to status' visibility, else"
+        " public.",
+    },
+    "sensitive": {**flag(""), "description": "An empty value is false."},
+    "in_reply_to_id": {**ID, "description": "The status replied to (its original, for a reblog)."},
+    "media_ids": array({**ID, "description": "An attachment of the author's."}),
+    "poll": {"enum": [None, "", {}, []], "description": "Not supported: only an empty value."},
+    "scheduled_at": {"const": "", "description": "Not supported: only an empty value."},
+}
 
 
 class StatusesApi:
     app = api_app()
-    prefixes = ("/api/v1/statuses", "/api/v1/favourites")
+    tag = "Statuses"
 
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
@@ -43,7 +68,33 @@ class StatusesApi:
     def _many(self, loaded: Loaded, viewer: User | None, ids: Any = None) -> list[Any]:
         return render_statuses(loaded, config=self.rt.config, viewer=viewer, ids=ids)
 
-    @route(app, "/api/v1/statuses", "POST", auth=Auth.REQUIRED, scope="write")
+    @route(
+        app,
+        "/api/v1/statuses",
+        "POST",
+        auth=Auth.REQUIRED,
+        scope="write",
+        doc=Operation(
+            "Post a status.",
+            responses={200: answer(ref("Status"), "The new status.")},
+            fields=_POST_FIELDS,
+            any_of=(
+                present("status", status=NON_BLANK),
+                present("media_ids", media_ids={"minItems": 1}),
+            ),
+            description=(
+                "Everything is checked before anything is written.  Under an"
+                " `Idempotency-Key` the status and the answer remembered for the key"
+                " are written together: a key posts one status, even across a crash."
+            ),
+            errors={
+                404: "in_reply_to_id names no status the author may see.",
+                422: "Over the character limit, empty without attachments, an unknown"
+                " visibility, media_ids that are not the author's attachments, a reply"
+                " to a direct status that is not direct, or a poll or scheduled_at.",
+            },
+        ),
+    )
     async def post(self, call: Call) -> Any:
         """Post a status; under an Idempotency-Key its answer is remembered
         with the post itself (see :func:`statuses.post_status`)."""
@@ -56,20 +107,67 @@ class StatusesApi:
             claim=call.claim,
         )
 
-    @route(app, "/api/v1/statuses", "GET", auth=Auth.READ_OR_PUBLIC)
+    @route(
+        app,
+        "/api/v1/statuses",
+        "GET",
+        auth=Auth.READ_OR_PUBLIC,
+        doc=Operation(
+            "Several statuses by id.",
+            responses={
+                200: answer(
+                    array(ref("Status")),
+                    "The statuses named that the reader may see, in the order asked;"
+                    " the others are left out.",
+                )
+            },
+            fields={"id": array(ID)},
+        ),
+    )
     async def several(self, call: Call) -> Any:
         """The statuses ``id[]`` names that the reader may see, in that order."""
-        viewer = reader(call)
+        viewer = call.reader
         loaded = await statuses.get_statuses(self.rt, call.params.list("id"), viewer)
         return self._many(loaded, viewer)
 
-    @route(app, "/api/v1/statuses/<id>", "GET", auth=Auth.READ_OR_PUBLIC)
+    @route(
+        app,
+        "/api/v1/statuses/<id>",
+        "GET",
+        auth=Auth.READ_OR_PUBLIC,
+        doc=Operation(
+            "A status the reader may see.",
+            responses={200: _STATUS},
+            errors={404: HIDDEN_STATUS},
+        ),
+    )
     async def show(self, call: Call) -> Any:
-        viewer = reader(call)
+        viewer = call.reader
         loaded = await statuses.get_status(self.rt, call.params.required_str("id"), viewer)
         return self._one(loaded, viewer)
 
-    @route(app, "/api/v1/statuses/<id>", "DELETE", auth=Auth.REQUIRED, scope="write")
+    @route(
+        app,
+        "/api/v1/statuses/<id>",
+        "DELETE",
+        auth=Auth.REQUIRED,
+        scope="write",
+        doc=Operation(
+            "Delete a status.",
+            responses={
+                200: answer(
+                    ref("Status"),
+                    "The status as it was, with its source `text` (for delete and redraft).",
+                )
+            },
+            description="The author's own status, or any the reader sees as a moderator or admin.",
+            errors={
+                403: "Invalid credentials, a token without `write`, or a status of"
+                " someone else and a reader who is not a moderator.",
+                404: HIDDEN_STATUS,
+            },
+        ),
+    )
     async def delete(self, call: Call) -> Any:
         """The deleted status, with its source ``text`` (for "delete and redraft")."""
         loaded = await statuses.delete_status(self.rt, call.params.required_str("id"), call.user)
@@ -77,62 +175,92 @@ class StatusesApi:
         body["text"] = loaded.statuses[loaded.order[0]].status.source
         return body
 
-    @route(app, "/api/v1/statuses/<id>/context", "GET", auth=Auth.READ_OR_PUBLIC)
+    @route(
+        app,
+        "/api/v1/statuses/<id>/context",
+        "GET",
+        auth=Auth.READ_OR_PUBLIC,
+        doc=Operation(
+            "The thread around a status.",
+            responses={
+                200: answer(
+                    ref("Context"),
+                    "The ancestors (oldest first) and descendants the reader may see,"
+                    " around the original of a reblog.",
+                )
+            },
+            errors={404: HIDDEN_STATUS},
+        ),
+    )
     async def context(self, call: Call) -> Any:
-        viewer = reader(call)
+        viewer = call.reader
         found = await statuses.context(self.rt, call.params.required_str("id"), viewer)
         return {
             "ancestors": self._many(found.loaded, viewer, found.ancestors),
             "descendants": self._many(found.loaded, viewer, found.descendants),
         }
 
-    # -- favourites and reblogs (DECISIONS 7) --
+    # -- reblogs (DECISIONS 7) --
 
-    @route(app, "/api/v1/statuses/<id>/favourite", "POST", auth=Auth.REQUIRED, scope="write")
-    async def favourite(self, call: Call) -> Any:
-        return await self._act(call, statuses.favourite)
-
-    @route(app, "/api/v1/statuses/<id>/unfavourite", "POST", auth=Auth.REQUIRED, scope="write")
-    async def unfavourite(self, call: Call) -> Any:
-        return await self._act(call, statuses.unfavourite)
-
-    @route(app, "/api/v1/statuses/<id>/reblog", "POST", auth=Auth.REQUIRED, scope="write")
+    @route(
+        app,
+        "/api/v1/statuses/<id>/reblog",
+        "POST",
+        auth=Auth.REQUIRED,
+        scope="write",
+        doc=Operation(
+            "Reblog a status.",
+            responses={200: answer(ref("Status"), "The reblog, wrapping the original.")},
+            description="Idempotent: reblogging again answers the same reblog.",
+            errors={
+                403: "Invalid credentials, a token without `write`, or a status that"
+                " is neither public nor unlisted.",
+                404: HIDDEN_STATUS,
+            },
+        ),
+    )
     async def reblog(self, call: Call) -> Any:
         """The reblog, wrapping the original."""
-        return await self._act(call, statuses.reblog)
-
-    @route(app, "/api/v1/statuses/<id>/unreblog", "POST", auth=Auth.REQUIRED, scope="write")
-    async def unreblog(self, call: Call) -> Any:
-        """The original, no longer reblogged."""
-        return await self._act(call, statuses.unreblog)
-
-    async def _act(self, call: Call, action: Action) -> Any:
-        loaded = await action(self.rt, call.params.required_str("id"), call.user)
+        loaded = await statuses.reblog(self.rt, call.params.required_str("id"), call.user)
         return self._one(loaded, call.user)
 
-    @route(app, "/api/v1/statuses/<id>/favourited_by", "GET", auth=Auth.READ_OR_PUBLIC)
-    async def favourited_by(self, call: Call) -> Any:
-        return await self._who(call, statuses.favourited_by)
+    @route(
+        app,
+        "/api/v1/statuses/<id>/unreblog",
+        "POST",
+        auth=Auth.REQUIRED,
+        scope="write",
+        doc=Operation(
+            "Undo a reblog.",
+            responses={
+                200: answer(ref("Status"), "The original, no longer reblogged by the reader.")
+            },
+            description="Idempotent: a status not reblogged is answered as it is.",
+            errors={404: HIDDEN_STATUS},
+        ),
+    )
+    async def unreblog(self, call: Call) -> Any:
+        """The original, no longer reblogged."""
+        loaded = await statuses.unreblog(self.rt, call.params.required_str("id"), call.user)
+        return self._one(loaded, call.user)
 
-    @route(app, "/api/v1/statuses/<id>/reblogged_by", "GET", auth=Auth.READ_OR_PUBLIC)
+    @route(
+        app,
+        "/api/v1/statuses/<id>/reblogged_by",
+        "GET",
+        auth=Auth.READ_OR_PUBLIC,
+        doc=Operation(
+            "Who reblogged a status.",
+            responses={200: ACCOUNTS_PAGE},
+            fields=page_fields(80),
+            errors={404: HIDDEN_STATUS},
+        ),
+    )
     async def reblogged_by(self, call: Call) -> Any:
-        return await self._who(call, statuses.reblogged_by)
-
-    async def _who(self, call: Call, listing: Listing) -> Any:
-        viewer = reader(call)
+        viewer = call.reader
         page = page_params(call.params, ACCOUNTS_MAX_LIMIT)
-        listed = await listing(self.rt, call.params.required_str("id"), viewer, page)
-        return await paginated_accounts(self.rt, call, listed, viewer)
-
-    @route(app, "/api/v1/favourites", "GET", auth=Auth.REQUIRED, scope="read")
-    async def favourites(self, call: Call) -> Any:
-        """The reader's favourites, newest favourite first, paginated by the
-        favourite's id."""
-        page = page_params(call.params, STATUSES_MAX_LIMIT)
-        loaded, cursors = await statuses.favourites(self.rt, call.user, page)
-        return paginated(
-            call, self._many(loaded, call.user), cursors, base_url=self.rt.config.server.base_url
-        )
+        listed = await statuses.reblogged_by(self.rt, call.params.required_str("id"), viewer, page)
+        return await account_page(self.rt, call, listed, viewer)
 
 
 def status_form(params: Params) -> StatusForm:

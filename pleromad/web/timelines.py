@@ -1,29 +1,29 @@
-"""Timelines: `/api/v1/timelines/home` and `/api/v1/timelines/public`, and
-the two account timelines whose routes live with the accounts' families:
-:func:`account_statuses` (`GET /api/v1/accounts/<id>/statuses`, in
-:mod:`pleromad.web.accounts`) and :func:`account_favourites` (`GET
-/api/v1/pleroma/accounts/<id>/favourites`, in :mod:`pleromad.web.pleroma_v1`).
-"""
+"""Timelines: the reader's home, the public timeline and an account's statuses."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from pleromad.domain import timelines
+from pleromad.openapi.entities import NO_ACCOUNT
+from pleromad.openapi.spec import (
+    FLAG,
+    PAGINATED,
+    Operation,
+    Schema,
+    answer,
+    array,
+    note,
+    page_fields,
+    ref,
+)
 from pleromad.runtime import Runtime
 from pleromad.store.timelines import StatusFilters
-from pleromad.store.users import User
-from pleromad.views.statuses import render_statuses
 from pleromad.web.auth import Auth
-from pleromad.web.base import Call, JsonResponse, api_app, route
-from pleromad.web.pagination import STATUSES_MAX_LIMIT, page_params, paginated
+from pleromad.web.base import Call, api_app, route
+from pleromad.web.listing import status_page
+from pleromad.web.pagination import STATUSES_MAX_LIMIT, page_params
 from pleromad.web.params import Params
-
-
-def _reader(call: Call) -> User | None:
-    """The reader of a read-or-public route (a token without ``read`` was
-    already made anonymous)."""
-    return None if call.viewer is None else call.viewer.user
 
 
 def status_filters(params: Params, *, local: bool = False, account: bool = False) -> StatusFilters:
@@ -39,23 +39,34 @@ def status_filters(params: Params, *, local: bool = False, account: bool = False
     )
 
 
-def status_page(
-    rt: Runtime, call: Call, listing: timelines.Listing, viewer: User | None
-) -> JsonResponse:
-    """A page of statuses with its Link header (keyed by the listing's keys)."""
-    loaded, keys = listing
-    rendered = render_statuses(loaded, config=rt.config, viewer=viewer)
-    return paginated(call, rendered, keys, base_url=rt.config.server.base_url)
+STATUS_FILTERS: dict[str, Schema] = {
+    "only_media": {**FLAG, "description": "Only statuses with attachments."},
+    "exclude_replies": {**FLAG, "description": "Leave replies out."},
+    "exclude_reblogs": {**FLAG, "description": "Leave reblogs out."},
+}
+
+FILTERS: dict[str, Schema] = {**page_fields(STATUSES_MAX_LIMIT), **STATUS_FILTERS}
 
 
 class TimelinesApi:
     app = api_app()
-    prefixes = ("/api/v1/timelines",)
+    tag = "Timelines"
 
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
 
-    @route(app, "/api/v1/timelines/home", "GET", auth=Auth.REQUIRED, scope="read")
+    @route(
+        app,
+        "/api/v1/timelines/home",
+        "GET",
+        auth=Auth.REQUIRED,
+        scope="read",
+        doc=Operation(
+            "The caller's own statuses, its follows' and those mentioning it, newest first.",
+            responses={200: answer(array(ref("Status")), **PAGINATED)},
+            fields=FILTERS,
+        ),
+    )
     async def home(self, call: Call) -> Any:
         """The reader's own statuses and those of the accounts they follow."""
         page = page_params(call.params, STATUSES_MAX_LIMIT)
@@ -63,34 +74,52 @@ class TimelinesApi:
         listing = await timelines.home(self.rt, call.user, page, filters)
         return status_page(self.rt, call, listing, call.user)
 
-    @route(app, "/api/v1/timelines/public", "GET", auth=Auth.READ_OR_PUBLIC)
+    @route(
+        app,
+        "/api/v1/timelines/public",
+        "GET",
+        auth=Auth.READ_OR_PUBLIC,
+        doc=Operation(
+            "Public statuses the reader may see, newest first.",
+            description="A token without the `read` scope reads it as anyone does.",
+            responses={200: answer(array(ref("Status")), **PAGINATED)},
+            fields={**FILTERS, "local": {**FLAG, "description": "Only this instance's statuses."}},
+        ),
+    )
     async def public(self, call: Call) -> Any:
         """Public statuses; ``local=true`` keeps this instance's only."""
-        viewer = _reader(call)
+        viewer = call.reader
         page = page_params(call.params, STATUSES_MAX_LIMIT)
         filters = status_filters(call.params, local=True)
         listing = await timelines.public(self.rt, viewer, page, filters)
         return status_page(self.rt, call, listing, viewer)
 
-
-async def account_statuses(rt: Runtime, call: Call) -> JsonResponse:
-    """``GET /api/v1/accounts/<id>/statuses`` (read-or-public): the account's
-    statuses and reblogs the reader may see; ``pinned=true`` lists none."""
-    params = call.params
-    viewer = _reader(call)
-    page = page_params(params, STATUSES_MAX_LIMIT)
-    filters = status_filters(params, account=True)
-    pinned = bool(params.bool("pinned", False))
-    listing = await timelines.account_statuses(
-        rt, params.required_str("id"), viewer, page, filters, pinned=pinned
+    @route(
+        app,
+        "/api/v1/accounts/<id>/statuses",
+        "GET",
+        auth=Auth.READ_OR_PUBLIC,
+        doc=Operation(
+            "An account's statuses and reblogs the reader may see, newest first.",
+            responses={200: answer(array(ref("Status")), **PAGINATED)},
+            fields={
+                **page_fields(40),
+                **STATUS_FILTERS,
+                "tagged": {"type": "string", "description": "Only statuses with this hashtag."},
+                "pinned": note(FLAG, "The pinned statuses: none can be pinned yet, so []."),
+            },
+            errors={404: NO_ACCOUNT},
+        ),
     )
-    return status_page(rt, call, listing, viewer)
-
-
-async def account_favourites(rt: Runtime, call: Call) -> JsonResponse:
-    """``GET /api/v1/pleroma/accounts/<id>/favourites`` (read-or-public,
-    DECISIONS 17): newest favourite first, keyed by the favourites' ids."""
-    viewer = _reader(call)
-    page = page_params(call.params, STATUSES_MAX_LIMIT)
-    listing = await timelines.favourites(rt, call.params.required_str("id"), viewer, page)
-    return status_page(rt, call, listing, viewer)
+    async def account_statuses(self, call: Call) -> Any:
+        """The account's statuses and reblogs the reader may see;
+        ``pinned=true`` lists none."""
+        params = call.params
+        viewer = call.reader
+        page = page_params(params, STATUSES_MAX_LIMIT)
+        filters = status_filters(params, account=True)
+        pinned = bool(params.bool("pinned", False))
+        listing = await timelines.account_statuses(
+            self.rt, params.required_str("id"), viewer, page, filters, pinned=pinned
+        )
+        return status_page(self.rt, call, listing, viewer)

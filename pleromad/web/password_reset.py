@@ -1,82 +1,95 @@
-"""``/api/pleroma/*``: the Pleroma utility endpoints, the end of an account
-and the password reset pages."""
+"""The password reset pages (``/api/pleroma/password_reset``): the form a
+reset mail links to, and changing the password with it."""
 
 from __future__ import annotations
 
 import html
-from typing import Any
 
 from twisted.web.iweb import IRequest
 
-from pleromad.domain import captcha, follow_import, health, lifecycle, password_reset
+from pleromad.domain import password_reset
 from pleromad.domain.rate_limits import Throttled
 from pleromad.domain.rate_limits import headers as rate_limit_headers
-from pleromad.errors import BadRequest, MissingField
+from pleromad.openapi.spec import RATE_LIMITED, STRING, Operation, Response, closed
+from pleromad.openapi.spec import html as html_page
 from pleromad.runtime import Runtime
-from pleromad.views import health as health_view
-from pleromad.web.auth import Auth
-from pleromad.web.base import Call, JsonResponse, api_app, page, route, write_json
-from pleromad.web.client_ip import bucket_key, client_key
-from pleromad.web.negotiation import JSON_OR_HTML
+from pleromad.web.base import Call, api_app, page, write_json
+from pleromad.web.client_ip import bucket_key
 from pleromad.web.pages import render_page
-from pleromad.web.params import Params, Upload
+from pleromad.web.params import Params
 
 RESET_PATH = "/api/pleroma/password_reset"
 
 
-class PleromaApi:
+class PasswordResetApi:
     app = api_app()
-    prefixes = ("/api/pleroma",)
+    tag = "Password reset"
 
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
 
-    @route(app, "/api/pleroma/healthcheck", "GET", accept=JSON_OR_HTML)
-    async def healthcheck(self, call: Call) -> Any:
-        if not self.rt.config.instance.healthcheck:
-            return JsonResponse({}, 503)
-        state = await health.check(self.rt.db, self.rt.clock)
-        return JsonResponse(health_view.render(state), 200 if state.healthy else 503)
+    # -- the form, and its answer --
 
-    @route(app, "/api/pleroma/captcha", "GET", accept=JSON_OR_HTML)
-    async def captcha(self, call: Call) -> Any:
-        return await captcha.new_challenge(self.rt)
-
-    # -- the end of an account (DECISIONS 14) --------------------------------
-
-    @route(app, "/api/pleroma/delete_account", "POST", auth=Auth.REQUIRED, scope="write")
-    async def delete_account(self, call: Call) -> Any:
-        await lifecycle.delete_own_account(
-            self.rt, call.user, _password(call.params), self._client_key(call.request)
-        )
-        return {"status": "success"}
-
-    @route(app, "/api/pleroma/disable_account", "POST", auth=Auth.REQUIRED, scope="write")
-    async def disable_account(self, call: Call) -> Any:
-        await lifecycle.disable_own_account(
-            self.rt, call.user, _password(call.params), self._client_key(call.request)
-        )
-        return {"status": "success"}
-
-    @route(app, "/api/pleroma/follow_import", "POST", auth=Auth.REQUIRED, scope="follow")
-    async def follow_import(self, call: Call) -> Any:
-        """DECISIONS 10: answered at once; a durable job makes the follows."""
-        await follow_import.start_import(self.rt, call.user, _follow_list(call.params))
-        return "job started"
-
-    def _client_key(self, request: IRequest) -> str:
-        return client_key(request, self.rt.config.proxy.trusted)
-
-    # -- password reset pages --------------------------------------------------
-
-    @page(app, RESET_PATH + "/<token>", "GET")
+    @page(
+        app,
+        RESET_PATH + "/<token>",
+        "GET",
+        doc=Operation(
+            "The form that sets a new password (a reset link).",
+            responses={
+                200: html_page("The form."),
+                404: html_page("The link is invalid, expired or already used."),
+            },
+            errors={503: "The database is unavailable; try again."},
+        ),
+    )
     async def reset_form(self, call: Call) -> bytes:
         token = call.params["token"]
         if not await password_reset.token_is_live(self.rt, token):
             return _invalid_token_page(call.request, 404)
         return _reset_form_page(call.request, token, None, 200)
 
-    @page(app, RESET_PATH, "POST")
+    @page(
+        app,
+        RESET_PATH,
+        "POST",
+        doc=Operation(
+            "Set a new password with a reset token (the form's target).",
+            responses={
+                200: html_page("Changed: every token of the account was revoked."),
+                400: html_page(
+                    "An invalid, expired or used token (a page saying so), or an empty or"
+                    " mismatched password (the form again)."
+                ),
+                429: Response(
+                    "Too many attempts from this address: a page saying so (JSON to a client"
+                    " whose Accept has application/json and not text/html).",
+                    {"type": "string"},
+                    "text/html",
+                    RATE_LIMITED,
+                ),
+            },
+            fields={
+                "data": closed(
+                    {"token": STRING, "password": STRING, "password_confirmation": STRING},
+                    optional=("token", "password", "password_confirmation"),
+                ),
+                "token": STRING,
+                "password": STRING,
+                "password_confirmation": STRING,
+            },
+            errors={
+                400: "Malformed parameters.",
+                429: "Too many attempts, to a client that asks for JSON (`Throttled`).",
+                503: "The database is unavailable; try again.",
+            },
+            description=(
+                "The form sends `data[token]`, `data[password]` and `data[password_confirmation]`;"
+                " plain names are read when there is no `data`.  Every attempt counts against the"
+                " `password_reset` rate limit (its headers are on every answer)."
+            ),
+        ),
+    )
     async def reset_password(self, call: Call) -> bytes:
         request, params = call.request, call.params
         allowance = await self.rt.limiter.hit(
@@ -104,29 +117,6 @@ class PleromaApi:
             "<p>Your password has been changed. Every app and browser signed in to your"
             " account has been signed out; log in again with the new password.</p>",
         )
-
-
-def _password(params: Params) -> str | None:
-    """The confirming password; a value of the wrong type is no password."""
-    try:
-        return params.str("password")
-    except BadRequest:
-        return None
-
-
-def _follow_list(params: Params) -> str:
-    """``list``: the text itself, or an uploaded file of UTF-8 text."""
-    value = params.get("list")
-    if value is None:
-        raise MissingField("list")
-    if isinstance(value, str):
-        return value
-    if isinstance(value, Upload):
-        try:
-            return value.data.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            raise BadRequest("Invalid value for list: the file is not UTF-8 text") from None
-    raise BadRequest("Invalid value for list: expected a string or a file")
 
 
 def _form_field(params: Params, name: str) -> str:
