@@ -170,8 +170,8 @@ class _Exposition(Resource):
         async def answer() -> None:
             try:
                 await self._refresh()
-            except Exception:
-                log.failure("reading metrics at scrape time failed")
+            except Exception as e:  # a database outage: one line per scrape, not a traceback
+                log.warn("reading metrics at scrape time failed: {error!r}", error=e)
             if gone:
                 return  # the scraper went away meanwhile
             request.setHeader(b"content-type", CONTENT_TYPE)
