@@ -13,9 +13,9 @@ import pytest_twisted
 
 from pleromad import __version__
 from pleromad.domain import relationships
+from pleromad.model import User
 from pleromad.runtime import Runtime
 from pleromad.store import oauth, users
-from pleromad.store.users import User
 from pleromad.views.accounts import render_account, render_relationship
 from pleromad.web.root import build_gateway
 from tests.conftest import Client

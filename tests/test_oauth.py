@@ -14,9 +14,9 @@ from urllib.parse import parse_qs, quote, urlsplit
 import pytest
 import pytest_twisted
 
+from pleromad.model import User
 from pleromad.runtime import Runtime
 from pleromad.store import users
-from pleromad.store.users import User
 from pleromad.web.auth import Auth
 from pleromad.web.base import Call, api_app, route
 from pleromad.web.root import build_gateway

@@ -21,9 +21,8 @@ from zope.interface import Attribute, Interface, implementer
 import twisted.plugins
 from pleromad.auth.credentials import IBearerToken, ILoginPassword, ISessionCookie
 from pleromad.domain.login import LoginFailed, login_refusal, verify_login
+from pleromad.model import Token, User
 from pleromad.store import oauth, users
-from pleromad.store.oauth import Token
-from pleromad.store.users import User
 
 if TYPE_CHECKING:
     from pleromad.runtime import Runtime

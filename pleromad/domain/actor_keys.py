@@ -14,7 +14,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from pleromad.db.pool import Txn
-from pleromad.federation.keys import KeyPair, generate_key_pair
+from pleromad.federation.keys import generate_key_pair
+from pleromad.model import KeyPair
 from pleromad.store import actor_keys as store
 from pleromad.store import users
 

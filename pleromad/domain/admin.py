@@ -21,9 +21,8 @@ from pleromad.domain import lifecycle, password_reset
 from pleromad.errors import ApiError, BadRequest, Forbidden
 from pleromad.ids import BIGINT_MAX
 from pleromad.mail.outbox import compose, enqueue_mail_txn
+from pleromad.model import Invite, User
 from pleromad.store import invites, users
-from pleromad.store.invites import Invite
-from pleromad.store.users import User
 
 if TYPE_CHECKING:
     from pleromad.runtime import Runtime

@@ -28,9 +28,9 @@ from pleromad.domain import relationships
 from pleromad.domain.profile import local_nickname
 from pleromad.domain.registration import NICKNAME_MAX
 from pleromad.errors import ApiError
+from pleromad.model import User
 from pleromad.store import jobs, users
 from pleromad.store import relationships as store
-from pleromad.store.users import User
 
 if TYPE_CHECKING:
     from pleromad.jobs import Handler

@@ -25,9 +25,9 @@ from pleromad.domain import media, notifications, registration, relationships, s
 from pleromad.domain.formatting import text_to_html
 from pleromad.domain.login import LoginFailed, verify_login
 from pleromad.errors import Forbidden
-from pleromad.federation.keys import KeyPair, generate_key_pair
+from pleromad.federation.keys import generate_key_pair
+from pleromad.model import KeyPair, User
 from pleromad.store import jobs, oauth, password_resets, tombstones, users
-from pleromad.store.users import User
 
 if TYPE_CHECKING:
     from pleromad.jobs import Handler

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING
 
 from pleromad.config import Config
 from pleromad.domain.rate_limits import Throttled
+from pleromad.model import User
 from pleromad.store import users
-from pleromad.store.users import User
 
 if TYPE_CHECKING:
     from pleromad.runtime import Runtime

@@ -27,10 +27,10 @@ from pleromad.ids import parse_id
 from pleromad.media import images
 from pleromad.media.images import Inspected, InvalidImage, NotAnImage, TooManyPixels
 from pleromad.media.interface import UploadFailed, new_path
+from pleromad.model import Media, NewMedia, User
 from pleromad.store import media as media_store
 from pleromad.store import users
-from pleromad.store.media import ATTACHMENT, Media, NewMedia
-from pleromad.store.users import User
+from pleromad.store.media import ATTACHMENT
 
 if TYPE_CHECKING:
     from pleromad.runtime import Runtime

@@ -21,9 +21,8 @@ from pleromad.config import Config
 from pleromad.db.pool import Txn
 from pleromad.domain.login import LoginFailed, login_refusal, verify_login
 from pleromad.errors import ApiError
+from pleromad.model import App, IssuedToken, User
 from pleromad.store import oauth, users
-from pleromad.store.oauth import App, IssuedToken
-from pleromad.store.users import User
 
 if TYPE_CHECKING:
     from pleromad.runtime import Runtime

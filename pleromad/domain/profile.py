@@ -18,8 +18,8 @@ from pleromad.db.pool import Txn
 from pleromad.domain.formatting import text_to_html
 from pleromad.errors import ApiError
 from pleromad.ids import parse_id
+from pleromad.model import User
 from pleromad.store import users
-from pleromad.store.users import User
 
 if TYPE_CHECKING:
     from pleromad.runtime import Runtime

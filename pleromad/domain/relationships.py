@@ -31,12 +31,11 @@ from pleromad.db.pool import Txn
 from pleromad.domain import notifications, profile
 from pleromad.errors import ApiError, Forbidden
 from pleromad.ids import parse_id
+from pleromad.model import FollowCounts, Listed, Relationship, User
 from pleromad.store import relationships as store
 from pleromad.store import statuses as statuses_store
 from pleromad.store import users
-from pleromad.store.relationships import FollowCounts, Listed, Relationship
 from pleromad.store.timelines import Window
-from pleromad.store.users import User
 
 if TYPE_CHECKING:
     from pleromad.runtime import Runtime

@@ -30,15 +30,13 @@ from pleromad.domain.relationships import RecordNotFound
 from pleromad.emoji.table import EmojiTable, custom_emoji
 from pleromad.errors import ApiError, Forbidden
 from pleromad.ids import parse_id
+from pleromad.model import Claim, Listed, Loaded, NewStatus, Status, User
 from pleromad.store import favourites as favourites_store
 from pleromad.store import media as media_store
 from pleromad.store import statuses as store
 from pleromad.store import timelines
-from pleromad.store.idempotency import Claim
-from pleromad.store.relationships import Listed, get_users_by_nicknames_txn
-from pleromad.store.statuses import Loaded, NewStatus, Status
+from pleromad.store.relationships import get_users_by_nicknames_txn
 from pleromad.store.timelines import Window
-from pleromad.store.users import User
 
 if TYPE_CHECKING:
     from pleromad.runtime import Runtime

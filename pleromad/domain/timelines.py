@@ -19,10 +19,9 @@ from pleromad.domain.profile import AccountNotFound, find_account, visible_to
 from pleromad.domain.relationships import RecordNotFound
 from pleromad.errors import Forbidden
 from pleromad.ids import parse_id
+from pleromad.model import Loaded, StatusFilters, User
 from pleromad.store import statuses, timelines, users
-from pleromad.store.statuses import Loaded
-from pleromad.store.timelines import StatusFilters, Window
-from pleromad.store.users import User
+from pleromad.store.timelines import Window
 
 if TYPE_CHECKING:
     from pleromad.runtime import Runtime

@@ -2,36 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
-from datetime import datetime
+from dataclasses import fields
 from typing import Any
 
 from pleromad.db.pool import Txn
+from pleromad.model import Media, NewMedia
 
 # What a row is for; only attachments may be attached to statuses.
 ATTACHMENT = "attachment"
 PURPOSES = frozenset({ATTACHMENT, "avatar", "banner", "background", "mascot"})
-
-
-@dataclass(frozen=True)
-class NewMedia:
-    """A stored file about to be recorded."""
-
-    purpose: str
-    path: str
-    url: str
-    mime_type: str
-    size: int
-    description: str
-
-
-@dataclass(frozen=True)
-class Media(NewMedia):
-    """A recorded file: what was stored, whose it is and since when."""
-
-    id: int
-    user_id: int
-    created_at: datetime
 
 
 _COLUMNS = ", ".join(f.name for f in fields(Media))

@@ -7,7 +7,7 @@ from typing import Any
 
 from pleromad.config import Config
 from pleromad.domain.profile import visible_to
-from pleromad.store.users import User
+from pleromad.model import User
 from pleromad.views.dates import masto_date
 from pleromad.views.images import avatar_url, banner_url, image_url
 

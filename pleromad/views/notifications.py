@@ -6,9 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from pleromad.config import Config
-from pleromad.store.notifications import Notification
-from pleromad.store.statuses import Loaded
-from pleromad.store.users import User
+from pleromad.model import Loaded, Notification, User
 from pleromad.views.accounts import render_account
 from pleromad.views.dates import masto_date
 from pleromad.views.relationships import relationship_entity

@@ -14,8 +14,7 @@ from typing import Any
 from urllib.parse import quote
 
 from pleromad.config import Config
-from pleromad.store.statuses import Loaded, Shown
-from pleromad.store.users import User
+from pleromad.model import Loaded, Shown, User
 from pleromad.views.accounts import render_account
 from pleromad.views.dates import masto_date
 from pleromad.views.media import render_attachment

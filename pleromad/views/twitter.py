@@ -6,7 +6,7 @@ import html
 from typing import Any
 
 from pleromad.domain.formatting import html_to_text
-from pleromad.store.users import User
+from pleromad.model import User
 from pleromad.views.dates import twitter_date
 from pleromad.views.images import avatar_url, banner_url, image_url
 

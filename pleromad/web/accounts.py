@@ -8,10 +8,9 @@ from typing import Any
 from pleromad.domain import media, oauth, profile, registration, relationships
 from pleromad.domain.rate_limits import headers
 from pleromad.errors import BadRequest
+from pleromad.model import Listed, Relationship, User
 from pleromad.runtime import Runtime
 from pleromad.store import users
-from pleromad.store.relationships import Listed, Relationship
-from pleromad.store.users import User
 from pleromad.views import oauth as oauth_views
 from pleromad.views.accounts import render_account
 from pleromad.views.instance import render_instance

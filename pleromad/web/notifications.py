@@ -12,9 +12,8 @@ from typing import Any
 from pleromad.domain import notifications
 from pleromad.errors import ApiError
 from pleromad.ids import parse_id
+from pleromad.model import NotificationFilters, User
 from pleromad.runtime import Runtime
-from pleromad.store.notifications import NotificationFilters
-from pleromad.store.users import User
 from pleromad.views.notifications import render_notifications
 from pleromad.web.auth import Auth
 from pleromad.web.base import Call, api_app, route

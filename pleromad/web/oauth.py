@@ -18,8 +18,8 @@ from pleromad.domain import oauth
 from pleromad.domain.login import LoginFailed, verify_login
 from pleromad.domain.rate_limits import Throttled
 from pleromad.errors import BadRequest, Forbidden
+from pleromad.model import App
 from pleromad.runtime import Runtime
-from pleromad.store.oauth import App
 from pleromad.views import oauth as views
 from pleromad.web.auth import (
     COOKIE_NAME,

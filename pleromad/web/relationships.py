@@ -14,9 +14,8 @@ from urllib.parse import quote
 
 from pleromad.domain import profile, relationships
 from pleromad.domain import statuses as statuses_domain
+from pleromad.model import Listed, User
 from pleromad.runtime import Runtime
-from pleromad.store.relationships import Listed
-from pleromad.store.users import User
 from pleromad.views.statuses import render_statuses
 from pleromad.web.accounts import paginated_accounts, reader, relate, render_accounts
 from pleromad.web.auth import Auth

@@ -7,10 +7,8 @@ from typing import Any
 
 from pleromad.domain import statuses
 from pleromad.domain.statuses import NO_POLLS, NO_SCHEDULING, InvalidStatus, StatusForm
+from pleromad.model import Listed, Loaded, User
 from pleromad.runtime import Runtime
-from pleromad.store.relationships import Listed
-from pleromad.store.statuses import Loaded
-from pleromad.store.users import User
 from pleromad.views.statuses import render_status, render_statuses
 from pleromad.web.accounts import paginated_accounts, reader
 from pleromad.web.auth import Auth

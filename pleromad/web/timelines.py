@@ -10,9 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from pleromad.domain import timelines
+from pleromad.model import StatusFilters, User
 from pleromad.runtime import Runtime
-from pleromad.store.timelines import StatusFilters
-from pleromad.store.users import User
 from pleromad.views.statuses import render_statuses
 from pleromad.web.auth import Auth
 from pleromad.web.base import Call, JsonResponse, api_app, route
