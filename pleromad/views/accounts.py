@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from pleromad.config import Config
@@ -10,11 +9,10 @@ from pleromad.domain.profile import visible_to
 from pleromad.model import User
 from pleromad.views.dates import masto_date
 from pleromad.views.images import avatar_url, banner_url, image_url
+from pleromad.views.text import strip_tags
 
 # Each means "notify me of activity from these accounts" (DECISIONS 20).
 NOTIFICATION_SETTINGS = ("followers", "follows", "non_followers", "non_follows", "remote", "local")
-
-_TAG = re.compile(r"<[^>]*>")
 
 
 def render_account(
@@ -68,7 +66,7 @@ def render_account(
         "id": str(user.id),
         "username": user.nickname.split("@", 1)[0],
         "acct": user.nickname,
-        "display_name": _TAG.sub("", user.display_name),
+        "display_name": strip_tags(user.display_name),
         "locked": user.locked,
         "bot": False,
         "created_at": masto_date(user.created_at),
