@@ -12,9 +12,9 @@ from twisted.internet.interfaces import IReactorPluggableNameResolver, IReactorT
 from pleromad.auth.passwords import PasswordHasher
 from pleromad.auth.realm import build_portal
 from pleromad.captcha.interface import ICaptchaProvider
+from pleromad.captcha.plugins import provider_for
 from pleromad.config import Config
 from pleromad.db.pool import Database
-from pleromad.domain.captcha import provider_for
 from pleromad.domain.rate_limits import RateLimiter
 from pleromad.emoji import EmojiSet
 from pleromad.federation.fetch import Fetcher
