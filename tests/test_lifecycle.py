@@ -12,8 +12,9 @@ import psycopg2
 import pytest
 import pytest_twisted
 
+from pleromad.auth.credentials import LoginFailed
 from pleromad.domain import lifecycle, password_reset
-from pleromad.domain.login import LoginFailed, verify_login
+from pleromad.domain.login import verify_login
 from pleromad.domain.rate_limits import RateLimiter
 from pleromad.model import IssuedToken, User
 from pleromad.runtime import Runtime

@@ -14,8 +14,9 @@ from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit, urlunspli
 
 from twisted.web.iweb import IRequest
 
+from pleromad.auth.credentials import LoginFailed
 from pleromad.domain import oauth
-from pleromad.domain.login import LoginFailed, verify_login
+from pleromad.domain.login import verify_login
 from pleromad.domain.rate_limits import Throttled
 from pleromad.errors import BadRequest, Forbidden
 from pleromad.model import App
