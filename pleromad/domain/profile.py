@@ -9,6 +9,7 @@ visible (their posts and follows are hidden elsewhere).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -54,6 +55,16 @@ def visible_to(user: User, viewer: User | None, config: Config) -> bool:
             viewer.id == user.id or viewer.is_admin or viewer.is_moderator
         )
     return True
+
+
+def hidden_accounts(users: Iterable[User], viewer: User | None, config: Config) -> frozenset[int]:
+    """The ids among ``users`` that ``viewer`` may not see, which the views
+    render as ``{}``; an account is never hidden from itself."""
+    return frozenset(
+        user.id
+        for user in users
+        if (viewer is None or viewer.id != user.id) and not visible_to(user, viewer, config)
+    )
 
 
 def local_nickname(text: str, base_url: str) -> str:

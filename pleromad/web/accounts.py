@@ -206,6 +206,7 @@ async def render_accounts(
     with their counts and the viewer's relationship (``{}`` for an account
     the viewer may not see)."""
     facts = await relationships.account_facts(rt, accounts, viewer)
+    hidden = profile.hidden_accounts(accounts, viewer, rt.config)
     rendered = []
     for user in accounts:
         of_user = facts.counts.get(user.id)
@@ -214,6 +215,7 @@ async def render_accounts(
             render_account(
                 user,
                 config=rt.config,
+                hidden=user.id in hidden,
                 viewer_user=viewer,
                 for_self=for_self,
                 followers_count=of_user.followers if of_user else 0,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pleromad.domain import notifications
+from pleromad.domain import notifications, profile
 from pleromad.errors import ApiError
 from pleromad.ids import parse_id
 from pleromad.model import NotificationFilters, User
@@ -88,6 +88,8 @@ class NotificationsApi:
         return {}
 
     def _render(self, reader: User, shown: notifications.Shown) -> list[dict[str, Any]]:
+        loaded = shown.loaded
+        hidden = profile.hidden_accounts(loaded.users.values(), reader, self.rt.config)
         return render_notifications(
-            shown.notifications, shown.loaded, config=self.rt.config, viewer=reader
+            shown.notifications, loaded, config=self.rt.config, viewer=reader, hidden=hidden
         )

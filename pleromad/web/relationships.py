@@ -119,7 +119,10 @@ class RelationshipsApi:
             loaded = await statuses_domain.search(
                 self.rt, query, reader(call), limit=limit, offset=offset
             )
-            statuses = render_statuses(loaded, config=self.rt.config, viewer=reader(call))
+            hidden = profile.hidden_accounts(loaded.users.values(), reader(call), self.rt.config)
+            statuses = render_statuses(
+                loaded, config=self.rt.config, viewer=reader(call), hidden=hidden
+            )
         hashtags = _hashtags(query, self.rt.config.server.base_url) if asked("hashtags") else []
         return {
             "accounts": accounts,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from pleromad.domain import statuses
+from pleromad.domain import profile, statuses
 from pleromad.domain.statuses import NO_POLLS, NO_SCHEDULING, InvalidStatus, StatusForm
 from pleromad.model import Listed, Loaded, User
 from pleromad.runtime import Runtime
@@ -36,10 +36,12 @@ class StatusesApi:
         self.rt = rt
 
     def _one(self, loaded: Loaded, viewer: User | None) -> Any:
-        return render_status(loaded, config=self.rt.config, viewer=viewer)
+        hidden = profile.hidden_accounts(loaded.users.values(), viewer, self.rt.config)
+        return render_status(loaded, config=self.rt.config, viewer=viewer, hidden=hidden)
 
     def _many(self, loaded: Loaded, viewer: User | None, ids: Any = None) -> list[Any]:
-        return render_statuses(loaded, config=self.rt.config, viewer=viewer, ids=ids)
+        hidden = profile.hidden_accounts(loaded.users.values(), viewer, self.rt.config)
+        return render_statuses(loaded, config=self.rt.config, viewer=viewer, hidden=hidden, ids=ids)
 
     @route(app, "/api/v1/statuses", "POST", auth=Auth.REQUIRED, scope="write")
     async def post(self, call: Call) -> Any:

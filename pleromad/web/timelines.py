@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pleromad.domain import timelines
+from pleromad.domain import profile, timelines
 from pleromad.model import StatusFilters, User
 from pleromad.runtime import Runtime
 from pleromad.views.statuses import render_statuses
@@ -43,7 +43,8 @@ def status_page(
 ) -> JsonResponse:
     """A page of statuses with its Link header (keyed by the listing's keys)."""
     loaded, keys = listing
-    rendered = render_statuses(loaded, config=rt.config, viewer=viewer)
+    hidden = profile.hidden_accounts(loaded.users.values(), viewer, rt.config)
+    rendered = render_statuses(loaded, config=rt.config, viewer=viewer, hidden=hidden)
     return paginated(call, rendered, keys, base_url=rt.config.server.base_url)
 
 
