@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 # (login, password, client key) -> the account, or LoginFailed / Throttled.
 VerifyLogin = Callable[[str, str, str], Awaitable[User]]
 # Why an account that proved its identity may still not act, or None.
-LoginRefusal = Callable[[User, Config], "str | None"]
+LoginRefusal = Callable[[User, Config], str | None]
 
 
 class IViewer(Interface):
