@@ -25,9 +25,9 @@ from pleromad.db.embedded import EmbeddedPostgresError, NoCluster
 from pleromad.db.pool import Database, DatabaseUnavailable
 from pleromad.db.server import DatabaseServer
 from pleromad.domain import admin, lifecycle, password_reset
+from pleromad.model import User
 from pleromad.runtime import Runtime, build_runtime
 from pleromad.store import invites, settings, users
-from pleromad.store.users import User
 
 
 class CommandFailed(Exception):

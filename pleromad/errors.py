@@ -35,6 +35,18 @@ class Forbidden(ApiError):
     status = 403
 
 
+RECORD_NOT_FOUND = "Record not found"
+
+
+class NotFound(ApiError):
+    """What was named does not exist, or the reader may not know that it does."""
+
+    status = 404
+
+    def __init__(self, message: str = RECORD_NOT_FOUND) -> None:
+        super().__init__(message)
+
+
 class MissingField(BadRequest):
     def __init__(self, name: str) -> None:
         super().__init__(f"Missing field: {name}")

@@ -47,7 +47,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from txpostgres import txpostgres
 
-from pleromad.db.pool import Txn, as_interaction, connect_kwargs, new_connection
+from pleromad.db.pool import Closed, Txn, as_interaction, connect_kwargs, new_connection
 from pleromad.deferreds import within
 from pleromad.metrics import Metrics
 from pleromad.store import jobs as store
@@ -310,19 +310,8 @@ class JobRunner(Service):
 def _close_for_good(session: txpostgres.Connection) -> None:
     """Close the session so that its dead-connection detector never reopens it
     (it would, were a reconnection under way or an interaction cut short)."""
-    session.detector.reconnectable = _Closed()
+    session.detector.reconnectable = Closed()
     session.close()
-
-
-class _Closed:
-    """Stands in for a closed session in its detector: reconnecting "succeeds"
-    at once, which ends the detector's retry loop."""
-
-    def close(self) -> None:
-        pass
-
-    def connect(self, *args: Any, **kwargs: Any) -> Deferred[None]:
-        return defer.succeed(None)
 
 
 def _all_settled(ds: list[Deferred[Any]]) -> Deferred[None]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -12,9 +13,10 @@ from twisted.internet.interfaces import IReactorPluggableNameResolver, IReactorT
 from pleromad.auth.passwords import PasswordHasher
 from pleromad.auth.realm import build_portal
 from pleromad.captcha.interface import ICaptchaProvider
+from pleromad.captcha.plugins import provider_for
 from pleromad.config import Config
 from pleromad.db.pool import Database
-from pleromad.domain.captcha import provider_for
+from pleromad.domain.login import login_refusal, verify_login
 from pleromad.domain.rate_limits import RateLimiter
 from pleromad.emoji import EmojiSet
 from pleromad.federation.fetch import Fetcher
@@ -41,7 +43,7 @@ class Runtime:
 
     @cached_property
     def portal(self) -> Portal:
-        return build_portal(self)
+        return build_portal(self, functools.partial(verify_login, self), login_refusal)
 
 
 def build_runtime(

@@ -32,10 +32,10 @@ from pleromad.config import load_config
 from pleromad.db.pool import Database
 from pleromad.domain import delivery
 from pleromad.jobs import JobRunner
+from pleromad.model import User
 from pleromad.runtime import Runtime, build_runtime
 from pleromad.service import job_handlers
 from pleromad.store import relationships, remote_actors
-from pleromad.store.users import User
 from pleromad.views.activitypub import build_follow
 from pleromad.web.root import build_gateway
 from pleromad.web.site import PleromadSite, body_limit

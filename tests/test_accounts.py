@@ -13,9 +13,10 @@ import pytest_twisted
 
 from pleromad import __version__
 from pleromad.domain import relationships
+from pleromad.domain.profile import hidden_accounts
+from pleromad.model import User
 from pleromad.runtime import Runtime
 from pleromad.store import oauth, users
-from pleromad.store.users import User
 from pleromad.views.accounts import render_account, render_relationship
 from pleromad.web.root import build_gateway
 from tests.conftest import Client
@@ -228,6 +229,7 @@ async def test_render_uses_stored_images_settings_and_counts(rt: Runtime) -> Non
     body = render_account(
         alice,
         config=rt.config,
+        hidden=False,
         viewer_user=alice,
         followers_count=3,
         following_count=2,
@@ -276,9 +278,11 @@ async def test_unconfirmed_accounts_are_hidden_when_activation_is_required(
     alice = await make_user(rt, "alice", confirmation_pending=True)
     bob = await make_user(rt, "bob")
     moderator = await make_user(rt, "mod", is_moderator=True)
-    assert render_account(alice, config=rt.config) == {}
-    assert render_account(alice, config=rt.config, viewer_user=bob) == {}
-    assert render_account(alice, config=rt.config, viewer_user=alice)["id"] == str(alice.id)
+    assert hidden_accounts([alice, bob], None, rt.config) == {alice.id}
+    assert hidden_accounts([alice, bob], bob, rt.config) == {alice.id}
+    assert hidden_accounts([alice, bob], alice, rt.config) == set()
+    assert hidden_accounts([alice, bob], moderator, rt.config) == set()
+    assert render_account(alice, config=rt.config, hidden=True) == {}
     for headers in ({}, await bearer(rt, bob)):
         code, body = await answer(await client.get(f"/api/v1/accounts/{alice.id}", headers=headers))
         assert (code, body) == (404, {"error": "Can't find user"})

@@ -11,8 +11,8 @@ import pytest_twisted
 from pleromad.domain import actor_keys
 from pleromad.federation.httpsig import sign_headers
 from pleromad.federation.keys import generate_key_pair
+from pleromad.model import User
 from pleromad.runtime import Runtime
-from pleromad.store.users import User
 from pleromad.views.activitypub import AS_PUBLIC, PAGE_SIZE, addressing
 from tests.conftest import Client
 from tests.helpers import query

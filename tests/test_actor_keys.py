@@ -12,9 +12,9 @@ from pleromad.db.pool import Txn
 from pleromad.domain import actor_keys, lifecycle
 from pleromad.federation import httpsig
 from pleromad.federation.keys import generate_key_pair
+from pleromad.model import User
 from pleromad.runtime import Runtime
 from pleromad.store import users
-from pleromad.store.users import User
 from tests.conftest import Client, StartRunner
 from tests.helpers import eventually, query
 from tests.test_accounts import app_token, make_user

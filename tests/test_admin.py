@@ -10,9 +10,8 @@ import pytest
 import pytest_twisted
 from twisted.logger import formatEvent, globalLogPublisher
 
+from pleromad.model import IssuedToken, User
 from pleromad.runtime import Runtime
-from pleromad.store import oauth
-from pleromad.store.users import User
 from pleromad.web.root import build_gateway
 from tests.conftest import Client
 from tests.helpers import query
@@ -24,7 +23,7 @@ NOT_FOUND = {"error": "Record not found"}
 INVALID_CREDENTIALS = {"error": "Invalid credentials."}
 
 
-def bearer(token: oauth.IssuedToken) -> dict[str, str]:
+def bearer(token: IssuedToken) -> dict[str, str]:
     return {"Authorization": f"Bearer {token.access_token}"}
 
 

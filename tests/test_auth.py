@@ -16,9 +16,9 @@ from zope.interface.verify import verifyObject
 from pleromad.auth.credentials import BearerToken, LoginPassword, SessionCookie
 from pleromad.auth.passwords import PasswordHasher, pbkdf2_hash
 from pleromad.auth.realm import IViewer, PasswordChecker, SessionChecker, TokenChecker
+from pleromad.model import IssuedToken, User
 from pleromad.runtime import Runtime
 from pleromad.store import oauth, users
-from pleromad.store.users import User
 from pleromad.web.auth import Auth, sign_cookie, verify_cookie
 from pleromad.web.base import Call, api_app, route
 from pleromad.web.root import RouteTable
@@ -45,7 +45,7 @@ async def make_user(
     )
 
 
-async def make_token(rt: Runtime, user: User | None, scopes: list[str]) -> oauth.IssuedToken:
+async def make_token(rt: Runtime, user: User | None, scopes: list[str]) -> IssuedToken:
     app = await rt.db.run_interaction(
         "app", oauth.create_app_txn, "test", "urn:ietf:wg:oauth:2.0:oob", scopes, None
     )

@@ -25,6 +25,7 @@ from twisted.web.server import Site
 from zope.interface.verify import verifyObject
 
 from pleromad.captcha.interface import ICaptchaProvider
+from pleromad.captcha.plugins import provider_for
 from pleromad.captcha.providers import KocaptchaProvider, NativeProvider, NoneProvider
 from pleromad.config import Config
 from pleromad.db.pool import Database
@@ -293,16 +294,16 @@ async def test_two_nodes_cannot_both_accept_one_token(
 def test_providers_provide_the_interface(config: Config) -> None:
     """Every shipped provider is an ICaptchaProvider chosen by its name."""
     for name, cls in (("native", NativeProvider), ("kocaptcha", KocaptchaProvider)):
-        provider = captcha.provider_for(enabled(config, name), reactor)
+        provider = provider_for(enabled(config, name), reactor)
         assert type(provider) is cls and verifyObject(ICaptchaProvider, provider)
-    assert type(captcha.provider_for(config, reactor)) is NoneProvider  # disabled
+    assert type(provider_for(config, reactor)) is NoneProvider  # disabled
     assert verifyObject(ICaptchaProvider, NoneProvider())
 
 
 def test_unknown_provider_is_one_line(config: Config) -> None:
     """An unknown [captcha] provider stops the start with one line naming it."""
     with pytest.raises(UnknownPlugin) as raised:
-        captcha.provider_for(enabled(config, "recaptcha"), reactor)
+        provider_for(enabled(config, "recaptcha"), reactor)
     assert str(raised.value).startswith(
         '[captcha] provider: no captcha provider plugin named "recaptcha"'
     )

@@ -32,3 +32,11 @@ def test_tree_is_formatted() -> None:
     """Every file is as `ruff format` writes it."""
     done = run("ruff", "format", "--check", "--no-cache", ".")
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_imports_point_down() -> None:
+    """The import contracts (.importlinter) hold: db <- store <- plugins <-
+    domain <- runtime <- web <- entry points; views import only the model,
+    other views, config, errors and ids; the model nothing but ids and errors."""
+    done = run("lint-imports", "--no-cache")
+    assert done.returncode == 0, done.stdout + done.stderr

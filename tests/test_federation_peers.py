@@ -21,7 +21,7 @@ from twisted.internet.error import ConnectError
 from pleromad.domain.actor_keys import public_key_pem
 from pleromad.domain.inbox import INBOX_JOB
 from pleromad.domain.remote_actors import resolve_acct
-from pleromad.store.users import User
+from pleromad.model import User
 from pleromad.views.activitypub import build_follow
 from tests.federation_peers import (
     ForeignPeer,

@@ -11,8 +11,8 @@ import pytest_twisted
 
 from pleromad.domain import follow_import
 from pleromad.domain.follow_import import local_nicknames, parse_addresses
+from pleromad.model import User
 from pleromad.runtime import Runtime
-from pleromad.store.users import User
 from tests.conftest import Client, StartRunner
 from tests.helpers import eventually, query
 from tests.test_accounts import answer, bearer, make_user, set_user

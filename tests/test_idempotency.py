@@ -16,8 +16,8 @@ from twisted.internet.task import Clock
 from pleromad.db.pool import DatabaseUnavailable
 from pleromad.domain import idempotency, relationships, statuses
 from pleromad.domain.statuses import StatusForm
+from pleromad.model import Claim
 from pleromad.runtime import Runtime
-from pleromad.store.idempotency import Claim
 from pleromad.web.root import build_gateway, served_routes
 from tests import contract
 from tests.conftest import Answer, Client

@@ -30,11 +30,11 @@ from pleromad.domain import (
     remote_relationships,
 )
 from pleromad.federation import httpsig
-from pleromad.federation.keys import KeyPair, generate_key_pair
+from pleromad.federation.keys import generate_key_pair
+from pleromad.model import KeyPair, User
 from pleromad.runtime import Runtime
 from pleromad.store import relationships as relationships_store
 from pleromad.store import users
-from pleromad.store.users import User
 from pleromad.web.root import build_gateway
 from pleromad.web.site import body_limit
 from tests import peer as _peer

@@ -13,12 +13,13 @@ import pytest
 import pytest_twisted
 from twisted.internet.task import Clock
 
+from pleromad.auth.credentials import LoginFailed
 from pleromad.domain import lifecycle, password_reset
-from pleromad.domain.login import LoginFailed, verify_login
+from pleromad.domain.login import verify_login
 from pleromad.domain.rate_limits import RateLimiter
+from pleromad.model import IssuedToken, User
 from pleromad.runtime import Runtime
 from pleromad.store import oauth, password_resets, users
-from pleromad.store.users import User
 from pleromad.web.auth import sign_cookie
 from pleromad.web.root import build_gateway
 from tests.conftest import Client, StartRunner
@@ -29,11 +30,11 @@ INVALID_CREDENTIALS = {"error": "Invalid credentials."}
 INVALID_PASSWORD = {"error": "Invalid password."}
 
 
-def bearer(token: oauth.IssuedToken) -> dict[str, str]:
+def bearer(token: IssuedToken) -> dict[str, str]:
     return {"Authorization": f"Bearer {token.access_token}"}
 
 
-async def cookie_for(rt: Runtime, token: oauth.IssuedToken) -> dict[str, str]:
+async def cookie_for(rt: Runtime, token: IssuedToken) -> dict[str, str]:
     session_id = await rt.db.run_interaction("session", oauth.create_session_txn, token.token.id)
     return {"Cookie": f"_pleroma_key={sign_cookie(rt.cookie_secret, session_id)}"}
 
@@ -66,7 +67,7 @@ def jobs_of(dsn: str) -> list[tuple[str, Any]]:
     return query(dsn, "SELECT kind, payload FROM jobs ORDER BY id")
 
 
-async def pending_code(rt: Runtime, user: User, token: oauth.IssuedToken) -> None:
+async def pending_code(rt: Runtime, user: User, token: IssuedToken) -> None:
     await rt.db.run_interaction(
         "code",
         oauth.create_authorization_txn,

@@ -23,9 +23,9 @@ from pleromad.domain import lifecycle, media
 from pleromad.media.interface import ILocalFiles, IUploader, IUploaderFactory
 from pleromad.media.local import LocalUploader
 from pleromad.media.plugins import uploader_for
+from pleromad.model import User
 from pleromad.plugins import UnknownPlugin, choose
 from pleromad.runtime import Runtime
-from pleromad.store.users import User
 from pleromad.web.root import build_gateway
 from tests.conftest import Client
 from tests.helpers import query

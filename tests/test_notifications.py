@@ -12,8 +12,8 @@ import pytest_twisted
 from pleromad.db.pool import Txn
 from pleromad.domain import lifecycle
 from pleromad.domain import notifications as hooks
+from pleromad.model import User
 from pleromad.runtime import Runtime
-from pleromad.store.users import User
 from pleromad.web.root import build_gateway
 from tests.conftest import Client
 from tests.helpers import query

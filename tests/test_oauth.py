@@ -17,9 +17,9 @@ import pytest_twisted
 from twisted.internet.task import Clock
 
 from pleromad.domain.oauth import CODE_TTL
+from pleromad.model import User
 from pleromad.runtime import Runtime
 from pleromad.store import users
-from pleromad.store.users import User
 from pleromad.web.auth import Auth
 from pleromad.web.base import Call, api_app, route
 from pleromad.web.root import build_gateway

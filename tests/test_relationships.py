@@ -12,8 +12,8 @@ import pytest_twisted
 from twisted.internet.defer import Deferred, DeferredList
 
 from pleromad.domain import lifecycle, relationships
+from pleromad.model import User
 from pleromad.runtime import Runtime
-from pleromad.store.users import User
 from tests.conftest import Client
 from tests.helpers import query
 from tests.test_accounts import answer, bearer, make_user, set_user

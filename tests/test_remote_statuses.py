@@ -21,8 +21,9 @@ from pleromad.domain import remote_statuses as remote
 from pleromad.domain.activities import Applier, Dropped
 from pleromad.federation import httpsig
 from pleromad.federation.fetch import Fetcher
+from pleromad.model import User
 from pleromad.runtime import Runtime
-from pleromad.store.users import User, get_user_txn
+from pleromad.store.users import get_user_txn
 from pleromad.web.root import build_gateway
 from pleromad.web.site import body_limit
 from tests import peer as _peer

@@ -24,11 +24,10 @@ from pleromad.domain.content import (
     markdown_to_html,
     sanitize_text,
 )
+from pleromad.model import NewMedia, User
 from pleromad.runtime import Runtime
 from pleromad.store import media as media_store
 from pleromad.store import statuses as statuses_store
-from pleromad.store.media import NewMedia
-from pleromad.store.users import User
 from pleromad.web.root import build_gateway
 from tests.conftest import Client
 from tests.helpers import query

@@ -11,14 +11,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import pytest_twisted
 
+from pleromad.model import StatusFilters, User
 from pleromad.runtime import Runtime
-from pleromad.store.timelines import (
-    StatusFilters,
-    account_statuses_query,
-    home_query,
-    public_query,
-)
-from pleromad.store.users import User
+from pleromad.store.timelines import account_statuses_query, home_query, public_query
 from pleromad.web.pagination import Page
 from tests.conftest import Client
 from tests.helpers import query

@@ -12,6 +12,10 @@ from twisted.cred.credentials import ICredentials
 from zope.interface import Attribute, implementer
 
 
+class LoginFailed(Exception):
+    """Unknown account or wrong password; callers say which they are allowed to."""
+
+
 class IBearerToken(ICredentials):
     """An OAuth access token (``Authorization: Bearer`` or ``access_token``)."""
 

@@ -8,6 +8,7 @@ every authentication method locks them out the same way, at once.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -19,14 +20,19 @@ from twisted.plugin import IPlugin, getPlugins
 from zope.interface import Attribute, Interface, implementer
 
 import twisted.plugins
-from pleromad.auth.credentials import IBearerToken, ILoginPassword, ISessionCookie
-from pleromad.domain.login import LoginFailed, login_refusal, verify_login
+from pleromad.auth.credentials import IBearerToken, ILoginPassword, ISessionCookie, LoginFailed
+from pleromad.config import Config
+from pleromad.model import Token, User
 from pleromad.store import oauth, users
-from pleromad.store.oauth import Token
-from pleromad.store.users import User
 
 if TYPE_CHECKING:
     from pleromad.runtime import Runtime
+
+# The login rules live in domain/, above this package; the portal is given them.
+# (login, password, client key) -> the account, or LoginFailed / Throttled.
+VerifyLogin = Callable[[str, str, str], Awaitable[User]]
+# Why an account that proved its identity may still not act, or None.
+LoginRefusal = Callable[[User, Config], str | None]
 
 
 class IViewer(Interface):
@@ -102,16 +108,16 @@ class SessionChecker:
 class PasswordChecker:
     credentialInterfaces = (ILoginPassword,)
 
-    def __init__(self, rt: Runtime) -> None:
-        self._rt = rt
+    def __init__(self, verify: VerifyLogin) -> None:
+        self._verify = verify
 
     def requestAvatarId(self, credentials: Any) -> Deferred[Grant]:
         return Deferred.fromCoroutine(self._check(credentials))
 
     async def _check(self, credentials: Any) -> Grant:
         try:
-            user = await verify_login(
-                self._rt, credentials.username, credentials.password, credentials.client_key
+            user = await self._verify(
+                credentials.username, credentials.password, credentials.client_key
             )
         except LoginFailed:
             raise UnauthorizedLogin() from None
@@ -120,8 +126,9 @@ class PasswordChecker:
 
 @implementer(IRealm)
 class Realm:
-    def __init__(self, rt: Runtime) -> None:
+    def __init__(self, rt: Runtime, refusal: LoginRefusal) -> None:
         self._rt = rt
+        self._refusal = refusal
 
     def requestAvatar(self, grant: Grant, mind: object, *interfaces: Any) -> Deferred[Any]:
         if IViewer not in interfaces:
@@ -132,17 +139,18 @@ class Realm:
         user = None
         if grant.user_id is not None:
             user = await self._rt.db.run_interaction("viewer", users.get_user_txn, grant.user_id)
-            if user is None or login_refusal(user, self._rt.config) is not None:
+            if user is None or self._refusal(user, self._rt.config) is not None:
                 raise UnauthorizedLogin()
         return IViewer, Viewer(user, grant.token), lambda: None
 
 
-def build_portal(rt: Runtime) -> Portal:
-    """Our three checkers, then any installed ICheckerFactory plugins."""
+def build_portal(rt: Runtime, verify: VerifyLogin, refusal: LoginRefusal) -> Portal:
+    """Our three checkers, then any installed ICheckerFactory plugins; the
+    password checker and the realm apply the login rules they are given."""
     checkers: list[ICredentialsChecker] = [
         TokenChecker(rt),
         SessionChecker(rt),
-        PasswordChecker(rt),
+        PasswordChecker(verify),
     ]
     checkers += [factory.build(rt) for factory in getPlugins(ICheckerFactory, twisted.plugins)]
-    return Portal(Realm(rt), checkers)
+    return Portal(Realm(rt, refusal), checkers)

@@ -215,7 +215,7 @@ class Database:
                 await conn.connect(**connect_kwargs(self.dsn))
             except psycopg2.Error as e:
                 await self.close()
-                raise DatabaseUnavailable(_one_line(e)) from e
+                raise DatabaseUnavailable(one_line(e)) from e
             conn.detector.addRecoveryHandler(functools.partial(self._recovered, conn))
             self._connections.append(conn)
             self._free.append(conn)
@@ -227,7 +227,7 @@ class Database:
         for conn in self._connections:
             detector = conn.detector
             # Stop a reconnection loop from reviving a connection we close.
-            detector.reconnectable = _Closed()
+            detector.reconnectable = Closed()
             try:
                 conn.close()
             except Exception:
@@ -293,7 +293,7 @@ class Database:
             except psycopg2.Error as e:
                 if e.pgcode not in _RETRYABLE or attempt == _MAX_ATTEMPTS:
                     if is_connection_failure(e):
-                        raise DatabaseUnavailable(_one_line(e)) from e
+                        raise DatabaseUnavailable(one_line(e)) from e
                     raise
                 log.info(
                     "{description}: {code} on attempt {attempt}, retrying",
@@ -350,18 +350,20 @@ async def _ping_txn(txn: Txn) -> None:
     await txn.execute("SELECT 1")
 
 
-class _Closed:
-    """Stands in for a closed connection in its detector: reconnects are refused."""
+class Closed:
+    """Stands in for a closed connection (or job session) in its detector, so
+    that the detector never reopens it: reconnecting "succeeds" at once,
+    which ends its retry loop quietly."""
 
     def close(self) -> None:
         pass
 
     def connect(self, *args: Any, **kwargs: Any) -> Deferred[None]:
-        # "Succeeding" ends the detector's retry loop quietly.
         return defer.succeed(None)
 
 
-def _one_line(err: BaseException) -> str:
+def one_line(err: BaseException) -> str:
+    """A database error as one line of a log or a start failure."""
     return " ".join(str(err).split()) or type(err).__name__
 
 

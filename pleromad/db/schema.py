@@ -25,6 +25,7 @@ from pleromad.db.pool import (
     as_interaction,
     connect_kwargs,
     is_connection_failure,
+    one_line,
 )
 
 log = Logger()
@@ -88,7 +89,7 @@ async def migrate(reactor: IReactorFDSet, dsn: str) -> list[Migration]:
     try:
         await conn.connect(**connect_kwargs(dsn))
     except psycopg2.Error as e:
-        raise DatabaseUnavailable(_one_line(e)) from e
+        raise DatabaseUnavailable(one_line(e)) from e
     try:
         await conn.runOperation("SELECT pg_advisory_lock(%s, %s)", (_LOCK_CLASS, _LOCK_MIGRATIONS))
         done = await _apply_pending(conn)
@@ -98,14 +99,10 @@ async def migrate(reactor: IReactorFDSet, dsn: str) -> list[Migration]:
         return done
     except (psycopg2.Error, txpostgres.RollbackFailed) as e:
         if is_connection_failure(e):
-            raise DatabaseUnavailable(f"migrating: {_one_line(e)}") from e
+            raise DatabaseUnavailable(f"migrating: {one_line(e)}") from e
         raise
     finally:
         conn.close()
-
-
-def _one_line(err: BaseException) -> str:
-    return " ".join(str(err).split()) or type(err).__name__
 
 
 async def _apply_pending(conn: txpostgres.Connection) -> list[Migration]:

@@ -14,26 +14,18 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from pleromad.db.pool import Txn
-from pleromad.federation.keys import KeyPair, generate_key_pair
+from pleromad.federation.keys import generate_key_pair
+from pleromad.model import KeyPair
 from pleromad.store import actor_keys as store
 from pleromad.store import users
+from pleromad.views.activitypub import instance_actor_id, key_id
 
 if TYPE_CHECKING:
     from pleromad.jobs import Handler
     from pleromad.runtime import Runtime
 
 BACKFILL_KEYS_JOB = "federation.backfill_keys"
-INSTANCE_ACTOR_PATH = "/internal/fetch"
 _BACKFILL_BATCH = 100
-
-
-def instance_actor_id(base_url: str) -> str:
-    return base_url + INSTANCE_ACTOR_PATH
-
-
-def key_id(actor_id: str) -> str:
-    """The id of an actor's one key, as Mastodon and Pleroma name it."""
-    return actor_id + "#main-key"
 
 
 async def signing_key(rt: Runtime, user_id: int | None) -> tuple[str, str]:

@@ -18,12 +18,11 @@ from twisted.logger import Logger
 from pleromad.config import Config
 from pleromad.db.pool import Txn
 from pleromad.domain import lifecycle, password_reset
-from pleromad.errors import ApiError, BadRequest, Forbidden
+from pleromad.errors import ApiError, BadRequest, Forbidden, NotFound
 from pleromad.ids import BIGINT_MAX
 from pleromad.mail.outbox import compose, enqueue_mail_txn
+from pleromad.model import Invite, User
 from pleromad.store import invites, users
-from pleromad.store.invites import Invite
-from pleromad.store.users import User
 
 if TYPE_CHECKING:
     from pleromad.runtime import Runtime
@@ -31,20 +30,12 @@ if TYPE_CHECKING:
 log = Logger(namespace="pleromad.admin")
 
 NOT_ADMIN = "User is not admin."
-RECORD_NOT_FOUND = "Record not found"
 NO_SUCH_GROUP = "No such permission_group"
 OWN_ADMIN_STATUS = "You can't revoke your own admin status."
 GROUPS = ("admin", "moderator")
 FILTERS = frozenset({"local", "external", "active", "deactivated", "is_admin", "is_moderator"})
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
-
-
-class NotFound(ApiError):
-    status = 404
-
-    def __init__(self, message: str = RECORD_NOT_FOUND) -> None:
-        super().__init__(message)
 
 
 def audit(admin: User, action: str, target: str, **details: object) -> None:

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from pleromad.captcha.interface import CaptchaUnavailable, ICaptchaProvider, ICaptchaProviderFactory
-from pleromad.config import Config
+from pleromad.captcha.interface import CaptchaUnavailable
 from pleromad.errors import ApiError
-from pleromad.plugins import choose
 from pleromad.store import captchas
 
 if TYPE_CHECKING:
@@ -27,16 +25,6 @@ UNAVAILABLE = "Captcha service unavailable"
 
 class CaptchaRefused(Exception):
     """The solution does not pass; ``str()`` is the reference's message."""
-
-
-def provider_for(config: Config, reactor: Any) -> ICaptchaProvider:
-    """The provider ``[captcha] provider`` names, or ``none`` while disabled;
-    an unknown name is a PluginError, reported as a start failure."""
-    name = config.captcha.provider if config.captcha.enabled else "none"
-    factory = choose(
-        ICaptchaProviderFactory, name, setting="[captcha] provider", kind="captcha provider"
-    )
-    return factory.build(config, reactor)
 
 
 async def new_challenge(rt: Runtime) -> dict[str, Any]:

@@ -14,11 +14,10 @@ from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
 from pleromad.db.pool import Txn
-from pleromad.domain.actor_keys import instance_actor_id
 from pleromad.errors import ApiError, BadRequest
+from pleromad.model import Usage
 from pleromad.store import objects, users
-from pleromad.store.objects import Usage
-from pleromad.views.activitypub import INSTANCE_ACTOR_NICKNAME
+from pleromad.views.activitypub import INSTANCE_ACTOR_NICKNAME, instance_actor_id
 
 if TYPE_CHECKING:
     from pleromad.runtime import Runtime

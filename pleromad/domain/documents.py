@@ -21,10 +21,9 @@ from pleromad.domain import actor_keys
 from pleromad.domain.profile import visible_to
 from pleromad.domain.statuses import status_id, used_emoji
 from pleromad.errors import ApiError
+from pleromad.model import Loaded, Shown, Status, User
 from pleromad.store import objects, relationships, users
 from pleromad.store import statuses as statuses_store
-from pleromad.store.statuses import Loaded, Shown, Status
-from pleromad.store.users import User
 from pleromad.views.activitypub import (
     PAGE_SIZE,
     activity_id,

@@ -27,10 +27,10 @@ from pleromad.db.pool import Txn
 from pleromad.domain import relationships
 from pleromad.domain.profile import local_nickname
 from pleromad.domain.registration import NICKNAME_MAX
-from pleromad.errors import ApiError
+from pleromad.errors import ApiError, NotFound
+from pleromad.model import User
 from pleromad.store import jobs, users
 from pleromad.store import relationships as store
-from pleromad.store.users import User
 
 if TYPE_CHECKING:
     from pleromad.jobs import Handler
@@ -145,7 +145,7 @@ async def _follow_batch_txn(
         try:
             if await relationships.follow_txn(txn, follower, target.id, None, config):
                 added += 1
-        except (relationships.RecordNotFound, relationships.FollowRefused):
+        except (NotFound, relationships.FollowRefused):
             continue  # not followable: skipped silently (DECISIONS 10)
     return added
 

@@ -1,4 +1,4 @@
-"""Plain text a user typed, turned into safe HTML, and back.
+"""Plain text a user typed, turned into safe HTML.
 
 Profile text (bios) is rendered once, when it is written: escaped, URLs
 linked (as status text links them), line breaks as ``<br>``.  Nothing the
@@ -13,8 +13,6 @@ import re
 from pleromad.domain.content import link_to
 
 _URL = re.compile(r"\bhttps?://[^\s<>\"']+[^\s<>\"'.,;:!?)\]}]", re.IGNORECASE)
-_TAG = re.compile(r"<[^>]*>")
-_BR = re.compile(r"<br\s*/?>", re.IGNORECASE)
 
 
 def text_to_html(text: str) -> str:
@@ -27,8 +25,3 @@ def text_to_html(text: str) -> str:
         position = match.end()
     out.append(html.escape(text[position:], quote=False))
     return re.sub(r"\r?\n", "<br>", "".join(out))
-
-
-def html_to_text(markup: str) -> str:
-    """``<br>`` back to line breaks, every tag dropped, entities decoded."""
-    return html.unescape(_TAG.sub("", _BR.sub("\n", markup)))

@@ -4,25 +4,16 @@ from __future__ import annotations
 
 import os
 import resource
-from dataclasses import dataclass
 
 from twisted.internet import defer
 from twisted.internet.interfaces import IReactorTime
 
 from pleromad.db.pool import Database, DatabaseUnavailable
 from pleromad.deferreds import within
+from pleromad.model import Health
 
 # The database must answer a trivial query within this many seconds.
 PING_TIMEOUT = 5.0
-
-
-@dataclass(frozen=True)
-class Health:
-    pool_size: int
-    active: int
-    idle: int
-    memory_used: float
-    healthy: bool
 
 
 async def check(db: Database, clock: IReactorTime) -> Health:

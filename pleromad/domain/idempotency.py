@@ -37,8 +37,8 @@ from twisted.logger import Logger
 from pleromad.db.pool import Txn
 from pleromad.deferreds import uncancellable
 from pleromad.errors import ApiError, BadRequest
+from pleromad.model import Claim, Remembered
 from pleromad.store import idempotency as store
-from pleromad.store.idempotency import Claim, Remembered
 
 if TYPE_CHECKING:
     from pleromad.runtime import Runtime

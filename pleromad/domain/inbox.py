@@ -33,10 +33,10 @@ from pleromad.domain.remote_actors import authority
 from pleromad.domain.signed_requests import Unsigned
 from pleromad.errors import ApiError, BadRequest, Forbidden
 from pleromad.federation.fetch import host_in, host_of
+from pleromad.model import User
 from pleromad.store import jobs, users
 from pleromad.store import remote_actors as remote_actors_store
 from pleromad.store import seen_activities as seen
-from pleromad.store.users import User
 
 if TYPE_CHECKING:
     from pleromad.jobs import Handler

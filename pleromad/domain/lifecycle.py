@@ -19,15 +19,16 @@ from typing import TYPE_CHECKING, Any
 
 import psycopg2.errors
 
+from pleromad.auth.credentials import LoginFailed
 from pleromad.config import Config
 from pleromad.db.pool import Txn
 from pleromad.domain import media, notifications, registration, relationships, statuses
 from pleromad.domain.formatting import text_to_html
-from pleromad.domain.login import LoginFailed, verify_login
+from pleromad.domain.login import verify_login
 from pleromad.errors import Forbidden
-from pleromad.federation.keys import KeyPair, generate_key_pair
+from pleromad.federation.keys import generate_key_pair
+from pleromad.model import KeyPair, User
 from pleromad.store import jobs, oauth, password_resets, tombstones, users
-from pleromad.store.users import User
 
 if TYPE_CHECKING:
     from pleromad.jobs import Handler

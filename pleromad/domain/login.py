@@ -8,20 +8,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from pleromad.auth.credentials import LoginFailed
 from pleromad.config import Config
 from pleromad.domain.rate_limits import Throttled
+from pleromad.model import User
 from pleromad.store import users
-from pleromad.store.users import User
 
 if TYPE_CHECKING:
     from pleromad.runtime import Runtime
 
 DISABLED = "Your account is currently disabled"
 UNCONFIRMED = "Your login is missing a confirmed e-mail address"
-
-
-class LoginFailed(Exception):
-    """Unknown account or wrong password; callers say which they are allowed to."""
 
 
 def login_refusal(user: User, config: Config) -> str | None:

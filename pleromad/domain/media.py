@@ -21,16 +21,16 @@ from twisted.internet.threads import deferToThread
 from twisted.logger import Logger
 
 from pleromad.db.pool import Txn
-from pleromad.domain.profile import AccountNotFound
-from pleromad.errors import ApiError, BadRequest
+from pleromad.domain.profile import NOT_FOUND
+from pleromad.errors import ApiError, BadRequest, NotFound
 from pleromad.ids import parse_id
 from pleromad.media import images
 from pleromad.media.images import Inspected, InvalidImage, NotAnImage, TooManyPixels
 from pleromad.media.interface import UploadFailed, new_path
+from pleromad.model import Media, NewMedia, User
 from pleromad.store import media as media_store
 from pleromad.store import users
-from pleromad.store.media import ATTACHMENT, Media, NewMedia
-from pleromad.store.users import User
+from pleromad.store.media import ATTACHMENT
 
 if TYPE_CHECKING:
     from pleromad.runtime import Runtime
@@ -43,7 +43,6 @@ FILE_TOO_LARGE = "file_too_large"
 NOT_AN_IMAGE = "The file must be a PNG, JPEG, GIF or WebP image"
 MASCOT_NOT_AN_IMAGE = "mascots can only be images"
 UNDECODABLE = "The image could not be decoded"
-RECORD_NOT_FOUND = "Record not found"
 STORAGE_UNAVAILABLE = "Media storage unavailable"
 
 # As Pleroma's later :instance, :description_limit.
@@ -77,13 +76,6 @@ class UnsupportedMedia(ApiError):
 
 class InvalidUpload(ApiError):
     status = 422
-
-
-class MediaNotFound(ApiError):
-    status = 404
-
-    def __init__(self) -> None:
-        super().__init__(RECORD_NOT_FOUND)
 
 
 @dataclass(frozen=True)
@@ -152,7 +144,7 @@ async def get_media(rt: Runtime, user: User, media_id: str) -> Media:
     """The attachment ``media_id`` if ``user`` uploaded it; 404 otherwise."""
     found = await rt.db.run_interaction("get media", media_store.get_media_txn, _media_id(media_id))
     if found is None or found.user_id != user.id or found.purpose != ATTACHMENT:
-        raise MediaNotFound()
+        raise NotFound()
     return found
 
 
@@ -170,14 +162,14 @@ async def describe_media(rt: Runtime, user: User, media_id: str, description: st
         description,
     )
     if updated is None:
-        raise MediaNotFound()
+        raise NotFound()
     return updated
 
 
 def _media_id(text: str) -> int:
     media_id = parse_id(text) if text == text.strip() else None
     if media_id is None:
-        raise MediaNotFound()
+        raise NotFound()
     return media_id
 
 
@@ -341,7 +333,7 @@ async def _recorded(
         raise
     if result is None:
         await _discard(rt, (new.path for new in stored))
-        raise AccountNotFound()
+        raise NotFound(NOT_FOUND)
     value, replaced = result
     await _discard(rt, replaced)
     return value

@@ -20,11 +20,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from pleromad.db.pool import Txn
+from pleromad.model import Loaded, Notification, NotificationFilters
 from pleromad.store import notifications as store
 from pleromad.store import relationships as relationships_store
 from pleromad.store import statuses as statuses_store
-from pleromad.store.notifications import Notification, NotificationFilters
-from pleromad.store.statuses import Loaded
 from pleromad.store.timelines import Window
 
 if TYPE_CHECKING:

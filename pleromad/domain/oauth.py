@@ -17,13 +17,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from pleromad.auth.credentials import LoginFailed
 from pleromad.config import Config
 from pleromad.db.pool import Txn
-from pleromad.domain.login import LoginFailed, login_refusal, verify_login
+from pleromad.domain.login import login_refusal, verify_login
 from pleromad.errors import ApiError
+from pleromad.model import App, IssuedToken, User
 from pleromad.store import oauth, users
-from pleromad.store.oauth import App, IssuedToken
-from pleromad.store.users import User
 
 if TYPE_CHECKING:
     from pleromad.runtime import Runtime

@@ -12,8 +12,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from pleromad.db.pool import Txn
+from pleromad.model import User
 from pleromad.store import oauth, password_resets, users
-from pleromad.store.users import User
 
 if TYPE_CHECKING:
     from pleromad.runtime import Runtime

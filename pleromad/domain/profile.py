@@ -9,6 +9,7 @@ visible (their posts and follows are hidden elsewhere).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -16,10 +17,10 @@ from urllib.parse import urlsplit
 from pleromad.config import Config
 from pleromad.db.pool import Txn
 from pleromad.domain.formatting import text_to_html
-from pleromad.errors import ApiError
+from pleromad.errors import ApiError, NotFound
 from pleromad.ids import parse_id
+from pleromad.model import User
 from pleromad.store import users
-from pleromad.store.users import User
 
 if TYPE_CHECKING:
     from pleromad.runtime import Runtime
@@ -45,13 +46,6 @@ class InvalidProfile(ApiError):
     status = 422
 
 
-class AccountNotFound(ApiError):
-    status = 404
-
-    def __init__(self) -> None:
-        super().__init__(NOT_FOUND)
-
-
 def visible_to(user: User, viewer: User | None, config: Config) -> bool:
     """Whether ``viewer`` (None: anonymous) may see ``user`` at all."""
     if user.deleted:
@@ -61,6 +55,16 @@ def visible_to(user: User, viewer: User | None, config: Config) -> bool:
             viewer.id == user.id or viewer.is_admin or viewer.is_moderator
         )
     return True
+
+
+def hidden_accounts(users: Iterable[User], viewer: User | None, config: Config) -> frozenset[int]:
+    """The ids among ``users`` that ``viewer`` may not see, which the views
+    render as ``{}``; an account is never hidden from itself."""
+    return frozenset(
+        user.id
+        for user in users
+        if (viewer is None or viewer.id != user.id) and not visible_to(user, viewer, config)
+    )
 
 
 def local_nickname(text: str, base_url: str) -> str:
@@ -77,7 +81,7 @@ def local_nickname(text: str, base_url: str) -> str:
 
 async def find_account(rt: Runtime, ref: str, viewer: User | None) -> User:
     """The account ``ref`` names, by decimal id or nickname, if ``viewer``
-    may see it; AccountNotFound otherwise."""
+    may see it; NotFound otherwise."""
     user = None
     # An all-digit nickname is possible, so an id that matches nobody falls
     # back to the nickname.
@@ -92,7 +96,7 @@ async def find_account(rt: Runtime, ref: str, viewer: User | None) -> User:
 async def lookup_account(rt: Runtime, acct: str, viewer: User | None) -> User:
     """Mastodon's lookup: the account with the nickname ``acct`` names
     (never an id: a client resolving ``@12345`` means that nickname), if
-    ``viewer`` may see it; AccountNotFound otherwise."""
+    ``viewer`` may see it; NotFound otherwise."""
     return _seen(await local_account(rt, acct), viewer, rt.config)
 
 
@@ -110,7 +114,7 @@ async def local_account(rt: Runtime, address: str) -> User | None:
 
 def _seen(user: User | None, viewer: User | None, config: Config) -> User:
     if user is None or not visible_to(user, viewer, config):
-        raise AccountNotFound()
+        raise NotFound(NOT_FOUND)
     return user
 
 
@@ -187,7 +191,7 @@ async def edit_profile(rt: Runtime, user: User, edit: ProfileEdit) -> User:
         "edit profile", _edit_profile_txn, user.id, changes, edit.settings_store
     )
     if updated is None:  # deleted under our feet
-        raise AccountNotFound()
+        raise NotFound(NOT_FOUND)
     return updated
 
 

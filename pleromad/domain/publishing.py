@@ -13,8 +13,8 @@ from __future__ import annotations
 from pleromad.config import Config
 from pleromad.db.pool import Txn
 from pleromad.domain import delivery
+from pleromad.model import Loaded, Shown
 from pleromad.store import objects
-from pleromad.store.statuses import Loaded, Shown
 from pleromad.views.activitypub import note_parts, render_create, render_delete_note
 
 PRIVATE_VISIBILITIES = ("private", "direct")

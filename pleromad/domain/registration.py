@@ -31,10 +31,10 @@ from pleromad.domain import captcha
 from pleromad.domain.formatting import text_to_html
 from pleromad.domain.rate_limits import Allowance, Throttled
 from pleromad.errors import ApiError, BadRequest
-from pleromad.federation.keys import KeyPair, generate_key_pair
+from pleromad.federation.keys import generate_key_pair
 from pleromad.mail.confirmation import enqueue_confirmation_txn
+from pleromad.model import KeyPair, User
 from pleromad.store import invites, users
-from pleromad.store.users import User
 
 if TYPE_CHECKING:
     from pleromad.runtime import Runtime

@@ -29,26 +29,16 @@ from typing import TYPE_CHECKING
 from pleromad.config import Config
 from pleromad.db.pool import Txn
 from pleromad.domain import notifications, profile
-from pleromad.errors import ApiError, Forbidden
+from pleromad.errors import Forbidden, NotFound
 from pleromad.ids import parse_id
+from pleromad.model import FollowCounts, Listed, Relationship, User
 from pleromad.store import relationships as store
 from pleromad.store import statuses as statuses_store
 from pleromad.store import users
-from pleromad.store.relationships import FollowCounts, Listed, Relationship
 from pleromad.store.timelines import Window
-from pleromad.store.users import User
 
 if TYPE_CHECKING:
     from pleromad.runtime import Runtime
-
-RECORD_NOT_FOUND = "Record not found"
-
-
-class RecordNotFound(ApiError):
-    status = 404
-
-    def __init__(self) -> None:
-        super().__init__(RECORD_NOT_FOUND)
 
 
 class FollowRefused(Forbidden):
@@ -60,18 +50,18 @@ class FollowRefused(Forbidden):
 
 async def find_target(rt: Runtime, viewer: User | None, ref: str) -> User:
     """The account ``ref`` (an id or a nickname) names, if ``viewer`` may see
-    it; RecordNotFound otherwise."""
+    it; NotFound otherwise."""
     try:
         return await profile.find_account(rt, ref, viewer)
-    except profile.AccountNotFound:
-        raise RecordNotFound() from None
+    except NotFound:
+        raise NotFound() from None  # the record's message, not the account's
 
 
 async def _other(rt: Runtime, viewer: User, ref: str) -> User:
     """The account an action of ``viewer`` is aimed at: never itself."""
     target = await find_target(rt, viewer, ref)
     if target.id == viewer.id:
-        raise RecordNotFound()
+        raise NotFound()
     return target
 
 
@@ -79,7 +69,7 @@ async def _current_target_txn(txn: Txn, viewer: User, target_id: int, config: Co
     """The target as the action's transaction sees it (it may have gone meanwhile)."""
     target = await users.get_user_txn(txn, target_id)
     if target is None or not profile.visible_to(target, viewer, config):
-        raise RecordNotFound()
+        raise NotFound()
     return target
 
 
@@ -113,7 +103,7 @@ async def follow_txn(
 ) -> bool:
     """Make ``follower`` follow ``target_id`` (a request if it is locked);
     True when a follow or request was added now, False when there was one
-    already.  Raises RecordNotFound or FollowRefused, having changed nothing."""
+    already.  Raises NotFound or FollowRefused, having changed nothing."""
     await store.lock_pair_txn(txn, follower.id, target_id)
     target = await _current_target_txn(txn, follower, target_id, config)
     if target.deactivated:
@@ -141,14 +131,14 @@ async def follow_txn(
 async def follow_address(rt: Runtime, viewer: User, address: str) -> User:
     """Follow the local account ``address`` names (``nick``, ``@nick`` or
     ``nick@our-host``; never an id) and return it.  Without federation any
-    other address is RecordNotFound."""
+    other address is NotFound."""
     target = await profile.local_account(rt, address)
     if (
         target is None
         or target.id == viewer.id
         or not profile.visible_to(target, viewer, rt.config)
     ):
-        raise RecordNotFound()
+        raise NotFound()
     await rt.db.run_interaction("follow", follow_txn, viewer, target.id, None, rt.config)
     return target
 
@@ -172,12 +162,12 @@ async def follow_requests(rt: Runtime, viewer: User, window: Window) -> list[Lis
 
 
 async def authorize_request(rt: Runtime, viewer: User, ref: str) -> Relationship:
-    """Accept the pending request of ``ref``; RecordNotFound when there is none."""
+    """Accept the pending request of ``ref``; NotFound when there is none."""
     return await _change(rt, viewer, ref, "authorize follow request", _answer_txn, True)
 
 
 async def reject_request(rt: Runtime, viewer: User, ref: str) -> Relationship:
-    """Refuse the pending request of ``ref``; RecordNotFound when there is none."""
+    """Refuse the pending request of ``ref``; NotFound when there is none."""
     return await _change(rt, viewer, ref, "reject follow request", _answer_txn, False)
 
 
@@ -188,7 +178,7 @@ async def _answer_txn(txn: Txn, viewer_id: int, requester_id: int, accept: bool)
     else:
         answered = await store.delete_request_txn(txn, requester_id, viewer_id)
     if not answered:
-        raise RecordNotFound()
+        raise NotFound()
 
 
 # -- blocks and mutes ---------------------------------------------------------------

@@ -31,10 +31,10 @@ from pleromad.domain import actor_keys, lifecycle
 from pleromad.domain.activities import Dropped, object_id
 from pleromad.domain.content import sanitize_html, sanitize_text
 from pleromad.federation.fetch import FetchError, Unreachable
+from pleromad.model import User
 from pleromad.store import remote_actors as store
 from pleromad.store import users
 from pleromad.store.remote_actors import ActorRecord, Known
-from pleromad.store.users import User
 
 if TYPE_CHECKING:
     from pleromad.runtime import Runtime

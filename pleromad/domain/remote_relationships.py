@@ -27,11 +27,11 @@ from pleromad.config import Config
 from pleromad.db.pool import Txn
 from pleromad.domain import delivery, relationships
 from pleromad.domain.activities import Dropped, local_account_txn, object_id
-from pleromad.domain.relationships import FollowRefused, RecordNotFound
+from pleromad.domain.relationships import FollowRefused
+from pleromad.errors import NotFound
+from pleromad.model import Follow, User
 from pleromad.store import relationships as store
 from pleromad.store import remote_actors as actors_store
-from pleromad.store.relationships import Follow
-from pleromad.store.users import User
 from pleromad.views.activitypub import build_accept, build_reject
 
 if TYPE_CHECKING:
@@ -66,7 +66,7 @@ async def _follow_txn(txn: Txn, activity: dict[str, Any], actor: User, config: C
     follow = {"id": activity["id"], "type": "Follow", "actor": actor.ap_id, "object": target.ap_id}
     try:
         await relationships.follow_txn(txn, actor, target.id, None, config)
-    except (FollowRefused, RecordNotFound):
+    except (FollowRefused, NotFound):
         answer = build_reject(_new_activity_id(config), target.ap_id, follow, actor.ap_id)
     else:
         await store.set_follow_ap_id_txn(txn, actor.id, target.id, activity["id"])

@@ -41,14 +41,14 @@ from pleromad.domain.actor_keys import signing_key
 from pleromad.domain.remote_actors import ActorNotFound, resolve_actor
 from pleromad.federation.fetch import FetchError
 from pleromad.ids import parse_id
+from pleromad.model import NewStatus, Status, User
 from pleromad.store import favourites as favourites_store
 from pleromad.store import media as media_store
 from pleromad.store import remote_actors as actors_store
 from pleromad.store import statuses as store
 from pleromad.store import users as users_store
 from pleromad.store.media import RemoteAttachment
-from pleromad.store.statuses import PUBLIC_VISIBILITIES, NewStatus, Status
-from pleromad.store.users import User
+from pleromad.store.statuses import PUBLIC_VISIBILITIES
 
 if TYPE_CHECKING:
     from pleromad.runtime import Runtime

@@ -23,7 +23,7 @@ from pleromad.domain.remote_actors import ActorNotFound
 from pleromad.errors import ApiError
 from pleromad.federation import httpsig
 from pleromad.federation.httpsig import SignatureError
-from pleromad.store.users import User
+from pleromad.model import User
 
 if TYPE_CHECKING:
     from pleromad.runtime import Runtime

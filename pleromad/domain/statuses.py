@@ -26,19 +26,16 @@ from pleromad.config import Config
 from pleromad.db.pool import Txn
 from pleromad.domain import content, idempotency, notifications, publishing
 from pleromad.domain.profile import local_nickname, visible_to
-from pleromad.domain.relationships import RecordNotFound
 from pleromad.emoji.table import EmojiTable, custom_emoji
-from pleromad.errors import ApiError, Forbidden
+from pleromad.errors import ApiError, Forbidden, NotFound
 from pleromad.ids import parse_id
+from pleromad.model import Claim, Listed, Loaded, NewStatus, Status, User
 from pleromad.store import favourites as favourites_store
 from pleromad.store import media as media_store
 from pleromad.store import statuses as store
 from pleromad.store import timelines
-from pleromad.store.idempotency import Claim
-from pleromad.store.relationships import Listed, get_users_by_nicknames_txn
-from pleromad.store.statuses import Loaded, NewStatus, Status
+from pleromad.store.relationships import get_users_by_nicknames_txn
 from pleromad.store.timelines import Window
-from pleromad.store.users import User
 
 if TYPE_CHECKING:
     from pleromad.runtime import Runtime
@@ -125,7 +122,7 @@ def used_emoji(table: EmojiTable, base_url: str, *texts: str) -> tuple[tuple[str
 
 
 def check_form(form: StatusForm, config: Config, emoji: EmojiTable) -> _Checked:
-    """The form's values, or InvalidStatus (or RecordNotFound for a reply to
+    """The form's values, or InvalidStatus (or NotFound for a reply to
     an id that cannot exist)."""
     text = form.status.strip()
     spoiler = form.spoiler_text.strip()
@@ -147,7 +144,7 @@ def check_form(form: StatusForm, config: Config, emoji: EmojiTable) -> _Checked:
     if form.in_reply_to_id:
         in_reply_to_id = status_id(form.in_reply_to_id.strip())
         if in_reply_to_id is None:
-            raise RecordNotFound()
+            raise NotFound()
     emojis = used_emoji(emoji, config.server.base_url, text, spoiler)
     content_type = (
         form.content_type if form.content_type in content.CONTENT_TYPES else content.PLAIN
@@ -275,12 +272,12 @@ async def _mention_targets_txn(
 
 async def _original_txn(txn: Txn, ref_id: int, viewer_id: int | None) -> Status:
     """The status ``ref_id`` names for the viewer — the original, for a
-    reblog — or RecordNotFound."""
+    reblog — or NotFound."""
     found = await store.get_visible_txn(txn, ref_id, viewer_id)
     if found is not None and found.reblog_of_id is not None:
         found = await store.get_visible_txn(txn, found.reblog_of_id, viewer_id)
     if found is None:
-        raise RecordNotFound()
+        raise NotFound()
     return found
 
 
@@ -305,12 +302,12 @@ async def search(
 
 
 async def get_status(rt: Runtime, ref: str, viewer: User | None) -> Loaded:
-    """The status ``ref`` names, loaded for ``viewer``; RecordNotFound when
+    """The status ``ref`` names, loaded for ``viewer``; NotFound when
     there is none the viewer may see."""
     wanted = status_id(ref)
     loaded = None if wanted is None else await load(rt, [wanted], viewer)
     if loaded is None or not loaded.order:
-        raise RecordNotFound()
+        raise NotFound()
     return loaded
 
 
@@ -325,7 +322,7 @@ async def context(rt: Runtime, ref: str, viewer: User | None) -> Context:
     reblog): the ancestors and descendants the viewer may see."""
     wanted = status_id(ref)
     if wanted is None:
-        raise RecordNotFound()
+        raise NotFound()
     return await rt.db.run_interaction("status context", _context_txn, wanted, _viewer_id(viewer))
 
 
@@ -349,14 +346,14 @@ async def delete_status(rt: Runtime, ref: str, user: User) -> Loaded:
     can see); the answer is the status as it was."""
     wanted = status_id(ref)
     if wanted is None:
-        raise RecordNotFound()
+        raise NotFound()
     return await rt.db.run_interaction("delete status", _delete_txn, rt.config, wanted, user)
 
 
 async def _delete_txn(txn: Txn, config: Config, wanted: int, user: User) -> Loaded:
     status = await store.get_visible_txn(txn, wanted, user.id)
     if status is None:
-        raise RecordNotFound()
+        raise NotFound()
     if status.account_id != user.id and not (user.is_admin or user.is_moderator):
         raise Forbidden(CANT_DELETE)
     loaded = await store.load_txn(txn, [status.id], user.id)
@@ -391,7 +388,7 @@ async def unreblog(rt: Runtime, ref: str, user: User) -> Loaded:
 async def _act(rt: Runtime, what: str, action_txn: Any, ref: str, user: User) -> Loaded:
     wanted = status_id(ref)
     if wanted is None:
-        raise RecordNotFound()
+        raise NotFound()
     return await rt.db.run_interaction(what, action_txn, wanted, user.id)
 
 
@@ -449,7 +446,7 @@ async def reblogged_by(rt: Runtime, ref: str, viewer: User | None, page: Window)
 async def _who(rt: Runtime, kind: str, ref: str, viewer: User | None, page: Window) -> list[Listed]:
     wanted = status_id(ref)
     if wanted is None:
-        raise RecordNotFound()
+        raise NotFound()
     return await rt.db.run_interaction(
         f"status {kind}", _who_txn, kind, wanted, _viewer_id(viewer), page
     )

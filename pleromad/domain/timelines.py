@@ -15,14 +15,12 @@ from typing import TYPE_CHECKING, Any
 
 from pleromad.config import Config
 from pleromad.db.pool import Txn
-from pleromad.domain.profile import AccountNotFound, find_account, visible_to
-from pleromad.domain.relationships import RecordNotFound
-from pleromad.errors import Forbidden
+from pleromad.domain.profile import find_account, visible_to
+from pleromad.errors import Forbidden, NotFound
 from pleromad.ids import parse_id
+from pleromad.model import Loaded, StatusFilters, User
 from pleromad.store import statuses, timelines, users
-from pleromad.store.statuses import Loaded
-from pleromad.store.timelines import StatusFilters, Window
-from pleromad.store.users import User
+from pleromad.store.timelines import Window
 
 if TYPE_CHECKING:
     from pleromad.runtime import Runtime
@@ -84,12 +82,12 @@ async def account_statuses(
     pinned: bool = False,
 ) -> Listing:
     """The statuses of the account ``ref`` (id or nickname) the reader may
-    see; RecordNotFound for an account they may not see.  Nothing can be
+    see; NotFound for an account they may not see.  Nothing can be
     pinned yet, so the pinned list is empty."""
     try:
         account = await find_account(rt, ref, viewer)
-    except AccountNotFound:
-        raise RecordNotFound() from None
+    except NotFound:
+        raise NotFound() from None  # the record's message, not the account's
     viewer_id = _viewer_id(viewer)
     if pinned:
         return Loaded(viewer_id, ()), []
@@ -108,11 +106,11 @@ async def account_statuses(
 async def favourites(rt: Runtime, account_ref: str, viewer: User | None, window: Window) -> Listing:
     """The favourites of the account with id ``account_ref`` whose statuses
     the reader may see, newest favourite first, keyed by the favourites'
-    ids (DECISIONS 17); RecordNotFound for an account the reader may not
+    ids (DECISIONS 17); NotFound for an account the reader may not
     see, Forbidden when the account hides them from the reader."""
     account_id = parse_id(account_ref) if account_ref == account_ref.strip() else None
     if account_id is None:
-        raise RecordNotFound()
+        raise NotFound()
     return await rt.db.run_interaction(
         "account favourites", _favourites_txn, rt.config, account_id, viewer, window
     )
@@ -123,7 +121,7 @@ async def _favourites_txn(
 ) -> Listing:
     owner = await users.get_user_txn(txn, owner_id)
     if owner is None or not visible_to(owner, viewer, config):
-        raise RecordNotFound()
+        raise NotFound()
     if owner.hide_favorites and _viewer_id(viewer) != owner.id:
         raise Forbidden(FAVOURITES_HIDDEN)
     return await favourites_page_txn(txn, owner.id, _viewer_id(viewer), window)

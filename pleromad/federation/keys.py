@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from twisted.internet.threads import deferToThread
 
+from pleromad.model import KeyPair
+
 # What Mastodon and Pleroma make for their actors, and what every peer accepts.
 KEY_SIZE = 2048
-
-
-@dataclass(frozen=True, slots=True)
-class KeyPair:
-    public_key_pem: str
-    private_key_pem: str
 
 
 def _generate() -> KeyPair:

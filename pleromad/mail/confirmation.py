@@ -9,7 +9,7 @@ from urllib.parse import quote
 from pleromad.config import Config
 from pleromad.db.pool import Txn
 from pleromad.mail.outbox import compose, enqueue_mail_txn
-from pleromad.store.users import User
+from pleromad.model import User
 
 
 def confirmation_url(config: Config, user_id: int, token: str) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from pleromad.db.pool import Txn
-from pleromad.federation.keys import KeyPair
+from pleromad.model import KeyPair
 
 INSTANCE_ACTOR_KEY = "instance_actor_key"
 

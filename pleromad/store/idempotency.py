@@ -7,30 +7,8 @@ Times are seconds since the epoch, from the caller's clock.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from pleromad.db.pool import Txn
-
-
-@dataclass(frozen=True)
-class Claim:
-    """The right to run ``request`` under ``key`` for ``user_id`` and to
-    record its answer; ``token`` tells it from a later takeover of the key."""
-
-    user_id: int
-    key: str
-    request: str
-    token: int
-
-
-@dataclass(frozen=True)
-class Remembered:
-    """An answer recorded under a key: its HTTP status and JSON text, and
-    the X-Request-Id of the request that gave it ('' if unknown)."""
-
-    status: int
-    body: str
-    request_id: str = ""
+from pleromad.model import Claim, Remembered
 
 
 async def claim_txn(

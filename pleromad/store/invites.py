@@ -14,47 +14,13 @@ from __future__ import annotations
 
 import re
 import secrets
-from dataclasses import dataclass
-from datetime import date, datetime
-from typing import Any, Literal
+from datetime import date
+from typing import Any
 
 from pleromad.db.pool import Txn
-
-Verdict = Literal["ok", "invalid", "expired"]
+from pleromad.model import Invite, Verdict
 
 _COLUMNS = "id, token, max_use, uses, expires_at, used, created_at"
-
-
-@dataclass(frozen=True)
-class Invite:
-    id: int
-    token: str
-    max_use: int | None
-    uses: int
-    expires_at: date | None
-    used: bool
-    created_at: datetime
-
-    @property
-    def invite_type(self) -> str:
-        if self.max_use is not None and self.expires_at is not None:
-            return "reusable_date_limited"
-        if self.expires_at is not None:
-            return "date_limited"
-        if self.max_use is not None:
-            return "reusable"
-        return "one_time"
-
-    def verdict(self, today: date) -> Verdict:
-        """``ok`` if a registration may use it on ``today`` (a UTC date), else
-        ``expired`` (used up, revoked, or past its date)."""
-        if self.used:
-            return "expired"
-        if self.expires_at is not None and today > self.expires_at:
-            return "expired"
-        if self.max_use is not None and self.uses >= self.max_use:
-            return "expired"
-        return "ok"
 
 
 def _invite(row: dict[str, Any] | None) -> Invite | None:

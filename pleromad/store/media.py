@@ -5,43 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
-from datetime import datetime
 from typing import Any
 
 from pleromad.db.pool import Txn
+from pleromad.model import Media, NewMedia
 
 # What a row is for; only attachments may be attached to statuses.
 ATTACHMENT = "attachment"
 PURPOSES = frozenset({ATTACHMENT, "avatar", "banner", "background", "mascot"})
-
-
-@dataclass(frozen=True)
-class NewMedia:
-    """A stored file about to be recorded."""
-
-    purpose: str
-    path: str
-    url: str
-    mime_type: str
-    size: int
-    description: str
-
-
-@dataclass(frozen=True)
-class Media(NewMedia):
-    """A recorded file: what was stored, whose it is and since when; for a
-    remote attachment, ``url`` is the remote file and ``path`` and ``size``
-    are None."""
-
-    path: str | None
-    size: int | None
-    id: int
-    user_id: int
-    created_at: datetime
-    # What a remote post said of its attachment (never computed for uploads).
-    blurhash: str | None
-    width: int | None
-    height: int | None
 
 
 @dataclass(frozen=True)

@@ -8,14 +8,14 @@ transaction of the action, for any number of recipients at once.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
-from datetime import datetime
+from dataclasses import fields
 from typing import Any
 
 from psycopg2.extensions import AsIs
 from psycopg2.extras import Json
 
 from pleromad.db.pool import Txn
+from pleromad.model import Notification, NotificationFilters
 from pleromad.store.timelines import Window
 from pleromad.store.visibility import visible_to_viewer
 
@@ -24,28 +24,6 @@ TYPES = ("mention", "reblog", "favourite", "follow")
 # A follow from the same account among this many of the recipient's newest
 # notifications is not notified again (follow/unfollow/follow spam).
 FOLLOW_REPEAT_WINDOW = 20
-
-
-@dataclass(frozen=True)
-class Notification:
-    id: int
-    user_id: int
-    type: str
-    actor_id: int
-    status_id: int | None
-    seen: bool
-    created_at: datetime
-
-
-@dataclass(frozen=True)
-class NotificationFilters:
-    """Which of an account's notifications a listing shows."""
-
-    exclude_types: tuple[str, ...] = ()
-    # When given, only these types.
-    types: tuple[str, ...] | None = None
-    # Also those from accounts the reader blocks or mutes.
-    with_muted: bool = False
 
 
 _COLUMNS = ", ".join(f"n.{f.name}" for f in fields(Notification))

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from pleromad.db.pool import Txn
+from pleromad.model import App, IssuedToken, Token
 
 
 def new_secret() -> str:
@@ -22,41 +21,6 @@ def new_secret() -> str:
 
 def digest(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
-
-
-@dataclass(frozen=True)
-class App:
-    id: int
-    client_name: str
-    redirect_uris: str
-    scopes: list[str]
-    website: str | None
-    client_id: str
-    client_secret: str
-
-    @property
-    def redirect_uri_list(self) -> list[str]:
-        return self.redirect_uris.split()
-
-
-@dataclass(frozen=True)
-class Token:
-    """An access token as the request that presents it needs it."""
-
-    id: int
-    app_id: int
-    user_id: int | None
-    scopes: list[str]
-    created_at: datetime
-
-
-@dataclass(frozen=True)
-class IssuedToken:
-    """A token just created: the only time its secrets exist in clear."""
-
-    token: Token
-    access_token: str
-    refresh_token: str
 
 
 _APP = "id, client_name, redirect_uris, scopes, website, client_id, client_secret"

@@ -11,11 +11,12 @@ those, and loads statuses for display).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import fields
 
 from pleromad.db.pool import Txn
+from pleromad.model import Loaded, Status, Usage
 from pleromad.store.relationships import ACCEPTED
-from pleromad.store.statuses import PUBLIC_VISIBILITIES, Loaded, Status
+from pleromad.store.statuses import PUBLIC_VISIBILITIES
 
 _COLUMNS = ", ".join(f"s.{f.name}" for f in fields(Status))
 
@@ -97,17 +98,6 @@ async def delivery_inboxes_txn(
         },
     )
     return [row["inbox"] for row in rows]
-
-
-@dataclass(frozen=True)
-class Usage:
-    """NodeInfo's ``usage``: local accounts in use, those active in the last
-    month and half-year, and local posts."""
-
-    users: int
-    active_month: int
-    active_halfyear: int
-    local_posts: int
 
 
 # Accounts that count: local, neither deleted nor deactivated.

@@ -7,10 +7,10 @@ each function may run again without doing anything twice.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import fields
 
 from pleromad.db.pool import Txn
-from pleromad.store.users import User
+from pleromad.model import Follow, Listed, Relationship, User
 
 ACCEPTED = "accepted"
 PENDING = "pending"
@@ -23,51 +23,7 @@ _LOCK_CLASS = 0x706C_7266  # "plrf"
 ACCOUNT_COLUMNS = ", ".join(f"u.{f.name}" for f in fields(User))
 
 
-@dataclass(frozen=True)
-class Follow:
-    id: int
-    follower_id: int
-    followee_id: int
-    state: str
-    show_reblogs: bool
-    # The Follow activity: a local follower's is <base_url>/activities/<activity_uuid>,
-    # a remote follower's the id its server gave it (ap_id).
-    activity_uuid: str
-    ap_id: str | None
-
-
 _FOLLOW_COLUMNS = ", ".join(f.name for f in fields(Follow))
-
-
-@dataclass(frozen=True)
-class Relationship:
-    """What ``viewer`` and ``target`` are to each other, from the viewer's side."""
-
-    target_id: int
-    following: bool
-    requested: bool
-    followed_by: bool
-    blocking: bool
-    blocked_by: bool
-    muting: bool
-    muting_notifications: bool
-    subscribing: bool
-    showing_reblogs: bool
-
-
-@dataclass(frozen=True)
-class FollowCounts:
-    followers: int = 0
-    following: int = 0
-
-
-@dataclass(frozen=True)
-class Listed:
-    """An account in a list of follows, blocks or mutes, with the id its
-    page is keyed by."""
-
-    cursor: int
-    user: User
 
 
 async def lock_pair_txn(txn: Txn, a: int, b: int) -> None:

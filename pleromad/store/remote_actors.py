@@ -15,8 +15,8 @@ from typing import Any
 from psycopg2.extras import Json
 
 from pleromad.db.pool import Txn
+from pleromad.model import User
 from pleromad.store.relationships import ACCOUNT_COLUMNS
-from pleromad.store.users import User
 
 
 @dataclass(frozen=True)

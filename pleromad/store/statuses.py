@@ -11,22 +11,13 @@ accounts) in a fixed handful of queries, however many statuses it loads.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, field, fields
-from datetime import datetime
+from dataclasses import fields
 from typing import Any
 
 from pleromad.db.pool import Txn
-from pleromad.store.media import Media
-from pleromad.store.relationships import (
-    ACCOUNT_COLUMNS,
-    FollowCounts,
-    Listed,
-    Relationship,
-    follow_count_sql,
-    relationships_txn,
-)
+from pleromad.model import FollowCounts, Listed, Loaded, Media, NewStatus, Post, Shown, Status, User
+from pleromad.store.relationships import ACCOUNT_COLUMNS, follow_count_sql, relationships_txn
 from pleromad.store.timelines import Window
-from pleromad.store.users import User
 from pleromad.store.visibility import visible_to_viewer
 
 PUBLIC_VISIBILITIES = ("public", "unlisted")
@@ -35,100 +26,13 @@ ANCESTORS_LIMIT = 40
 DESCENDANTS_LIMIT = 4096
 
 
-@dataclass(frozen=True)
-class _Post:
-    """What a post says and where it belongs."""
-
-    id: int
-    account_id: int
-    in_reply_to_id: int | None
-    in_reply_to_account_id: int | None
-    conversation_id: int
-    visibility: str
-    content_type: str
-    source: str
-    content: str
-    spoiler_text: str
-    sensitive: bool
-
-
-@dataclass(frozen=True)
-class Status(_Post):
-    """A statuses row: a post, or a reblog (``reblog_of_id``, no text)."""
-
-    reblog_of_id: int | None
-    created_at: datetime
-    # ActivityPub: a local status' Note and Create are named by these uuids;
-    # a remote one keeps the ids (and HTML page) its server gave it.
-    object_uuid: str
-    activity_uuid: str
-    ap_id: str | None
-    activity_ap_id: str | None
-    url: str | None
-    # The ActivityStreams context (thread) a remote status named.
-    context: str | None
-
-
 _STATUS_FIELDS = tuple(f.name for f in fields(Status))
 _COLUMNS = ", ".join(f"s.{name}" for name in _STATUS_FIELDS)
 _MEDIA_COLUMNS = ", ".join(f.name for f in fields(Media))
 
 
-@dataclass(frozen=True)
-class NewStatus(_Post):
-    """A post about to be written; ``id`` comes from :func:`new_id_txn`."""
-
-    mention_ids: tuple[int, ...] = ()
-    tags: tuple[str, ...] = ()
-    # (shortcode, absolute URL)
-    emojis: tuple[tuple[str, str], ...] = ()
-    media_ids: tuple[int, ...] = ()
-    # A remote post's ids, page and conversation, and when it was published.
-    ap_id: str | None = None
-    activity_ap_id: str | None = None
-    url: str | None = None
-    context: str | None = None
-    created_at: datetime | None = None
-
-
 # What insert_status_txn writes to the statuses row.
-_INSERTED = (*(f.name for f in fields(_Post)), "ap_id", "activity_ap_id", "url", "context")
-
-
-@dataclass(frozen=True)
-class Shown:
-    """A status as one viewer sees it: the row and everything around it."""
-
-    status: Status
-    replies_count: int
-    reblogs_count: int
-    favourites_count: int
-    favourited: bool
-    reblogged: bool
-    muted: bool
-    mention_ids: tuple[int, ...]
-    tags: tuple[str, ...]
-    emojis: tuple[tuple[str, str], ...]
-    media_ids: tuple[int, ...]
-
-
-@dataclass(frozen=True)
-class Loaded:
-    """Statuses loaded for one viewer, ready for the views.
-
-    ``order`` lists the requested ids the viewer may see, in the order asked
-    (a reblog is listed only when its original may be seen too);
-    ``statuses`` holds them and the originals of reblogs among them.
-    """
-
-    viewer_id: int | None
-    order: tuple[int, ...]
-    statuses: dict[int, Shown] = field(default_factory=dict)
-    users: dict[int, User] = field(default_factory=dict)
-    media: dict[int, Media] = field(default_factory=dict)
-    follow_counts: dict[int, FollowCounts] = field(default_factory=dict)
-    statuses_counts: dict[int, int] = field(default_factory=dict)
-    relationships: dict[int, Relationship] = field(default_factory=dict)
+_INSERTED = (*(f.name for f in fields(Post)), "ap_id", "activity_ap_id", "url", "context")
 
 
 # -- writing ------------------------------------------------------------------

@@ -10,10 +10,10 @@ arguments its ``*_txn`` runs, so that the plan can be checked with EXPLAIN.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from pleromad.db.pool import Txn
+from pleromad.model import FavouriteRow, StatusFilters
 from pleromad.store.visibility import visible_to_viewer
 
 Query = tuple[str, dict[str, Any]]
@@ -33,26 +33,6 @@ class Window(Protocol):
     def since_id(self) -> int | None: ...
     @property
     def min_id(self) -> int | None: ...
-
-
-@dataclass(frozen=True)
-class StatusFilters:
-    """The optional narrowing of a status listing; all off by default."""
-
-    only_media: bool = False
-    exclude_replies: bool = False
-    exclude_reblogs: bool = False
-    local_only: bool = False
-    tagged: str | None = None
-
-
-@dataclass(frozen=True)
-class FavouriteRow:
-    """One entry of an account's favourites: the favourite's own id (what
-    the list is ordered and paginated by) and the favourited status."""
-
-    id: int
-    status_id: int
 
 
 def _bounds(column: str, window: Window, args: dict[str, Any]) -> str:

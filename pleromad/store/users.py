@@ -3,55 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
-from datetime import datetime
+from dataclasses import fields
 from typing import Any
 
 from psycopg2.extras import Json
 
 from pleromad.db.pool import Txn
-from pleromad.federation.keys import KeyPair
+from pleromad.model import KeyPair, User
 from pleromad.store import actor_keys
-
-
-@dataclass(frozen=True)
-class User:
-    id: int
-    nickname: str
-    email: str | None
-    name: str | None
-    bio: str
-    bio_html: str
-    password_hash: str | None
-    local: bool
-    ap_id: str
-    locked: bool
-    is_admin: bool
-    is_moderator: bool
-    deactivated: bool
-    deleted: bool
-    confirmation_pending: bool
-    confirmation_token: str | None
-    hide_favorites: bool
-    hide_followers: bool
-    hide_follows: bool
-    no_rich_text: bool
-    show_role: bool
-    skip_thread_containment: bool
-    default_scope: str
-    notification_settings: dict[str, Any]
-    settings_store: dict[str, Any]
-    tags: list[str]
-    avatar: dict[str, Any] | None
-    banner: dict[str, Any] | None
-    background: dict[str, Any] | None
-    created_at: datetime
-    updated_at: datetime
-
-    @property
-    def display_name(self) -> str:
-        return self.name or self.nickname
-
 
 _COLUMNS = ", ".join(f.name for f in fields(User))
 

@@ -2,25 +2,23 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from pleromad.config import Config
-from pleromad.domain.profile import visible_to
-from pleromad.store.users import User
+from pleromad.model import User
 from pleromad.views.dates import masto_date
 from pleromad.views.images import avatar_url, banner_url, image_url
+from pleromad.views.text import strip_tags
 
 # Each means "notify me of activity from these accounts" (DECISIONS 20).
 NOTIFICATION_SETTINGS = ("followers", "follows", "non_followers", "non_follows", "remote", "local")
-
-_TAG = re.compile(r"<[^>]*>")
 
 
 def render_account(
     user: User,
     *,
     config: Config,
+    hidden: bool,
     viewer_user: User | None = None,
     for_self: bool = False,
     followers_count: int = 0,
@@ -28,8 +26,8 @@ def render_account(
     statuses_count: int = 0,
     relationship: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """``user`` as ``viewer_user`` (None: anonymous) sees it; ``{}`` if they
-    may not see it at all.
+    """``user`` as ``viewer_user`` (None: anonymous) sees it; ``{}`` when
+    ``hidden`` (the domain's verdict: they may not see it at all).
 
     The owner sees its own settings (``source.privacy``, the role switches,
     ``notification_settings``); ``for_self`` is the answer to the owner's
@@ -37,7 +35,7 @@ def render_account(
     the viewer's Relationship to the account (``{}`` when there is none).
     """
     is_self = for_self or (viewer_user is not None and viewer_user.id == user.id)
-    if not is_self and not visible_to(user, viewer_user, config):
+    if hidden:
         return {}
     base_url = config.server.base_url
     avatar = avatar_url(user, base_url)
@@ -68,7 +66,7 @@ def render_account(
         "id": str(user.id),
         "username": user.nickname.split("@", 1)[0],
         "acct": user.nickname,
-        "display_name": _TAG.sub("", user.display_name),
+        "display_name": strip_tags(user.display_name),
         "locked": user.locked,
         "bot": False,
         "created_at": masto_date(user.created_at),

@@ -16,14 +16,12 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
-from pleromad.domain.actor_keys import instance_actor_id, key_id
-from pleromad.store.media import Media
-from pleromad.store.statuses import Loaded, Shown, Status
-from pleromad.store.users import User
+from pleromad.model import Loaded, Media, Shown, Status, User
 from pleromad.views.dates import masto_date
 from pleromad.views.images import image_url
 
 AS_PUBLIC = "https://www.w3.org/ns/activitystreams#Public"
+INSTANCE_ACTOR_PATH = "/internal/fetch"
 AS_CONTEXT = "https://www.w3.org/ns/activitystreams"
 SECURITY_CONTEXT = "https://w3id.org/security/v1"
 # The terms of Pleroma's litepub context (and Mastodon's extensions) that
@@ -53,6 +51,16 @@ AP_CONTEXT: list[Any] = [AS_CONTEXT, SECURITY_CONTEXT, LITEPUB_TERMS]
 PAGE_SIZE = 10
 # What an emoji tag says it was last changed (Pleroma's constant).
 EMOJI_UPDATED = "1970-01-01T00:00:00Z"
+
+
+def instance_actor_id(base_url: str) -> str:
+    """The instance actor's id: it signs the server's own fetches."""
+    return base_url + INSTANCE_ACTOR_PATH
+
+
+def key_id(actor_id: str) -> str:
+    """The id of an actor's one key, as Mastodon and Pleroma name it."""
+    return actor_id + "#main-key"
 
 
 def with_context(document: dict[str, Any]) -> dict[str, Any]:

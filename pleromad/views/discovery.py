@@ -16,8 +16,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from pleromad import __version__
 from pleromad.config import Config
-from pleromad.domain.content import CONTENT_TYPES
-from pleromad.store.objects import Usage
+from pleromad.model import Usage
 
 PROFILE_PAGE = "http://webfinger.net/rel/profile-page"
 SUBSCRIBE = "http://ostatus.org/schema/1.0/subscribe"
@@ -96,9 +95,11 @@ def render_nodeinfo(
     usage: Usage,
     staff: Sequence[str],
     features: Sequence[str],
+    post_formats: Sequence[str],
 ) -> dict[str, Any]:
     """NodeInfo ``version`` (2.0 or 2.1) with Pleroma's ``metadata``;
-    ``features`` are those this daemon serves."""
+    ``features`` are those this daemon serves, ``post_formats`` the content
+    types statuses may be written in."""
     instance = config.instance
     federation = config.federation
     software: dict[str, str] = {"name": SOFTWARE, "version": __version__}
@@ -131,7 +132,7 @@ def render_nodeinfo(
                 "mrf_simple": {"reject": list(federation.blocked_instances)},
                 "quarantined_instances": list(federation.quarantined_instances),
             },
-            "postFormats": list(CONTENT_TYPES),
+            "postFormats": list(post_formats),
             "uploadLimits": {
                 "general": instance.upload_limit,
                 "avatar": instance.avatar_upload_limit,

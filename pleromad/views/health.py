@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pleromad.domain.health import Health
+from pleromad.model import Health
 
 
 def render(health: Health) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pleromad.store.users import User
+from pleromad.model import User
 
 
 def image_url(stored: dict[str, Any] | None) -> str | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pleromad.store.media import Media
+from pleromad.model import Media
 
 # The bundled default mascot (pleromad/static/images).
 DEFAULT_MASCOT_ID = "default-mascot"

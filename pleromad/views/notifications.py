@@ -3,12 +3,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from pleromad.config import Config
-from pleromad.store.notifications import Notification
-from pleromad.store.statuses import Loaded
-from pleromad.store.users import User
+from pleromad.model import Loaded, Notification, User
 from pleromad.views.accounts import render_account
 from pleromad.views.dates import masto_date
 from pleromad.views.relationships import relationship_entity
@@ -38,14 +37,23 @@ def render_notification(
 
 
 def render_notifications(
-    notifications: tuple[Notification, ...], loaded: Loaded, *, config: Config, viewer: User
+    notifications: tuple[Notification, ...],
+    loaded: Loaded,
+    *,
+    config: Config,
+    viewer: User,
+    hidden: Collection[int],
 ) -> list[dict[str, Any]]:
     """The Notification entities of ``notifications``, in order, as
     ``viewer`` sees them; ``loaded`` holds their statuses and accounts.  One
     whose status the viewer may not see (it changed since the listing) is
-    left out."""
+    left out; the accounts ``hidden`` from the viewer render as ``{}``."""
     statuses = dict(
-        zip(loaded.order, render_statuses(loaded, config=config, viewer=viewer), strict=True)
+        zip(
+            loaded.order,
+            render_statuses(loaded, config=config, viewer=viewer, hidden=hidden),
+            strict=True,
+        )
     )
     accounts: dict[int, dict[str, Any]] = {}
     rendered = []
@@ -55,17 +63,20 @@ def render_notifications(
             continue
         actor = notification.actor_id
         if actor not in accounts:
-            accounts[actor] = _account(loaded, actor, config, viewer)
+            accounts[actor] = _account(loaded, actor, config, viewer, actor in hidden)
         rendered.append(render_notification(notification, accounts[actor], status))
     return rendered
 
 
-def _account(loaded: Loaded, user_id: int, config: Config, viewer: User) -> dict[str, Any]:
+def _account(
+    loaded: Loaded, user_id: int, config: Config, viewer: User, hidden: bool
+) -> dict[str, Any]:
     counts = loaded.follow_counts.get(user_id)
     relationship = loaded.relationships.get(user_id)
     return render_account(
         loaded.users[user_id],
         config=config,
+        hidden=hidden,
         viewer_user=viewer,
         followers_count=counts.followers if counts else 0,
         following_count=counts.following if counts else 0,

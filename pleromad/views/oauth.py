@@ -9,8 +9,7 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-from pleromad.store.oauth import App, IssuedToken
-from pleromad.store.users import User
+from pleromad.model import App, IssuedToken, User
 
 AUTHORIZE_PATH = "/oauth/authorize"
 

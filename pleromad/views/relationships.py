@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pleromad.store.relationships import Relationship
+from pleromad.model import Relationship
 from pleromad.views.accounts import render_relationship
 
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Collection
 from typing import Any
 from urllib.parse import quote
 
 from pleromad.config import Config
-from pleromad.store.statuses import Loaded, Shown
-from pleromad.store.users import User
+from pleromad.model import Loaded, Shown, User
 from pleromad.views.accounts import render_account
 from pleromad.views.activitypub import note_id, notice_url
 from pleromad.views.dates import masto_date
@@ -40,8 +40,11 @@ def to_plain_text(markup: str) -> str:
 class _Renderer:
     """Renders statuses of one :class:`Loaded`, each account once."""
 
-    def __init__(self, loaded: Loaded, config: Config, viewer: User | None) -> None:
+    def __init__(
+        self, loaded: Loaded, config: Config, viewer: User | None, hidden: Collection[int]
+    ) -> None:
         self.loaded = loaded
+        self.hidden = hidden
         self.config = config
         self.viewer = viewer
         self.base_url = config.server.base_url.rstrip("/")
@@ -56,6 +59,7 @@ class _Renderer:
             self._accounts[user_id] = render_account(
                 user,
                 config=self.config,
+                hidden=user_id in self.hidden,
                 viewer_user=self.viewer,
                 followers_count=counts.followers if counts else 0,
                 following_count=counts.following if counts else 0,
@@ -175,16 +179,26 @@ def _mention(user: User) -> dict[str, Any]:
 
 
 def render_statuses(
-    loaded: Loaded, *, config: Config, viewer: User | None, ids: Any = None
+    loaded: Loaded,
+    *,
+    config: Config,
+    viewer: User | None,
+    hidden: Collection[int],
+    ids: Any = None,
 ) -> list[dict[str, Any]]:
     """The Status entities of ``loaded`` (of ``ids`` among them, when given),
-    in order, as ``viewer`` sees them."""
-    renderer = _Renderer(loaded, config, viewer)
+    in order, as ``viewer`` sees them; the accounts ``hidden`` from the
+    viewer (:func:`pleromad.domain.profile.hidden_accounts`) render as ``{}``."""
+    renderer = _Renderer(loaded, config, viewer, hidden)
     shown = set(loaded.order)
     wanted = loaded.order if ids is None else [i for i in ids if i in shown]
     return [renderer.status(i) for i in wanted]
 
 
-def render_status(loaded: Loaded, *, config: Config, viewer: User | None) -> dict[str, Any]:
+def render_status(
+    loaded: Loaded, *, config: Config, viewer: User | None, hidden: Collection[int]
+) -> dict[str, Any]:
     """The first (usually only) status of ``loaded``."""
-    return render_statuses(loaded, config=config, viewer=viewer, ids=loaded.order[:1])[0]
+    return render_statuses(
+        loaded, config=config, viewer=viewer, hidden=hidden, ids=loaded.order[:1]
+    )[0]

@@ -5,10 +5,10 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from pleromad.domain.formatting import html_to_text
-from pleromad.store.users import User
+from pleromad.model import User
 from pleromad.views.dates import twitter_date
 from pleromad.views.images import avatar_url, banner_url, image_url
+from pleromad.views.text import html_to_text
 
 
 def role(user: User) -> str:

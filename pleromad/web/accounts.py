@@ -7,10 +7,10 @@ from typing import Any
 
 from pleromad.domain import media, profile
 from pleromad.errors import BadRequest
+from pleromad.model import User
 from pleromad.openapi.entities import NO_ACCOUNT
 from pleromad.openapi.spec import FILE, FLAG, STRING, Operation, answer, enum, map_of, note, ref
 from pleromad.runtime import Runtime
-from pleromad.store.users import User
 from pleromad.web.auth import Auth
 from pleromad.web.base import Call, api_app, route
 from pleromad.web.listing import render_accounts

@@ -18,9 +18,9 @@ from twisted.web.iweb import IRequest
 
 from pleromad.domain import documents, signed_requests
 from pleromad.domain.documents import PageRequest
+from pleromad.model import User
 from pleromad.openapi.spec import STRING, Operation, Response, Schema, no_content, ref
 from pleromad.runtime import Runtime
-from pleromad.store.users import User
 from pleromad.web.base import Call, JsonResponse, api_app, plain_route, route
 from pleromad.web.negotiation import JSON
 

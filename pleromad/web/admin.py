@@ -12,6 +12,7 @@ from typing import Any
 from pleromad.config import Config
 from pleromad.domain import admin, lifecycle
 from pleromad.errors import BadRequest
+from pleromad.model import Invite, User
 from pleromad.openapi.entities import EMAIL_FIELD, NICKNAME_FIELD
 from pleromad.openapi.spec import (
     BOOLEAN,
@@ -28,8 +29,6 @@ from pleromad.openapi.spec import (
     ref,
 )
 from pleromad.runtime import Runtime
-from pleromad.store.invites import Invite
-from pleromad.store.users import User
 from pleromad.views.images import avatar_url
 from pleromad.web.auth import Auth
 from pleromad.web.base import Call, JsonResponse, api_app, route

@@ -48,10 +48,9 @@ from pleromad.domain import idempotency
 from pleromad.domain.idempotency import Answer, json_text
 from pleromad.domain.rate_limits import Allowance, headers
 from pleromad.errors import ApiError
+from pleromad.model import Claim, User
 from pleromad.openapi.spec import Operation
 from pleromad.runtime import Runtime
-from pleromad.store.idempotency import Claim
-from pleromad.store.users import User
 from pleromad.web.auth import Auth, authenticate
 from pleromad.web.negotiation import JSON, check_accept
 from pleromad.web.params import Params, read_params

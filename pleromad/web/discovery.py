@@ -14,7 +14,7 @@ from typing import Any
 
 from twisted.web.iweb import IRequest
 
-from pleromad.domain import discovery
+from pleromad.domain import content, discovery
 from pleromad.openapi.spec import STRING, Operation, Response, Schema, array, closed, ref
 from pleromad.runtime import Runtime
 from pleromad.views.discovery import (
@@ -202,5 +202,6 @@ class DiscoveryApi:
             usage=figures.usage,
             staff=figures.staff,
             features=served_features(),
+            post_formats=content.CONTENT_TYPES,
         )
         return JsonResponse(body, headers={"Content-Type": nodeinfo_content_type(version)})

@@ -9,10 +9,9 @@ from pleromad.domain import statuses, timelines
 from pleromad.openapi.entities import ACCOUNTS_PAGE, HIDDEN_STATUS
 from pleromad.openapi.spec import PAGINATED, Operation, answer, array, page_fields, ref
 from pleromad.runtime import Runtime
-from pleromad.views.statuses import render_status
 from pleromad.web.auth import Auth
 from pleromad.web.base import Call, api_app, route
-from pleromad.web.listing import account_page, status_page
+from pleromad.web.listing import account_page, status_json, status_page
 from pleromad.web.pagination import ACCOUNTS_MAX_LIMIT, STATUSES_MAX_LIMIT, page_params
 
 
@@ -38,7 +37,7 @@ class FavouritesApi:
     )
     async def favourite(self, call: Call) -> Any:
         loaded = await statuses.favourite(self.rt, call.params.required_str("id"), call.user)
-        return render_status(loaded, config=self.rt.config, viewer=call.user)
+        return status_json(self.rt, loaded, call.user)
 
     @route(
         app,
@@ -55,7 +54,7 @@ class FavouritesApi:
     )
     async def unfavourite(self, call: Call) -> Any:
         loaded = await statuses.unfavourite(self.rt, call.params.required_str("id"), call.user)
-        return render_status(loaded, config=self.rt.config, viewer=call.user)
+        return status_json(self.rt, loaded, call.user)
 
     @route(
         app,

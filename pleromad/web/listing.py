@@ -6,23 +6,37 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from pleromad.domain import relationships
+from pleromad.domain import profile, relationships
 from pleromad.domain.timelines import Listing
+from pleromad.model import Listed, Loaded, User
 from pleromad.runtime import Runtime
-from pleromad.store.relationships import Listed
-from pleromad.store.users import User
 from pleromad.views.accounts import render_account
 from pleromad.views.relationships import relationship_entity
-from pleromad.views.statuses import render_statuses
+from pleromad.views.statuses import render_status, render_statuses
 from pleromad.web.base import Call, JsonResponse
 from pleromad.web.pagination import paginated
+
+
+def statuses_json(
+    rt: Runtime, loaded: Loaded, viewer: User | None, ids: Sequence[int] | None = None
+) -> list[Any]:
+    """The statuses of ``loaded`` (``ids`` of them) as ``viewer`` sees them;
+    whose accounts the viewer may not see is the domain's to say."""
+    hidden = profile.hidden_accounts(loaded.users.values(), viewer, rt.config)
+    return render_statuses(loaded, config=rt.config, viewer=viewer, hidden=hidden, ids=ids)
+
+
+def status_json(rt: Runtime, loaded: Loaded, viewer: User | None) -> Any:
+    """The one status ``loaded`` holds, as ``viewer`` sees it."""
+    hidden = profile.hidden_accounts(loaded.users.values(), viewer, rt.config)
+    return render_status(loaded, config=rt.config, viewer=viewer, hidden=hidden)
 
 
 def status_page(rt: Runtime, call: Call, listing: Listing, viewer: User | None) -> JsonResponse:
     """A page of statuses as ``viewer`` sees them, with its Link header
     (keyed by the listing's keys)."""
     loaded, keys = listing
-    rendered = render_statuses(loaded, config=rt.config, viewer=viewer)
+    rendered = statuses_json(rt, loaded, viewer)
     return paginated(call, rendered, keys, base_url=rt.config.server.base_url)
 
 
@@ -33,6 +47,7 @@ async def render_accounts(
     with their counts and the viewer's relationship (``{}`` for an account
     the viewer may not see)."""
     facts = await relationships.account_facts(rt, accounts, viewer)
+    hidden = profile.hidden_accounts(accounts, viewer, rt.config)
     rendered = []
     for user in accounts:
         of_user = facts.counts.get(user.id)
@@ -41,6 +56,7 @@ async def render_accounts(
             render_account(
                 user,
                 config=rt.config,
+                hidden=user.id in hidden,
                 viewer_user=viewer,
                 for_self=for_self,
                 followers_count=of_user.followers if of_user else 0,

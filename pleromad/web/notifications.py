@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pleromad.domain import notifications
+from pleromad.domain import notifications, profile
 from pleromad.errors import ApiError, Forbidden
 from pleromad.ids import parse_id
+from pleromad.model import NotificationFilters, User
 from pleromad.openapi.entities import SUCCESS
 from pleromad.openapi.spec import (
     FLAG,
@@ -27,8 +28,6 @@ from pleromad.openapi.spec import (
     ref,
 )
 from pleromad.runtime import Runtime
-from pleromad.store.notifications import NotificationFilters
-from pleromad.store.users import User
 from pleromad.views.notifications import render_notifications
 from pleromad.web.auth import Auth
 from pleromad.web.base import Call, api_app, route
@@ -210,6 +209,7 @@ class NotificationsApi:
         return {"status": "success"}
 
     def _render(self, reader: User, shown: notifications.Shown) -> list[dict[str, Any]]:
+        hidden = profile.hidden_accounts(shown.loaded.users.values(), reader, self.rt.config)
         return render_notifications(
-            shown.notifications, shown.loaded, config=self.rt.config, viewer=reader
+            shown.notifications, shown.loaded, config=self.rt.config, viewer=reader, hidden=hidden
         )

@@ -14,10 +14,12 @@ from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit, urlunspli
 
 from twisted.web.iweb import IRequest
 
+from pleromad.auth.credentials import LoginFailed
 from pleromad.domain import oauth
-from pleromad.domain.login import LoginFailed, verify_login
+from pleromad.domain.login import verify_login
 from pleromad.domain.rate_limits import Throttled
 from pleromad.errors import BadRequest, Forbidden
+from pleromad.model import App
 from pleromad.openapi.spec import (
     NON_BLANK,
     RATE_LIMITED,
@@ -35,7 +37,6 @@ from pleromad.openapi.spec import (
     ref,
 )
 from pleromad.runtime import Runtime
-from pleromad.store.oauth import App
 from pleromad.views import oauth as views
 from pleromad.web.auth import (
     COOKIE_NAME,

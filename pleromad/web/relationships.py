@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from pleromad.domain import relationships
+from pleromad.model import Listed, Relationship, User
 from pleromad.openapi.entities import NO_ACCOUNT
 from pleromad.openapi.spec import (
     FLAG,
@@ -22,8 +23,6 @@ from pleromad.openapi.spec import (
     ref,
 )
 from pleromad.runtime import Runtime
-from pleromad.store.relationships import Listed, Relationship
-from pleromad.store.users import User
 from pleromad.views.relationships import relationship_entity
 from pleromad.web.auth import Auth
 from pleromad.web.base import Call, api_app, route

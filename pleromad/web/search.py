@@ -9,10 +9,9 @@ from urllib.parse import quote
 from pleromad.domain import profile, statuses
 from pleromad.openapi.spec import FLAG, STRING, Operation, Schema, answer, array, enum, note, ref
 from pleromad.runtime import Runtime
-from pleromad.views.statuses import render_statuses
 from pleromad.web.auth import Auth
 from pleromad.web.base import Call, api_app, route
-from pleromad.web.listing import render_accounts
+from pleromad.web.listing import render_accounts, statuses_json
 from pleromad.web.pagination import DEFAULT_LIMIT, offset_param
 
 ACCOUNTS_LIMIT = 40
@@ -136,7 +135,7 @@ class SearchApi:
         statuses_found: list[Any] = []
         if asked("statuses"):
             loaded = await statuses.search(self.rt, query, viewer, limit=limit, offset=offset)
-            statuses_found = render_statuses(loaded, config=self.rt.config, viewer=viewer)
+            statuses_found = statuses_json(self.rt, loaded, viewer)
         hashtags = _hashtags(query, self.rt.config.server.base_url) if asked("hashtags") else []
         return {
             "accounts": accounts,

@@ -7,6 +7,7 @@ from typing import Any
 
 from pleromad.domain import statuses
 from pleromad.domain.statuses import NO_POLLS, NO_SCHEDULING, InvalidStatus, StatusForm
+from pleromad.model import Loaded, User
 from pleromad.openapi.entities import ACCOUNTS_PAGE, HIDDEN_STATUS
 from pleromad.openapi.spec import (
     ID,
@@ -23,12 +24,9 @@ from pleromad.openapi.spec import (
     ref,
 )
 from pleromad.runtime import Runtime
-from pleromad.store.statuses import Loaded
-from pleromad.store.users import User
-from pleromad.views.statuses import render_status, render_statuses
 from pleromad.web.auth import Auth
 from pleromad.web.base import Call, api_app, route
-from pleromad.web.listing import account_page
+from pleromad.web.listing import account_page, status_json, statuses_json
 from pleromad.web.pagination import ACCOUNTS_MAX_LIMIT, page_params
 from pleromad.web.params import Params
 
@@ -63,10 +61,10 @@ class StatusesApi:
         self.rt = rt
 
     def _one(self, loaded: Loaded, viewer: User | None) -> Any:
-        return render_status(loaded, config=self.rt.config, viewer=viewer)
+        return status_json(self.rt, loaded, viewer)
 
     def _many(self, loaded: Loaded, viewer: User | None, ids: Any = None) -> list[Any]:
-        return render_statuses(loaded, config=self.rt.config, viewer=viewer, ids=ids)
+        return statuses_json(self.rt, loaded, viewer, ids)
 
     @route(
         app,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from pleromad.domain import timelines
+from pleromad.model import StatusFilters
 from pleromad.openapi.entities import NO_ACCOUNT
 from pleromad.openapi.spec import (
     FLAG,
@@ -18,7 +19,6 @@ from pleromad.openapi.spec import (
     ref,
 )
 from pleromad.runtime import Runtime
-from pleromad.store.timelines import StatusFilters
 from pleromad.web.auth import Auth
 from pleromad.web.base import Call, api_app, route
 from pleromad.web.listing import status_page
