@@ -9,7 +9,7 @@ this daemon really serves.
 
 from __future__ import annotations
 
-import functools
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from twisted.web.iweb import IRequest
@@ -54,13 +54,9 @@ FEATURES: tuple[tuple[str, tuple[str, str]], ...] = (
 )
 
 
-@functools.cache
-def served_features() -> tuple[str, ...]:
-    """The names of :data:`FEATURES` whose route the tree serves."""
-    # The root module assembles the families, this one among them.
-    from pleromad.web.root import served_routes
-
-    served = {(route.method, route.path) for route in served_routes()}
+def served_features(served: Collection[tuple[str, str]]) -> tuple[str, ...]:
+    """The names of :data:`FEATURES` whose route is among ``served``
+    (method, documented path)."""
     return tuple(name for name, key in FEATURES if key in served)
 
 
@@ -111,8 +107,11 @@ class DiscoveryApi:
     app = api_app()
     tag = "Discovery"
 
-    def __init__(self, rt: Runtime) -> None:
+    def __init__(self, rt: Runtime, features: Sequence[str]) -> None:
+        """``features``: the Pleroma features the whole tree serves (see
+        :func:`served_features`), which only the tree's assembler knows."""
         self.rt = rt
+        self.features = tuple(features)
 
     @property
     def base_url(self) -> str:
@@ -201,7 +200,7 @@ class DiscoveryApi:
             self.rt.config,
             usage=figures.usage,
             staff=figures.staff,
-            features=served_features(),
+            features=self.features,
             post_formats=content.CONTENT_TYPES,
         )
         return JsonResponse(body, headers={"Content-Type": nodeinfo_content_type(version)})

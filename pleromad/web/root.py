@@ -27,7 +27,7 @@ from pleromad.web.admin import AdminApi
 from pleromad.web.base import ServedRoute, api_app
 from pleromad.web.captcha import CaptchaApi
 from pleromad.web.contract import ContractApi
-from pleromad.web.discovery import DiscoveryApi
+from pleromad.web.discovery import DiscoveryApi, served_features
 from pleromad.web.emoji import EmojiApi
 from pleromad.web.favourites import FavouritesApi
 from pleromad.web.follow_import import FollowImportApi
@@ -46,7 +46,7 @@ from pleromad.web.site import Gateway, body_limit
 from pleromad.web.statuses import StatusesApi
 from pleromad.web.timelines import TimelinesApi
 
-# The families built from the runtime; the contract's is built from the document.
+# The families built from the runtime alone.
 CAPABILITIES = (
     AccountsApi,
     RegistrationApi,
@@ -66,11 +66,11 @@ CAPABILITIES = (
     FollowImportApi,
     InstanceApi,
     AdminApi,
-    DiscoveryApi,
     ActivityPubApi,
     InboxApi,
 )
-FAMILIES = (*CAPABILITIES, ContractApi)
+# The families the tree assembles with what only it knows.
+FAMILIES = (*CAPABILITIES, DiscoveryApi, ContractApi)
 
 _PLACEHOLDER = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 # Paths whose documented form is not the routed one (see the gateway).
@@ -141,7 +141,13 @@ class RouteTable(Resource):
 
 def build_gateway(rt: Runtime) -> Gateway:
     """The whole resource tree of the daemon, as the site serves it."""
-    document = build_document(rt.config.server.base_url, served_routes())
-    families = [*(family(rt) for family in CAPABILITIES), ContractApi(document)]
+    routes = served_routes()
+    document = build_document(rt.config.server.base_url, routes)
+    features = served_features({(route.method, route.path) for route in routes})
+    families = [
+        *(family(rt) for family in CAPABILITIES),
+        DiscoveryApi(rt, features),
+        ContractApi(document),
+    ]
     tree = RouteTable([family.app for family in families])
     return Gateway(tree, body_limit(rt.config.instance.upload_limit))
