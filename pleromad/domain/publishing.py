@@ -8,6 +8,10 @@ mentions and, unless it is direct, to the author's remote followers; each
 to its server's shared inbox when it has one.  Followers-only and direct
 posts are private deliveries: quarantined instances get none.
 
+A profile change sends the account's ``Update`` to its followers' servers,
+and a deleted account the ``Delete`` of its actor to every server that knew
+it (followers' and followings').
+
 A favourite goes to the author of the status when that author is remote; a
 reblog to the reblogger's remote followers and the original's remote
 author, as Mastodon addresses them.  Each is queued in the transaction
@@ -23,8 +27,12 @@ from pleromad.store import objects, users
 from pleromad.store.statuses import Loaded, Shown, Status
 from pleromad.store.users import User
 from pleromad.views.activitypub import (
+    AS_PUBLIC,
+    build_delete,
     build_like,
     build_undo,
+    build_update,
+    followers_url,
     note_id,
     note_parts,
     render_announce,
@@ -149,3 +157,36 @@ async def _ap_id_txn(txn: Txn, user_id: int) -> str:
     user = await users.get_user_txn(txn, user_id)
     assert user is not None  # a status' author: the row outlives its statuses
     return user.ap_id
+
+
+# -- the account itself -----------------------------------------------------------
+
+
+async def on_profile_txn(txn: Txn, config: Config, user: User, person: dict, now: float) -> None:
+    """Queue the Update of ``user``'s ``person`` (its Person document, as
+    changed) to its remote followers; its id names the time, so each change
+    is a new activity."""
+    if not (config.federation.enabled and user.local):
+        return
+    inboxes = await objects.delivery_inboxes_txn(txn, user.id, [], followers=True)
+    if inboxes:
+        update = build_update(
+            f"{user.ap_id}#updates/{int(now * 1000)}",
+            user.ap_id,
+            person,
+            [AS_PUBLIC],
+            [followers_url(user.ap_id)],
+        )
+        await delivery.enqueue_txn(txn, actor_id=user.id, activity=update, inboxes=inboxes)
+
+
+async def on_account_deleted_txn(txn: Txn, config: Config, user: User) -> None:
+    """Queue the Delete of the local actor ``user`` (just made a tombstone,
+    its follows still there) to every server that knew it.  Its key row
+    stays with the tombstone, so the deliveries are signed whenever they run."""
+    if not (config.federation.enabled and user.local):
+        return
+    inboxes = await objects.network_inboxes_txn(txn, user.id)
+    if inboxes:
+        delete = build_delete(f"{user.ap_id}#delete", user.ap_id, user.ap_id, [AS_PUBLIC], [])
+        await delivery.enqueue_txn(txn, actor_id=user.id, activity=delete, inboxes=inboxes)
