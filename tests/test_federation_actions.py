@@ -84,7 +84,8 @@ async def test_favourites_and_boosts_count_and_notify_on_the_other_server(
     them on the statuses and notifies bob of both (his settings refuse local
     accounts and non-followers, and alice is a remote follower), but not
     carol, whose settings refuse remote accounts; undoing both on A brings
-    B's counts back to nothing."""
+    B's counts back to nothing.  Each favourite's Like has an id of its own
+    (``<actor>#likes/<n>``), its Undo ``<like>/undo``."""
     a, b = pair
     alice = await make_user(a.rt, "alice")
     bob_at_b = await make_user(b.rt, "bob")
@@ -123,6 +124,14 @@ async def test_favourites_and_boosts_count_and_notify_on_the_other_server(
             assert code == 200, answer
 
     await eventually(lambda: _is(counts_at_b(), [(0, 0), (0, 0)]), "B's counts undone", WAIT)
+    likes = [
+        ap_id
+        for (ap_id,) in query(b.dsn, "SELECT ap_id FROM seen_activities ORDER BY ap_id")
+        if ap_id.startswith(f"{alice.ap_id}#likes/")
+    ]
+    assert len(likes) == 4 and [x for x in likes if x.endswith("/undo")] == [
+        f"{like}/undo" for like in likes if not like.endswith("/undo")
+    ]
 
 
 async def _is(value: Any, expected: Any) -> bool:
@@ -210,16 +219,20 @@ async def test_each_visibility_reaches_only_its_audience(fediverse: StartServer)
 
 @pytest_twisted.ensureDeferred
 async def test_profile_changes_and_account_deletion_reach_followers(
-    pair: tuple[Server, Server],
+    fediverse: StartServer,
 ) -> None:
-    """B's bob follows A's alice.  Her new name and bio (set on A)
-    replace B's copy; when A deletes her account, B deletes its copy and her
-    post there."""
-    a, b = pair
+    """B's bob follows A's alice, who follows C's carol.  Her new name and
+    bio (set on A) replace B's copy; when A deletes her account, B deletes
+    its copy and her post there, and C, the server of an account she
+    followed, deletes its copy too."""
+    a, b, c = [await fediverse(f"127.0.0.{n}") for n in (2, 3, 4)]
     alice_at_a = await make_user(a.rt, "alice")
     bob_at_b = await make_user(b.rt, "bob")
+    await make_user(c.rt, "carol")
     alice = await resolve_acct(b.rt, a.acct("alice"))
     await follows(b, bob_at_b, alice)
+    await follows(a, alice_at_a, await resolve_acct(a.rt, c.acct("carol")))
+    alice_at_c = query(c.dsn, "SELECT id FROM users WHERE ap_id = %s", (alice.ap_id,))
     _, post = await call(a, alice_at_a, "POST", "/api/v1/statuses", {"status": "Before I go"})
     await eventually(lambda: local_id(b, post["uri"]), "the post at B", WAIT)
 
@@ -243,6 +256,11 @@ async def test_profile_changes_and_account_deletion_reach_followers(
     await eventually(
         lambda: query(b.dsn, "SELECT deleted FROM users WHERE id = %s", (alice.id,)) == [(True,)],
         "the Delete at B",
+        WAIT,
+    )
+    await eventually(
+        lambda: query(c.dsn, "SELECT deleted FROM users WHERE id = %s", alice_at_c[0]) == [(True,)],
+        "the Delete at C",
         WAIT,
     )
     await eventually(lambda: local_id(b, post["uri"]) is None, "her post gone from B", WAIT)
