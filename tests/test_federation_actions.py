@@ -83,9 +83,10 @@ async def test_favourites_and_boosts_count_and_notify_on_the_other_server(
     """A's alice favourites and boosts posts of B's bob and carol: B counts
     them on the statuses and notifies bob of both (his settings refuse local
     accounts and non-followers, and alice is a remote follower), but not
-    carol, whose settings refuse remote accounts; undoing both on A brings
-    B's counts back to nothing.  Each favourite's Like has an id of its own
-    (``<actor>#likes/<n>``), its Undo ``<like>/undo``."""
+    carol, whose settings refuse remote accounts.  Undoing both on A (for
+    carol's post, by deleting the reblog) brings B's counts back to nothing.
+    Each favourite's Like has an id of its own (``<actor>#likes/<n>``), its
+    Undo ``<like>/undo``."""
     a, b = pair
     alice = await make_user(a.rt, "alice")
     bob_at_b = await make_user(b.rt, "bob")
@@ -101,10 +102,12 @@ async def test_favourites_and_boosts_count_and_notify_on_the_other_server(
         at_a = await eventually(lambda uri=post["uri"]: local_id(a, uri), "the post at A", WAIT)
         posts[user.nickname] = (post["id"], at_a)
 
+    reblogs = []
     for _, at_a in posts.values():
         for action in ("favourite", "reblog"):
             code, answer = await call(a, alice, "POST", f"/api/v1/statuses/{at_a}/{action}")
             assert code == 200, answer
+        reblogs.append(answer["id"])
 
     async def counts_at_b() -> list[tuple[int, int]]:
         return [await counts(b, user, posts[user.nickname][0]) for user in (bob_at_b, carol_at_b)]
@@ -118,10 +121,16 @@ async def test_favourites_and_boosts_count_and_notify_on_the_other_server(
     ]
     assert await notified(b, carol_at_b) == []
 
-    for _, at_a in posts.values():
-        for action in ("unfavourite", "unreblog"):
-            code, answer = await call(a, alice, "POST", f"/api/v1/statuses/{at_a}/{action}")
-            assert code == 200, answer
+    (_, bob_at_a), (_, carol_at_a) = posts["bob"], posts["carol"]
+    for path in (
+        f"/api/v1/statuses/{bob_at_a}/unfavourite",
+        f"/api/v1/statuses/{bob_at_a}/unreblog",
+        f"/api/v1/statuses/{carol_at_a}/unfavourite",
+    ):
+        code, answer = await call(a, alice, "POST", path)
+        assert code == 200, answer
+    code, answer = await call(a, alice, "DELETE", f"/api/v1/statuses/{reblogs[1]}")
+    assert code == 200, answer
 
     await eventually(lambda: _is(counts_at_b(), [(0, 0), (0, 0)]), "B's counts undone", WAIT)
     likes = [

@@ -55,8 +55,15 @@ async def on_post_txn(txn: Txn, config: Config, loaded: Loaded, status_id: int) 
 
 async def on_delete_txn(txn: Txn, config: Config, loaded: Loaded, status_id: int) -> None:
     """Queue the Delete of the post ``status_id``, as ``loaded`` before it
-    went, to everyone its Create went to (still following, or mentioned)."""
+    went, to everyone its Create went to (still following, or mentioned);
+    a deleted reblog is an unreblog: the Undo of its Announce."""
     shown = loaded.statuses[status_id]
+    reblog = shown.status
+    if reblog.reblog_of_id is not None:
+        original = loaded.statuses[reblog.reblog_of_id].status
+        actor = loaded.users[reblog.account_id]
+        await on_reblog_txn(txn, config, actor, reblog, original, undo=True)
+        return
     if not _federates(config, loaded, shown):
         return
     base_url = config.server.base_url
