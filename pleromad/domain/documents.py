@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pleromad.db.pool import Txn
-from pleromad.domain import actor_keys
+from pleromad.domain import actor_keys, publishing
 from pleromad.domain.profile import visible_to
 from pleromad.domain.statuses import status_id, used_emoji
 from pleromad.errors import ApiError
@@ -91,7 +91,25 @@ async def local_actor(rt: Runtime, nickname: str) -> User:
 async def person(rt: Runtime, nickname: str) -> dict[str, Any]:
     """The ``Person`` of the local account ``nickname``, with its public key
     and the custom emoji its name and bio use."""
-    user = await local_actor(rt, nickname)
+    return await _person(rt, await local_actor(rt, nickname))
+
+
+async def send_profile_update(rt: Runtime, user: User) -> None:
+    """Queue the Update of the changed account ``user``'s Person for its
+    remote followers' servers (after the change committed: the document is
+    rendered from it)."""
+    if rt.config.federation.enabled:
+        await rt.db.run_interaction(
+            "profile update",
+            publishing.on_profile_txn,
+            rt.config,
+            user,
+            await _person(rt, user),
+            rt.clock.seconds(),
+        )
+
+
+async def _person(rt: Runtime, user: User) -> dict[str, Any]:
     base_url = rt.config.server.base_url
     table = await rt.emoji.current()
     return render_person(

@@ -22,7 +22,14 @@ import psycopg2.errors
 from pleromad.auth.credentials import LoginFailed
 from pleromad.config import Config
 from pleromad.db.pool import Txn
-from pleromad.domain import media, notifications, registration, relationships, statuses
+from pleromad.domain import (
+    media,
+    notifications,
+    publishing,
+    registration,
+    relationships,
+    statuses,
+)
 from pleromad.domain.formatting import text_to_html
 from pleromad.domain.login import verify_login
 from pleromad.errors import Forbidden
@@ -108,13 +115,17 @@ async def delete_account(rt: Runtime, user_id: int) -> bool:
     """Sign the account out, turn it into a tombstone and queue the removal
     of its content, all in one transaction; False if it was already deleted
     (or never existed), in which case nothing is queued."""
-    return await rt.db.run_interaction("delete account", _delete_account_txn, user_id)
+    return await rt.db.run_interaction("delete account", _delete_account_txn, rt.config, user_id)
 
 
-async def _delete_account_txn(txn: Txn, user_id: int) -> bool:
+async def _delete_account_txn(txn: Txn, config: Config, user_id: int) -> bool:
     if not await tombstones.tombstone_user_txn(txn, user_id):
         return False
     await _remove_credentials_txn(txn, user_id)
+    # Before the content job removes the follows that say who knew it.
+    user = await users.get_user_txn(txn, user_id)
+    assert user is not None  # the tombstone just made
+    await publishing.on_account_deleted_txn(txn, config, user)
     await jobs.enqueue_txn(txn, DELETE_ACCOUNT_JOB, {"user_id": user_id})
     return True
 

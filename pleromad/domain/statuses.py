@@ -389,36 +389,45 @@ async def _act(rt: Runtime, what: str, action_txn: Any, ref: str, user: User) ->
     wanted = status_id(ref)
     if wanted is None:
         raise NotFound()
-    return await rt.db.run_interaction(what, action_txn, wanted, user.id)
+    return await rt.db.run_interaction(what, action_txn, rt.config, wanted, user)
 
 
-async def _favourite_txn(txn: Txn, wanted: int, user_id: int) -> Loaded:
-    status = await _original_txn(txn, wanted, user_id)
-    if await favourites_store.insert_favourite_txn(txn, user_id, status.id):
-        await notifications.on_favourite_txn(txn, user_id, status.id)
-    return await store.load_txn(txn, [status.id], user_id)
+async def _favourite_txn(txn: Txn, config: Config, wanted: int, user: User) -> Loaded:
+    status = await _original_txn(txn, wanted, user.id)
+    favourite_id = await favourites_store.insert_favourite_txn(txn, user.id, status.id)
+    if favourite_id is not None:
+        await notifications.on_favourite_txn(txn, user.id, status.id)
+        await publishing.on_favourite_txn(txn, config, user, status, favourite_id)
+    return await store.load_txn(txn, [status.id], user.id)
 
 
-async def _unfavourite_txn(txn: Txn, wanted: int, user_id: int) -> Loaded:
-    status = await _original_txn(txn, wanted, user_id)
-    await favourites_store.delete_favourite_txn(txn, user_id, status.id)
-    return await store.load_txn(txn, [status.id], user_id)
+async def _unfavourite_txn(txn: Txn, config: Config, wanted: int, user: User) -> Loaded:
+    status = await _original_txn(txn, wanted, user.id)
+    favourite_id = await favourites_store.delete_favourite_txn(txn, user.id, status.id)
+    if favourite_id is not None:
+        await publishing.on_favourite_txn(txn, config, user, status, favourite_id, undo=True)
+    return await store.load_txn(txn, [status.id], user.id)
 
 
-async def _reblog_txn(txn: Txn, wanted: int, user_id: int) -> Loaded:
-    status = await _original_txn(txn, wanted, user_id)
+async def _reblog_txn(txn: Txn, config: Config, wanted: int, user: User) -> Loaded:
+    status = await _original_txn(txn, wanted, user.id)
     if status.visibility not in store.PUBLIC_VISIBILITIES:
         raise Forbidden(CANT_REBLOG)
-    reblog_id, created = await store.insert_reblog_txn(txn, user_id, status)
+    reblog_id, created = await store.insert_reblog_txn(txn, user.id, status)
     if created:
-        await notifications.on_reblog_txn(txn, user_id, status.id)
-    return await store.load_txn(txn, [reblog_id], user_id)
+        await notifications.on_reblog_txn(txn, user.id, status.id)
+        reblog = await store.get_visible_txn(txn, reblog_id, user.id)
+        assert reblog is not None  # just made, of a status the user sees
+        await publishing.on_reblog_txn(txn, config, user, reblog, status)
+    return await store.load_txn(txn, [reblog_id], user.id)
 
 
-async def _unreblog_txn(txn: Txn, wanted: int, user_id: int) -> Loaded:
-    status = await _original_txn(txn, wanted, user_id)
-    await store.delete_reblog_txn(txn, user_id, status.id)
-    return await store.load_txn(txn, [status.id], user_id)
+async def _unreblog_txn(txn: Txn, config: Config, wanted: int, user: User) -> Loaded:
+    status = await _original_txn(txn, wanted, user.id)
+    reblog = await store.delete_reblog_txn(txn, user.id, status.id)
+    if reblog is not None:
+        await publishing.on_reblog_txn(txn, config, user, reblog, status, undo=True)
+    return await store.load_txn(txn, [status.id], user.id)
 
 
 async def favourites(rt: Runtime, user: User, page: Window) -> tuple[Loaded, list[int]]:

@@ -12,15 +12,14 @@ from pleromad.db.pool import Txn
 
 async def insert_favourite_txn(
     txn: Txn, account_id: int, status_id: int, *, ap_id: str | None = None
-) -> bool:
-    """Favourite the status (a remote favourite with the id of its Like);
-    False when it already was."""
-    added = await txn.execute(
+) -> int | None:
+    """Favourite the status (a remote favourite with the id of its Like):
+    the new favourite's id, None when it already was."""
+    return await txn.fetchval(
         "INSERT INTO favourites (account_id, status_id, ap_id) VALUES (%s, %s, %s)"
-        " ON CONFLICT DO NOTHING",
+        " ON CONFLICT DO NOTHING RETURNING id",
         (account_id, status_id, ap_id),
     )
-    return added > 0
 
 
 async def delete_by_ap_id_txn(txn: Txn, account_id: int, ap_id: str) -> bool:
@@ -31,13 +30,12 @@ async def delete_by_ap_id_txn(txn: Txn, account_id: int, ap_id: str) -> bool:
     return deleted > 0
 
 
-async def delete_favourite_txn(txn: Txn, account_id: int, status_id: int) -> bool:
-    """Take the favourite back; False when there was none."""
-    deleted = await txn.execute(
-        "DELETE FROM favourites WHERE account_id = %s AND status_id = %s",
+async def delete_favourite_txn(txn: Txn, account_id: int, status_id: int) -> int | None:
+    """Take the favourite back: its id, None when there was none."""
+    return await txn.fetchval(
+        "DELETE FROM favourites WHERE account_id = %s AND status_id = %s RETURNING id",
         (account_id, status_id),
     )
-    return deleted > 0
 
 
 async def delete_account_favourites_txn(txn: Txn, account_id: int, batch: int) -> int:

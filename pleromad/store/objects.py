@@ -100,6 +100,22 @@ async def delivery_inboxes_txn(
     return [row["inbox"] for row in rows]
 
 
+async def network_inboxes_txn(txn: Txn, user_id: int) -> list[str]:
+    """The inboxes of every remote account that follows ``user_id`` or that
+    it follows (or asked to, either way): the servers that know it, each
+    account's shared inbox when it has one, each inbox once."""
+    rows = await txn.fetchall(
+        "SELECT DISTINCT COALESCE(ra.shared_inbox, ra.inbox) AS inbox"
+        " FROM remote_actors ra JOIN users u ON u.id = ra.user_id"
+        " WHERE NOT u.deleted AND ra.user_id IN ("
+        "   SELECT f.follower_id FROM follows f WHERE f.followee_id = %(user)s"
+        "   UNION SELECT f.followee_id FROM follows f WHERE f.follower_id = %(user)s)"
+        " ORDER BY 1",
+        {"user": user_id},
+    )
+    return [row["inbox"] for row in rows]
+
+
 # Accounts that count: local, neither deleted nor deactivated.
 _IN_USE = "u.local AND NOT u.deleted AND NOT u.deactivated"
 # Active since a time: posted (a status id is time-ordered, so the account's

@@ -135,14 +135,15 @@ async def insert_reblog_txn(
     return int(existing), False
 
 
-async def delete_reblog_txn(txn: Txn, account_id: int, original_id: int) -> bool:
-    return (
-        await txn.execute(
-            "DELETE FROM statuses WHERE account_id = %s AND reblog_of_id = %s",
-            (account_id, original_id),
-        )
-        > 0
+async def delete_reblog_txn(txn: Txn, account_id: int, original_id: int) -> Status | None:
+    """Delete the account's reblog of ``original_id``: the row as it was
+    (its Announce is undone by it), None when there was none."""
+    row = await txn.fetchone(
+        f"DELETE FROM statuses s WHERE s.account_id = %s AND s.reblog_of_id = %s"
+        f" RETURNING {_COLUMNS}",
+        (account_id, original_id),
     )
+    return None if row is None else Status(**row)
 
 
 async def delete_account_statuses_txn(txn: Txn, account_id: int, batch: int) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pleromad.domain import media, profile
+from pleromad.domain import documents, media, profile
 from pleromad.errors import BadRequest
 from pleromad.model import User
 from pleromad.openapi.entities import NO_ACCOUNT
@@ -115,6 +115,7 @@ class AccountsApi:
         )
         user = await profile.edit_profile(self.rt, call.user, edit)
         user = await media.apply_profile_images(self.rt, user, pictures)
+        await documents.send_profile_update(self.rt, user)
         return await self._account(user, user, for_self=True)
 
     @route(

@@ -18,7 +18,7 @@ from twisted.web.iweb import IRequest
 from twisted.web.static import File
 
 import pleromad
-from pleromad.domain import media
+from pleromad.domain import documents, media
 from pleromad.errors import ApiError, MissingField
 from pleromad.media.images import served_inline, served_type
 from pleromad.media.interface import ILocalFiles
@@ -228,6 +228,7 @@ class MediaApi:
     async def _set_picture(self, call: Call, kind: str, param: str) -> Any:
         picture = await image_or_clear(call.params, param)
         user = await media.set_profile_image(self.rt, call.user, kind, picture)
+        await documents.send_profile_update(self.rt, user)
         return {"url": image_url(getattr(user, kind))}
 
     @route(
