@@ -221,9 +221,12 @@ class Database:
             self._free.append(conn)
 
     async def close(self) -> None:
-        for waiter in self._waiters:
-            waiter.errback(DatabaseUnavailable("the database is shutting down"))
+        # An errback runs the waiter's own cleanup, which removes it from the
+        # queue: fail a copy, from an emptied queue.
+        waiting = list(self._waiters)
         self._waiters.clear()
+        for waiter in waiting:
+            waiter.errback(DatabaseUnavailable("the database is shutting down"))
         for conn in self._connections:
             detector = conn.detector
             # Stop a reconnection loop from reviving a connection we close.
