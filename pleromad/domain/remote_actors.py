@@ -166,6 +166,32 @@ async def resolve_acct(rt: Runtime, acct: str) -> User:
     return await resolve_actor(rt, href, refresh=True)
 
 
+async def find_account(rt: Runtime, text: str, *, resolve: bool) -> User | None:
+    """The account a search or lookup for ``text`` names when it is an
+    address — ``nick@host``, ``@nick@host`` or an actor URL — the stored
+    copy, or with ``resolve`` found (WebFinger, then the actor fetched) and
+    stored; None when ``text`` is no address or names no account.  Only a
+    signed-in reader may make us resolve: an anonymous one could otherwise
+    send us fetching anywhere."""
+    text = text.strip()
+    is_url = text.startswith(("https://", "http://"))
+    if not is_url and "@" not in text.removeprefix("@"):
+        return None
+    try:
+        if resolve:
+            return await (resolve_actor(rt, text) if is_url else resolve_acct(rt, text))
+    except ActorNotFound as e:
+        log.info("{text!r} resolves to no account: {why}", text=text, why=e)
+        return None
+    if is_url:
+        known = await rt.db.run_interaction("actor by id", store.get_by_ap_id_txn, text)
+    else:
+        known = await rt.db.run_interaction(
+            "actor by nickname", store.get_remote_by_nickname_txn, text.removeprefix("@")
+        )
+    return None if known is None else known.user
+
+
 async def actor_for_key(rt: Runtime, key_id: str, *, refresh: bool = False) -> tuple[User, str]:
     """The remote account that owns the public key ``key_id``, and the key
     (PEM): the stored copy, or the key's actor fetched.  ``refresh`` fetches
