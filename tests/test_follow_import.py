@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 import pytest_twisted
 
 from pleromad.domain import follow_import
-from pleromad.domain.follow_import import local_nicknames, parse_addresses
+from pleromad.domain.follow_import import follow_targets, parse_addresses
 from pleromad.runtime import Runtime
 from pleromad.store.users import User
 from tests.conftest import Client, StartRunner
@@ -34,7 +34,8 @@ def mastodon_export(rt: Runtime) -> str:
         "@carol,false,false,",
         "dora,true,false,en",
         "nobody,true,false,",
-        "someone@remote.example,true,false,",
+        # A remote address that names no account (the client refuses loopback).
+        "someone@127.0.0.1:9,true,false,",
         "",
     ]
     return "\r\n".join(lines)
@@ -81,12 +82,27 @@ def test_the_list_is_each_lines_first_csv_field_split_on_whitespace() -> None:
     assert parse_addresses('"' + "x" * 200_000 + "\nh") == ['"' + "x" * 200_000, "h"]
 
 
-def test_only_local_accounts_are_kept_once_each() -> None:
+def test_each_account_is_kept_once_remote_ones_with_federation() -> None:
     """`nick` and `nick@our-host` (any case) are the local nick; other
-    hosts are remote and dropped; each account is kept once."""
+    hosts' `nick@host` and URLs are kept with federation, dropped without;
+    each account is kept once."""
     base_url = "https://social.example"
-    addresses = ["bob", "Bob@SOCIAL.example", "carol@other.example", "carol", "BOB"]
-    assert local_nicknames(addresses, base_url) == ["bob", "carol"]
+    addresses = [
+        "bob",
+        "Bob@SOCIAL.example",
+        "carol@Other.example",
+        "carol",
+        "BOB",
+        "CAROL@other.example",
+        "https://other.example/users/dan",
+    ]
+    assert follow_targets(addresses, base_url, federating=False) == ["bob", "carol"]
+    assert follow_targets(addresses, base_url, federating=True) == [
+        "bob",
+        "carol@other.example",
+        "carol",
+        "https://other.example/users/dan",
+    ]
 
 
 @pytest_twisted.ensureDeferred
@@ -95,7 +111,7 @@ async def test_a_mastodon_export_is_followed_by_the_job(
 ) -> None:
     """The answer is the JSON string "job started"; the job follows the
     local accounts of a Mastodon export (a locked one gets a request) and
-    skips unknown and remote ones silently."""
+    skips unknown ones (a remote address naming no account too) silently."""
     alice = accounts["alice"]
     code, body = await answer(
         await client.post(
@@ -104,7 +120,10 @@ async def test_a_mastodon_export_is_followed_by_the_job(
     )
     assert (code, body) == (200, "job started")
     assert queued(rt) == [
-        {"follower_id": alice.id, "nicknames": ["bob", "carol", "dora", "nobody"]}
+        {
+            "follower_id": alice.id,
+            "addresses": ["bob", "carol", "dora", "nobody", "someone@127.0.0.1:9"],
+        }
     ]
     await start_runner(follow_import.handlers(rt))
     await eventually(lambda: not queued(rt), "the import job to finish")
@@ -205,7 +224,7 @@ async def test_more_than_20000_accounts_is_413_and_queues_nothing(
         await client.post(IMPORT, headers=headers, data={"list": just_enough})
     )
     assert (code, body) == (200, "job started")
-    assert len(queued(rt)[0]["nicknames"]) == 20_000
+    assert len(queued(rt)[0]["addresses"]) == 20_000
 
 
 @pytest_twisted.ensureDeferred
@@ -242,15 +261,15 @@ async def test_bad_requests_queue_nothing(
 
 
 @pytest_twisted.ensureDeferred
-async def test_a_list_of_nothing_local_queues_no_job(
+async def test_a_list_of_no_account_queues_no_job(
     rt: Runtime, client: Client, accounts: dict[str, User]
 ) -> None:
-    """A list with no local address is still "job started", with no job to run."""
+    """A list that names no account is still "job started", with no job to run."""
     code, body = await answer(
         await client.post(
             IMPORT,
             headers=await bearer(rt, accounts["alice"]),
-            data={"list": "Account address,Show boosts\nx@remote.example,true\n"},
+            data={"list": "Account address,Show boosts\n,true\n@\n"},
         )
     )
     assert (code, body) == (200, "job started")
@@ -265,5 +284,5 @@ async def test_the_job_of_a_deleted_importer_does_nothing(
     alice = accounts["alice"]
     await set_user(rt, alice, deactivated=True)
     handler = follow_import.handlers(rt)["follow_import"]
-    await handler({"follower_id": alice.id, "nicknames": ["bob", "carol"]})
+    await handler({"follower_id": alice.id, "addresses": ["bob", "carol"]})
     assert followed_by(rt, alice) == {}
