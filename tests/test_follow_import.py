@@ -9,13 +9,17 @@ from urllib.parse import urlsplit
 
 import pytest_twisted
 
+from pleromad.db.pool import Txn
 from pleromad.domain import follow_import
 from pleromad.domain.follow_import import follow_targets, parse_addresses
 from pleromad.runtime import Runtime
+from pleromad.store import remote_actors as remote_actors_store
+from pleromad.store.remote_actors import ActorRecord
 from pleromad.store.users import User
 from tests.conftest import Client, StartRunner
 from tests.helpers import eventually, query
 from tests.test_accounts import answer, bearer, make_user, set_user
+from tests.test_jobs import _terminate_lock_holder_txn
 from tests.test_relationships import act, snapshot
 
 IMPORT = "/api/pleroma/follow_import"
@@ -286,3 +290,95 @@ async def test_the_job_of_a_deleted_importer_does_nothing(
     handler = follow_import.handlers(rt)["follow_import"]
     await handler({"follower_id": alice.id, "addresses": ["bob", "carol"]})
     assert followed_by(rt, alice) == {}
+
+
+# -- remote accounts, and a job killed half-way -------------------------------------------
+
+PEER = "https://peer.example"
+
+
+async def _store_remote_accounts_txn(txn: Txn, count: int, now: float) -> None:
+    """``count`` remote accounts u0@peer.example..., fetched just now (so
+    resolving them needs no network)."""
+    for n in range(count):
+        actor = f"{PEER}/users/u{n}"
+        record = ActorRecord(
+            ap_id=actor,
+            host="peer.example",
+            nickname=f"u{n}@peer.example",
+            name=None,
+            bio="",
+            bio_html="",
+            locked=False,
+            avatar=None,
+            banner=None,
+            inbox=f"{actor}/inbox",
+            shared_inbox=f"{PEER}/inbox",
+            outbox=None,
+            followers_url=None,
+            following_url=None,
+            key_id=f"{actor}#main-key",
+            public_key_pem="",
+            document={"id": actor, "type": "Person"},
+        )
+        await remote_actors_store.upsert_txn(txn, record, now)
+
+
+def follows_sent(rt: Runtime) -> list[tuple[int, int]]:
+    """(Follow deliveries queued, distinct accounts they follow)."""
+    return query(
+        rt.db.dsn,
+        "SELECT count(*), count(DISTINCT payload->'activity'->>'object') FROM jobs"
+        " WHERE kind = 'federation.deliver' AND payload->'activity'->>'type' = 'Follow'",
+    )
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_killed_import_of_remote_accounts_resumes_and_sends_each_follow_once(
+    rt: Runtime, client: Client, accounts: dict[str, User], start_runner: StartRunner
+) -> None:
+    """A 1,000-line import of remote accounts (`nick@host`, `@nick@host`,
+    actor URLs) whose worker's database session dies half-way is taken over
+    by another runner, which resumes after the last line done (its payload
+    says where) and finishes: each account followed, and sent a Follow, once."""
+    count = 1000
+    await rt.db.run_interaction(
+        "remote accounts", _store_remote_accounts_txn, count, rt.clock.seconds()
+    )
+    lines = [
+        (f"u{n}@peer.example", f"@u{n}@peer.example", f"{PEER}/users/u{n}")[n % 3]
+        for n in range(count)
+    ]
+    alice = accounts["alice"]
+    await client.post(IMPORT, headers=await bearer(rt, alice), data={"list": "\n".join(lines)})
+    [job_id] = [
+        row[0]
+        for row in query(
+            rt.db.dsn, "SELECT id FROM jobs WHERE kind = %s", (follow_import.FOLLOW_IMPORT_JOB,)
+        )
+    ]
+    real = follow_import.handlers(rt)[follow_import.FOLLOW_IMPORT_JOB]
+    resumed_at: list[int] = []
+
+    async def rescuer(payload: Any) -> None:
+        resumed_at.append(int(payload.get("done", 0)))
+        await real(payload)
+
+    def progress() -> int:
+        rows = query(rt.db.dsn, "SELECT (payload->>'done')::int FROM jobs WHERE id = %s", (job_id,))
+        return rows[0][0] or 0 if rows else count
+
+    await start_runner({follow_import.FOLLOW_IMPORT_JOB: real}, concurrency=1)
+    await eventually(lambda: progress() >= 100, "a tenth of the import", 30.0)
+    killed = await rt.db.run_interaction("kill", _terminate_lock_holder_txn, job_id)
+    assert killed == 1
+    assert progress() < count, "the import ended before the kill"
+    await start_runner({follow_import.FOLLOW_IMPORT_JOB: rescuer})
+
+    await eventually(lambda: not queued(rt), "the import to finish", 60.0)
+    assert resumed_at and 100 <= resumed_at[0] < count
+    assert follows_sent(rt) == [(count, count)]
+    [(follows,)] = query(
+        rt.db.dsn, "SELECT count(*) FROM follows WHERE follower_id = %s", (alice.id,)
+    )
+    assert follows == count
