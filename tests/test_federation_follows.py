@@ -14,6 +14,7 @@ from typing import Any
 import pytest_twisted
 
 from pleromad.store.users import User
+from pleromad.views.accounts import remote_profile
 from tests.federation_peers import Server, StartServer, fediverse
 from tests.helpers import eventually, query
 from tests.test_accounts import bearer, make_user, set_user
@@ -88,6 +89,46 @@ async def test_search_and_lookup_find_an_account_of_the_other_server(
     assert query(a.dsn, "SELECT count(*) FROM users WHERE nickname = %s", (b.acct("carol"),)) == [
         (0,)
     ]
+
+
+def test_a_remote_accounts_entity_shows_what_its_actor_document_says() -> None:
+    """A remote Account takes from the actor document its profile page
+    (`url`), `bot` (a Service), the `fields` (names as text, values
+    sanitized) and the custom `emojis` its name and bio use; nothing that
+    is not an http(s) address or a PropertyValue is kept."""
+    document = {
+        "id": "https://masto.example/users/bot",
+        "type": "Service",
+        "url": "https://masto.example/@bot",
+        "attachment": [
+            {
+                "type": "PropertyValue",
+                "name": "<b>Site</b>",
+                "value": (
+                    '<a href="https://bot.example" onclick="x()">bot.example</a>'
+                    "<script>alert(1)</script>"
+                ),
+            },
+            {"type": "IdentityProof", "name": "x", "value": "y"},
+        ],
+        "tag": [
+            {"type": "Emoji", "name": ":blob:", "icon": {"url": "https://masto.example/blob.png"}},
+            {"type": "Emoji", "name": ":evil:", "icon": {"url": "javascript:alert(1)"}},
+        ],
+    }
+    extras = remote_profile(document)
+    assert (extras["url"], extras["bot"]) == ("https://masto.example/@bot", True)
+    [field] = extras["fields"]
+    assert field["name"] == "Site"
+    assert "onclick" not in field["value"] and "script" not in field["value"]
+    assert 'href="https://bot.example"' in field["value"]
+    assert [e["shortcode"] for e in extras["emojis"]] == ["blob"]
+    assert extras["emojis"][0]["static_url"] == "https://masto.example/blob.png"
+    assert remote_profile({"type": "Person", "url": "javascript:x"}) == {
+        "bot": False,
+        "fields": [],
+        "emojis": [],
+    }
 
 
 # -- follows --------------------------------------------------------------------------------

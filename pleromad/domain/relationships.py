@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pleromad.config import Config
 from pleromad.db.pool import Txn
@@ -32,6 +32,7 @@ from pleromad.domain import notifications, outgoing, profile
 from pleromad.errors import ApiError, Forbidden
 from pleromad.ids import parse_id
 from pleromad.store import relationships as store
+from pleromad.store import remote_actors as actors_store
 from pleromad.store import statuses as statuses_store
 from pleromad.store import users
 from pleromad.store.relationships import FollowCounts, Listed, Relationship
@@ -381,6 +382,7 @@ class AccountFacts:
     counts: dict[int, FollowCounts]
     statuses: dict[int, int]
     relationships: dict[int, Relationship]
+    remote_documents: dict[int, dict[str, Any]]
 
 
 async def account_facts(rt: Runtime, accounts: Sequence[User], viewer: User | None) -> AccountFacts:
@@ -401,6 +403,7 @@ async def _account_facts_txn(txn: Txn, ids: list[int], viewer_id: int | None) ->
         counts=counts,
         statuses=statuses,
         relationships=(await store.relationships_txn(txn, viewer_id, others) if viewer_id else {}),
+        remote_documents=await actors_store.documents_txn(txn, ids),
     )
 
 
