@@ -54,9 +54,7 @@ def remote_profile(document: Mapping[str, Any]) -> dict[str, Any]:
             continue
         name, value = item.get("name"), item.get("value")
         if isinstance(name, str) and isinstance(value, str):
-            fields.append(
-                {"name": sanitize_text(name), "value": sanitize_html(value), "verified_at": None}
-            )
+            fields.append({"name": sanitize_text(name), "value": sanitize_html(value)})
     extras["fields"] = fields[:_FIELDS_MAX]
     tags = document.get("tag")
     emojis = []
