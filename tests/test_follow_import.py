@@ -4,19 +4,24 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest_twisted
+from twisted.internet import reactor
 
-from pleromad.db.pool import Txn
+from pleromad.config import Config
+from pleromad.db.pool import Database, Txn
 from pleromad.domain import follow_import
 from pleromad.domain.follow_import import follow_targets, parse_addresses
-from pleromad.runtime import Runtime
+from pleromad.runtime import Runtime, build_runtime
+from pleromad.store import jobs as jobs_store
 from pleromad.store import remote_actors as remote_actors_store
 from pleromad.store.remote_actors import ActorRecord
 from pleromad.store.users import User
-from tests.conftest import Client, StartRunner
+from tests.conftest import CHEAP_PASSWORDS, Client, StartRunner
+from tests.federation_peers import free_port
 from tests.helpers import eventually, query
 from tests.test_accounts import answer, bearer, make_user, set_user
 from tests.test_jobs import _terminate_lock_holder_txn
@@ -382,3 +387,43 @@ async def test_a_killed_import_of_remote_accounts_resumes_and_sends_each_follow_
         rt.db.dsn, "SELECT count(*) FROM follows WHERE follower_id = %s", (alice.id,)
     )
     assert follows == count
+
+
+@pytest_twisted.ensureDeferred
+async def test_an_unreachable_server_is_tried_again_then_skipped(
+    config: Config, db: Database, accounts: dict[str, User], start_runner: StartRunner
+) -> None:
+    """An address whose server does not answer (a closed loopback port) does
+    not hold the others up: the pass follows the rest, and the job comes
+    back later for that address alone; on its last attempt it is skipped
+    and the job ends."""
+    config = replace(config, federation=replace(config.federation, allow_private_addresses=True))
+    rt = build_runtime(config, db, reactor, b"s" * 32, passwords=CHEAP_PASSWORDS)
+    unreachable = f"nobody@127.0.0.1:{free_port('127.0.0.1')}"
+    alice = accounts["alice"]
+    job_id = await db.run_interaction(
+        "queue",
+        jobs_store.enqueue_txn,
+        follow_import.FOLLOW_IMPORT_JOB,
+        {"follower_id": alice.id, "addresses": [unreachable, "bob"]},
+        max_attempts=follow_import.MAX_ATTEMPTS,
+    )
+    await start_runner(follow_import.handlers(rt))
+
+    def job() -> list[tuple[Any, ...]]:
+        return query(
+            db.dsn,
+            "SELECT state, attempts, payload->'addresses', run_at > now() FROM jobs WHERE id = %s",
+            (job_id,),
+        )
+
+    await eventually(lambda: job() == [("pending", 1, [unreachable], True)], "a second pass", 20.0)
+    assert followed_by(rt, alice) == {"bob": "accepted"}
+
+    query(
+        db.dsn,
+        "UPDATE jobs SET attempts = max_attempts - 1, run_at = now() WHERE id = %s",
+        (job_id,),
+    )
+    await eventually(lambda: job() == [], "the last pass to skip it and end", 20.0)
+    assert followed_by(rt, alice) == {"bob": "accepted"}
