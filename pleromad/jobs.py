@@ -61,6 +61,8 @@ _Attempt = tuple[int, int]
 
 # The attempt number of the job a handler is running (1 for the first).
 _current_attempt: ContextVar[int] = ContextVar("job_attempt")
+# The id of the job a handler is running.
+_current_job: ContextVar[int] = ContextVar("job_id")
 
 # 2**62 times any sane base is far past any cap; more would overflow a float.
 _MAX_DOUBLINGS = 62
@@ -83,6 +85,14 @@ def current_attempt() -> int:
     """The attempt number of the job the calling handler runs (1, 2, ...),
     for handlers that pace their own retries with :class:`RetryAt`."""
     return _current_attempt.get()
+
+
+def current_job() -> tuple[int, int] | None:
+    """The id and attempt number of the job the calling handler runs (None
+    when it is called outside a runner), for handlers that record their
+    progress in the job's row (:func:`pleromad.store.jobs.save_progress_txn`)."""
+    job_id = _current_job.get(None)
+    return None if job_id is None else (job_id, _current_attempt.get())
 
 
 class JobRunner(Service):
@@ -221,6 +231,7 @@ class JobRunner(Service):
         handler = self._handlers[job["kind"]]
         attempt = job["attempts"]
         _current_attempt.set(attempt)
+        _current_job.set(job["id"])
         fields = {"id": job["id"], "kind": job["kind"], "attempt": attempt}
         try:
             await handler(job["payload"])

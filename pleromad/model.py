@@ -268,6 +268,8 @@ class Loaded:
     follow_counts: dict[int, FollowCounts] = field(default_factory=dict)
     statuses_counts: dict[int, int] = field(default_factory=dict)
     relationships: dict[int, Relationship] = field(default_factory=dict)
+    # The actor documents of the remote accounts among ``users``.
+    remote_documents: dict[int, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

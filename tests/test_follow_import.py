@@ -4,18 +4,27 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest_twisted
+from twisted.internet import reactor
 
+from pleromad.config import Config
+from pleromad.db.pool import Database, Txn
 from pleromad.domain import follow_import
-from pleromad.domain.follow_import import local_nicknames, parse_addresses
+from pleromad.domain.follow_import import follow_targets, parse_addresses
 from pleromad.model import User
-from pleromad.runtime import Runtime
-from tests.conftest import Client, StartRunner
+from pleromad.runtime import Runtime, build_runtime
+from pleromad.store import jobs as jobs_store
+from pleromad.store import remote_actors as remote_actors_store
+from pleromad.store.remote_actors import ActorRecord
+from tests.conftest import CHEAP_PASSWORDS, Client, StartRunner
+from tests.federation_peers import free_port
 from tests.helpers import eventually, query
 from tests.test_accounts import answer, bearer, make_user, set_user
+from tests.test_jobs import _terminate_lock_holder_txn
 from tests.test_relationships import act, snapshot
 
 IMPORT = "/api/pleroma/follow_import"
@@ -34,7 +43,8 @@ def mastodon_export(rt: Runtime) -> str:
         "@carol,false,false,",
         "dora,true,false,en",
         "nobody,true,false,",
-        "someone@remote.example,true,false,",
+        # A remote address that names no account (the client refuses loopback).
+        "someone@127.0.0.1:9,true,false,",
         "",
     ]
     return "\r\n".join(lines)
@@ -81,12 +91,27 @@ def test_the_list_is_each_lines_first_csv_field_split_on_whitespace() -> None:
     assert parse_addresses('"' + "x" * 200_000 + "\nh") == ['"' + "x" * 200_000, "h"]
 
 
-def test_only_local_accounts_are_kept_once_each() -> None:
+def test_each_account_is_kept_once_remote_ones_with_federation() -> None:
     """`nick` and `nick@our-host` (any case) are the local nick; other
-    hosts are remote and dropped; each account is kept once."""
+    hosts' `nick@host` and URLs are kept with federation, dropped without;
+    each account is kept once."""
     base_url = "https://social.example"
-    addresses = ["bob", "Bob@SOCIAL.example", "carol@other.example", "carol", "BOB"]
-    assert local_nicknames(addresses, base_url) == ["bob", "carol"]
+    addresses = [
+        "bob",
+        "Bob@SOCIAL.example",
+        "carol@Other.example",
+        "carol",
+        "BOB",
+        "CAROL@other.example",
+        "https://other.example/users/dan",
+    ]
+    assert follow_targets(addresses, base_url, federating=False) == ["bob", "carol"]
+    assert follow_targets(addresses, base_url, federating=True) == [
+        "bob",
+        "carol@other.example",
+        "carol",
+        "https://other.example/users/dan",
+    ]
 
 
 @pytest_twisted.ensureDeferred
@@ -95,7 +120,7 @@ async def test_a_mastodon_export_is_followed_by_the_job(
 ) -> None:
     """The answer is the JSON string "job started"; the job follows the
     local accounts of a Mastodon export (a locked one gets a request) and
-    skips unknown and remote ones silently."""
+    skips unknown ones (a remote address naming no account too) silently."""
     alice = accounts["alice"]
     code, body = await answer(
         await client.post(
@@ -104,7 +129,10 @@ async def test_a_mastodon_export_is_followed_by_the_job(
     )
     assert (code, body) == (200, "job started")
     assert queued(rt) == [
-        {"follower_id": alice.id, "nicknames": ["bob", "carol", "dora", "nobody"]}
+        {
+            "follower_id": alice.id,
+            "addresses": ["bob", "carol", "dora", "nobody", "someone@127.0.0.1:9"],
+        }
     ]
     await start_runner(follow_import.handlers(rt))
     await eventually(lambda: not queued(rt), "the import job to finish")
@@ -205,7 +233,7 @@ async def test_more_than_20000_accounts_is_413_and_queues_nothing(
         await client.post(IMPORT, headers=headers, data={"list": just_enough})
     )
     assert (code, body) == (200, "job started")
-    assert len(queued(rt)[0]["nicknames"]) == 20_000
+    assert len(queued(rt)[0]["addresses"]) == 20_000
 
 
 @pytest_twisted.ensureDeferred
@@ -242,15 +270,15 @@ async def test_bad_requests_queue_nothing(
 
 
 @pytest_twisted.ensureDeferred
-async def test_a_list_of_nothing_local_queues_no_job(
+async def test_a_list_of_no_account_queues_no_job(
     rt: Runtime, client: Client, accounts: dict[str, User]
 ) -> None:
-    """A list with no local address is still "job started", with no job to run."""
+    """A list that names no account is still "job started", with no job to run."""
     code, body = await answer(
         await client.post(
             IMPORT,
             headers=await bearer(rt, accounts["alice"]),
-            data={"list": "Account address,Show boosts\nx@remote.example,true\n"},
+            data={"list": "Account address,Show boosts\n,true\n@\n"},
         )
     )
     assert (code, body) == (200, "job started")
@@ -265,5 +293,137 @@ async def test_the_job_of_a_deleted_importer_does_nothing(
     alice = accounts["alice"]
     await set_user(rt, alice, deactivated=True)
     handler = follow_import.handlers(rt)["follow_import"]
-    await handler({"follower_id": alice.id, "nicknames": ["bob", "carol"]})
+    await handler({"follower_id": alice.id, "addresses": ["bob", "carol"]})
     assert followed_by(rt, alice) == {}
+
+
+# -- remote accounts, and a job killed half-way -------------------------------------------
+
+PEER = "https://peer.example"
+
+
+async def _store_remote_accounts_txn(txn: Txn, count: int, now: float) -> None:
+    """``count`` remote accounts u0@peer.example..., fetched just now (so
+    resolving them needs no network)."""
+    for n in range(count):
+        actor = f"{PEER}/users/u{n}"
+        record = ActorRecord(
+            ap_id=actor,
+            host="peer.example",
+            nickname=f"u{n}@peer.example",
+            name=None,
+            bio="",
+            bio_html="",
+            locked=False,
+            avatar=None,
+            banner=None,
+            inbox=f"{actor}/inbox",
+            shared_inbox=f"{PEER}/inbox",
+            outbox=None,
+            followers_url=None,
+            following_url=None,
+            key_id=f"{actor}#main-key",
+            public_key_pem="",
+            document={"id": actor, "type": "Person"},
+        )
+        await remote_actors_store.upsert_txn(txn, record, now)
+
+
+def follows_sent(rt: Runtime) -> list[tuple[int, int]]:
+    """(Follow deliveries queued, distinct accounts they follow)."""
+    return query(
+        rt.db.dsn,
+        "SELECT count(*), count(DISTINCT payload->'activity'->>'object') FROM jobs"
+        " WHERE kind = 'federation.deliver' AND payload->'activity'->>'type' = 'Follow'",
+    )
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_killed_import_of_remote_accounts_resumes_and_sends_each_follow_once(
+    rt: Runtime, client: Client, accounts: dict[str, User], start_runner: StartRunner
+) -> None:
+    """A 1,000-line import of remote accounts (`nick@host`, `@nick@host`,
+    actor URLs) whose worker's database session dies half-way is taken over
+    by another runner, which resumes after the last line done (its payload
+    says where) and finishes: each account followed, and sent a Follow, once."""
+    count = 1000
+    await rt.db.run_interaction(
+        "remote accounts", _store_remote_accounts_txn, count, rt.clock.seconds()
+    )
+    lines = [
+        (f"u{n}@peer.example", f"@u{n}@peer.example", f"{PEER}/users/u{n}")[n % 3]
+        for n in range(count)
+    ]
+    alice = accounts["alice"]
+    await client.post(IMPORT, headers=await bearer(rt, alice), data={"list": "\n".join(lines)})
+    [job_id] = [
+        row[0]
+        for row in query(
+            rt.db.dsn, "SELECT id FROM jobs WHERE kind = %s", (follow_import.FOLLOW_IMPORT_JOB,)
+        )
+    ]
+    real = follow_import.handlers(rt)[follow_import.FOLLOW_IMPORT_JOB]
+    resumed_at: list[int] = []
+
+    async def rescuer(payload: Any) -> None:
+        resumed_at.append(int(payload.get("done", 0)))
+        await real(payload)
+
+    def progress() -> int:
+        rows = query(rt.db.dsn, "SELECT (payload->>'done')::int FROM jobs WHERE id = %s", (job_id,))
+        return rows[0][0] or 0 if rows else count
+
+    await start_runner({follow_import.FOLLOW_IMPORT_JOB: real}, concurrency=1)
+    await eventually(lambda: progress() >= 100, "a tenth of the import", 30.0)
+    killed = await rt.db.run_interaction("kill", _terminate_lock_holder_txn, job_id)
+    assert killed == 1
+    assert progress() < count, "the import ended before the kill"
+    await start_runner({follow_import.FOLLOW_IMPORT_JOB: rescuer})
+
+    await eventually(lambda: not queued(rt), "the import to finish", 60.0)
+    assert resumed_at and 100 <= resumed_at[0] < count
+    assert follows_sent(rt) == [(count, count)]
+    [(follows,)] = query(
+        rt.db.dsn, "SELECT count(*) FROM follows WHERE follower_id = %s", (alice.id,)
+    )
+    assert follows == count
+
+
+@pytest_twisted.ensureDeferred
+async def test_an_unreachable_server_is_tried_again_then_skipped(
+    config: Config, db: Database, accounts: dict[str, User], start_runner: StartRunner
+) -> None:
+    """An address whose server does not answer (a closed loopback port) does
+    not hold the others up: the pass follows the rest, and the job comes
+    back later for that address alone; on its last attempt it is skipped
+    and the job ends."""
+    config = replace(config, federation=replace(config.federation, allow_private_addresses=True))
+    rt = build_runtime(config, db, reactor, b"s" * 32, passwords=CHEAP_PASSWORDS)
+    unreachable = f"nobody@127.0.0.1:{free_port('127.0.0.1')}"
+    alice = accounts["alice"]
+    job_id = await db.run_interaction(
+        "queue",
+        jobs_store.enqueue_txn,
+        follow_import.FOLLOW_IMPORT_JOB,
+        {"follower_id": alice.id, "addresses": [unreachable, "bob"]},
+        max_attempts=follow_import.MAX_ATTEMPTS,
+    )
+    await start_runner(follow_import.handlers(rt))
+
+    def job() -> list[tuple[Any, ...]]:
+        return query(
+            db.dsn,
+            "SELECT state, attempts, payload->'addresses', run_at > now() FROM jobs WHERE id = %s",
+            (job_id,),
+        )
+
+    await eventually(lambda: job() == [("pending", 1, [unreachable], True)], "a second pass", 20.0)
+    assert followed_by(rt, alice) == {"bob": "accepted"}
+
+    query(
+        db.dsn,
+        "UPDATE jobs SET attempts = max_attempts - 1, run_at = now() WHERE id = %s",
+        (job_id,),
+    )
+    await eventually(lambda: job() == [], "the last pass to skip it and end", 20.0)
+    assert followed_by(rt, alice) == {"bob": "accepted"}

@@ -26,8 +26,8 @@ from pleromad.domain import (
     delivery,
     inbox,
     lifecycle,
+    outgoing,
     remote_actors,
-    remote_relationships,
 )
 from pleromad.federation import httpsig
 from pleromad.federation.keys import generate_key_pair
@@ -550,7 +550,7 @@ async def follow_row(rt: Runtime, follower: User, followee: User, state: str) ->
         await relationships_store.insert_follow_txn(t, follower.id, followee.id, state, True)
         row = await relationships_store.get_follow_txn(t, follower.id, followee.id)
         assert row is not None
-        return remote_relationships.follow_activity_id(rt.config.server.base_url, row)
+        return outgoing.follow_activity_id(rt.config.server.base_url, row)
 
     return await rt.db.run_interaction("follow", txn)
 

@@ -93,11 +93,14 @@ async def find_account(rt: Runtime, ref: str, viewer: User | None) -> User:
     return _seen(user, viewer, rt.config)
 
 
-async def lookup_account(rt: Runtime, acct: str, viewer: User | None) -> User:
+async def lookup_account(
+    rt: Runtime, acct: str, viewer: User | None, remote: User | None = None
+) -> User:
     """Mastodon's lookup: the account with the nickname ``acct`` names
-    (never an id: a client resolving ``@12345`` means that nickname), if
-    ``viewer`` may see it; NotFound otherwise."""
-    return _seen(await local_account(rt, acct), viewer, rt.config)
+    (never an id: a client resolving ``@12345`` means that nickname), or
+    ``remote``, the account a remote ``acct`` resolved to, if ``viewer``
+    may see it; NotFound otherwise."""
+    return _seen(remote or await local_account(rt, acct), viewer, rt.config)
 
 
 async def local_account(rt: Runtime, address: str) -> User | None:
@@ -126,15 +129,17 @@ async def search_accounts(
     limit: int,
     offset: int,
     following: bool = False,
+    resolved: User | None = None,
 ) -> list[User]:
     """Accounts anyone may find by a prefix of their nickname or name, the
     exact nickname (``nick`` or ``nick@our-host``) first (DECISIONS 25);
     with ``following``, only those ``viewer`` follows (none for an
-    anonymous reader, who follows nobody)."""
+    anonymous reader, who follows nobody).  ``resolved``: the account the
+    query names as an address or actor URL, first on the first page."""
     text = local_nickname(query, rt.config.server.base_url)
     if not text or (following and viewer is None):
         return []
-    return await rt.db.run_interaction(
+    found = await rt.db.run_interaction(
         "account search",
         users.search_users_txn,
         text,
@@ -143,6 +148,15 @@ async def search_accounts(
         hide_unconfirmed=rt.config.instance.account_activation_required,
         followed_by=viewer.id if following and viewer is not None else None,
     )
+    if (
+        resolved is None
+        or following
+        or offset
+        or not visible_to(resolved, viewer, rt.config)
+        or any(u.id == resolved.id for u in found)
+    ):
+        return found
+    return [resolved, *found][:limit]
 
 
 @dataclass(frozen=True)

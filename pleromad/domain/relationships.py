@@ -24,15 +24,16 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pleromad.config import Config
 from pleromad.db.pool import Txn
-from pleromad.domain import notifications, profile
+from pleromad.domain import notifications, outgoing, profile
 from pleromad.errors import Forbidden, NotFound
 from pleromad.ids import parse_id
 from pleromad.model import FollowCounts, Listed, Relationship, User
 from pleromad.store import relationships as store
+from pleromad.store import remote_actors as actors_store
 from pleromad.store import statuses as statuses_store
 from pleromad.store import users
 from pleromad.store.timelines import Window
@@ -119,12 +120,16 @@ async def follow_txn(
         if reblogs is not None and reblogs != existing.show_reblogs:
             await store.set_show_reblogs_txn(txn, follower.id, target.id, reblogs)
         return False
-    state = store.PENDING if target.locked else store.ACCEPTED
+    # A remote account's answer comes later, as an Accept or Reject.
+    state = store.PENDING if target.locked or not target.local else store.ACCEPTED
     added = await store.insert_follow_txn(
         txn, follower.id, target.id, state, True if reblogs is None else reblogs
     )
     if added:
         await notifications.on_follow_txn(txn, follower.id, target.id)
+        follow = await store.get_follow_txn(txn, follower.id, target.id)
+        assert follow is not None
+        await outgoing.on_follow_txn(txn, config, follow, follower, target)
     return added
 
 
@@ -146,13 +151,29 @@ async def follow_address(rt: Runtime, viewer: User, address: str) -> User:
 async def unfollow(rt: Runtime, viewer: User, ref: str) -> Relationship:
     """Stop following ``ref`` (or withdraw the request) and unsubscribe from
     it; idempotent."""
-    return await _change(rt, viewer, ref, "unfollow", _unfollow_txn)
+    return await _change(rt, viewer, ref, "unfollow", _unfollow_txn, rt.config)
 
 
-async def _unfollow_txn(txn: Txn, viewer_id: int, target_id: int) -> None:
+async def _unfollow_txn(txn: Txn, viewer_id: int, target_id: int, config: Config) -> None:
     await store.lock_pair_txn(txn, viewer_id, target_id)
-    await store.delete_follow_txn(txn, viewer_id, target_id)
+    await _end_follow_txn(txn, viewer_id, target_id, config)
     await store.delete_subscription_txn(txn, viewer_id, target_id)
+
+
+async def _end_follow_txn(txn: Txn, follower_id: int, followee_id: int, config: Config) -> None:
+    """Remove the follow or request, telling a remote side of it."""
+    follow = await store.get_follow_txn(txn, follower_id, followee_id)
+    if follow is None:
+        return
+    await store.delete_follow_txn(txn, follower_id, followee_id)
+    follower, followee = await _pair_txn(txn, follower_id, followee_id)
+    await outgoing.on_follow_ended_txn(txn, config, follow, follower, followee)
+
+
+async def _pair_txn(txn: Txn, a: int, b: int) -> tuple[User, User]:
+    """The accounts ``a`` and ``b`` (both exist: a row names them)."""
+    found = {u.id: u for u in await store.get_users_by_ids_txn(txn, [a, b])}
+    return found[a], found[b]
 
 
 async def follow_requests(rt: Runtime, viewer: User, window: Window) -> list[Listed]:
@@ -163,22 +184,27 @@ async def follow_requests(rt: Runtime, viewer: User, window: Window) -> list[Lis
 
 async def authorize_request(rt: Runtime, viewer: User, ref: str) -> Relationship:
     """Accept the pending request of ``ref``; NotFound when there is none."""
-    return await _change(rt, viewer, ref, "authorize follow request", _answer_txn, True)
+    return await _change(rt, viewer, ref, "authorize follow request", _answer_txn, True, rt.config)
 
 
 async def reject_request(rt: Runtime, viewer: User, ref: str) -> Relationship:
     """Refuse the pending request of ``ref``; NotFound when there is none."""
-    return await _change(rt, viewer, ref, "reject follow request", _answer_txn, False)
+    return await _change(rt, viewer, ref, "reject follow request", _answer_txn, False, rt.config)
 
 
-async def _answer_txn(txn: Txn, viewer_id: int, requester_id: int, accept: bool) -> None:
+async def _answer_txn(
+    txn: Txn, viewer_id: int, requester_id: int, accept: bool, config: Config
+) -> None:
     await store.lock_pair_txn(txn, viewer_id, requester_id)
+    request = await store.get_follow_txn(txn, requester_id, viewer_id)
     if accept:
         answered = await store.accept_request_txn(txn, requester_id, viewer_id)
     else:
         answered = await store.delete_request_txn(txn, requester_id, viewer_id)
-    if not answered:
+    if not answered or request is None:
         raise NotFound()
+    requester, viewer = await _pair_txn(txn, requester_id, viewer_id)
+    await outgoing.on_request_answered_txn(txn, config, request, requester, viewer, accepted=accept)
 
 
 # -- blocks and mutes ---------------------------------------------------------------
@@ -187,20 +213,31 @@ async def _answer_txn(txn: Txn, viewer_id: int, requester_id: int, accept: bool)
 async def block(rt: Runtime, viewer: User, ref: str) -> Relationship:
     """Block ``ref``: the follows, requests and subscriptions between the two
     go, both ways."""
-    return await _change(rt, viewer, ref, "block", block_txn)
+    return await _change(rt, viewer, ref, "block", block_txn, rt.config)
 
 
-async def block_txn(txn: Txn, viewer_id: int, target_id: int) -> None:
-    """``viewer_id`` blocks ``target_id``, ending their follows both ways."""
+async def block_txn(txn: Txn, viewer_id: int, target_id: int, config: Config) -> None:
+    """``viewer_id`` blocks ``target_id``, ending their follows both ways
+    (and telling a remote side of each, as Mastodon does)."""
     await store.lock_pair_txn(txn, viewer_id, target_id)
-    await store.insert_block_txn(txn, viewer_id, target_id)
+    since = await store.insert_block_txn(txn, viewer_id, target_id)
     for a, b in ((viewer_id, target_id), (target_id, viewer_id)):
-        await store.delete_follow_txn(txn, a, b)
+        await _end_follow_txn(txn, a, b, config)
         await store.delete_subscription_txn(txn, a, b)
+    if since is not None:
+        blocker, blocked = await _pair_txn(txn, viewer_id, target_id)
+        await outgoing.on_block_txn(txn, config, blocker, blocked, since)
 
 
 async def unblock(rt: Runtime, viewer: User, ref: str) -> Relationship:
-    return await _change(rt, viewer, ref, "unblock", store.delete_block_txn)
+    return await _change(rt, viewer, ref, "unblock", _unblock_txn, rt.config)
+
+
+async def _unblock_txn(txn: Txn, viewer_id: int, target_id: int, config: Config) -> None:
+    since = await store.delete_block_txn(txn, viewer_id, target_id)
+    if since is not None:
+        blocker, blocked = await _pair_txn(txn, viewer_id, target_id)
+        await outgoing.on_unblock_txn(txn, config, blocker, blocked, since)
 
 
 async def mute(rt: Runtime, viewer: User, ref: str, notifications: bool) -> Relationship:
@@ -335,6 +372,7 @@ class AccountFacts:
     counts: dict[int, FollowCounts]
     statuses: dict[int, int]
     relationships: dict[int, Relationship]
+    remote_documents: dict[int, dict[str, Any]]
 
 
 async def account_facts(rt: Runtime, accounts: Sequence[User], viewer: User | None) -> AccountFacts:
@@ -355,6 +393,7 @@ async def _account_facts_txn(txn: Txn, ids: list[int], viewer_id: int | None) ->
         counts=counts,
         statuses=statuses,
         relationships=(await store.relationships_txn(txn, viewer_id, others) if viewer_id else {}),
+        remote_documents=await actors_store.documents_txn(txn, ids),
     )
 
 

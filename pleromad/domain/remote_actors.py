@@ -166,6 +166,32 @@ async def resolve_acct(rt: Runtime, acct: str) -> User:
     return await resolve_actor(rt, href, refresh=True)
 
 
+async def find_account(rt: Runtime, text: str, *, resolve: bool) -> User | None:
+    """The account a search or lookup for ``text`` names when it is an
+    address — ``nick@host``, ``@nick@host`` or an actor URL — the stored
+    copy, or with ``resolve`` found (WebFinger, then the actor fetched) and
+    stored; None when ``text`` is no address or names no account.  Only a
+    signed-in reader may make us resolve: an anonymous one could otherwise
+    send us fetching anywhere."""
+    text = text.strip()
+    is_url = text.startswith(("https://", "http://"))
+    if not is_url and "@" not in text.removeprefix("@"):
+        return None
+    try:
+        if resolve:
+            return await (resolve_actor(rt, text) if is_url else resolve_acct(rt, text))
+    except ActorNotFound as e:
+        log.info("{text!r} resolves to no account: {why}", text=text, why=e)
+        return None
+    if is_url:
+        known = await rt.db.run_interaction("actor by id", store.get_by_ap_id_txn, text)
+    else:
+        known = await rt.db.run_interaction(
+            "actor by nickname", store.get_remote_by_nickname_txn, text.removeprefix("@")
+        )
+    return None if known is None else known.user
+
+
 async def actor_for_key(rt: Runtime, key_id: str, *, refresh: bool = False) -> tuple[User, str]:
     """The remote account that owns the public key ``key_id``, and the key
     (PEM): the stored copy, or the key's actor fetched.  ``refresh`` fetches
@@ -281,6 +307,26 @@ class _Key:
     pem: str
 
 
+def clean_document(document: dict[str, Any]) -> dict[str, Any]:
+    """The document as it is kept: profile fields (``PropertyValue``
+    attachments) written by strangers go through the one HTML policy, names
+    as text, values as HTML, so every later reader may show them as kept."""
+    attachments = document.get("attachment")
+    if not isinstance(attachments, list):
+        return document
+    cleaned = []
+    for item in attachments:
+        if isinstance(item, dict) and item.get("type") == "PropertyValue":
+            name, value = item.get("name"), item.get("value")
+            item = {
+                **item,
+                "name": sanitize_text(name) if isinstance(name, str) else name,
+                "value": sanitize_html(value) if isinstance(value, str) else value,
+            }
+        cleaned.append(item)
+    return {**document, "attachment": cleaned}
+
+
 def actor_record(document: dict[str, Any], host: str, name_limit: int) -> ActorRecord:
     """The rows an actor document fetched from ``host`` becomes, or
     ActorNotFound saying what is wrong with it."""
@@ -316,7 +362,7 @@ def actor_record(document: dict[str, Any], host: str, name_limit: int) -> ActorR
         following_url=_url(document.get("following")),
         key_id=key.key_id,
         public_key_pem=key.pem,
-        document=document,
+        document=clean_document(document),
     )
 
 

@@ -27,6 +27,7 @@ from pleromad.config import Config
 from pleromad.db.pool import Txn
 from pleromad.domain import delivery, relationships
 from pleromad.domain.activities import Dropped, local_account_txn, object_id
+from pleromad.domain.outgoing import new_activity_id
 from pleromad.domain.relationships import FollowRefused
 from pleromad.errors import NotFound
 from pleromad.model import Follow, User
@@ -36,11 +37,6 @@ from pleromad.views.activitypub import build_accept, build_reject
 
 if TYPE_CHECKING:
     from pleromad.runtime import Runtime
-
-
-def follow_activity_id(base_url: str, follow: Follow) -> str:
-    """The id of the Follow activity a follow row stands for."""
-    return follow.ap_id or f"{base_url}/activities/{follow.activity_uuid}"
 
 
 def _local_activity_uuid(base_url: str, activity_id: str) -> str | None:
@@ -67,18 +63,14 @@ async def _follow_txn(txn: Txn, activity: dict[str, Any], actor: User, config: C
     try:
         await relationships.follow_txn(txn, actor, target.id, None, config)
     except (FollowRefused, NotFound):
-        answer = build_reject(_new_activity_id(config), target.ap_id, follow, actor.ap_id)
+        answer = build_reject(new_activity_id(config), target.ap_id, follow, actor.ap_id)
     else:
         await store.set_follow_ap_id_txn(txn, actor.id, target.id, activity["id"])
         row = await store.get_follow_txn(txn, actor.id, target.id)
         if row is None or row.state != store.ACCEPTED:
             return
-        answer = build_accept(_new_activity_id(config), target.ap_id, follow, actor.ap_id)
+        answer = build_accept(new_activity_id(config), target.ap_id, follow, actor.ap_id)
     await _answer_txn(txn, target, actor, answer)
-
-
-def _new_activity_id(config: Config) -> str:
-    return f"{config.server.base_url}/activities/{uuid.uuid4()}"
 
 
 async def _answer_txn(txn: Txn, local: User, remote: User, activity: dict[str, Any]) -> None:
@@ -151,12 +143,12 @@ async def _undo_follow_txn(txn: Txn, activity: dict[str, Any], actor: User) -> N
 
 
 async def apply_block(rt: Runtime, activity: dict[str, Any], actor: User) -> None:
-    await rt.db.run_interaction("remote block", _block_txn, activity, actor)
+    await rt.db.run_interaction("remote block", _block_txn, activity, actor, rt.config)
 
 
-async def _block_txn(txn: Txn, activity: dict[str, Any], actor: User) -> None:
+async def _block_txn(txn: Txn, activity: dict[str, Any], actor: User, config: Config) -> None:
     target = await local_account_txn(txn, object_id(activity.get("object")))
-    await relationships.block_txn(txn, actor.id, target.id)
+    await relationships.block_txn(txn, actor.id, target.id, config)
 
 
 async def apply_undo_block(rt: Runtime, activity: dict[str, Any], actor: User) -> None:

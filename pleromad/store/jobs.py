@@ -51,6 +51,20 @@ async def claim_txn(txn: Txn, node: str, kinds: Sequence[str], now: float) -> di
     return row
 
 
+async def save_progress_txn(
+    txn: Txn, job_id: int, attempt: int, progress: Mapping[str, Any]
+) -> bool:
+    """Merge ``progress`` into the running job's payload, in the caller's
+    transaction, so that a later attempt resumes from it; False (nothing
+    written) when this attempt no longer owns the job."""
+    saved = await txn.execute(
+        "UPDATE jobs SET payload = payload || %s::jsonb"
+        " WHERE id = %s AND state = 'running' AND attempts = %s",
+        (json.dumps(progress), job_id, attempt),
+    )
+    return saved > 0
+
+
 async def finish_txn(txn: Txn, job_id: int, node: str, attempt: int) -> bool:
     """Delete a job that succeeded; False when this attempt had lost its claim
     (its session dropped and another node took the job over)."""

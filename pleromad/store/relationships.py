@@ -8,6 +8,7 @@ each function may run again without doing anything twice.
 from __future__ import annotations
 
 from dataclasses import fields
+from datetime import datetime
 
 from pleromad.db.pool import Txn
 from pleromad.model import Follow, Listed, Relationship, User
@@ -116,16 +117,20 @@ async def delete_follow_txn(txn: Txn, follower_id: int, followee_id: int) -> boo
 # -- blocks, mutes, subscriptions --------------------------------------------
 
 
-async def insert_block_txn(txn: Txn, blocker_id: int, blocked_id: int) -> None:
-    await txn.execute(
-        "INSERT INTO blocks (blocker_id, blocked_id) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+async def insert_block_txn(txn: Txn, blocker_id: int, blocked_id: int) -> datetime | None:
+    """Add the block unless there is one; its time when this call added it."""
+    return await txn.fetchval(
+        "INSERT INTO blocks (blocker_id, blocked_id) VALUES (%s, %s) ON CONFLICT DO NOTHING"
+        " RETURNING created_at",
         (blocker_id, blocked_id),
     )
 
 
-async def delete_block_txn(txn: Txn, blocker_id: int, blocked_id: int) -> None:
-    await txn.execute(
-        "DELETE FROM blocks WHERE blocker_id = %s AND blocked_id = %s", (blocker_id, blocked_id)
+async def delete_block_txn(txn: Txn, blocker_id: int, blocked_id: int) -> datetime | None:
+    """Remove the block; the time it was made, None when there was none."""
+    return await txn.fetchval(
+        "DELETE FROM blocks WHERE blocker_id = %s AND blocked_id = %s RETURNING created_at",
+        (blocker_id, blocked_id),
     )
 
 

@@ -8,6 +8,7 @@ and the document as fetched, refreshed when stale.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
@@ -112,6 +113,17 @@ async def get_remote_by_nickname_txn(txn: Txn, nickname: str) -> Known | None:
             f"{_SELECT} WHERE lower(u.nickname) = lower(%s) AND NOT u.local", (nickname,)
         )
     )
+
+
+async def documents_txn(txn: Txn, user_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    """The stored actor documents of those of ``user_ids`` that are remote."""
+    if not user_ids:
+        return {}
+    rows = await txn.fetchall(
+        "SELECT user_id, document FROM remote_actors WHERE user_id = ANY(%s::bigint[])",
+        (list(user_ids),),
+    )
+    return {row["user_id"]: row["document"] for row in rows}
 
 
 async def upsert_txn(txn: Txn, record: ActorRecord, now: float) -> User:

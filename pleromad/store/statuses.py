@@ -317,13 +317,18 @@ async def add_accounts_txn(
             f"CASE WHEN u.id = ANY(%(counted)s::bigint[]) THEN {sql} END AS {name}"
             for name, sql in figures.items()
         )
-        + " FROM users u WHERE u.id = ANY(%(ids)s::bigint[])",
+        + ", ra.document AS remote_document"
+        " FROM users u LEFT JOIN remote_actors ra ON ra.user_id = u.id"
+        " WHERE u.id = ANY(%(ids)s::bigint[])",
         {"ids": list(ids), "counted": list(counted)},
     )
     for row in rows:
         followers, following, statuses_count = (row.pop(name) for name in figures)
+        document = row.pop("remote_document")
         user = User(**row)
         loaded.users[user.id] = user
+        if document is not None:
+            loaded.remote_documents[user.id] = document
         if user.id in counted:
             loaded.follow_counts[user.id] = FollowCounts(followers, following)
             loaded.statuses_counts[user.id] = statuses_count

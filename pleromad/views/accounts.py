@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from typing import Any
 
 from pleromad.config import Config
@@ -12,6 +14,67 @@ from pleromad.views.text import strip_tags
 
 # Each means "notify me of activity from these accounts" (DECISIONS 20).
 NOTIFICATION_SETTINGS = ("followers", "follows", "non_followers", "non_follows", "remote", "local")
+
+_TAG = re.compile(r"<[^>]*>")
+
+# Actor types Mastodon shows as bots.
+_BOT_TYPES = frozenset({"Service", "Application"})
+# Profile fields and custom emoji read off a remote actor, at most.
+_FIELDS_MAX = 16
+_EMOJIS_MAX = 64
+_SHORTCODE = re.compile(r"^:?([A-Za-z0-9_+-]+):?$")
+
+
+def _http_url(value: Any) -> str | None:
+    """An http(s) address among the shapes ActivityStreams allows (a
+    string, a Link, a list of either): the first one."""
+    if isinstance(value, list):
+        value = value[0] if value else None
+    if isinstance(value, Mapping):
+        value = value.get("href") or value.get("url")
+    if isinstance(value, str) and value.startswith(("https://", "http://")):
+        return value
+    return None
+
+
+def remote_profile(document: Mapping[str, Any]) -> dict[str, Any]:
+    """What a remote account's actor document adds to its Account entity:
+    its profile page (``url``), ``bot`` (a Service or Application), the
+    ``fields`` (``PropertyValue`` attachments, cleaned when the document
+    arrived: see :func:`pleromad.domain.remote_actors.clean_document`) and the
+    ``emojis`` its name and bio use (``Emoji`` tags)."""
+    extras: dict[str, Any] = {"bot": document.get("type") in _BOT_TYPES}
+    url = _http_url(document.get("url"))
+    if url is not None:
+        extras["url"] = url
+    attachments = document.get("attachment")
+    fields = []
+    for item in attachments if isinstance(attachments, list) else []:
+        if not isinstance(item, Mapping) or item.get("type") != "PropertyValue":
+            continue
+        name, value = item.get("name"), item.get("value")
+        if isinstance(name, str) and isinstance(value, str):
+            fields.append({"name": name, "value": value})
+    extras["fields"] = fields[:_FIELDS_MAX]
+    tags = document.get("tag")
+    emojis = []
+    for tag in tags if isinstance(tags, list) else []:
+        if not isinstance(tag, Mapping) or tag.get("type") != "Emoji":
+            continue
+        name = tag.get("name")
+        shortcode = _SHORTCODE.match(name) if isinstance(name, str) else None
+        image = _http_url(tag.get("icon"))
+        if shortcode and image:
+            emojis.append(
+                {
+                    "shortcode": shortcode.group(1),
+                    "url": image,
+                    "static_url": image,
+                    "visible_in_picker": False,
+                }
+            )
+    extras["emojis"] = emojis[:_EMOJIS_MAX]
+    return extras
 
 
 def render_account(
@@ -25,6 +88,7 @@ def render_account(
     following_count: int = 0,
     statuses_count: int = 0,
     relationship: dict[str, Any] | None = None,
+    remote_document: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """``user`` as ``viewer_user`` (None: anonymous) sees it; ``{}`` when
     ``hidden`` (the domain's verdict: they may not see it at all).
@@ -33,6 +97,8 @@ def render_account(
     ``notification_settings``); ``for_self`` is the answer to the owner's
     credential endpoints and adds ``settings_store``.  ``relationship`` is
     the viewer's Relationship to the account (``{}`` when there is none).
+    ``remote_document``: a remote account's actor document, for what only
+    it says (:func:`remote_profile`).
     """
     is_self = for_self or (viewer_user is not None and viewer_user.id == user.id)
     if hidden:
@@ -62,7 +128,7 @@ def render_account(
         pleroma["settings_store"] = user.settings_store
     if viewer_user is not None and viewer_user.is_admin:
         pleroma["deactivated"] = user.deactivated
-    return {
+    account = {
         "id": str(user.id),
         "username": user.nickname.split("@", 1)[0],
         "acct": user.nickname,
@@ -84,6 +150,9 @@ def render_account(
         "source": source,
         "pleroma": pleroma,
     }
+    if remote_document is not None and not user.local:
+        account.update(remote_profile(remote_document))
+    return account
 
 
 def render_notification_settings(user: User) -> dict[str, bool]:

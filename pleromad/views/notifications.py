@@ -82,4 +82,5 @@ def _account(
         following_count=counts.following if counts else 0,
         statuses_count=loaded.statuses_counts.get(user_id, 0),
         relationship=relationship_entity(relationship) if relationship else None,
+        remote_document=loaded.remote_documents.get(user_id),
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pleromad.domain import documents, media, profile
+from pleromad.domain import documents, media, profile, remote_actors
 from pleromad.errors import BadRequest
 from pleromad.model import User
 from pleromad.openapi.entities import NO_ACCOUNT
@@ -127,20 +127,25 @@ class AccountsApi:
             "An account, by its nickname.",
             description=(
                 "Mastodon's lookup: `acct` is `nick`, `@nick` or `nick@our-host`, any"
-                " case, never an id; the account is rendered as /api/v1/accounts/{id}"
-                " renders it."
+                " case, never an id, or a remote `nick@host` (found by WebFinger when"
+                " not stored yet, for a signed-in reader); the account is rendered as"
+                " /api/v1/accounts/{id} renders it."
             ),
             responses={200: answer(ref("Account"))},
-            fields={"acct": note(STRING, "A nickname (`nick`, `@nick`, `nick@our-host`).")},
+            fields={
+                "acct": note(STRING, "A nickname (`nick`, `@nick`, `nick@our-host`, `nick@host`).")
+            },
             required=("acct",),
-            errors={404: "No local account the reader may see by that nickname."},
+            errors={404: "No account the reader may see by that address."},
         ),
     )
     async def lookup(self, call: Call) -> Any:
         """Mastodon's lookup by ``acct`` (a nickname, never an id), rendered
         as /api/v1/accounts/:id renders the account."""
         viewer = call.reader
-        user = await profile.lookup_account(self.rt, call.params.required_str("acct"), viewer)
+        acct = call.params.required_str("acct")
+        remote = await remote_actors.find_account(self.rt, acct, resolve=viewer is not None)
+        user = await profile.lookup_account(self.rt, acct, viewer, remote)
         return await self._account(user, viewer)
 
     @route(

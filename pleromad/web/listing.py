@@ -63,6 +63,7 @@ async def render_accounts(
                 following_count=of_user.following if of_user else 0,
                 statuses_count=facts.statuses.get(user.id, 0),
                 relationship=relationship_entity(relationship) if relationship else None,
+                remote_document=facts.remote_documents.get(user.id),
             )
         )
     return rendered

@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from pleromad.domain import profile, statuses
+from pleromad.domain import profile, remote_actors, statuses
+from pleromad.model import User
 from pleromad.openapi.spec import FLAG, STRING, Operation, Schema, answer, array, enum, note, ref
 from pleromad.runtime import Runtime
 from pleromad.web.auth import Auth
@@ -19,11 +20,16 @@ ACCOUNTS_MAX_LIMIT = 80
 SEARCH_MAX_LIMIT = 40
 
 
+RESOLVE = (
+    "With a signed-in reader, a query that is a remote address (`nick@host`, `@nick@host`)"
+    " or an actor URL is looked up by WebFinger or fetched, stored, and listed first."
+)
+
 SEARCH_FIELDS: dict[str, Schema] = {
     "q": note(STRING, "A nickname or name prefix; `@nick`, `nick@our-host` mean the local `nick`."),
     "limit": {"type": "integer", "description": "Default 40; at most 80, at least 1."},
     "offset": {"type": "integer", "description": "Accounts to skip; default 0."},
-    "resolve": {**FLAG, "description": "Accepted; nothing remote is resolved."},
+    "resolve": {**FLAG, "description": RESOLVE},
     "following": {
         **FLAG,
         "description": "Only accounts the reader follows (none for an anonymous reader).",
@@ -55,9 +61,6 @@ class SearchApi:
         query = params.required_str("q")
         limit = min(max(params.int("limit", ACCOUNTS_LIMIT) or 1, 1), ACCOUNTS_MAX_LIMIT)
         offset = offset_param(params)
-        # Without federation there is nothing to resolve: `resolve` is only
-        # checked as a boolean.  `following` keeps the reader's follows.
-        params.bool("resolve")
         viewer = call.reader
         found = await profile.search_accounts(
             self.rt,
@@ -66,6 +69,7 @@ class SearchApi:
             limit=limit,
             offset=offset,
             following=params.bool("following", False),
+            resolved=await self._resolved(query, viewer, params.bool("resolve", False)),
         )
         return await render_accounts(self.rt, found, viewer)
 
@@ -96,7 +100,7 @@ class SearchApi:
                     "type": "integer",
                     "description": "Entries to skip per list; default 0.",
                 },
-                "resolve": {**FLAG, "description": "Accepted; nothing remote is resolved."},
+                "resolve": {**FLAG, "description": RESOLVE},
                 "following": {
                     **FLAG,
                     "description": (
@@ -117,9 +121,7 @@ class SearchApi:
         wanted = params.str("type")
         limit = min(max(params.int("limit", DEFAULT_LIMIT) or 0, 0), SEARCH_MAX_LIMIT)
         offset = offset_param(params)
-        # Without federation nothing remote can be resolved; `following`
-        # keeps the reader's follows (as /api/v1/accounts/search).
-        params.bool("resolve")
+        resolve = params.bool("resolve", False)
         following = params.bool("following", False)
         viewer = call.reader
 
@@ -129,7 +131,13 @@ class SearchApi:
         accounts: list[Any] = []
         if asked("accounts"):
             found = await profile.search_accounts(
-                self.rt, query, viewer, limit=limit, offset=offset, following=following
+                self.rt,
+                query,
+                viewer,
+                limit=limit,
+                offset=offset,
+                following=following,
+                resolved=await self._resolved(query, viewer, resolve),
             )
             accounts = [a for a in await render_accounts(self.rt, found, viewer) if a]
         statuses_found: list[Any] = []
@@ -142,6 +150,13 @@ class SearchApi:
             "statuses": statuses_found,
             "hashtags": hashtags[offset : offset + limit],
         }
+
+    async def _resolved(self, query: str, viewer: User | None, resolve: bool) -> User | None:
+        """The account ``query`` names as an address: resolved for a
+        signed-in reader who asks, else only a stored one."""
+        return await remote_actors.find_account(
+            self.rt, query, resolve=resolve and viewer is not None
+        )
 
 
 def _hashtags(query: str, base_url: str) -> list[dict[str, Any]]:
