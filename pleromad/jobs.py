@@ -145,7 +145,7 @@ class JobRunner(Service):
         self._session = session
         session.addNotifyObserver(lambda _notify: self.wake())
         session.detector.addRecoveryHandler(self._recovered)
-        self.startService()  # type: ignore[no-untyped-call]  # Twisted's Service is unannotated
+        self.startService()
         for interval, work in (
             (self._rescue_interval, self._rescue),
             (self._poll_interval, self.wake),
@@ -163,7 +163,7 @@ class JobRunner(Service):
         """
         if not self.running:
             return
-        self.stopService()  # type: ignore[no-untyped-call]  # Twisted's Service is unannotated
+        self.stopService()
         for loop in self._loops:
             if loop.running:
                 loop.stop()

@@ -183,6 +183,8 @@ def exit_with(message: str, status: int) -> NoReturn:
 def say(message: str) -> None:
     """A line on the process's real stderr (twistd sends sys.stderr to the log)."""
     stream = sys.__stderr__
+    if stream is None:  # started without a stderr: there is nowhere to say it
+        return
     stream.write(f"pleromad: {message}\n")
     stream.flush()
 
@@ -490,7 +492,9 @@ class WebService(AsyncService):
 
     async def stop(self) -> None:
         if self._port is not None:
-            await self._port.stopListening()
+            stopped = self._port.stopListening()
+            if stopped is not None:
+                await stopped
         if self._gateway is not None:
             await self._gateway.drain(self._reactor, DRAIN_SECONDS)
 
