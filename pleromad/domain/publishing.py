@@ -10,6 +10,8 @@ posts are private deliveries: quarantined instances get none.
 
 from __future__ import annotations
 
+from typing import Any
+
 from pleromad.config import Config
 from pleromad.db.pool import Txn
 from pleromad.domain import delivery
@@ -52,7 +54,7 @@ def _federates(config: Config, loaded: Loaded, shown: Shown) -> bool:
     )
 
 
-async def _deliver_txn(txn: Txn, shown: Shown, activity: dict) -> None:
+async def _deliver_txn(txn: Txn, shown: Shown, activity: dict[str, Any]) -> None:
     status = shown.status
     inboxes = await objects.delivery_inboxes_txn(
         txn, status.account_id, shown.mention_ids, followers=status.visibility != "direct"
