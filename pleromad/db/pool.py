@@ -276,7 +276,7 @@ class Database:
     async def _timed(
         self,
         description: str,
-        fn_txn: Callable[..., Awaitable[R]],
+        fn_txn: Callable[..., Coroutine[Any, Any, R]],
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
     ) -> R:

@@ -16,6 +16,7 @@ from urllib.parse import unquote_to_bytes
 from twisted.internet import defer
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
+from twisted.web import http
 from twisted.web.iweb import IRequest
 from twisted.web.resource import IResource, Resource
 from twisted.web.server import Request, Site
@@ -90,7 +91,8 @@ class PleromadRequest(Request):
         super().handleContentChunk(data)
 
     def requestReceived(self, command: bytes, path: bytes, version: bytes) -> None:
-        self.arrived = self.channel.site.reactor.seconds()
+        # Site.buildProtocol sets it; HTTPChannel does not declare it
+        self.arrived = self.channel.site.reactor.seconds()  # type: ignore[attr-defined]
         super().requestReceived(command, path, version)
 
 
@@ -106,7 +108,7 @@ class PleromadSite(Site):
         self.body_limit = body_limit
         self.metrics = metrics or Metrics()
 
-    def log(self, request: Request) -> None:
+    def log(self, request: http.Request) -> None:
         """The access log line, and the request counted (HTTPChannel calls
         this once per answered request)."""
         super().log(request)
