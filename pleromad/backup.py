@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import psycopg2
 
@@ -84,7 +85,7 @@ def check_restorable(archive: Path) -> dict[str, object]:
             member = tar.extractfile(MANIFEST)
             if member is None:
                 raise KeyError(MANIFEST)
-            manifest = json.loads(member.read())
+            manifest: dict[str, Any] = json.loads(member.read())
     except (OSError, tarfile.TarError, KeyError, ValueError) as e:
         raise BackupError(f"{archive}: not a pleromad backup ({e})") from None
     if manifest.get("format") != FORMAT:

@@ -20,7 +20,7 @@ import tomllib
 from collections.abc import Callable
 from dataclasses import Field, dataclass, field, fields, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeGuard, TypeVar
 from urllib.parse import urlsplit
 
 from pleromad import __version__
@@ -121,7 +121,7 @@ def _expect(kind: str, value: Any) -> _Invalid:
     return _Invalid(f"expected {kind}, got {_show(value)}")
 
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: Any) -> TypeGuard[int]:
     # bool is a subclass of int in Python, but `true` is not a number in TOML.
     return isinstance(value, int) and not isinstance(value, bool)
 

@@ -38,9 +38,12 @@ def within(clock: IReactorTime, seconds: float, inner: Deferred[T]) -> Deferred[
     """``inner``'s result, or ``defer.TimeoutError`` after ``seconds``;
     ``inner`` goes on either way."""
     outer = uncancellable(inner)
-    timer = clock.callLater(
-        seconds, lambda: outer.called or outer.errback(defer.TimeoutError(seconds))
-    )
+
+    def time_out() -> None:
+        if not outer.called:
+            outer.errback(defer.TimeoutError(seconds))
+
+    timer = clock.callLater(seconds, time_out)
 
     def stop_timer(result: Any) -> Any:
         if timer.active():

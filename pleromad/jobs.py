@@ -34,20 +34,27 @@ the stop timeout all follow it, so tests drive backoff with a ``Clock``.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from contextvars import ContextVar
 from typing import Any
 
 from twisted.application.service import Service
 from twisted.internet import defer
 from twisted.internet.defer import Deferred, DeferredList
-from twisted.internet.interfaces import IReactorFDSet, IReactorTime
+from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from txpostgres import txpostgres
 
-from pleromad.db.pool import Closed, Txn, as_interaction, connect_kwargs, new_connection
+from pleromad.db.pool import (
+    Closed,
+    IDatabaseReactor,
+    Txn,
+    as_interaction,
+    connect_kwargs,
+    new_connection,
+)
 from pleromad.deferreds import within
 from pleromad.metrics import Metrics
 from pleromad.store import jobs as store
@@ -100,7 +107,7 @@ class JobRunner(Service):
 
     def __init__(
         self,
-        reactor: IReactorFDSet,
+        reactor: IDatabaseReactor,
         dsn: str,
         handlers: Mapping[str, Handler],
         *,
@@ -116,7 +123,7 @@ class JobRunner(Service):
         self.node = uuid.uuid4().hex
         self._metrics = metrics or Metrics()
         self._reactor = reactor
-        self._clock: IReactorTime = clock or reactor  # type: ignore[assignment]
+        self._clock: IReactorTime = clock or reactor
         self._dsn = dsn
         self._handlers = dict(handlers)
         self._concurrency = concurrency
@@ -258,10 +265,10 @@ class JobRunner(Service):
     def _backoff(self, attempt: int) -> float:
         """Seconds to wait before retrying after failed attempt number ``attempt``."""
         doublings = min(attempt - 1, _MAX_DOUBLINGS)
-        return min(self._backoff_cap, self._backoff_base * 2**doublings)
+        return min(self._backoff_cap, self._backoff_base * 2.0**doublings)
 
     async def _record(
-        self, job: dict[str, Any], fn_txn: Callable[..., Awaitable[bool]], *args: Any
+        self, job: dict[str, Any], fn_txn: Callable[..., Coroutine[Any, Any, bool]], *args: Any
     ) -> None:
         if self._session is None:
             log.warn(
@@ -298,14 +305,14 @@ class JobRunner(Service):
         # and this session could take that job's lock again.
         return await store.rescue_txn(txn, {job_id for job_id, _ in self._running})
 
-    def _log_failure(self, failure: Failure, message: str, **fields: Any) -> None:
+    def _log_failure(self, failure: Failure, /, message: str, **fields: Any) -> None:
         if self.running:
             log.failure(message, failure, **fields)
         else:
             # Closing the session at shutdown cuts short what it was doing.
             log.info(message + " at shutdown: {error}", error=failure.value, **fields)
 
-    async def _in_session(self, fn_txn: Callable[..., Awaitable[Any]], *args: Any) -> Any:
+    async def _in_session(self, fn_txn: Callable[..., Coroutine[Any, Any, Any]], *args: Any) -> Any:
         if self._session is None:
             raise RuntimeError("the job runner is stopped")
         return await self._session.runInteraction(as_interaction(fn_txn, *args))

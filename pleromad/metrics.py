@@ -15,7 +15,7 @@ never a raw path), methods outside the HTTP verbs count as ``other``.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, cast
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import generate_latest
@@ -23,9 +23,10 @@ from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
+from twisted.web import http
 from twisted.web.iweb import IRequest
 from twisted.web.resource import Resource
-from twisted.web.server import NOT_DONE_YET, Site
+from twisted.web.server import NOT_DONE_YET, Request, Site
 
 log = Logger()
 
@@ -151,7 +152,7 @@ class _QuietSite(Site):
 
     noisy = False
 
-    def log(self, request: IRequest) -> None:
+    def log(self, request: http.Request) -> None:
         pass
 
 
@@ -165,7 +166,8 @@ class _Exposition(Resource):
 
     def render_GET(self, request: IRequest) -> Any:
         gone: list[object] = []
-        request.notifyFinish().addErrback(gone.append)
+        # The site makes server.Request, which says when it is finished
+        cast(Request, request).notifyFinish().addErrback(gone.append)
 
         async def answer() -> None:
             try:

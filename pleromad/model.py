@@ -169,8 +169,9 @@ class Media(NewMedia):
     remote attachment, ``url`` is the remote file and ``path`` and ``size``
     are None."""
 
-    path: str | None
-    size: int | None
+    # Narrower than NewMedia's on purpose: a remote attachment has no file.
+    path: str | None  # type: ignore[assignment]
+    size: int | None  # type: ignore[assignment]
     id: int
     user_id: int
     created_at: datetime

@@ -34,6 +34,7 @@ class DuplicatePlugin(PluginError):
 def installed(interface: type[Interface]) -> dict[str, list[Any]]:
     """Every installed plugin providing ``interface``, by name."""
     found: dict[str, list[Any]] = {}
+    factory: Any  # provides ``interface``, whose plugins all have a name
     for factory in getPlugins(interface, twisted.plugins):
         found.setdefault(factory.name, []).append(factory)
     return found

@@ -119,7 +119,7 @@ def parse_endpoint(reactor: Any, description: str, option: str) -> IStreamServer
     :class:`ConfigError` naming ``option`` if Twisted refuses the string or
     its port cannot exist (Twisted itself would only fail at listen time)."""
     try:
-        endpoint = serverFromString(reactor, description)
+        endpoint: IStreamServerEndpoint = serverFromString(reactor, description)
     except Exception as e:  # parsers raise ValueError, TypeError, IndexError, OSError...
         reason = " ".join(str(e).split()) or type(e).__name__
         raise ConfigError(f"{option}: {description}: not a usable endpoint: {reason}") from None
@@ -183,6 +183,8 @@ def exit_with(message: str, status: int) -> NoReturn:
 def say(message: str) -> None:
     """A line on the process's real stderr (twistd sends sys.stderr to the log)."""
     stream = sys.__stderr__
+    if stream is None:  # started without a stderr: there is nowhere to say it
+        return
     stream.write(f"pleromad: {message}\n")
     stream.flush()
 
@@ -457,7 +459,9 @@ class MetricsService(AsyncService):
         if self._lag.running:
             self._lag.stop()
         if self._port is not None:
-            await self._port.stopListening()
+            stopped = self._port.stopListening()
+            if stopped is not None:
+                await stopped
 
 
 class WebService(AsyncService):
@@ -490,7 +494,9 @@ class WebService(AsyncService):
 
     async def stop(self) -> None:
         if self._port is not None:
-            await self._port.stopListening()
+            stopped = self._port.stopListening()
+            if stopped is not None:
+                await stopped
         if self._gateway is not None:
             await self._gateway.drain(self._reactor, DRAIN_SECONDS)
 

@@ -30,12 +30,10 @@ class PasswordHasher:
     (the test suite asks for cheap ones: the same algorithm, less memory)."""
 
     def __init__(self, *, time_cost: int | None = None, memory_cost: int | None = None) -> None:
-        costs = {
-            key: value
-            for key, value in (("time_cost", time_cost), ("memory_cost", memory_cost))
-            if value is not None
-        }
-        self._argon2 = argon2.PasswordHasher(**costs)
+        self._argon2 = argon2.PasswordHasher(
+            time_cost=argon2.DEFAULT_TIME_COST if time_cost is None else time_cost,
+            memory_cost=argon2.DEFAULT_MEMORY_COST if memory_cost is None else memory_cost,
+        )
         self._dummy: str | None = None
 
     def hash(self, password: str) -> Deferred[str]:

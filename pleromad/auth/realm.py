@@ -75,7 +75,8 @@ class TokenChecker:
     def __init__(self, rt: Runtime) -> None:
         self._rt = rt
 
-    def requestAvatarId(self, credentials: Any) -> Deferred[Grant]:
+    # Twisted annotates an avatar id as bytes; cred passes any object, ours is a Grant
+    def requestAvatarId(self, credentials: Any) -> Deferred[Grant]:  # type: ignore[override]
         return Deferred.fromCoroutine(self._check(credentials.token))
 
     async def _check(self, token: str) -> Grant:
@@ -92,7 +93,8 @@ class SessionChecker:
     def __init__(self, rt: Runtime) -> None:
         self._rt = rt
 
-    def requestAvatarId(self, credentials: Any) -> Deferred[Grant]:
+    # Twisted annotates an avatar id as bytes; cred passes any object, ours is a Grant
+    def requestAvatarId(self, credentials: Any) -> Deferred[Grant]:  # type: ignore[override]
         return Deferred.fromCoroutine(self._check(credentials.session_id))
 
     async def _check(self, session_id: str) -> Grant:
@@ -111,7 +113,8 @@ class PasswordChecker:
     def __init__(self, verify: VerifyLogin) -> None:
         self._verify = verify
 
-    def requestAvatarId(self, credentials: Any) -> Deferred[Grant]:
+    # Twisted annotates an avatar id as bytes; cred passes any object, ours is a Grant
+    def requestAvatarId(self, credentials: Any) -> Deferred[Grant]:  # type: ignore[override]
         return Deferred.fromCoroutine(self._check(credentials))
 
     async def _check(self, credentials: Any) -> Grant:
@@ -130,7 +133,10 @@ class Realm:
         self._rt = rt
         self._refusal = refusal
 
-    def requestAvatar(self, grant: Grant, mind: object, *interfaces: Any) -> Deferred[Any]:
+    # Twisted annotates an avatar id as bytes; ours is the Grant a checker made
+    def requestAvatar(  # type: ignore[override]
+        self, grant: Grant, mind: object, *interfaces: Any
+    ) -> Deferred[Any]:
         if IViewer not in interfaces:
             raise NotImplementedError("pleromad's realm only makes viewers")
         return Deferred.fromCoroutine(self._viewer(grant))

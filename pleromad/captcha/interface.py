@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from zope.interface import Attribute, Interface
+
+if TYPE_CHECKING:
+    from twisted.internet.defer import Deferred
+
+    from pleromad.config import Config
 
 
 class CaptchaUnavailable(Exception):
@@ -26,10 +31,10 @@ class Challenge:
 class ICaptchaProvider(Interface):
     name = Attribute("The name [captcha] provider selects it by.")
 
-    def new():  # type: ignore[no-untyped-def]
+    def new() -> Deferred[Challenge]:
         """A Deferred Challenge, or a failure with CaptchaUnavailable."""
 
-    def matches(answer, solution):  # type: ignore[no-untyped-def]
+    def matches(answer: str, solution: str) -> bool:
         """Whether ``solution`` (what the person typed) solves the challenge
         whose stored ``answer`` this is.  Cheap and synchronous."""
 
@@ -39,5 +44,5 @@ class ICaptchaProviderFactory(Interface):
 
     name = Attribute("The name [captcha] provider selects it by (a str).")
 
-    def build(config, reactor):  # type: ignore[no-untyped-def]
+    def build(config: Config, reactor: Any) -> ICaptchaProvider:
         """Return an ICaptchaProvider for ``config``; called once at start."""

@@ -13,7 +13,7 @@ def provider_for(config: Config, reactor: Any) -> ICaptchaProvider:
     """The provider ``[captcha] provider`` names, or ``none`` while disabled;
     an unknown name is a PluginError, reported as a start failure."""
     name = config.captcha.provider if config.captcha.enabled else "none"
-    factory = choose(
+    factory: ICaptchaProviderFactory = choose(
         ICaptchaProviderFactory, name, setting="[captcha] provider", kind="captcha provider"
     )
     return factory.build(config, reactor)

@@ -158,7 +158,9 @@ def draw(text: str) -> bytes:
     for index, char in enumerate(text):
         glyph = Image.new("L", (56, 64), 0)
         ImageDraw.Draw(glyph).text((10, 4), char, fill=255, font=font)
-        glyph = glyph.rotate(shake.uniform(-30, 30), resample=Image.BICUBIC, expand=False)
+        glyph = glyph.rotate(
+            shake.uniform(-30, 30), resample=Image.Resampling.BICUBIC, expand=False
+        )
         colour = tuple(shake.randint(20, 110) for _ in range(3))
         x = 12 + index * 36 + shake.randint(-4, 4)
         y = shake.randint(-2, 10)

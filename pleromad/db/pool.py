@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 import random
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
@@ -55,7 +55,8 @@ class DictRowCursor(psycopg2.extensions.cursor):
     """
 
     def _dicts(self, rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
-        names = [column.name for column in self.description]
+        # description is set: rows are only read after a query that returns them
+        names = [column.name for column in self.description or ()]
         return [dict(zip(names, row, strict=False)) for row in rows]
 
     def fetchone(self) -> dict[str, Any] | None:  # type: ignore[override]
@@ -84,15 +85,18 @@ class Txn:
     async def execute(self, sql: str, args: Any = None) -> int:
         """Run a statement; returns the number of rows it touched."""
         await self._cursor.execute(sql, args)
-        return self._cursor.rowcount
+        count: int = self._cursor.rowcount
+        return count
 
     async def fetchall(self, sql: str, args: Any = None) -> list[dict[str, Any]]:
         await self._cursor.execute(sql, args)
-        return self._cursor.fetchall()
+        rows: list[dict[str, Any]] = self._cursor.fetchall()
+        return rows
 
     async def fetchone(self, sql: str, args: Any = None) -> dict[str, Any] | None:
         await self._cursor.execute(sql, args)
-        return self._cursor.fetchone()
+        row: dict[str, Any] | None = self._cursor.fetchone()
+        return row
 
     async def fetchval(self, sql: str, args: Any = None) -> Any:
         """The first column of the first row, or None when there is no row."""
@@ -127,7 +131,12 @@ def is_connection_failure(err: BaseException) -> bool:
     return False
 
 
-def new_connection(reactor: IReactorFDSet, *, listening: bool = False) -> txpostgres.Connection:
+class IDatabaseReactor(IReactorFDSet, IReactorTime):
+    """What a connection needs of the reactor: it watches the socket and
+    times the reconnections."""
+
+
+def new_connection(reactor: IDatabaseReactor, *, listening: bool = False) -> txpostgres.Connection:
     """A txpostgres connection that reconnects by itself after the server dies;
     ``listening`` for one that LISTENs and must see every NOTIFY at once."""
     detector = reconnection.DeadConnectionDetector(
@@ -139,7 +148,7 @@ def new_connection(reactor: IReactorFDSet, *, listening: bool = False) -> txpost
     return cls(reactor=reactor, detector=detector)
 
 
-class ListeningConnection(txpostgres.Connection):
+class ListeningConnection(txpostgres.Connection):  # type: ignore[misc]  # txpostgres is untyped
     """A txpostgres connection that hands a NOTIFY to its observers as soon as
     the query it was read with ends.
 
@@ -171,7 +180,7 @@ class ListeningConnection(txpostgres.Connection):
 
 
 def as_interaction(
-    fn_txn: Callable[..., Awaitable[R]], *args: Any, **kwargs: Any
+    fn_txn: Callable[..., Coroutine[Any, Any, R]], *args: Any, **kwargs: Any
 ) -> Callable[[txpostgres.Cursor], Deferred[R]]:
     """Adapt a ``*_txn`` coroutine function to txpostgres' runInteraction."""
 
@@ -190,7 +199,7 @@ class Database:
 
     def __init__(
         self,
-        reactor: IReactorTime,
+        reactor: IDatabaseReactor,
         dsn: str,
         size: int,
         *,
@@ -253,7 +262,7 @@ class Database:
     def run_interaction(
         self,
         description: str,
-        fn_txn: Callable[Concatenate[Txn, P], Awaitable[R]],
+        fn_txn: Callable[Concatenate[Txn, P], Coroutine[Any, Any, R]],
         *args: P.args,
         **kwargs: P.kwargs,
     ) -> Deferred[R]:
@@ -270,7 +279,7 @@ class Database:
     async def _timed(
         self,
         description: str,
-        fn_txn: Callable[..., Awaitable[R]],
+        fn_txn: Callable[..., Coroutine[Any, Any, R]],
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
     ) -> R:
@@ -284,7 +293,7 @@ class Database:
     async def _run_interaction(
         self,
         description: str,
-        fn_txn: Callable[..., Awaitable[R]],
+        fn_txn: Callable[..., Coroutine[Any, Any, R]],
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
     ) -> R:
@@ -292,7 +301,8 @@ class Database:
         for attempt in range(1, _MAX_ATTEMPTS + 1):
             conn = await self._acquire()
             try:
-                return await conn.runInteraction(interaction)
+                result: R = await conn.runInteraction(interaction)
+                return result
             except psycopg2.Error as e:
                 if e.pgcode not in _RETRYABLE or attempt == _MAX_ATTEMPTS:
                     if is_connection_failure(e):

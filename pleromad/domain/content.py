@@ -316,12 +316,14 @@ class _StatusRenderer(RendererHTML):
     def s_close(self, *_: object) -> str:
         return "</del>"
 
-    def softbreak(self, *_: object) -> str:
+    def softbreak(
+        self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
+    ) -> str:
         return "<br>"
 
     hardbreak = softbreak
 
-    def fence(self, tokens: Sequence[Token], idx: int, *_: object) -> str:
+    def fence(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType) -> str:
         return "<pre><code>" + escapeHtml(tokens[idx].content.removesuffix("\n")) + "</code></pre>"
 
     code_block = fence
@@ -353,4 +355,5 @@ def markdown_to_html(text: str) -> str:
     ``~~del~~``, code spans and blocks, quotes, lists, links and autolinks;
     inline HTML is passed on, for :func:`sanitize_html` to judge like any
     other HTML."""
-    return _MARKDOWN.render(text)
+    html: str = _MARKDOWN.render(text)
+    return html

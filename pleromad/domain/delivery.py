@@ -82,7 +82,7 @@ async def enqueue_txn(
 
 def retry_delay(attempt: int) -> float:
     """Seconds before retrying after failed attempt number ``attempt``."""
-    return min(BACKOFF_CAP, BACKOFF_BASE * 2 ** min(attempt - 1, 32))
+    return min(BACKOFF_CAP, BACKOFF_BASE * 2.0 ** min(attempt - 1, 32))
 
 
 def retry_after(value: str | None, now: float) -> float | None:

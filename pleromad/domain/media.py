@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -321,7 +321,7 @@ async def _put(
 async def _recorded(
     rt: Runtime,
     stored: list[NewMedia],
-    replace_txn: Callable[..., Awaitable[tuple[T, list[str]] | None]],
+    replace_txn: Callable[..., Coroutine[Any, Any, tuple[T, list[str]] | None]],
     *args: Any,
 ) -> T:
     """Run ``replace_txn``; remove the ``stored`` files again if it fails

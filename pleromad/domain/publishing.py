@@ -20,6 +20,8 @@ that makes (or takes back) the favourite or reblog.
 
 from __future__ import annotations
 
+from typing import Any
+
 from pleromad.config import Config
 from pleromad.db.pool import Txn
 from pleromad.domain import delivery
@@ -81,7 +83,7 @@ def _federates(config: Config, loaded: Loaded, shown: Shown) -> bool:
     )
 
 
-async def _deliver_txn(txn: Txn, shown: Shown, activity: dict) -> None:
+async def _deliver_txn(txn: Txn, shown: Shown, activity: dict[str, Any]) -> None:
     status = shown.status
     inboxes = await objects.delivery_inboxes_txn(
         txn, status.account_id, shown.mention_ids, followers=status.visibility != "direct"

@@ -267,7 +267,8 @@ def _self_link(jrd: dict[str, Any]) -> str | None:
             and link.get("type") in _ACTOR_LINK_TYPES
             and isinstance(link.get("href"), str)
         ):
-            return link["href"]
+            href: str = link["href"]
+            return href
     return None
 
 

@@ -22,10 +22,10 @@ from __future__ import annotations
 import ipaddress
 import json
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Coroutine, Iterable
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import treq
@@ -50,6 +50,8 @@ from pleromad.federation import httpsig
 AP_CONTENT_TYPE = "application/activity+json"
 AP_ACCEPT = 'application/activity+json, application/ld+json; profile="https://www.w3.org/ns/activitystreams"'
 JRD_ACCEPT = "application/jrd+json, application/json"
+T = TypeVar("T")
+
 _AP_TYPES = frozenset({"application/activity+json", "application/ld+json"})
 _JRD_TYPES = frozenset({"application/jrd+json", "application/json"})
 MAX_REDIRECTS = 3
@@ -262,7 +264,12 @@ class Fetcher:
             )
         try:
             return await self._http.request(
-                method, url, headers=headers, data=body, allow_redirects=False
+                method,
+                url,
+                # treq's annotation asks for a dict keyed by bytes | str: invariant, so not ours
+                headers=headers,  # type: ignore[arg-type]
+                data=body,
+                allow_redirects=False,
             )
         except error.DNSLookupError as e:
             if host_of(url) in self._refused_names:
@@ -292,7 +299,7 @@ class Fetcher:
         if guarded and _is_literal(host) and is_private_address(host):
             raise Refused(f"{host} is a private address")
 
-    async def _deadline(self, work: Any) -> Any:
+    async def _deadline(self, work: Coroutine[Any, Any, T]) -> T:
         """``work`` within the configured timeout; cancelled (its connection aborted) after."""
         d = defer.Deferred.fromCoroutine(work)
         expired = False
@@ -404,7 +411,8 @@ class _GuardedResolver:
         self._inner = inner
         self._note = note
 
-    def resolveHostName(
+    # Twisted's own resolvers answer the receiver, not the IHostResolution it declares
+    def resolveHostName(  # type: ignore[override]
         self,
         resolutionReceiver: IResolutionReceiver,
         hostName: str,

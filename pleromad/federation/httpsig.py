@@ -74,7 +74,7 @@ def sign_headers(
     host = parts.netloc.rpartition("@")[2]
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     headers = {"host": host, "date": formatdate(now, usegmt=True)}
-    covered = _GET_HEADERS
+    covered: tuple[str, ...] = _GET_HEADERS
     if body is not None:
         headers["digest"] = digest(body)
         covered = _POST_HEADERS
@@ -213,6 +213,7 @@ def _signing_string(
     sig: Signature | None,
 ) -> bytes:
     lines = []
+    value: object  # a header's text, or the number (created) or (expires) stands for
     for name in covered:
         if name == "(request-target)":
             value = f"{method.lower()} {target}"

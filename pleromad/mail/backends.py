@@ -13,7 +13,7 @@ from email.message import EmailMessage
 from email.utils import getaddresses, parseaddr
 from io import BytesIO
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 from twisted.internet import defer, threads
@@ -265,8 +265,11 @@ class SMTPMailer:
         err = reason.value
         if isinstance(err, defer.TimeoutError):
             text = f"no complete exchange within {self._send_timeout:g} s"
-        elif isinstance(err, SMTPDeliveryError) and _refusals(err.addresses or []):
-            text = "recipients refused: " + _refusals(err.addresses)
+        elif isinstance(err, SMTPDeliveryError) and (
+            # Twisted types them as object; SMTPClient fills in (address, code, resp) triples.
+            refused := _refusals(cast(list[tuple[Any, int, Any]], err.addresses or []))
+        ):
+            text = "recipients refused: " + refused
         elif isinstance(err, SMTPClientError):
             # Never str(err): it appends the session transcript, AUTH included.
             resp = _text(err.resp)

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+from email.message import EmailMessage
+from typing import TYPE_CHECKING, Any
+
 from zope.interface import Attribute, Interface
+
+if TYPE_CHECKING:
+    from twisted.internet.defer import Deferred
+
+    from pleromad.config import Config
 
 
 class MailDeliveryError(Exception):
@@ -17,7 +25,7 @@ class IMailer(Interface):
 
     name = Attribute("The backend's name, as ``[mail] backend`` spells it.")
 
-    def send(message):  # type: ignore[no-untyped-def]
+    def send(message: EmailMessage) -> Deferred[None]:
         """Deliver one ``email.message.EmailMessage``.
 
         Returns a ``Deferred[None]`` that fires once the message is in the
@@ -32,7 +40,7 @@ class IMailerFactory(Interface):
 
     name = Attribute("The name ``[mail] backend`` selects this backend by (a str).")
 
-    def build(config, reactor):  # type: ignore[no-untyped-def]
+    def build(config: Config, reactor: Any) -> IMailer:
         """Return an :class:`IMailer` for ``config`` (a ``pleromad.config.Config``).
 
         Called once at start, on the reactor thread.  Raise ``ValueError``

@@ -12,5 +12,7 @@ from pleromad.plugins import choose
 def mailer_for(config: Config, reactor: Any) -> IMailer:
     """Build the mailer ``config.mail.backend`` names; an unknown or ambiguous
     name is a PluginError, which the daemon reports as a start failure."""
-    factory = choose(IMailerFactory, config.mail.backend, setting="[mail] backend", kind="mailer")
+    factory: IMailerFactory = choose(
+        IMailerFactory, config.mail.backend, setting="[mail] backend", kind="mailer"
+    )
     return factory.build(config, reactor)

@@ -10,8 +10,15 @@ from __future__ import annotations
 
 import re
 import secrets
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from zope.interface import Attribute, Interface
+
+if TYPE_CHECKING:
+    from twisted.internet.defer import Deferred
+
+    from pleromad.config import Config
 
 # The characters a stored name keeps from the client's file name.
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -30,7 +37,7 @@ class IUploader(Interface):
 
     name = Attribute("The backend's name, as ``[media] backend`` spells it.")
 
-    def put(path, data, content_type):  # type: ignore[no-untyped-def]
+    def put(path: str, data: bytes, content_type: str) -> Deferred[None]:
         """Store ``data`` (bytes) under ``path`` (from :func:`new_path`).
 
         ``content_type`` is the type the server decided from the bytes, for
@@ -39,18 +46,18 @@ class IUploader(Interface):
         :class:`UploadFailed`).  Must not block the reactor.
         """
 
-    def delete(path):  # type: ignore[no-untyped-def]
+    def delete(path: str) -> Deferred[None]:
         """Remove the file at ``path``; a ``Deferred[None]``.  Removing a file
         that is not there succeeds, so deletions can be retried."""
 
-    def url(path):  # type: ignore[no-untyped-def]
+    def url(path: str) -> str:
         """The absolute URL clients fetch the file at ``path`` from (a str)."""
 
 
 class ILocalFiles(Interface):
     """An uploader whose files this daemon serves itself at ``/media/``."""
 
-    def local_file(path):  # type: ignore[no-untyped-def]
+    def local_file(path: str) -> Path | None:
         """The ``pathlib.Path`` of the regular file stored under ``path``, or
         None when there is none (or ``path`` could name anything outside the
         backend's folder)."""
@@ -61,7 +68,7 @@ class IUploaderFactory(Interface):
 
     name = Attribute("The name ``[media] backend`` selects this backend by (a str).")
 
-    def build(config, reactor):  # type: ignore[no-untyped-def]
+    def build(config: Config, reactor: Any) -> IUploader:
         """Return an :class:`IUploader` for ``config`` (a ``pleromad.config.Config``).
 
         Called once at start, on the reactor thread.  Raise ``ValueError``

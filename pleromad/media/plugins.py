@@ -12,7 +12,7 @@ from pleromad.plugins import choose
 def uploader_for(config: Config, reactor: Any) -> IUploader:
     """Build the uploader ``config.media.backend`` names; an unknown or
     ambiguous name is a PluginError, which the daemon reports as a start failure."""
-    factory = choose(
+    factory: IUploaderFactory = choose(
         IUploaderFactory, config.media.backend, setting="[media] backend", kind="uploader"
     )
     return factory.build(config, reactor)

@@ -298,7 +298,7 @@ def _security(access: Access) -> list[dict[str, list[str]]] | None:
         return None
     if access.auth in (Auth.APP, Auth.TOKEN):
         return [{"oauth2": scopes}]
-    user = [{"oauth2": scopes}, {"cookie": []}, {"basic": []}]
+    user: list[dict[str, list[str]]] = [{"oauth2": scopes}, {"cookie": []}, {"basic": []}]
     if access.auth is Auth.REQUIRED:
         return user
     if access.auth is Auth.READ_OR_PUBLIC:

@@ -18,7 +18,7 @@ async def marks_txn(txn: Txn, host: str) -> tuple[bool, bool]:
 async def failed_txn(txn: Txn, host: str, now: float, error: str, unreachable_after: float) -> bool:
     """Record a failed delivery to ``host``; whether it is now unreachable
     (failing without a success for more than ``unreachable_after`` seconds)."""
-    return await txn.fetchval(
+    unreachable: bool = await txn.fetchval(
         "INSERT INTO instances AS i (host, failing_since, last_error)"
         " VALUES (%(host)s, to_timestamp(%(now)s), %(error)s)"
         " ON CONFLICT (host) DO UPDATE SET"
@@ -31,6 +31,7 @@ async def failed_txn(txn: Txn, host: str, now: float, error: str, unreachable_af
         " RETURNING unreachable_since IS NOT NULL",
         {"host": host, "now": now, "error": error[:1000], "after": unreachable_after},
     )
+    return unreachable
 
 
 async def reachable_txn(txn: Txn, host: str) -> bool:

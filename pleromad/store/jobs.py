@@ -20,7 +20,7 @@ async def enqueue_txn(
 ) -> int:
     """Queue a job in the caller's transaction: it exists only if that commits,
     and workers are woken at commit."""
-    job_id = await txn.fetchval(
+    job_id: int = await txn.fetchval(
         "INSERT INTO jobs (kind, payload, max_attempts) VALUES (%s, %s, %s) RETURNING id",
         (kind, json.dumps(payload), max_attempts),
     )

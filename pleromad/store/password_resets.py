@@ -30,21 +30,23 @@ async def create_txn(txn: Txn, user_id: int, valid_until: float) -> str:
 
 async def live_user_id_txn(txn: Txn, token: str, now: float) -> int | None:
     """The account a token live at ``now`` resets, without spending it."""
-    return await txn.fetchval(
+    user_id: int | None = await txn.fetchval(
         f"SELECT r.user_id FROM password_reset_tokens r WHERE r.token_hash = %(token)s AND {_LIVE}",
         {"token": digest(token), "now": now},
     )
+    return user_id
 
 
 async def consume_txn(txn: Txn, token: str, now: float) -> int | None:
     """Mark a token live at ``now`` used and return its account; None when it
     is not live (unknown, used, expired), so two concurrent resets cannot both
     spend it."""
-    return await txn.fetchval(
+    user_id: int | None = await txn.fetchval(
         "UPDATE password_reset_tokens r SET used = true"
         f" WHERE r.token_hash = %(token)s AND {_LIVE} RETURNING r.user_id",
         {"token": digest(token), "now": now},
     )
+    return user_id
 
 
 async def delete_unused_txn(txn: Txn, user_id: int) -> int:

@@ -15,4 +15,5 @@ async def get_or_create_secret_txn(txn: Txn, key: str) -> str:
         "INSERT INTO settings (key, value) VALUES (%s, %s) ON CONFLICT (key) DO NOTHING",
         (key, secrets.token_hex(32)),
     )
-    return await txn.fetchval("SELECT value FROM settings WHERE key = %s", (key,))
+    value: str = await txn.fetchval("SELECT value FROM settings WHERE key = %s", (key,))
+    return value

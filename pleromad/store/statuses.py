@@ -414,7 +414,7 @@ async def _with_accounts_txn(txn: Txn, loaded: Loaded) -> Loaded:
     """``loaded`` with the accounts, attachments and account figures its
     statuses show."""
     authors = {shown.status.account_id for shown in loaded.statuses.values()}
-    others = set()
+    others: set[int] = set()
     media_ids: list[int] = []
     for shown in loaded.statuses.values():
         others.update(shown.mention_ids)

@@ -142,7 +142,7 @@ async def nickname_or_email_taken_txn(
     return bool(row["nickname"]), bool(row["email"])
 
 
-async def update_user_txn(txn: Txn, user_id: int, **changes: Any) -> User | None:
+async def update_user_txn(txn: Txn, /, user_id: int, **changes: Any) -> User | None:
     """Set the given columns; returns the updated user."""
     unknown = set(changes) - _UPDATABLE
     if unknown:

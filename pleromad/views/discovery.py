@@ -34,7 +34,8 @@ def project_urls() -> dict[str, str]:
     """NodeInfo 2.1's ``repository`` and ``homepage``: the package's home
     page as its metadata gives it (``url`` in setup.cfg); none when unset."""
     try:
-        home = importlib.metadata.metadata(SOFTWARE).get("Home-page")
+        # An email Message underneath; typeshed lists get() only from Python 3.12 on
+        home = importlib.metadata.metadata(SOFTWARE).get("Home-page")  # type: ignore[attr-defined]
     except importlib.metadata.PackageNotFoundError:
         return {}
     return {"repository": home, "homepage": home} if home else {}

@@ -63,7 +63,7 @@ class _Redacted:
         self.uri = redact(request.uri)
 
     def getHeader(self, name: bytes) -> bytes | None:
-        value = self._request.getHeader(name)
+        value: bytes | None = self._request.getHeader(name)
         if value is not None and name.lower() == b"referer":
             return redact(value)
         return value
@@ -75,4 +75,5 @@ class _Redacted:
 @provider(IAccessLogFormatter)
 def access_log_line(timestamp: str, request: IRequest) -> str:
     """Twisted's combined log line, secrets filtered out."""
-    return combinedLogFormatter(timestamp, _Redacted(request))
+    line: str = combinedLogFormatter(timestamp, _Redacted(request))
+    return line

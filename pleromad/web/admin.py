@@ -75,7 +75,7 @@ def _nested(params: Params, outer: str, inner: str) -> Any:
 def _new_account(entry: Any) -> lifecycle.NewAccount:
     if not isinstance(entry, dict):
         raise BadRequest("Invalid value for users: expected objects")
-    fields = {}
+    fields: dict[str, str] = {}
     for name in ("nickname", "email", "password"):
         value = entry.get(name)
         if value is None or value == "":
@@ -83,7 +83,9 @@ def _new_account(entry: Any) -> lifecycle.NewAccount:
         if not isinstance(value, str):
             raise BadRequest(f"Invalid value for {name}: expected a string")
         fields[name] = value
-    return lifecycle.NewAccount(bio=".", **fields)
+    return lifecycle.NewAccount(
+        nickname=fields["nickname"], email=fields["email"], password=fields["password"], bio="."
+    )
 
 
 NOT_ADMIN = (

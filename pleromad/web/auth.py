@@ -14,6 +14,7 @@ import enum
 import hashlib
 import hmac
 import re
+from typing import cast
 from urllib.parse import urlsplit
 
 from twisted.cred.error import UnauthorizedLogin
@@ -47,10 +48,11 @@ async def authenticate(
 ) -> Viewer | None:
     """The viewer a route handler gets, or the 403 the route answers instead."""
     credentials = _credentials(rt, request, params)
-    viewer = None
+    viewer: Viewer | None = None
     if credentials is not None:
         try:
-            _, viewer, _ = await rt.portal.login(credentials, None, IViewer)
+            _, avatar, _ = await rt.portal.login(credentials, None, IViewer)
+            viewer = cast(Viewer, avatar)  # the realm answers IViewer with a Viewer
         except UnauthorizedLogin:
             viewer = None
     if mode is Auth.APP:

@@ -34,7 +34,7 @@ import functools
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from klein import Klein
 from twisted.logger import Logger
@@ -333,6 +333,7 @@ def api_app() -> Klein:
     app = Klein()
     # werkzeug would answer "//" in a path with a redirect exception (a 500 here).
     app.url_map.merge_slashes = False
+    # Klein's error-handler protocol names the first argument (the instance) self.
     app.handle_errors(ApiError)(_api_error)
     app.handle_errors(NotFound, MethodNotAllowed)(_no_route)
     app.handle_errors(DatabaseUnavailable)(_unavailable)
@@ -340,19 +341,19 @@ def api_app() -> Klein:
     return app
 
 
-def _api_error(instance: Any, request: IRequest, failure: Failure) -> bytes:
-    err = failure.value
+def _api_error(self: Any, request: IRequest, failure: Failure) -> bytes:
+    err = cast(ApiError, failure.value)  # the handler is registered for ApiError only
     return write_json(request, err.body(), err.status, err.headers)
 
 
-def _no_route(instance: Any, request: IRequest, failure: Failure) -> bytes:
+def _no_route(self: Any, request: IRequest, failure: Failure) -> bytes:
     # The reference answers unknown API routes (any method) this way.
     if request.path.startswith(b"/api"):
         return write_json(request, {"error": "Not implemented"}, 404)
     return write_json(request, {"error": "Not found"}, 404)
 
 
-def _unavailable(instance: Any, request: IRequest, failure: Failure) -> bytes:
+def _unavailable(self: Any, request: IRequest, failure: Failure) -> bytes:
     log.warn(
         "database unavailable for {method} {path}: {why}",
         method=request.method,
@@ -362,7 +363,7 @@ def _unavailable(instance: Any, request: IRequest, failure: Failure) -> bytes:
     return write_json(request, {"error": "Service unavailable"}, 503)
 
 
-def _unexpected(instance: Any, request: IRequest, failure: Failure) -> bytes:
+def _unexpected(self: Any, request: IRequest, failure: Failure) -> bytes:
     log.failure(
         "unexpected error serving {method} {path}",
         failure,

@@ -107,7 +107,7 @@ def _activity_body(request: IRequest, limit: int) -> bytes:
     if content is None:
         return b""
     content.seek(0)
-    body = content.read(limit + 1)
+    body: bytes = content.read(limit + 1)
     if len(body) > limit:
         raise ApiError("Request body too large", status=413)
     return body

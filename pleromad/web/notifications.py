@@ -7,6 +7,7 @@ guarded them (mastodon-subset §6.11).
 
 from __future__ import annotations
 
+import builtins
 from typing import Any
 
 from pleromad.domain import notifications, profile
@@ -208,7 +209,7 @@ class NotificationsApi:
             raise Forbidden(CANNOT_GET)
         return {"status": "success"}
 
-    def _render(self, reader: User, shown: notifications.Shown) -> list[dict[str, Any]]:
+    def _render(self, reader: User, shown: notifications.Shown) -> builtins.list[dict[str, Any]]:
         hidden = profile.hidden_accounts(shown.loaded.users.values(), reader, self.rt.config)
         return render_notifications(
             shown.notifications, shown.loaded, config=self.rt.config, viewer=reader, hidden=hidden

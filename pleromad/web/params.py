@@ -9,12 +9,13 @@ wrong type is a 400 and never a crash.
 
 from __future__ import annotations
 
+import builtins
 import email.parser
 import email.policy
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast, overload
 from urllib.parse import parse_qsl
 
 from twisted.internet.threads import deferToThread
@@ -68,13 +69,13 @@ class Params(Mapping[str, Any]):
             return str(value)
         raise BadRequest(f"Invalid value for {name}: expected a string")
 
-    def required_str(self, name: str) -> str:
+    def required_str(self, name: builtins.str) -> builtins.str:
         value = self.str(name)
         if value is None:
             raise MissingField(name)
         return value
 
-    def int(self, name: str, default: int | None = None) -> int | None:
+    def int(self, name: builtins.str, default: int | None = None) -> int | None:
         value = self._values.get(name)
         if value is None or value == "":
             return default
@@ -88,7 +89,11 @@ class Params(Mapping[str, Any]):
                 return int(text)
         raise BadRequest(f"Invalid value for {name}: expected an integer")
 
-    def bool(self, name: str, default: bool | None = None) -> bool | None:
+    @overload
+    def bool(self, name: builtins.str, default: builtins.bool) -> builtins.bool: ...
+    @overload
+    def bool(self, name: builtins.str, default: None = None) -> builtins.bool | None: ...
+    def bool(self, name: builtins.str, default: bool | None = None) -> bool | None:
         """true/false, 1/0 and on/off, as JSON values or strings."""
         value = self._values.get(name)
         if value is None:
@@ -105,7 +110,7 @@ class Params(Mapping[str, Any]):
                 return False
         raise BadRequest(f"Invalid value for {name}: expected a boolean")
 
-    def list(self, name: str) -> list[str]:
+    def list(self, name: builtins.str) -> list[builtins.str]:
         """``name[]=a&name[]=b``, a JSON array, or one value as a list of one."""
         value = self._values.get(name)
         if value is None:
@@ -120,7 +125,7 @@ class Params(Mapping[str, Any]):
             out.append(item)
         return out
 
-    def file(self, name: str) -> Upload | None:
+    def file(self, name: builtins.str) -> Upload | None:
         value = self._values.get(name)
         if value is None or isinstance(value, Upload):
             return value
@@ -208,10 +213,12 @@ def _decode_multipart(body: bytes, ctype: str) -> dict[str, Any]:
         raise BadRequest("Malformed multipart body")
     fields: list[tuple[str, Any]] = []
     for part in message.iter_parts():
-        name = part.get_param("name", header="content-disposition")
+        # The HTTP policy decodes an RFC 2231 name to str, and a leaf part's
+        # decoded payload is bytes (None for a nested multipart).
+        name = cast(str, part.get_param("name", header="content-disposition"))
         if not name:
             continue
-        payload = part.get_payload(decode=True) or b""
+        payload = cast(bytes | None, part.get_payload(decode=True)) or b""
         filename = part.get_filename()
         if filename is not None:
             fields.append((name, Upload(filename, part.get_content_type(), payload)))

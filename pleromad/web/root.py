@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Any, cast
 
 from klein import Klein
 from twisted.web.iweb import IRequest
@@ -42,7 +42,7 @@ from pleromad.web.password_reset import PasswordResetApi
 from pleromad.web.registration import RegistrationApi
 from pleromad.web.relationships import RelationshipsApi
 from pleromad.web.search import SearchApi
-from pleromad.web.site import Gateway, body_limit
+from pleromad.web.site import Gateway, PleromadRequest, body_limit
 from pleromad.web.statuses import StatusesApi
 from pleromad.web.timelines import TimelinesApi
 
@@ -134,7 +134,7 @@ class RouteTable(Resource):
             return self._unrouted.render(request)
         else:
             # The rule's template labels the request in the metrics.
-            request.route = rule.rule
+            cast(PleromadRequest, request).route = rule.rule
             family = rule.endpoint
         return self._resources[family].render(request)
 

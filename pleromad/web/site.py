@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import os
 from io import BytesIO
-from typing import Any
+from typing import Any, cast
 from urllib.parse import unquote_to_bytes
 
 from twisted.internet import defer
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
+from twisted.web import http
 from twisted.web.iweb import IRequest
 from twisted.web.resource import IResource, Resource
 from twisted.web.server import Request, Site
@@ -69,7 +70,8 @@ class PleromadRequest(Request):
         self._parsePOSTFormSubmission = False
 
     def gotLength(self, length: int | None) -> None:
-        limit = self.channel.site.body_limit
+        # Site.buildProtocol sets it; HTTPChannel does not declare it
+        limit = self.channel.site.body_limit  # type: ignore[attr-defined]
         if length is not None and length > limit:
             self.body_too_large = True
             self.content = BytesIO()
@@ -80,15 +82,17 @@ class PleromadRequest(Request):
         if self.body_too_large:
             return
         self._received += len(data)
-        if self._received > self.channel.site.body_limit:
+        if self._received > self.channel.site.body_limit:  # type: ignore[attr-defined]
             self.body_too_large = True
+            assert self.content is not None  # gotLength made it
             self.content.close()
             self.content = BytesIO()
             return
         super().handleContentChunk(data)
 
     def requestReceived(self, command: bytes, path: bytes, version: bytes) -> None:
-        self.arrived = self.channel.site.reactor.seconds()
+        # Site.buildProtocol sets it; HTTPChannel does not declare it
+        self.arrived = self.channel.site.reactor.seconds()  # type: ignore[attr-defined]
         super().requestReceived(command, path, version)
 
 
@@ -104,7 +108,7 @@ class PleromadSite(Site):
         self.body_limit = body_limit
         self.metrics = metrics or Metrics()
 
-    def log(self, request: Request) -> None:
+    def log(self, request: http.Request) -> None:
         """The access log line, and the request counted (HTTPChannel calls
         this once per answered request)."""
         super().log(request)
@@ -136,7 +140,8 @@ class Gateway(Resource):
         if _body_size(request) > self._body_limit or getattr(request, "body_too_large", False):
             return write_json(request, {"error": "Request body too large"}, 413)
         _override_method(request)
-        finished = request.notifyFinish()
+        # PleromadSite only makes server.Request, which says when it is finished
+        finished = cast(Request, request).notifyFinish()
         self._in_flight.add(finished)
         finished.addBoth(lambda _: self._in_flight.discard(finished))
         return self._tree.render(request)
@@ -212,6 +217,6 @@ def _body_size(request: IRequest) -> int:
     if content is None:
         return 0
     position = content.tell()
-    size = content.seek(0, 2)
+    size: int = content.seek(0, 2)
     content.seek(position)
     return size
