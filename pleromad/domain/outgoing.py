@@ -56,7 +56,9 @@ def follow_activity_id(base_url: str, follow: Follow) -> str:
     return follow.ap_id or f"{base_url}/activities/{follow.activity_uuid}"
 
 
-def follow_document(config: Config, follow: Follow, follower: User, followee: User) -> dict:
+def follow_document(
+    config: Config, follow: Follow, follower: User, followee: User
+) -> dict[str, Any]:
     """The Follow of ``follower`` (as embedded in its Accept, Reject or Undo)."""
     activity_id = follow_activity_id(config.server.base_url, follow)
     return build_follow(activity_id, follower.ap_id, followee.ap_id)

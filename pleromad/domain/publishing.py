@@ -170,7 +170,9 @@ async def _ap_id_txn(txn: Txn, user_id: int) -> str:
 # -- the account itself -----------------------------------------------------------
 
 
-async def on_profile_txn(txn: Txn, config: Config, user: User, person: dict, now: float) -> None:
+async def on_profile_txn(
+    txn: Txn, config: Config, user: User, person: dict[str, Any], now: float
+) -> None:
     """Queue the Update of ``user``'s ``person`` (its Person document, as
     changed) to its remote followers; its id names the time, so each change
     is a new activity."""

@@ -15,11 +15,12 @@ async def insert_favourite_txn(
 ) -> int | None:
     """Favourite the status (a remote favourite with the id of its Like):
     the new favourite's id, None when it already was."""
-    return await txn.fetchval(
+    found: int | None = await txn.fetchval(
         "INSERT INTO favourites (account_id, status_id, ap_id) VALUES (%s, %s, %s)"
         " ON CONFLICT DO NOTHING RETURNING id",
         (account_id, status_id, ap_id),
     )
+    return found
 
 
 async def delete_by_ap_id_txn(txn: Txn, account_id: int, ap_id: str) -> bool:
@@ -32,10 +33,11 @@ async def delete_by_ap_id_txn(txn: Txn, account_id: int, ap_id: str) -> bool:
 
 async def delete_favourite_txn(txn: Txn, account_id: int, status_id: int) -> int | None:
     """Take the favourite back: its id, None when there was none."""
-    return await txn.fetchval(
+    found: int | None = await txn.fetchval(
         "DELETE FROM favourites WHERE account_id = %s AND status_id = %s RETURNING id",
         (account_id, status_id),
     )
+    return found
 
 
 async def delete_account_favourites_txn(txn: Txn, account_id: int, batch: int) -> int:

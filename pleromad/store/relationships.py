@@ -119,19 +119,21 @@ async def delete_follow_txn(txn: Txn, follower_id: int, followee_id: int) -> boo
 
 async def insert_block_txn(txn: Txn, blocker_id: int, blocked_id: int) -> datetime | None:
     """Add the block unless there is one; its time when this call added it."""
-    return await txn.fetchval(
+    found: datetime | None = await txn.fetchval(
         "INSERT INTO blocks (blocker_id, blocked_id) VALUES (%s, %s) ON CONFLICT DO NOTHING"
         " RETURNING created_at",
         (blocker_id, blocked_id),
     )
+    return found
 
 
 async def delete_block_txn(txn: Txn, blocker_id: int, blocked_id: int) -> datetime | None:
     """Remove the block; the time it was made, None when there was none."""
-    return await txn.fetchval(
+    found: datetime | None = await txn.fetchval(
         "DELETE FROM blocks WHERE blocker_id = %s AND blocked_id = %s RETURNING created_at",
         (blocker_id, blocked_id),
     )
+    return found
 
 
 async def blocks_between_txn(txn: Txn, a: int, b: int) -> tuple[bool, bool]:
