@@ -257,6 +257,23 @@ async def test_exhausted_pool_gives_up_after_acquire_timeout(small_db: Database)
 
 
 @pytest_twisted.ensureDeferred
+async def test_closing_fails_every_caller_still_waiting(dsn: str) -> None:
+    """Closing the pool while callers wait for a connection fails each of
+    them with DatabaseUnavailable, once."""
+    database = Database(reactor, dsn, 1, acquire_timeout=30.0)
+    await database.open()
+    holder = Holder(database)
+    waiting = [database.run_interaction("waits", count_settings_txn) for _ in range(3)]
+    await database.close()
+    for caller in waiting:
+        with pytest.raises(DatabaseUnavailable):
+            await caller
+    holder.release.callback(None)
+    with pytest.raises(DatabaseUnavailable):  # its connection was closed under it
+        await holder.done
+
+
+@pytest_twisted.ensureDeferred
 async def test_stats_count_busy_and_idle_connections(db: Database) -> None:
     """stats() says how many connections are held by transactions and how many are free."""
     assert db.stats() == PoolStats(size=4, busy=0, idle=4, dead=0)
