@@ -1,6 +1,17 @@
-"""RSA key pairs of the actors this server signs as."""
+"""RSA key pairs of the actors this server signs as.
+
+Making a pair takes tens of milliseconds of CPU inside OpenSSL, and the
+``cryptography`` binding holds the GIL meanwhile: in a thread it would stall
+the reactor (six sign-ups at once held it for a quarter of a second).  So
+pairs are made in a separate process, one worker started on first use; a
+thread only waits for its answer.
+"""
 
 from __future__ import annotations
+
+import multiprocessing
+import threading
+from concurrent.futures import ProcessPoolExecutor
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -11,8 +22,11 @@ from pleromad.model import KeyPair
 # What Mastodon and Pleroma make for their actors, and what every peer accepts.
 KEY_SIZE = 2048
 
+_workers: ProcessPoolExecutor | None = None
+_starting = threading.Lock()
 
-def _generate() -> KeyPair:
+
+def _generate() -> tuple[str, str]:
     key = rsa.generate_private_key(public_exponent=65537, key_size=KEY_SIZE)
     private = key.private_bytes(
         serialization.Encoding.PEM,
@@ -22,9 +36,21 @@ def _generate() -> KeyPair:
     public = key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
-    return KeyPair(public_key_pem=public.decode("ascii"), private_key_pem=private.decode("ascii"))
+    return public.decode("ascii"), private.decode("ascii")
+
+
+def _make_in_worker() -> tuple[str, str]:
+    global _workers
+    with _starting:
+        if _workers is None:
+            # A fresh interpreter, not a fork of one running a reactor and threads.
+            context = multiprocessing.get_context("forkserver")
+            _workers = ProcessPoolExecutor(1, mp_context=context)
+        workers = _workers
+    return workers.submit(_generate).result()
 
 
 async def generate_key_pair() -> KeyPair:
-    """A new RSA 2048 pair, made in a thread: it takes tens of milliseconds of CPU."""
-    return await deferToThread(_generate)
+    """A new RSA 2048 pair, made off the reactor and off its process's GIL."""
+    public, private = await deferToThread(_make_in_worker)
+    return KeyPair(public_key_pem=public, private_key_pem=private)
