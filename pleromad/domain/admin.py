@@ -11,18 +11,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from twisted.logger import Logger
 
 from pleromad.config import Config
 from pleromad.db.pool import Txn
-from pleromad.domain import lifecycle, password_reset
+from pleromad.domain import lifecycle, password_reset, relationships
 from pleromad.errors import ApiError, BadRequest, Forbidden
 from pleromad.ids import BIGINT_MAX
 from pleromad.mail.outbox import compose, enqueue_mail_txn
-from pleromad.store import invites, users
+from pleromad.store import invites, moderation, statuses, users
 from pleromad.store.invites import Invite
+from pleromad.store.statuses import Loaded
 from pleromad.store.users import User
 
 if TYPE_CHECKING:
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 log = Logger(namespace="pleromad.admin")
 
 NOT_ADMIN = "User is not admin."
+NOT_STAFF = "User is not a staff member."
 RECORD_NOT_FOUND = "Record not found"
 NO_SUCH_GROUP = "No such permission_group"
 OWN_ADMIN_STATUS = "You can't revoke your own admin status."
@@ -47,9 +49,33 @@ class NotFound(ApiError):
         super().__init__(message)
 
 
-def audit(admin: User, action: str, target: str, **details: object) -> None:
-    """One log line per admin action: who, what, whom (and how)."""
-    extra = "".join(f" {k}={v!r}" for k, v in sorted(details.items()))
+def _entry(
+    admin: User, action: str, target: str, about_user: bool, details: dict[str, Any]
+) -> tuple[dict[str, Any], str]:
+    """The log entry's data and its sentence: ``@admin <action> <target>``
+    and the details, or ``@admin <says>`` when the details hold ``says``."""
+    says = details.get("says")
+    if says is None:
+        shown = f"@{target}" if about_user else target
+        extra = "".join(f", {k}: {v}" for k, v in sorted(details.items()) if v is not None)
+        says = f"{action} {shown}{extra}"
+    data = {
+        "actor": {"id": str(admin.id), "nickname": admin.nickname, "type": "user"},
+        "action": action,
+        "subject": target,
+        **{k: v for k, v in details.items() if k != "says"},
+    }
+    return data, f"@{admin.nickname} {says}"
+
+
+async def audit_txn(
+    txn: Txn, admin: User, action: str, target: str, *, about_user: bool = True, **details: Any
+) -> None:
+    """Keep an admin action in the moderation log, inside the transaction
+    that makes it, and write its log line: who did what to whom (and how)."""
+    data, message = _entry(admin, action, target, about_user, details)
+    await moderation.log_txn(txn, admin.id, data, message)
+    extra = "".join(f" {k}={v!r}" for k, v in sorted(details.items()) if k != "says")
     log.info(
         "admin {admin} {action} {target}{extra}",
         admin=admin.nickname,
@@ -61,11 +87,28 @@ def audit(admin: User, action: str, target: str, **details: object) -> None:
     )
 
 
+async def audit(
+    rt: Runtime, admin: User, action: str, target: str, *, about_user: bool = True, **details: Any
+) -> None:
+    """:func:`audit_txn` for an action another module carried out."""
+    await rt.db.run_interaction(
+        "moderation log", audit_txn, admin, action, target, about_user=about_user, **details
+    )
+
+
 def require_admin(user: User) -> None:
-    """403 ``User is not admin.`` unless ``user`` is an admin (moderators
-    are not admitted to the Admin API, as in the reference)."""
+    """403 ``User is not admin.`` unless ``user`` is an admin: moderators
+    only get in where :func:`require_staff` admits them."""
     if not user.is_admin:
         raise Forbidden(NOT_ADMIN)
+
+
+def require_staff(user: User) -> None:
+    """403 ``User is not a staff member.`` unless ``user`` is an admin or a
+    moderator: reports, status moderation and the moderation log, which the
+    reference's default privileges leave to moderators too."""
+    if not (user.is_admin or user.is_moderator):
+        raise Forbidden(NOT_STAFF)
 
 
 # -- users -----------------------------------------------------------------------
@@ -90,20 +133,37 @@ def page_args(page: int | None, page_size: int | None) -> tuple[int, int]:
 
 
 def parse_filters(text: str | None) -> frozenset[str]:
-    """The comma list of filters; unknown names are ignored, as in the reference."""
+    """The comma list of filters; a name we do not know is a 400 (the
+    reference ignores it, which silently lists everyone)."""
     if not text:
         return frozenset()
-    return frozenset(part.strip() for part in text.split(",")) & FILTERS
+    names = frozenset(part.strip() for part in text.split(",") if part.strip())
+    unknown = sorted(names - FILTERS)
+    if unknown:
+        raise BadRequest(f"Invalid value for filters: unknown filter {unknown[0]}")
+    return names
 
 
-async def list_users(
-    rt: Runtime, query: str | None, filters: frozenset[str], page: int, page_size: int
-) -> UserPage:
+@dataclass(frozen=True)
+class UserSearch:
+    """What the user list is narrowed by (see ``users.admin_list_users_txn``)."""
+
+    query: str | None = None
+    filters: frozenset[str] = frozenset()
+    name: str | None = None
+    email: str | None = None
+    tags: tuple[str, ...] = ()
+
+
+async def list_users(rt: Runtime, search: UserSearch, page: int, page_size: int) -> UserPage:
     found, count = await rt.db.run_interaction(
         "admin list users",
         users.admin_list_users_txn,
-        query=query,
-        filters=filters,
+        query=search.query,
+        filters=search.filters,
+        name=search.name,
+        email=search.email,
+        tags=search.tags,
         limit=page_size,
         offset=min((page - 1) * page_size, BIGINT_MAX),  # far beyond any page: empty
     )
@@ -161,7 +221,7 @@ async def create_users(
             user = await lifecycle.create_account(rt, account)
         except lifecycle.AccountRefused as refused:
             raise ApiError(f"{account.nickname}: {refused}", status=409) from None
-        audit(admin, "created", user.nickname)
+        await audit(rt, admin, "created", user.nickname)
         created.append(user)
     return created
 
@@ -169,7 +229,7 @@ async def create_users(
 async def delete_user(rt: Runtime, admin: User, nickname: str) -> User:
     user = await find_user(rt, nickname)
     await lifecycle.delete_account(rt, user.id)
-    audit(admin, "deleted", user.nickname)
+    await audit(rt, admin, "deleted", user.nickname)
     return user
 
 
@@ -178,8 +238,109 @@ async def toggle_activation(rt: Runtime, admin: User, nickname: str) -> User:
     updated = await lifecycle.set_activated(rt, user.id, user.deactivated)
     if updated is None:
         raise NotFound()
-    audit(admin, "activated" if not updated.deactivated else "deactivated", user.nickname)
+    await audit(rt, admin, "activated" if not updated.deactivated else "deactivated", user.nickname)
     return updated
+
+
+async def set_activation(
+    rt: Runtime, admin: User, nicknames: Sequence[str], active: bool
+) -> list[User]:
+    """Activate or deactivate every named account (all are looked up first)."""
+    targets = await find_users(rt, nicknames)
+    updated = []
+    for user in targets:
+        result = await lifecycle.set_activated(rt, user.id, active)
+        if result is None:
+            raise NotFound()
+        await audit(rt, admin, "activated" if active else "deactivated", user.nickname)
+        updated.append(result)
+    return updated
+
+
+async def force_password_reset(rt: Runtime, admin: User, nicknames: Sequence[str]) -> None:
+    """Every named local account must reset its password (through a reset
+    link) before it can log in or use its tokens again."""
+    targets = await find_users(rt, nicknames)
+    if any(not user.local for user in targets):
+        raise BadRequest("Invalid value for nicknames: a remote account has no password")
+    await rt.db.run_interaction("force password reset", _force_reset_txn, admin, targets)
+
+
+async def _force_reset_txn(txn: Txn, admin: User, targets: list[User]) -> None:
+    for user in targets:
+        await users.update_user_txn(txn, user.id, password_reset_pending=True)
+        await audit_txn(txn, admin, "forced a password reset for", user.nickname)
+
+
+async def force_follow(
+    rt: Runtime, admin: User, follower_ref: str, followed_ref: str, follow: bool
+) -> None:
+    """Make one account follow (or stop following) another, as if it had
+    asked to itself."""
+    follower = await find_user(rt, follower_ref)
+    followed = await find_user(rt, followed_ref)
+    if follower.id == followed.id:
+        raise BadRequest("Invalid value for followed: an account cannot follow itself")
+    if follow:
+        await relationships.follow(rt, follower, str(followed.id), None)
+    else:
+        await relationships.unfollow(rt, follower, str(followed.id))
+    verb = "follow" if follow else "unfollow"
+    await audit(
+        rt,
+        admin,
+        verb,
+        follower.nickname,
+        followed=followed.nickname,
+        says=f"made @{follower.nickname} {verb} @{followed.nickname}",
+    )
+
+
+async def user_statuses(
+    rt: Runtime, nickname: str, page_size: int, godmode: bool, with_reblogs: bool
+) -> Loaded:
+    """The newest statuses of an account, public and unlisted ones only
+    unless ``godmode``."""
+    user = await find_user(rt, nickname)
+    return await rt.db.run_interaction(
+        "admin user statuses",
+        _statuses_txn,
+        dict(
+            account_id=user.id,
+            local_only=False,
+            godmode=godmode,
+            with_reblogs=with_reblogs,
+            limit=page_size,
+            offset=0,
+        ),
+    )
+
+
+async def list_statuses(
+    rt: Runtime, page: int, page_size: int, local_only: bool, godmode: bool, with_reblogs: bool
+) -> Loaded:
+    """A page of every account's statuses, newest first."""
+    return await rt.db.run_interaction(
+        "admin statuses",
+        _statuses_txn,
+        dict(
+            account_id=None,
+            local_only=local_only,
+            godmode=godmode,
+            with_reblogs=with_reblogs,
+            limit=page_size,
+            offset=min((page - 1) * page_size, BIGINT_MAX),
+        ),
+    )
+
+
+async def _statuses_txn(txn: Txn, query: dict[str, Any]) -> Loaded:
+    ids = await moderation.statuses_txn(txn, **query)
+    return await statuses.load_txn(txn, ids, None, godmode=True)
+
+
+async def stats(rt: Runtime) -> dict[str, Any]:
+    return await rt.db.run_interaction("admin stats", moderation.stats_txn)
 
 
 def clean_tags(tags: Sequence[str]) -> list[str]:
@@ -199,7 +360,7 @@ async def change_tags(
         "admin tags", _change_tags_txn, [u.id for u in targets], wanted, add
     )
     for user in targets:
-        audit(admin, "tagged" if add else "untagged", user.nickname, tags=wanted)
+        await audit(rt, admin, "tagged" if add else "untagged", user.nickname, tags=wanted)
 
 
 async def _change_tags_txn(txn: Txn, user_ids: list[int], tags: list[str], add: bool) -> None:
@@ -234,7 +395,7 @@ async def set_group(
         result = await lifecycle.update_flags(rt, user.id, **{f"is_{group}": granted})
         if result is None:
             raise NotFound()
-        audit(admin, "granted" if granted else "revoked", user.nickname, group=group)
+        await audit(rt, admin, "granted" if granted else "revoked", user.nickname, group=group)
         updated.append(result)
     return updated
 
@@ -271,10 +432,12 @@ async def create_invite(
     invite = await rt.db.run_interaction(
         "admin create invite", invites.create_invite_txn, max_use=max_use, expires_at=expires_at
     )
-    audit(
+    await audit(
+        rt,
         admin,
         "created invite",
         invite.token,
+        about_user=False,
         max_use=max_use,
         expires_at=expires_at.isoformat() if expires_at else None,
     )
@@ -289,7 +452,7 @@ async def revoke_invite(rt: Runtime, admin: User, token: str) -> Invite:
     invite = await rt.db.run_interaction("admin revoke invite", invites.revoke_invite_txn, token)
     if invite is None:
         raise NotFound()
-    audit(admin, "revoked invite", token)
+    await audit(rt, admin, "revoked invite", token, about_user=False)
     return invite
 
 
@@ -315,7 +478,7 @@ async def email_invite(rt: Runtime, admin: User, email: str, name: str | None) -
     invite = await rt.db.run_interaction(
         "admin email invite", _email_invite_txn, rt.config, email, name, rt.clock.seconds()
     )
-    audit(admin, "e-mailed invite", email, token=invite.token)
+    await audit(rt, admin, "e-mailed invite", email, about_user=False, token=invite.token)
     return invite
 
 
@@ -338,5 +501,5 @@ async def password_reset_link(rt: Runtime, admin: User, nickname: str) -> str:
     if not user.local:
         raise NotFound()
     link = await password_reset.create_reset_link(rt, user)
-    audit(admin, "created password reset link for", user.nickname)
+    await audit(rt, admin, "created password reset link for", user.nickname)
     return link

@@ -11,10 +11,11 @@ from typing import Any
 
 from pleromad.config import Config
 from pleromad.domain import admin, lifecycle
-from pleromad.errors import BadRequest
+from pleromad.errors import BadRequest, MissingField
 from pleromad.openapi.entities import EMAIL_FIELD, NICKNAME_FIELD
 from pleromad.openapi.spec import (
     BOOLEAN,
+    FLAG,
     INTEGER,
     NON_BLANK,
     STRING,
@@ -29,8 +30,10 @@ from pleromad.openapi.spec import (
 )
 from pleromad.runtime import Runtime
 from pleromad.store.invites import Invite
+from pleromad.store.statuses import Loaded
 from pleromad.store.users import User
 from pleromad.views.images import avatar_url
+from pleromad.views.statuses import render_statuses
 from pleromad.web.auth import Auth
 from pleromad.web.base import Call, JsonResponse, api_app, route
 from pleromad.web.params import Params
@@ -90,6 +93,11 @@ def _new_account(entry: Any) -> lifecycle.NewAccount:
 NOT_ADMIN = (
     "Invalid credentials, a token without `write`, or an account that is not an admin"
     " (`User is not admin.`)."
+)
+
+NOT_STAFF = (
+    "Invalid credentials, a token without `write`, or an account that is neither an admin nor"
+    " a moderator (`User is not a staff member.`)."
 )
 
 NO_USER = "No (undeleted) account has that nickname or id (`Record not found`)."
@@ -193,6 +201,43 @@ def _invite_token(method: str) -> Operation:
     )
 
 
+def _activation(active: bool) -> Operation:
+    return Operation(
+        ("Activate" if active else "Deactivate") + " the accounts `nicknames` lists.",
+        responses={
+            200: answer(closed({"users": array(ref("AdminUser"))}), "Them, as they are now.")
+        },
+        fields={"nicknames": NICKNAMES},
+        required=("nicknames",),
+        errors={
+            400: "Malformed parameters, or no nicknames.",
+            403: NOT_ADMIN,
+            404: "One of the nicknames names no account (nothing changes).",
+        },
+        description=None if active else "Deactivating also revokes every token of the accounts.",
+    )
+
+
+def _force_follow(follow: bool) -> Operation:
+    verb = "follow" if follow else "unfollow"
+    return Operation(
+        f"Make `follower` {verb} `followed`.",
+        responses={200: answer({"const": "ok"}, 'The JSON string `"ok"`.')},
+        fields={"follower": NICKNAME, "followed": NICKNAME},
+        required=("follower", "followed"),
+        errors={
+            400: "Malformed parameters, or the same account twice.",
+            403: NOT_ADMIN + ("  Or the followed account blocks the follower." if follow else ""),
+            404: "No such account.",
+        },
+        description=(
+            "As if the follower had asked: a locked account gets a follow request."
+            if follow
+            else "Also withdraws a pending request."
+        ),
+    )
+
+
 class AdminApi:
     app = api_app()
     tag = "Admin"
@@ -203,6 +248,13 @@ class AdminApi:
     def _admin(self, call: Call) -> User:
         admin.require_admin(call.user)
         return call.user
+
+    def _staff(self, call: Call) -> User:
+        admin.require_staff(call.user)
+        return call.user
+
+    def _statuses_json(self, loaded: Loaded) -> list[dict[str, Any]]:
+        return render_statuses(loaded, config=self.rt.config, viewer=None)
 
     def _user_json(self, user: User) -> dict[str, Any]:
         return render_admin_user(user, self.rt.config)
@@ -227,11 +279,14 @@ class AdminApi:
             },
             fields={
                 "query": {"type": "string", "description": "A substring of the nickname."},
+                "name": {"type": "string", "description": "A substring of the display name."},
+                "email": {"type": "string", "description": "The e-mail address (any case)."},
+                "tags": {**array(STRING), "description": "Accounts with any of these tags."},
                 "filters": {
                     "type": "string",
                     "description": (
                         "A comma list of local, external, active, deactivated, is_admin,"
-                        " is_moderator; other names are ignored."
+                        " is_moderator; any other name is a 400."
                     ),
                 },
                 "page": {"type": "integer", "minimum": 1, "description": "Default 1."},
@@ -241,19 +296,24 @@ class AdminApi:
                     "description": "Default 50; more than 500 counts as 500.",
                 },
             },
-            errors={400: "Malformed parameters, or a page or page_size below 1.", 403: NOT_ADMIN},
+            errors={
+                400: "Malformed parameters, an unknown filter, or a page or page_size below 1.",
+                403: NOT_ADMIN,
+            },
+            description="Every criterion given must hold.",
         ),
     )
     async def list_users(self, call: Call) -> Any:
         self._admin(call)
         page, page_size = admin.page_args(call.params.int("page"), call.params.int("page_size"))
-        found = await admin.list_users(
-            self.rt,
-            call.params.str("query"),
-            admin.parse_filters(call.params.str("filters")),
-            page,
-            page_size,
+        search = admin.UserSearch(
+            query=call.params.str("query"),
+            filters=admin.parse_filters(call.params.str("filters")),
+            name=call.params.str("name") or None,
+            email=call.params.str("email") or None,
+            tags=tuple(admin.clean_tags(tags)) if (tags := call.params.list("tags")) else (),
         )
+        found = await admin.list_users(self.rt, search, page, page_size)
         return {
             "users": [self._user_json(u) for u in found.users],
             "count": found.count,
@@ -458,6 +518,171 @@ class AdminApi:
         self._admin(call)
         user = await admin.find_user(self.rt, call.params.required_str("nickname"))
         return {"is_moderator": user.is_moderator, "is_admin": user.is_admin}
+
+    @route(
+        app,
+        f"{PREFIX}/users/<nickname>/activation_status",
+        "PUT",
+        auth=Auth.REQUIRED,
+        scope="write",
+        doc=Operation(
+            "Activate or deactivate an account.",
+            responses={204: no_content()},
+            fields={"status": {**FLAG, "description": "true activates, false deactivates."}},
+            required=("status",),
+            path={"nickname": NICKNAME},
+            errors={400: "status missing or not a boolean.", 403: NOT_ADMIN, 404: NO_USER},
+            description="Deactivating also revokes every token of the account.",
+        ),
+    )
+    async def activation_status(self, call: Call) -> Any:
+        actor = self._admin(call)
+        active = call.params.bool("status")
+        if active is None:
+            raise MissingField("status")
+        await admin.set_activation(self.rt, actor, [call.params.required_str("nickname")], active)
+        return NO_CONTENT
+
+    @route(
+        app,
+        f"{PREFIX}/users/activate",
+        "PATCH",
+        auth=Auth.REQUIRED,
+        scope="write",
+        doc=_activation(True),
+    )
+    @route(
+        app,
+        f"{PREFIX}/users/deactivate",
+        "PATCH",
+        auth=Auth.REQUIRED,
+        scope="write",
+        doc=_activation(False),
+    )
+    async def set_activation(self, call: Call) -> Any:
+        actor = self._admin(call)
+        active = call.request.path.endswith(b"/activate")
+        updated = await admin.set_activation(self.rt, actor, call.params.list("nicknames"), active)
+        return {"users": [self._user_json(u) for u in updated]}
+
+    @route(
+        app,
+        f"{PREFIX}/users/force_password_reset",
+        "PATCH",
+        auth=Auth.REQUIRED,
+        scope="write",
+        doc=Operation(
+            "Require accounts to reset their password before they log in again.",
+            responses={204: no_content()},
+            fields={"nicknames": NICKNAMES},
+            required=("nicknames",),
+            errors={
+                400: "Malformed parameters, no nicknames, or a remote account.",
+                403: NOT_ADMIN,
+                404: "One of the nicknames names no account (nothing changes).",
+            },
+            description=(
+                "Until the account completes a password reset (a link from"
+                " `/auth/password` or from an admin), logging in by any means and its"
+                " existing tokens are refused with 403 `Password reset is required`."
+            ),
+        ),
+    )
+    async def force_password_reset(self, call: Call) -> Any:
+        actor = self._admin(call)
+        await admin.force_password_reset(self.rt, actor, call.params.list("nicknames"))
+        return NO_CONTENT
+
+    @route(
+        app,
+        f"{PREFIX}/users/follow",
+        "POST",
+        auth=Auth.REQUIRED,
+        scope="write",
+        doc=_force_follow(True),
+    )
+    @route(
+        app,
+        f"{PREFIX}/users/unfollow",
+        "POST",
+        auth=Auth.REQUIRED,
+        scope="write",
+        doc=_force_follow(False),
+    )
+    async def force_follow(self, call: Call) -> Any:
+        actor = self._admin(call)
+        await admin.force_follow(
+            self.rt,
+            actor,
+            call.params.required_str("follower"),
+            call.params.required_str("followed"),
+            follow=call.request.path.endswith(b"/follow"),
+        )
+        return "ok"
+
+    @route(
+        app,
+        f"{PREFIX}/users/<nickname>/statuses",
+        "GET",
+        auth=Auth.REQUIRED,
+        scope="write",
+        doc=Operation(
+            "An account's newest statuses.",
+            responses={200: answer(array(ref("Status")), "Rendered for no one in particular.")},
+            fields={
+                "page_size": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "description": "Default 50; more than 500 counts as 500.",
+                },
+                "godmode": {**FLAG, "description": "Private and direct ones too."},
+                "with_reblogs": {**FLAG, "description": "Reblogs too."},
+            },
+            path={"nickname": NICKNAME},
+            errors={400: "Malformed parameters.", 403: NOT_STAFF, 404: NO_USER},
+        ),
+    )
+    async def user_statuses(self, call: Call) -> Any:
+        self._staff(call)
+        _, page_size = admin.page_args(None, call.params.int("page_size"))
+        return self._statuses_json(
+            await admin.user_statuses(
+                self.rt,
+                call.params.required_str("nickname"),
+                page_size,
+                godmode=bool(call.params.bool("godmode", False)),
+                with_reblogs=bool(call.params.bool("with_reblogs", False)),
+            )
+        )
+
+    @route(
+        app,
+        f"{PREFIX}/stats",
+        "GET",
+        auth=Auth.REQUIRED,
+        scope="write",
+        doc=Operation(
+            "The instance's figures.",
+            responses={
+                200: answer(
+                    closed(
+                        {
+                            "user_count": INTEGER,
+                            "status_count": INTEGER,
+                            "status_visibility": closed(
+                                {v: INTEGER for v in ("public", "unlisted", "private", "direct")}
+                            ),
+                        }
+                    ),
+                    "Local accounts (not deleted) and local posts (not reblogs), by visibility.",
+                )
+            },
+            errors={403: NOT_ADMIN},
+        ),
+    )
+    async def stats(self, call: Call) -> Any:
+        self._admin(call)
+        return await admin.stats(self.rt)
 
     # -- invites and password resets ---------------------------------------------
 
