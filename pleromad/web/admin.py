@@ -10,12 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 from pleromad.config import Config
-from pleromad.domain import admin, lifecycle
+from pleromad.domain import admin, lifecycle, reports
 from pleromad.errors import BadRequest, MissingField
 from pleromad.openapi.entities import EMAIL_FIELD, NICKNAME_FIELD
 from pleromad.openapi.spec import (
     BOOLEAN,
     FLAG,
+    ID,
     INTEGER,
     NON_BLANK,
     STRING,
@@ -32,6 +33,7 @@ from pleromad.runtime import Runtime
 from pleromad.store.invites import Invite
 from pleromad.store.statuses import Loaded
 from pleromad.store.users import User
+from pleromad.views.dates import masto_date
 from pleromad.views.images import avatar_url
 from pleromad.views.statuses import render_statuses
 from pleromad.web.auth import Auth
@@ -53,6 +55,32 @@ def render_admin_user(user: User, config: Config) -> dict[str, Any]:
         "local": user.local,
         "roles": {"admin": user.is_admin, "moderator": user.is_moderator},
         "tags": list(user.tags),
+    }
+
+
+def render_report(shown: reports.Shown, config: Config) -> dict[str, Any]:
+    """A report as moderators see it (Pleroma's admin report)."""
+    report = shown.report
+    return {
+        "id": str(report.id),
+        "state": report.state,
+        "account": render_admin_user(shown.account, config),
+        "actor": render_admin_user(shown.actor, config),
+        "content": report.comment,
+        "category": report.category,
+        "rules": list(report.rule_ids),
+        "forwarded": report.forwarded,
+        "created_at": masto_date(report.created_at),
+        "statuses": shown.statuses,
+        "notes": [
+            {
+                "id": str(note.id),
+                "user": render_admin_user(author, config),
+                "content": note.content,
+                "created_at": masto_date(note.created_at),
+            }
+            for note, author in shown.notes
+        ],
     }
 
 
@@ -99,6 +127,8 @@ NOT_STAFF = (
     "Invalid credentials, a token without `write`, or an account that is neither an admin nor"
     " a moderator (`User is not a staff member.`)."
 )
+
+NO_REPORT = "No report has that id (`Record not found`)."
 
 NO_USER = "No (undeleted) account has that nickname or id (`Record not found`)."
 
@@ -236,6 +266,17 @@ def _force_follow(follow: bool) -> Operation:
             else "Also withdraws a pending request."
         ),
     )
+
+
+REPORT_STATES = ("open", "resolved", "closed")
+PAGE_FIELDS = {
+    "page": {"type": "integer", "minimum": 1, "description": "Default 1."},
+    "page_size": {
+        "type": "integer",
+        "minimum": 1,
+        "description": "Default 50; more than 500 counts as 500.",
+    },
+}
 
 
 class AdminApi:
@@ -683,6 +724,139 @@ class AdminApi:
     async def stats(self, call: Call) -> Any:
         self._admin(call)
         return await admin.stats(self.rt)
+
+    # -- reports ----------------------------------------------------------------
+
+    @route(
+        app,
+        f"{PREFIX}/reports",
+        "GET",
+        auth=Auth.REQUIRED,
+        scope="write",
+        doc=Operation(
+            "A page of reports, newest first.",
+            responses={
+                200: answer(
+                    closed({"totals": INTEGER, "reports": array(ref("AdminReport"))}),
+                    "totals counts every report in the state asked for, not only this page.",
+                )
+            },
+            fields={
+                "state": {**enum(*REPORT_STATES), "description": "Only reports in this state."},
+                **PAGE_FIELDS,
+            },
+            errors={
+                400: "Malformed parameters, an unknown state, or a page below 1.",
+                403: NOT_STAFF,
+            },
+        ),
+    )
+    async def list_reports(self, call: Call) -> Any:
+        page, page_size = admin.page_args(call.params.int("page"), call.params.int("page_size"))
+        found, total = await reports.list_reports(
+            self.rt, call.user, call.params.str("state") or None, page, page_size
+        )
+        return {"totals": total, "reports": [render_report(r, self.rt.config) for r in found]}
+
+    @route(
+        app,
+        f"{PREFIX}/reports",
+        "PATCH",
+        auth=Auth.REQUIRED,
+        scope="write",
+        doc=Operation(
+            "Change the state of reports.",
+            responses={204: no_content()},
+            fields={
+                "reports": {
+                    **array(closed({"id": ID, "state": enum(*REPORT_STATES)})),
+                    "minItems": 1,
+                }
+            },
+            required=("reports",),
+            errors={
+                400: "Malformed parameters, no reports, or an unknown state (nothing changes).",
+                403: NOT_STAFF,
+                404: "One of the ids names no report (nothing changes).",
+            },
+        ),
+    )
+    async def update_reports(self, call: Call) -> Any:
+        batch = call.params.get("reports", None)
+        if not isinstance(batch, list) or not all(
+            isinstance(e, dict) and isinstance(e.get("id"), str) and isinstance(e.get("state"), str)
+            for e in batch
+        ):
+            raise BadRequest("Invalid value for reports: expected a list of {id, state}")
+        await reports.update_states(self.rt, call.user, [(e["id"], e["state"]) for e in batch])
+        return NO_CONTENT
+
+    @route(
+        app,
+        f"{PREFIX}/reports/<id>",
+        "GET",
+        auth=Auth.REQUIRED,
+        scope="write",
+        doc=Operation(
+            "One report.",
+            responses={200: answer(ref("AdminReport"))},
+            path={"id": ID},
+            errors={403: NOT_STAFF, 404: NO_REPORT},
+        ),
+    )
+    async def show_report(self, call: Call) -> Any:
+        shown = await reports.get_report(self.rt, call.user, call.params.required_str("id"))
+        return render_report(shown, self.rt.config)
+
+    @route(
+        app,
+        f"{PREFIX}/reports/<id>/notes",
+        "POST",
+        auth=Auth.REQUIRED,
+        scope="write",
+        doc=Operation(
+            "Add a note to a report.",
+            responses={204: no_content()},
+            fields={"content": NON_BLANK},
+            required=("content",),
+            path={"id": ID},
+            errors={
+                400: "Malformed parameters, a blank note, or a closed report.",
+                403: NOT_STAFF,
+                404: NO_REPORT,
+            },
+        ),
+    )
+    async def add_note(self, call: Call) -> Any:
+        await reports.add_note(
+            self.rt,
+            call.user,
+            call.params.required_str("id"),
+            call.params.required_str("content"),
+        )
+        return NO_CONTENT
+
+    @route(
+        app,
+        f"{PREFIX}/reports/<report_id>/notes/<id>",
+        "DELETE",
+        auth=Auth.REQUIRED,
+        scope="write",
+        doc=Operation(
+            "Delete a note of a report.",
+            responses={204: no_content()},
+            path={"report_id": ID, "id": ID},
+            errors={403: NOT_STAFF, 404: "No such report, or no such note on it."},
+        ),
+    )
+    async def delete_note(self, call: Call) -> Any:
+        await reports.delete_note(
+            self.rt,
+            call.user,
+            call.params.required_str("report_id"),
+            call.params.required_str("id"),
+        )
+        return NO_CONTENT
 
     # -- invites and password resets ---------------------------------------------
 
