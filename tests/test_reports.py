@@ -209,3 +209,69 @@ async def test_report_notes(rt: Runtime, client: Client, dsn: str) -> None:
         (f"@mod added note 'looking' to report #{filed['id']}",),
         (f"@root deleted note 'looking' from report #{filed['id']}",),
     ]
+
+
+# -- status moderation (here for the scene: bob's posts) ------------------------------
+
+
+@pytest_twisted.ensureDeferred
+async def test_staff_list_statuses_with_godmode(rt: Runtime, client: Client) -> None:
+    """`GET .../statuses` lists everyone's statuses newest first: public and
+    unlisted ones, private and direct ones with `godmode`, reblogs with
+    `with_reblogs`; one status is shown whoever may see it."""
+    s = await scene(rt, client)
+    private = await post(client, s.as_bob, "secret", "private")
+    r = await client.post(f"/api/v1/statuses/{s.status}/reblog", headers=s.as_alice)
+    assert r.code == 200
+
+    async def contents(**params: Any) -> list[str]:
+        r = await client.get(f"{ADMIN}/statuses", headers=s.people.as_moderator, params=params)
+        assert r.code == 200
+        return ["reblog" if x["reblog"] else x["content"] for x in await r.json()]
+
+    assert await contents() == ["rude words"]
+    assert await contents(godmode="true") == ["secret", "rude words"]
+    assert await contents(godmode="1", with_reblogs="1") == ["reblog", "secret", "rude words"]
+    assert await contents(godmode="1", page="2", page_size="1") == ["rude words"]
+    r = await client.get(f"{ADMIN}/statuses/{private}", headers=s.people.as_admin)
+    assert (r.code, (await r.json())["content"]) == (200, "secret")
+    for ref in ("123456", "x"):
+        r = await client.get(f"{ADMIN}/statuses/{ref}", headers=s.people.as_admin)
+        assert (r.code, await r.json()) == (404, NOT_FOUND)
+
+
+@pytest_twisted.ensureDeferred
+async def test_staff_update_and_delete_statuses(rt: Runtime, client: Client, dsn: str) -> None:
+    """PUT changes `sensitive` and `visibility` (an unknown visibility is a
+    400, an unknown status a 404, nothing changing); DELETE removes any
+    status, even one the moderator cannot see; both are logged."""
+    s = await scene(rt, client)
+    private = await post(client, s.as_bob, "secret", "direct")
+    flags = "SELECT content, sensitive, visibility FROM statuses ORDER BY id"
+    before = query(dsn, flags)
+    for ref, data, code in (
+        (s.status, {"visibility": "friends"}, 400),
+        (s.status, {"sensitive": "maybe"}, 400),
+        ("123456", {"sensitive": True}, 404),
+        ("not-a-status", {"sensitive": True}, 404),
+    ):
+        r = await client.put(f"{ADMIN}/statuses/{ref}", headers=s.people.as_admin, json=data)
+        assert (ref, r.code) == (ref, code)
+    assert query(dsn, flags) == before
+    r = await client.put(
+        f"{ADMIN}/statuses/{s.status}",
+        headers=s.people.as_moderator,
+        json={"sensitive": True, "visibility": "unlisted"},
+    )
+    assert r.code == 200
+    body = await r.json()
+    assert (body["sensitive"], body["visibility"]) == (True, "unlisted")
+    r = await client.request("DELETE", f"{ADMIN}/statuses/{private}", headers=s.people.as_moderator)
+    assert (r.code, await r.json()) == (200, {})
+    r = await client.request("DELETE", f"{ADMIN}/statuses/{private}", headers=s.people.as_admin)
+    assert (r.code, await r.json()) == (404, NOT_FOUND)
+    assert query(dsn, flags) == [("rude words", True, "unlisted")]
+    assert query(dsn, "SELECT message FROM moderation_log ORDER BY id") == [
+        (f"@mod updated status ID {s.status}, set sensitive: 'true', visibility: 'unlisted'",),
+        (f"@mod deleted status ID {private}",),
+    ]

@@ -18,8 +18,9 @@ from twisted.logger import Logger
 from pleromad.config import Config
 from pleromad.db.pool import Txn
 from pleromad.domain import lifecycle, password_reset, relationships
+from pleromad.domain import statuses as status_rules
 from pleromad.errors import ApiError, BadRequest, Forbidden
-from pleromad.ids import BIGINT_MAX
+from pleromad.ids import BIGINT_MAX, parse_id
 from pleromad.mail.outbox import compose, enqueue_mail_txn
 from pleromad.store import invites, moderation, statuses, users
 from pleromad.store.invites import Invite
@@ -337,6 +338,65 @@ async def list_statuses(
 async def _statuses_txn(txn: Txn, query: dict[str, Any]) -> Loaded:
     ids = await moderation.statuses_txn(txn, **query)
     return await statuses.load_txn(txn, ids, None, godmode=True)
+
+
+def _status_id(ref: str) -> int:
+    value = parse_id(ref)
+    if value is None:
+        raise NotFound()
+    return value
+
+
+async def get_status(rt: Runtime, ref: str) -> Loaded:
+    """Any status, whoever may see it (404 if there is none)."""
+    loaded = await rt.db.run_interaction(
+        "admin status", statuses.load_txn, [_status_id(ref)], None, godmode=True
+    )
+    if not loaded.order:
+        raise NotFound()
+    return loaded
+
+
+async def update_status(
+    rt: Runtime, admin: User, ref: str, sensitive: bool | None, visibility: str | None
+) -> Loaded:
+    """Mark a post sensitive (or not) and change who may see it."""
+    if visibility is not None and visibility not in moderation.VISIBILITIES:
+        raise BadRequest(
+            f"Invalid value for visibility: expected one of {', '.join(moderation.VISIBILITIES)}"
+        )
+    return await rt.db.run_interaction(
+        "admin update status", _update_status_txn, admin, _status_id(ref), sensitive, visibility
+    )
+
+
+async def _update_status_txn(
+    txn: Txn, admin: User, wanted: int, sensitive: bool | None, visibility: str | None
+) -> Loaded:
+    if not await moderation.set_status_flags_txn(txn, wanted, sensitive, visibility):
+        raise NotFound()
+    changes = [
+        f"{name}: '{str(value).lower()}'"
+        for name, value in (("sensitive", sensitive), ("visibility", visibility))
+        if value is not None
+    ]
+    await audit_txn(
+        txn,
+        admin,
+        "status_update",
+        str(wanted),
+        about_user=False,
+        sensitive=sensitive,
+        visibility=visibility,
+        says=f"updated status ID {wanted}" + (", set " + ", ".join(changes) if changes else ""),
+    )
+    return await statuses.load_txn(txn, [wanted], None, godmode=True)
+
+
+async def delete_status(rt: Runtime, admin: User, ref: str) -> None:
+    """Delete any status, as its author deleting it would (federated alike)."""
+    await status_rules.delete_status(rt, str(_status_id(ref)), admin, godmode=True)
+    await audit(rt, admin, "status_delete", ref, about_user=False, says=f"deleted status ID {ref}")
 
 
 async def stats(rt: Runtime) -> dict[str, Any]:

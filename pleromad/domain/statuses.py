@@ -344,22 +344,28 @@ async def _context_txn(txn: Txn, wanted: int, viewer_id: int | None) -> Context:
 # -- deleting ---------------------------------------------------------------------
 
 
-async def delete_status(rt: Runtime, ref: str, user: User) -> Loaded:
+async def delete_status(rt: Runtime, ref: str, user: User, *, godmode: bool = False) -> Loaded:
     """Delete the status ``ref`` (the user's own, or any a moderator or admin
-    can see); the answer is the status as it was."""
+    can see, or any at all with ``godmode``: the Admin API); the answer is
+    the status as it was."""
     wanted = status_id(ref)
     if wanted is None:
         raise RecordNotFound()
-    return await rt.db.run_interaction("delete status", _delete_txn, rt.config, wanted, user)
+    return await rt.db.run_interaction(
+        "delete status", _delete_txn, rt.config, wanted, user, godmode
+    )
 
 
-async def _delete_txn(txn: Txn, config: Config, wanted: int, user: User) -> Loaded:
-    status = await store.get_visible_txn(txn, wanted, user.id)
+async def _delete_txn(txn: Txn, config: Config, wanted: int, user: User, godmode: bool) -> Loaded:
+    if godmode:
+        status = await store.get_status_txn(txn, wanted)
+    else:
+        status = await store.get_visible_txn(txn, wanted, user.id)
     if status is None:
         raise RecordNotFound()
     if status.account_id != user.id and not (user.is_admin or user.is_moderator):
         raise Forbidden(CANT_DELETE)
-    loaded = await store.load_txn(txn, [status.id], user.id)
+    loaded = await store.load_txn(txn, [status.id], user.id, godmode=godmode)
     await publishing.on_delete_txn(txn, config, loaded, status.id)
     await store.delete_status_txn(txn, status.id)
     return loaded

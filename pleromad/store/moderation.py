@@ -45,6 +45,26 @@ async def statuses_txn(
     return [row["id"] for row in rows]
 
 
+async def set_status_flags_txn(
+    txn: Txn, status_id: int, sensitive: bool | None, visibility: str | None
+) -> bool:
+    """Change a post's ``sensitive`` and ``visibility`` (its reblogs carry
+    the visibility too); False when there is no such post."""
+    found = await txn.fetchval(
+        "UPDATE statuses SET sensitive = coalesce(%(sensitive)s, sensitive),"
+        " visibility = coalesce(%(visibility)s, visibility)"
+        " WHERE id = %(id)s AND reblog_of_id IS NULL RETURNING id",
+        {"id": status_id, "sensitive": sensitive, "visibility": visibility},
+    )
+    if found is None:
+        return False
+    if visibility is not None:
+        await txn.execute(
+            "UPDATE statuses SET visibility = %s WHERE reblog_of_id = %s", (visibility, status_id)
+        )
+    return True
+
+
 async def stats_txn(txn: Txn) -> dict[str, Any]:
     """Local accounts (not deleted) and local posts, by visibility."""
     rows = await txn.fetchall(

@@ -128,6 +128,7 @@ NOT_STAFF = (
     " a moderator (`User is not a staff member.`)."
 )
 
+NO_STATUS = "No status has that id (`Record not found`)."
 NO_REPORT = "No report has that id (`Record not found`)."
 
 NO_USER = "No (undeleted) account has that nickname or id (`Record not found`)."
@@ -724,6 +725,110 @@ class AdminApi:
     async def stats(self, call: Call) -> Any:
         self._admin(call)
         return await admin.stats(self.rt)
+
+    # -- statuses ---------------------------------------------------------------
+
+    @route(
+        app,
+        f"{PREFIX}/statuses",
+        "GET",
+        auth=Auth.REQUIRED,
+        scope="write",
+        doc=Operation(
+            "A page of every account's statuses, newest first.",
+            responses={200: answer(array(ref("Status")), "Rendered for no one in particular.")},
+            fields={
+                "local_only": {**FLAG, "description": "Only local accounts' statuses."},
+                "godmode": {**FLAG, "description": "Private and direct ones too."},
+                "with_reblogs": {**FLAG, "description": "Reblogs too."},
+                **PAGE_FIELDS,
+            },
+            errors={400: "Malformed parameters, or a page below 1.", 403: NOT_STAFF},
+        ),
+    )
+    async def list_statuses(self, call: Call) -> Any:
+        self._staff(call)
+        page, page_size = admin.page_args(call.params.int("page"), call.params.int("page_size"))
+        return self._statuses_json(
+            await admin.list_statuses(
+                self.rt,
+                page,
+                page_size,
+                local_only=bool(call.params.bool("local_only", False)),
+                godmode=bool(call.params.bool("godmode", False)),
+                with_reblogs=bool(call.params.bool("with_reblogs", False)),
+            )
+        )
+
+    @route(
+        app,
+        f"{PREFIX}/statuses/<id>",
+        "GET",
+        auth=Auth.REQUIRED,
+        scope="write",
+        doc=Operation(
+            "Any status, whoever may see it.",
+            responses={200: answer(ref("Status"))},
+            path={"id": ID},
+            errors={403: NOT_STAFF, 404: NO_STATUS},
+        ),
+    )
+    async def show_status(self, call: Call) -> Any:
+        self._staff(call)
+        loaded = await admin.get_status(self.rt, call.params.required_str("id"))
+        return self._statuses_json(loaded)[0]
+
+    @route(
+        app,
+        f"{PREFIX}/statuses/<id>",
+        "PUT",
+        auth=Auth.REQUIRED,
+        scope="write",
+        doc=Operation(
+            "Mark a post sensitive or not, or change its visibility.",
+            responses={200: answer(ref("Status"), "The post as it is now.")},
+            fields={
+                "sensitive": FLAG,
+                "visibility": enum("public", "unlisted", "private", "direct"),
+            },
+            path={"id": ID},
+            errors={
+                400: "Malformed parameters or an unknown visibility.",
+                403: NOT_STAFF,
+                404: NO_STATUS + "  Or a reblog.",
+            },
+            description="A reblog takes its post's new visibility.",
+        ),
+    )
+    async def update_status(self, call: Call) -> Any:
+        actor = self._staff(call)
+        loaded = await admin.update_status(
+            self.rt,
+            actor,
+            call.params.required_str("id"),
+            sensitive=call.params.bool("sensitive"),
+            visibility=call.params.str("visibility"),
+        )
+        return self._statuses_json(loaded)[0]
+
+    @route(
+        app,
+        f"{PREFIX}/statuses/<id>",
+        "DELETE",
+        auth=Auth.REQUIRED,
+        scope="write",
+        doc=Operation(
+            "Delete any status.",
+            responses={200: answer(closed({}), "An empty object.")},
+            path={"id": ID},
+            errors={403: NOT_STAFF, 404: NO_STATUS},
+            description="As if its author had deleted it.",
+        ),
+    )
+    async def delete_status(self, call: Call) -> Any:
+        actor = self._staff(call)
+        await admin.delete_status(self.rt, actor, call.params.required_str("id"))
+        return {}
 
     # -- reports ----------------------------------------------------------------
 
