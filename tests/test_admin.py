@@ -760,3 +760,43 @@ async def test_stats(rt: Runtime, client: Client) -> None:
             "status_visibility": {"public": 2, "unlisted": 0, "private": 0, "direct": 1},
         },
     )
+
+
+@pytest_twisted.ensureDeferred
+async def test_moderation_log(rt: Runtime, client: Client) -> None:
+    """Every admin action is kept and listed newest first as `{id, data,
+    time, message}` with the `total`, by page, by who did it, by a substring
+    of the message and between dates; malformed filters are 400."""
+    people = await cast(rt)
+    for nickname in ("alice", "retired"):
+        r = await client.request(
+            "PATCH", f"{ADMIN}/users/{nickname}/toggle_activation", headers=people.as_admin
+        )
+        assert r.code == 200
+    log = f"{ADMIN}/moderation_log"
+
+    async def listed(**params: Any) -> tuple[list[str], int]:
+        r = await client.get(log, headers=people.as_moderator, params=params)
+        assert r.code == 200
+        body = await r.json()
+        return [item["message"] for item in body["items"]], body["total"]
+
+    r = await client.get(log, headers=people.as_admin)
+    newest, _ = (await r.json())["items"]
+    assert newest["message"] == "@root activated @retired"
+    assert newest["data"]["actor"] == {
+        "id": str(people.admin.id),
+        "nickname": "root",
+        "type": "user",
+    }
+    assert isinstance(newest["time"], int)
+    assert await listed(page_size="1", page="2") == (["@root deactivated @alice"], 2)
+    assert await listed(search="ALICE") == (["@root deactivated @alice"], 1)
+    assert await listed(user_id=str(people.alice.id)) == ([], 0)
+    assert await listed(user_id="x") == ([], 0)
+    assert (await listed(user_id=str(people.admin.id)))[1] == 2
+    assert (await listed(start_date="2000-01-01", end_date="2999-01-01T00:00:00Z"))[1] == 2
+    assert (await listed(start_date="2999-01-01"))[1] == 0
+    for params in ({"start_date": "yesterday"}, {"page": "0"}):
+        r = await client.get(log, headers=people.as_admin, params=params)
+        assert r.code == 400

@@ -104,6 +104,42 @@ def require_admin(user: User) -> None:
         raise Forbidden(NOT_ADMIN)
 
 
+@dataclass(frozen=True)
+class LogSearch:
+    """What the moderation log is narrowed by."""
+
+    actor_id: int | None = None
+    search: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+
+
+def parse_moment(text: str | None, name: str) -> datetime | None:
+    """An ISO 8601 date or date-time (UTC unless it says otherwise)."""
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise BadRequest(f"Invalid value for {name}: expected an ISO 8601 date-time") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+async def moderation_log(
+    rt: Runtime, search: LogSearch, page: int, page_size: int
+) -> tuple[list[moderation.LogEntry], int]:
+    return await rt.db.run_interaction(
+        "moderation log",
+        moderation.list_log_txn,
+        actor_id=search.actor_id,
+        search=search.search,
+        start=search.start,
+        end=search.end,
+        limit=page_size,
+        offset=min((page - 1) * page_size, BIGINT_MAX),
+    )
+
+
 def require_staff(user: User) -> None:
     """403 ``User is not a staff member.`` unless ``user`` is an admin or a
     moderator: reports, status moderation and the moderation log, which the

@@ -12,6 +12,7 @@ from typing import Any
 from pleromad.config import Config
 from pleromad.domain import admin, lifecycle, reports
 from pleromad.errors import BadRequest, MissingField
+from pleromad.ids import parse_id
 from pleromad.openapi.entities import EMAIL_FIELD, NICKNAME_FIELD
 from pleromad.openapi.spec import (
     BOOLEAN,
@@ -829,6 +830,64 @@ class AdminApi:
         actor = self._staff(call)
         await admin.delete_status(self.rt, actor, call.params.required_str("id"))
         return {}
+
+    # -- the moderation log -------------------------------------------------------
+
+    @route(
+        app,
+        f"{PREFIX}/moderation_log",
+        "GET",
+        auth=Auth.REQUIRED,
+        scope="write",
+        doc=Operation(
+            "What admins and moderators did, newest first.",
+            responses={
+                200: answer(
+                    closed({"items": array(ref("ModerationLogEntry")), "total": INTEGER}),
+                    "total counts every matching entry, not only this page.",
+                )
+            },
+            fields={
+                "user_id": {**ID, "description": "Only what this account did."},
+                "search": {"type": "string", "description": "A substring of the message."},
+                "start_date": {
+                    "type": "string",
+                    "description": "ISO 8601; entries from then on.",
+                },
+                "end_date": {"type": "string", "description": "ISO 8601; entries until then."},
+                **PAGE_FIELDS,
+            },
+            errors={
+                400: "Malformed parameters, a date that is not ISO 8601, or a page below 1.",
+                403: NOT_STAFF,
+            },
+        ),
+    )
+    async def moderation_log(self, call: Call) -> Any:
+        self._staff(call)
+        params = call.params
+        page, page_size = admin.page_args(params.int("page"), params.int("page_size"))
+        user_id = params.str("user_id")
+        search = admin.LogSearch(
+            # An id that names nobody matches nothing.
+            actor_id=(parse_id(user_id) or 0) if user_id else None,
+            search=params.str("search") or None,
+            start=admin.parse_moment(params.str("start_date"), "start_date"),
+            end=admin.parse_moment(params.str("end_date"), "end_date"),
+        )
+        entries, total = await admin.moderation_log(self.rt, search, page, page_size)
+        return {
+            "items": [
+                {
+                    "id": str(entry.id),
+                    "data": entry.data,
+                    "time": int(entry.created_at.timestamp()),
+                    "message": entry.message,
+                }
+                for entry in entries
+            ],
+            "total": total,
+        }
 
     # -- reports ----------------------------------------------------------------
 
