@@ -25,7 +25,7 @@ from twisted.internet.threads import deferToThread
 from pleromad.config import Config
 from pleromad.db.pool import Txn
 from pleromad.domain import content, idempotency, notifications, publishing
-from pleromad.domain.profile import local_nickname, visible_to
+from pleromad.domain.profile import mention_targets_txn
 from pleromad.domain.relationships import RecordNotFound
 from pleromad.emoji.table import EmojiTable, custom_emoji
 from pleromad.errors import ApiError, Forbidden
@@ -35,7 +35,7 @@ from pleromad.store import media as media_store
 from pleromad.store import statuses as store
 from pleromad.store import timelines
 from pleromad.store.idempotency import Claim
-from pleromad.store.relationships import Listed, get_users_by_nicknames_txn
+from pleromad.store.relationships import Listed
 from pleromad.store.statuses import Loaded, NewStatus, Status
 from pleromad.store.timelines import Window
 from pleromad.store.users import User
@@ -214,7 +214,7 @@ async def _post_txn(
     attached = await media_store.get_user_attachments_txn(txn, author.id, list(checked.media_ids))
     if len(attached) != len(checked.media_ids):
         raise InvalidStatus(INVALID_MEDIA)
-    targets = await _mention_targets_txn(txn, config, author, checked.text)
+    targets = await mention_targets_txn(txn, config, author, checked.text)
     rendered = content.link_content(markup, base_url=config.server.base_url, mentions=targets)
     mention_ids = [target.id for target in rendered.mentions]
     # A reply addresses the author replied to, named or not.
@@ -250,27 +250,6 @@ async def _post_txn(
     if claim is not None:
         await idempotency.record_txn(txn, claim, answer, now)
     return answer
-
-
-async def _mention_targets_txn(
-    txn: Txn, config: Config, author: User, text: str
-) -> dict[str, content.MentionTarget]:
-    """The accounts the ``@names`` of ``text`` name, by lower-cased name:
-    ``nick`` and ``nick@our-host`` are local accounts; accounts the author
-    may not see are no one."""
-    names = {
-        candidate: local_nickname(candidate, config.server.base_url)
-        for candidate in content.mention_candidates(text)
-    }
-    found = await get_users_by_nicknames_txn(txn, sorted(set(names.values())))
-    by_nickname = {
-        user.nickname.lower(): user for user in found if visible_to(user, author, config)
-    }
-    return {
-        candidate: content.MentionTarget(user.id, user.nickname, user.ap_id)
-        for candidate, nickname in names.items()
-        if (user := by_nickname.get(nickname.lower())) is not None
-    }
 
 
 async def _original_txn(txn: Txn, ref_id: int, viewer_id: int | None) -> Status:
