@@ -275,3 +275,26 @@ async def test_staff_update_and_delete_statuses(rt: Runtime, client: Client, dsn
         (f"@mod updated status ID {s.status}, set sensitive: 'true', visibility: 'unlisted'",),
         (f"@mod deleted status ID {private}",),
     ]
+
+
+@pytest_twisted.ensureDeferred
+async def test_staff_are_notified_of_new_reports(rt: Runtime, client: Client) -> None:
+    """Every admin and moderator gets a `pleroma:report` notification whose
+    `report` is the report as moderators see it; the reporter and the
+    reported account get nothing."""
+    s = await scene(rt, client)
+    _, filed = await report(client, s, status_ids=[s.status], comment="look")
+
+    async def notifications(headers: dict[str, str]) -> list[Any]:
+        r = await client.get("/api/v1/notifications", headers=headers)
+        assert r.code == 200
+        return await r.json()
+
+    for headers in (s.people.as_admin, s.people.as_moderator):
+        (notification,) = await notifications(headers)
+        assert notification["type"] == "pleroma:report"
+        assert notification["account"]["acct"] == "alice"
+        assert notification["report"]["id"] == filed["id"]
+        assert notification["report"]["content"] == "look"
+    assert await notifications(s.as_alice) == []
+    assert await notifications(s.as_bob) == []

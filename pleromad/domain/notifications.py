@@ -16,14 +16,16 @@ from the same account is among the recipient's 20 latest notifications.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from pleromad.db.pool import Txn
 from pleromad.store import notifications as store
 from pleromad.store import relationships as relationships_store
+from pleromad.store import reports as reports_store
 from pleromad.store import statuses as statuses_store
 from pleromad.store.notifications import Notification, NotificationFilters
+from pleromad.store.reports import ShownReport
 from pleromad.store.statuses import Loaded
 from pleromad.store.timelines import Window
 
@@ -78,6 +80,7 @@ class Shown:
 
     notifications: tuple[Notification, ...]
     loaded: Loaded
+    reports: dict[int, ShownReport] = field(default_factory=dict)
 
 
 async def list_notifications(
@@ -116,7 +119,9 @@ async def _shown_txn(txn: Txn, reader_id: int, found: Sequence[Notification]) ->
                 txn, reader_id, [a for a in actors if a != reader_id]
             )
         )
-    return Shown(tuple(found), loaded)
+    report_ids = [n.report_id for n in found if n.report_id is not None]
+    reports = await reports_store.shown_by_id_txn(txn, report_ids) if report_ids else {}
+    return Shown(tuple(found), loaded, reports)
 
 
 async def mark_seen(rt: Runtime, user_id: int, notification_id: int) -> bool:

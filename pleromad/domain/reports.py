@@ -21,8 +21,7 @@ from pleromad.ids import BIGINT_MAX, parse_id
 from pleromad.store import reports as store
 from pleromad.store import statuses as statuses_store
 from pleromad.store import users as users_store
-from pleromad.store.relationships import get_users_by_ids_txn
-from pleromad.store.reports import Note, Report
+from pleromad.store.reports import Note, Report, ShownReport
 from pleromad.store.users import User
 from pleromad.views.statuses import render_statuses
 
@@ -48,17 +47,6 @@ class ReportForm:
     category: str | None = None
     rule_ids: Sequence[str] = ()
     forward: bool = False
-
-
-@dataclass(frozen=True)
-class Shown:
-    """A report with all a moderator sees of it."""
-
-    report: Report
-    account: User
-    actor: User
-    statuses: list[dict[str, Any]]
-    notes: list[tuple[Note, User]]
 
 
 # -- filing -----------------------------------------------------------------------
@@ -219,28 +207,9 @@ def report_id(ref: str) -> int:
     return value
 
 
-async def _shown_txn(txn: Txn, found: Sequence[Report]) -> list[Shown]:
-    ids = [r.id for r in found]
-    snapshots = await store.snapshots_txn(txn, ids)
-    notes = await store.notes_txn(txn, ids)
-    people = {r.account_id for r in found} | {r.actor_id for r in found}
-    people.update(n.user_id for ns in notes.values() for n in ns)
-    users = {u.id: u for u in await get_users_by_ids_txn(txn, sorted(people))}
-    return [
-        Shown(
-            report=r,
-            account=users[r.account_id],
-            actor=users[r.actor_id],
-            statuses=snapshots[r.id],
-            notes=[(n, users[n.user_id]) for n in notes[r.id]],
-        )
-        for r in found
-    ]
-
-
 async def list_reports(
     rt: Runtime, moderator: User, state: str | None, page: int, page_size: int
-) -> tuple[list[Shown], int]:
+) -> tuple[list[ShownReport], int]:
     require_staff(moderator)
     check_state(state)
     return await rt.db.run_interaction(
@@ -250,26 +219,26 @@ async def list_reports(
 
 async def _list_txn(
     txn: Txn, state: str | None, limit: int, offset: int
-) -> tuple[list[Shown], int]:
+) -> tuple[list[ShownReport], int]:
     found, total = await store.list_reports_txn(txn, state, limit, offset)
-    return await _shown_txn(txn, found), total
+    return await store.shown_txn(txn, found), total
 
 
-async def get_report(rt: Runtime, moderator: User, ref: str) -> Shown:
+async def get_report(rt: Runtime, moderator: User, ref: str) -> ShownReport:
     require_staff(moderator)
     return await rt.db.run_interaction("get report", _get_txn, report_id(ref))
 
 
-async def _get_txn(txn: Txn, wanted: int) -> Shown:
+async def _get_txn(txn: Txn, wanted: int) -> ShownReport:
     found = await store.get_report_txn(txn, wanted)
     if found is None:
         raise NotFound()
-    return (await _shown_txn(txn, [found]))[0]
+    return (await store.shown_txn(txn, [found]))[0]
 
 
 async def update_states(
     rt: Runtime, moderator: User, changes: Sequence[tuple[str, str]]
-) -> list[Shown]:
+) -> list[ShownReport]:
     """Set the state of every (report id, state) pair: all are checked
     before any changes (400 for a bad state, 404 for an unknown report)."""
     require_staff(moderator)
@@ -279,7 +248,9 @@ async def update_states(
     return await rt.db.run_interaction("update reports", _update_txn, moderator, wanted)
 
 
-async def _update_txn(txn: Txn, moderator: User, wanted: list[tuple[int, str]]) -> list[Shown]:
+async def _update_txn(
+    txn: Txn, moderator: User, wanted: list[tuple[int, str]]
+) -> list[ShownReport]:
     found = []
     for wanted_id, _ in wanted:
         report = await store.get_report_txn(txn, wanted_id, for_update=True)
@@ -299,7 +270,7 @@ async def _update_txn(txn: Txn, moderator: User, wanted: list[tuple[int, str]]) 
             + (f" (on user @{account.nickname})" if account else "")
             + f" with '{state}' state",
         )
-    return await _shown_txn(txn, found)
+    return await store.shown_txn(txn, found)
 
 
 async def add_note(rt: Runtime, moderator: User, ref: str, content: str) -> Note:

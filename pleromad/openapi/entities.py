@@ -212,15 +212,19 @@ STATUS["description"] = (
 NOTIFICATION = closed(
     {
         "id": ID,
-        "type": enum("mention", "favourite", "reblog", "follow"),
+        "type": enum("mention", "favourite", "reblog", "follow", "pleroma:report"),
         "created_at": DATETIME,
         "account": ref("Account"),
         "status": ref("Status"),
+        "report": ref("AdminReport"),
         "pleroma": closed({"is_seen": BOOLEAN}),
     },
-    optional=("status",),
+    optional=("status", "report"),
 )
-NOTIFICATION["description"] = "`status` is there for mention, favourite and reblog."
+NOTIFICATION["description"] = (
+    "`status` is there for mention, favourite and reblog; `report` for pleroma:report (admins"
+    " and moderators are told of every new report)."
+)
 
 INSTANCE = closed(
     {

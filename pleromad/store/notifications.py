@@ -19,7 +19,7 @@ from pleromad.db.pool import Txn
 from pleromad.store.timelines import Window
 from pleromad.store.visibility import visible_to_viewer
 
-TYPES = ("mention", "reblog", "favourite", "follow")
+TYPES = ("mention", "reblog", "favourite", "follow", "pleroma:report")
 
 # A follow from the same account among this many of the recipient's newest
 # notifications is not notified again (follow/unfollow/follow spam).
@@ -35,6 +35,8 @@ class Notification:
     status_id: int | None
     seen: bool
     created_at: datetime
+    # A pleroma:report notification's report (for admins and moderators).
+    report_id: int | None
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,8 @@ from typing import Any
 from psycopg2.extras import Json
 
 from pleromad.db.pool import Txn
+from pleromad.store.relationships import get_users_by_ids_txn
+from pleromad.store.users import User
 
 STATES = ("open", "resolved", "closed")
 
@@ -39,6 +41,17 @@ class Note:
     created_at: datetime
 
 
+@dataclass(frozen=True)
+class ShownReport:
+    """A report with all a moderator sees of it."""
+
+    report: Report
+    account: User
+    actor: User
+    statuses: list[dict[str, Any]]
+    notes: list[tuple[Note, User]]
+
+
 _COLUMNS = ", ".join(f.name for f in fields(Report))
 _NOTE_COLUMNS = ", ".join(f.name for f in fields(Note))
 
@@ -55,7 +68,8 @@ async def create_report_txn(
     snapshots: Sequence[tuple[int, dict[str, Any]]],
     ap_id: str | None = None,
 ) -> Report:
-    """Insert a report with the snapshots of its statuses, in order."""
+    """Insert a report with the snapshots of its statuses (in order) and
+    notify every active local admin and moderator but the reporter."""
     row = await txn.fetchone(
         "INSERT INTO reports (actor_id, account_id, comment, category, rule_ids, forwarded, ap_id)"
         f" VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING {_COLUMNS}",
@@ -69,6 +83,13 @@ async def create_report_txn(
             " VALUES (%s, %s, %s, %s)",
             (report.id, status_id, position, Json(snapshot)),
         )
+    await txn.execute(
+        "INSERT INTO notifications (user_id, type, actor_id, report_id)"
+        " SELECT u.id, 'pleroma:report', %(actor)s, %(report)s FROM users u"
+        " WHERE (u.is_admin OR u.is_moderator) AND u.local AND NOT u.deactivated"
+        " AND NOT u.deleted AND u.id <> %(actor)s",
+        {"actor": actor_id, "report": report.id},
+    )
     return report
 
 
@@ -145,3 +166,30 @@ async def delete_note_txn(txn: Txn, report_id: int, note_id: int) -> Note | None
         (report_id, note_id),
     )
     return None if row is None else Note(**row)
+
+
+async def shown_txn(txn: Txn, found: Sequence[Report]) -> list[ShownReport]:
+    """``found`` with the accounts, kept statuses and notes they show."""
+    ids = [r.id for r in found]
+    snapshots = await snapshots_txn(txn, ids)
+    notes = await notes_txn(txn, ids)
+    people = {r.account_id for r in found} | {r.actor_id for r in found}
+    people.update(n.user_id for ns in notes.values() for n in ns)
+    users = {u.id: u for u in await get_users_by_ids_txn(txn, sorted(people))}
+    return [
+        ShownReport(
+            report=r,
+            account=users[r.account_id],
+            actor=users[r.actor_id],
+            statuses=snapshots[r.id],
+            notes=[(n, users[n.user_id]) for n in notes[r.id]],
+        )
+        for r in found
+    ]
+
+
+async def shown_by_id_txn(txn: Txn, report_ids: Sequence[int]) -> dict[int, ShownReport]:
+    rows = await txn.fetchall(
+        f"SELECT {_COLUMNS} FROM reports WHERE id = ANY(%s::bigint[])", (list(report_ids),)
+    )
+    return {s.report.id: s for s in await shown_txn(txn, [Report(**row) for row in rows])}

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from pleromad.config import Config
 from pleromad.domain import admin, lifecycle, reports
 from pleromad.errors import BadRequest, MissingField
 from pleromad.ids import parse_id
@@ -34,8 +33,7 @@ from pleromad.runtime import Runtime
 from pleromad.store.invites import Invite
 from pleromad.store.statuses import Loaded
 from pleromad.store.users import User
-from pleromad.views.dates import masto_date
-from pleromad.views.images import avatar_url
+from pleromad.views.admin import render_admin_user, render_report
 from pleromad.views.statuses import render_statuses
 from pleromad.web.auth import Auth
 from pleromad.web.base import Call, JsonResponse, api_app, route
@@ -43,46 +41,6 @@ from pleromad.web.params import Params
 
 PREFIX = "/api/pleroma/admin"
 NO_CONTENT = JsonResponse("", 204)
-
-
-def render_admin_user(user: User, config: Config) -> dict[str, Any]:
-    """The Admin API's user object."""
-    return {
-        "id": str(user.id),
-        "avatar": avatar_url(user, config.server.base_url),
-        "nickname": user.nickname,
-        "display_name": user.display_name,
-        "deactivated": user.deactivated,
-        "local": user.local,
-        "roles": {"admin": user.is_admin, "moderator": user.is_moderator},
-        "tags": list(user.tags),
-    }
-
-
-def render_report(shown: reports.Shown, config: Config) -> dict[str, Any]:
-    """A report as moderators see it (Pleroma's admin report)."""
-    report = shown.report
-    return {
-        "id": str(report.id),
-        "state": report.state,
-        "account": render_admin_user(shown.account, config),
-        "actor": render_admin_user(shown.actor, config),
-        "content": report.comment,
-        "category": report.category,
-        "rules": list(report.rule_ids),
-        "forwarded": report.forwarded,
-        "created_at": masto_date(report.created_at),
-        "statuses": shown.statuses,
-        "notes": [
-            {
-                "id": str(note.id),
-                "user": render_admin_user(author, config),
-                "content": note.content,
-                "created_at": masto_date(note.created_at),
-            }
-            for note, author in shown.notes
-        ],
-    }
 
 
 def render_invite(invite: Invite) -> dict[str, Any]:

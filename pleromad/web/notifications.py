@@ -46,7 +46,9 @@ def notification_id(text: str) -> int | None:
 
 _TYPE: Schema = {
     **STRING,
-    "description": "mention, favourite, reblog or follow; other values match no notification.",
+    "description": (
+        "mention, favourite, reblog, follow or pleroma:report; other values match no notification."
+    ),
 }
 
 _EMPTY = answer(closed({}), "Done.")
@@ -211,5 +213,9 @@ class NotificationsApi:
 
     def _render(self, reader: User, shown: notifications.Shown) -> list[dict[str, Any]]:
         return render_notifications(
-            shown.notifications, shown.loaded, config=self.rt.config, viewer=reader
+            shown.notifications,
+            shown.loaded,
+            config=self.rt.config,
+            viewer=reader,
+            reports=shown.reports,
         )
