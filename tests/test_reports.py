@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest_twisted
 
+from pleromad.domain.reports import apply_flag
 from pleromad.runtime import Runtime
 from tests.conftest import Client
 from tests.helpers import query
@@ -298,3 +299,34 @@ async def test_staff_are_notified_of_new_reports(rt: Runtime, client: Client) ->
         assert notification["report"]["content"] == "look"
     assert await notifications(s.as_alice) == []
     assert await notifications(s.as_bob) == []
+
+
+@pytest_twisted.ensureDeferred
+async def test_an_incoming_flag_becomes_a_report(rt: Runtime, client: Client, dsn: str) -> None:
+    """A Flag naming one of our accounts (and its statuses, by their Note
+    ids) is filed as a report by its actor, with its content as the
+    comment; the same Flag again files nothing more, and a Flag naming
+    nobody of ours is dropped."""
+    s = await scene(rt, client)
+    ((bob_ap_id, uuid),) = query(
+        dsn,
+        "SELECT u.ap_id, s.object_uuid::text FROM statuses s JOIN users u ON u.id = s.account_id"
+        " WHERE s.id = %s",
+        (int(s.status),),
+    )
+    flag = {
+        "type": "Flag",
+        "id": "https://remote.example/flags/1",
+        "object": [bob_ap_id, f"{rt.config.server.base_url}/objects/{uuid}"],
+        "content": "from afar",
+    }
+    await apply_flag(rt, flag, s.people.alice)
+    await apply_flag(rt, flag, s.people.alice)
+    await apply_flag(
+        rt, {**flag, "id": "https://remote.example/flags/2", "object": []}, s.people.alice
+    )
+    assert query(dsn, REPORTS) == [("open", "from afar", "other")]
+    r = await client.get(f"{ADMIN}/reports", headers=s.people.as_admin)
+    (shown,) = (await r.json())["reports"]
+    assert shown["account"]["nickname"] == "bob"
+    assert [x["id"] for x in shown["statuses"]] == [s.status]
