@@ -36,6 +36,7 @@ class User:
     deleted: bool
     confirmation_pending: bool
     confirmation_token: str | None
+    password_reset_pending: bool
     hide_favorites: bool
     hide_followers: bool
     hide_follows: bool
@@ -305,6 +306,8 @@ class Notification:
     status_id: int | None
     seen: bool
     created_at: datetime
+    # A pleroma:report notification's report (for admins and moderators).
+    report_id: int | None
 
 
 @dataclass(frozen=True)
@@ -398,3 +401,47 @@ class Usage:
     active_month: int
     active_halfyear: int
     local_posts: int
+
+
+@dataclass(frozen=True)
+class Report:
+    id: int
+    actor_id: int
+    account_id: int
+    comment: str
+    category: str
+    rule_ids: list[str]
+    forwarded: bool
+    state: str
+    ap_id: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class Note:
+    id: int
+    report_id: int
+    user_id: int
+    content: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ShownReport:
+    """A report with all a moderator sees of it."""
+
+    report: Report
+    account: User
+    actor: User
+    statuses: list[dict[str, Any]]
+    notes: list[tuple[Note, User]]
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    id: int
+    actor_id: int | None
+    data: dict[str, Any]
+    message: str
+    created_at: datetime

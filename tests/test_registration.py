@@ -125,6 +125,23 @@ def today() -> date:
 
 
 @pytest_twisted.ensureDeferred
+async def test_a_bios_mentions_and_hashtags_are_linked(rt: Runtime, client: Client) -> None:
+    """`@nick` of an existing account in a bio is linked as a status links
+    it (so are hashtags); an `@name` that is nobody stays text."""
+    r = await client.post(REGISTER, data=form(nickname="wired", email="w@example.com", bio="x"))
+    assert r.code == 200
+    wired_id = (await r.json())["id"]
+    r = await client.post(REGISTER, data=form(bio="friend of @wired, not @nobody #Lain"))
+    body = await r.json()
+    assert body["description_html"] == (
+        f'friend of <span class="h-card"><a class="u-url mention" data-user="{wired_id}"'
+        f' href="{rt.config.server.base_url}/users/wired" rel="ugc">@<span>wired</span></a>'
+        '</span>, not @nobody <a class="hashtag" data-tag="lain"'
+        f' href="{rt.config.server.base_url}/tag/lain" rel="tag">#Lain</a>'
+    )
+
+
+@pytest_twisted.ensureDeferred
 async def test_registration_answers_the_twitter_user_object(
     rt: Runtime, client: Client, dsn: str
 ) -> None:

@@ -27,7 +27,7 @@ from twisted.internet.threads import deferToThread
 from twisted.logger import Logger
 
 from pleromad.db.pool import Txn
-from pleromad.domain import delivery, remote_actors, remote_relationships, remote_statuses
+from pleromad.domain import delivery, remote_actors, remote_relationships, remote_statuses, reports
 from pleromad.domain.activities import Applier, Dropped, object_id
 from pleromad.domain.remote_actors import authority
 from pleromad.domain.signed_requests import Unsigned
@@ -96,6 +96,7 @@ APPLY: dict[str, Applier] = {
     "Like": remote_statuses.apply_like,
     "Undo/Announce": remote_statuses.apply_undo_announce,
     "Undo/Like": remote_statuses.apply_undo_like,
+    "Flag": reports.apply_flag,
     "Delete/Tombstone": remote_statuses.apply_delete_object,
     **{f"Delete/{kind}": remote_statuses.apply_delete_object for kind in _POST_TYPES},
     **{f"Update/{kind}": remote_statuses.apply_update_note for kind in _POST_TYPES},

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 DISABLED = "Your account is currently disabled"
 UNCONFIRMED = "Your login is missing a confirmed e-mail address"
+PASSWORD_RESET_REQUIRED = "Password reset is required"
 
 
 def login_refusal(user: User, config: Config) -> str | None:
@@ -27,6 +28,8 @@ def login_refusal(user: User, config: Config) -> str | None:
         return DISABLED
     if user.confirmation_pending and config.instance.account_activation_required:
         return UNCONFIRMED
+    if user.password_reset_pending:
+        return PASSWORD_RESET_REQUIRED
     return None
 
 

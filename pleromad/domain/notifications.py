@@ -16,13 +16,14 @@ from the same account is among the recipient's 20 latest notifications.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from pleromad.db.pool import Txn
-from pleromad.model import Loaded, Notification, NotificationFilters
+from pleromad.model import Loaded, Notification, NotificationFilters, ShownReport
 from pleromad.store import notifications as store
 from pleromad.store import relationships as relationships_store
+from pleromad.store import reports as reports_store
 from pleromad.store import statuses as statuses_store
 from pleromad.store.timelines import Window
 
@@ -77,6 +78,7 @@ class Shown:
 
     notifications: tuple[Notification, ...]
     loaded: Loaded
+    reports: dict[int, ShownReport] = field(default_factory=dict)
 
 
 async def list_notifications(
@@ -115,7 +117,9 @@ async def _shown_txn(txn: Txn, reader_id: int, found: Sequence[Notification]) ->
                 txn, reader_id, [a for a in actors if a != reader_id]
             )
         )
-    return Shown(tuple(found), loaded)
+    report_ids = [n.report_id for n in found if n.report_id is not None]
+    reports = await reports_store.shown_by_id_txn(txn, report_ids) if report_ids else {}
+    return Shown(tuple(found), loaded, reports)
 
 
 async def mark_seen(rt: Runtime, user_id: int, notification_id: int) -> bool:

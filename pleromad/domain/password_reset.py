@@ -85,4 +85,6 @@ async def _reset_txn(txn: Txn, token: str, password_hash: str, now: float) -> Us
         return None
     await password_resets.delete_unused_txn(txn, user_id)
     await oauth.delete_user_tokens_txn(txn, user_id)
-    return await users.update_user_txn(txn, user_id, password_hash=password_hash)
+    return await users.update_user_txn(
+        txn, user_id, password_hash=password_hash, password_reset_pending=False
+    )

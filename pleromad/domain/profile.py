@@ -16,11 +16,13 @@ from urllib.parse import urlsplit
 
 from pleromad.config import Config
 from pleromad.db.pool import Txn
+from pleromad.domain import content
 from pleromad.domain.formatting import text_to_html
 from pleromad.errors import ApiError, NotFound
 from pleromad.ids import parse_id
 from pleromad.model import User
 from pleromad.store import users
+from pleromad.store.relationships import get_users_by_nicknames_txn
 
 if TYPE_CHECKING:
     from pleromad.runtime import Runtime
@@ -77,6 +79,36 @@ def local_nickname(text: str, base_url: str) -> str:
         if host.lower() in {(ours.hostname or "").lower(), ours.netloc.lower()}:
             return nick
     return text
+
+
+async def mention_targets_txn(
+    txn: Txn, config: Config, author: User | None, text: str
+) -> dict[str, content.MentionTarget]:
+    """The accounts the ``@names`` of ``text`` name, by lower-cased name:
+    ``nick`` and ``nick@our-host`` are local accounts; accounts the author
+    may not see are no one."""
+    names = {
+        candidate: local_nickname(candidate, config.server.base_url)
+        for candidate in content.mention_candidates(text)
+    }
+    found = await get_users_by_nicknames_txn(txn, sorted(set(names.values())))
+    by_nickname = {
+        user.nickname.lower(): user for user in found if visible_to(user, author, config)
+    }
+    return {
+        candidate: content.MentionTarget(user.id, user.nickname, user.ap_id)
+        for candidate, nickname in names.items()
+        if (user := by_nickname.get(nickname.lower())) is not None
+    }
+
+
+async def bio_html_txn(txn: Txn, config: Config, bio: str, author: User | None) -> str:
+    """A bio as HTML: escaped, line breaks and URLs kept, and its ``@nick``
+    mentions and hashtags linked the way a status links them."""
+    targets = await mention_targets_txn(txn, config, author, bio)
+    return content.link_content(
+        text_to_html(bio), base_url=config.server.base_url, mentions=targets
+    ).html
 
 
 async def find_account(rt: Runtime, ref: str, viewer: User | None) -> User:
@@ -184,8 +216,7 @@ def _changes(edit: ProfileEdit, config: Config) -> dict[str, Any]:
     if edit.note is not None:
         if len(edit.note) > limits.user_bio_length:
             raise InvalidProfile(f"note is too long (at most {limits.user_bio_length} characters)")
-        changes["bio"] = edit.note
-        changes["bio_html"] = text_to_html(edit.note)
+        changes["bio"] = edit.note  # bio_html: in the transaction, which knows the mentions
     if edit.default_scope is not None:
         if edit.default_scope not in SCOPES:
             raise InvalidProfile(f"default_scope must be one of {', '.join(SCOPES)}")
@@ -202,7 +233,7 @@ async def edit_profile(rt: Runtime, user: User, edit: ProfileEdit) -> User:
     InvalidProfile naming the first field the instance refuses."""
     changes = _changes(edit, rt.config)
     updated = await rt.db.run_interaction(
-        "edit profile", _edit_profile_txn, user.id, changes, edit.settings_store
+        "edit profile", _edit_profile_txn, rt.config, user, changes, edit.settings_store
     )
     if updated is None:  # deleted under our feet
         raise NotFound(NOT_FOUND)
@@ -210,8 +241,15 @@ async def edit_profile(rt: Runtime, user: User, edit: ProfileEdit) -> User:
 
 
 async def _edit_profile_txn(
-    txn: Txn, user_id: int, changes: dict[str, Any], store_patch: dict[str, Any] | None
+    txn: Txn,
+    config: Config,
+    user: User,
+    changes: dict[str, Any],
+    store_patch: dict[str, Any] | None,
 ) -> User | None:
+    user_id = user.id
+    if "bio" in changes:
+        changes = {**changes, "bio_html": await bio_html_txn(txn, config, changes["bio"], user)}
     if store_patch:
         current = await users.get_user_for_update_txn(txn, user_id)
         if current is None:

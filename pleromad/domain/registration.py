@@ -27,8 +27,7 @@ import psycopg2.errors
 
 from pleromad.config import Config, InstanceConfig
 from pleromad.db.pool import Txn
-from pleromad.domain import captcha
-from pleromad.domain.formatting import text_to_html
+from pleromad.domain import captcha, profile
 from pleromad.domain.rate_limits import Allowance, Throttled
 from pleromad.errors import ApiError, BadRequest
 from pleromad.federation.keys import generate_key_pair
@@ -314,7 +313,7 @@ async def _create_account_txn(
         email=account.email,
         name=account.name,
         bio=account.bio,
-        bio_html=text_to_html(account.bio),
+        bio_html=await profile.bio_html_txn(txn, config, account.bio, None),
         password_hash=password_hash,
         ap_id_prefix=config.server.base_url,
         confirmation_pending=confirmation_token is not None,

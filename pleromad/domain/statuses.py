@@ -25,7 +25,7 @@ from twisted.internet.threads import deferToThread
 from pleromad.config import Config
 from pleromad.db.pool import Txn
 from pleromad.domain import content, idempotency, notifications, publishing
-from pleromad.domain.profile import local_nickname, visible_to
+from pleromad.domain.profile import mention_targets_txn
 from pleromad.emoji.table import EmojiTable, custom_emoji
 from pleromad.errors import ApiError, Forbidden, NotFound
 from pleromad.ids import parse_id
@@ -34,7 +34,6 @@ from pleromad.store import favourites as favourites_store
 from pleromad.store import media as media_store
 from pleromad.store import statuses as store
 from pleromad.store import timelines
-from pleromad.store.relationships import get_users_by_nicknames_txn
 from pleromad.store.timelines import Window
 
 if TYPE_CHECKING:
@@ -211,7 +210,7 @@ async def _post_txn(
     attached = await media_store.get_user_attachments_txn(txn, author.id, list(checked.media_ids))
     if len(attached) != len(checked.media_ids):
         raise InvalidStatus(INVALID_MEDIA)
-    targets = await _mention_targets_txn(txn, config, author, checked.text)
+    targets = await mention_targets_txn(txn, config, author, checked.text)
     rendered = content.link_content(markup, base_url=config.server.base_url, mentions=targets)
     mention_ids = [target.id for target in rendered.mentions]
     # A reply addresses the author replied to, named or not.
@@ -247,27 +246,6 @@ async def _post_txn(
     if claim is not None:
         await idempotency.record_txn(txn, claim, answer, now)
     return answer
-
-
-async def _mention_targets_txn(
-    txn: Txn, config: Config, author: User, text: str
-) -> dict[str, content.MentionTarget]:
-    """The accounts the ``@names`` of ``text`` name, by lower-cased name:
-    ``nick`` and ``nick@our-host`` are local accounts; accounts the author
-    may not see are no one."""
-    names = {
-        candidate: local_nickname(candidate, config.server.base_url)
-        for candidate in content.mention_candidates(text)
-    }
-    found = await get_users_by_nicknames_txn(txn, sorted(set(names.values())))
-    by_nickname = {
-        user.nickname.lower(): user for user in found if visible_to(user, author, config)
-    }
-    return {
-        candidate: content.MentionTarget(user.id, user.nickname, user.ap_id)
-        for candidate, nickname in names.items()
-        if (user := by_nickname.get(nickname.lower())) is not None
-    }
 
 
 async def _original_txn(txn: Txn, ref_id: int, viewer_id: int | None) -> Status:
@@ -341,22 +319,28 @@ async def _context_txn(txn: Txn, wanted: int, viewer_id: int | None) -> Context:
 # -- deleting ---------------------------------------------------------------------
 
 
-async def delete_status(rt: Runtime, ref: str, user: User) -> Loaded:
+async def delete_status(rt: Runtime, ref: str, user: User, *, godmode: bool = False) -> Loaded:
     """Delete the status ``ref`` (the user's own, or any a moderator or admin
-    can see); the answer is the status as it was."""
+    can see, or any at all with ``godmode``: the Admin API); the answer is
+    the status as it was."""
     wanted = status_id(ref)
     if wanted is None:
         raise NotFound()
-    return await rt.db.run_interaction("delete status", _delete_txn, rt.config, wanted, user)
+    return await rt.db.run_interaction(
+        "delete status", _delete_txn, rt.config, wanted, user, godmode
+    )
 
 
-async def _delete_txn(txn: Txn, config: Config, wanted: int, user: User) -> Loaded:
-    status = await store.get_visible_txn(txn, wanted, user.id)
+async def _delete_txn(txn: Txn, config: Config, wanted: int, user: User, godmode: bool) -> Loaded:
+    if godmode:
+        status = await store.get_status_txn(txn, wanted)
+    else:
+        status = await store.get_visible_txn(txn, wanted, user.id)
     if status is None:
         raise NotFound()
     if status.account_id != user.id and not (user.is_admin or user.is_moderator):
         raise Forbidden(CANT_DELETE)
-    loaded = await store.load_txn(txn, [status.id], user.id)
+    loaded = await store.load_txn(txn, [status.id], user.id, godmode=godmode)
     await publishing.on_delete_txn(txn, config, loaded, status.id)
     await store.delete_status_txn(txn, status.id)
     return loaded

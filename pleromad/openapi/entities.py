@@ -212,15 +212,19 @@ STATUS["description"] = (
 NOTIFICATION = closed(
     {
         "id": ID,
-        "type": enum("mention", "favourite", "reblog", "follow"),
+        "type": enum("mention", "favourite", "reblog", "follow", "pleroma:report"),
         "created_at": DATETIME,
         "account": ref("Account"),
         "status": ref("Status"),
+        "report": ref("AdminReport"),
         "pleroma": closed({"is_seen": BOOLEAN}),
     },
-    optional=("status",),
+    optional=("status", "report"),
 )
-NOTIFICATION["description"] = "`status` is there for mention, favourite and reblog."
+NOTIFICATION["description"] = (
+    "`status` is there for mention, favourite and reblog; `report` for pleroma:report (admins"
+    " and moderators are told of every new report)."
+)
 
 INSTANCE = closed(
     {
@@ -339,6 +343,53 @@ INVITE = closed(
     }
 )
 
+REPORT_NOTE = closed(
+    {"id": ID, "user": ref("AdminUser"), "content": STRING, "created_at": DATETIME}
+)
+
+ADMIN_REPORT = closed(
+    {
+        "id": ID,
+        "state": enum("open", "resolved", "closed"),
+        "account": ref("AdminUser"),
+        "actor": ref("AdminUser"),
+        "content": STRING,
+        "category": enum("spam", "legal", "violation", "other"),
+        "rules": array(STRING),
+        "forwarded": BOOLEAN,
+        "created_at": DATETIME,
+        "statuses": {
+            **array(ref("Status")),
+            "description": "As they were when reported (deleted ones too).",
+        },
+        "notes": array(ref("ReportNote")),
+    }
+)
+
+REPORT = closed(
+    {
+        "id": ID,
+        "action_taken": BOOLEAN,
+        "action_taken_at": NULL,
+        "category": enum("spam", "legal", "violation", "other"),
+        "comment": STRING,
+        "forwarded": BOOLEAN,
+        "created_at": DATETIME,
+        "status_ids": array(ID),
+        "rule_ids": array(ID),
+        "target_account": ref("Account"),
+    }
+)
+
+MODERATION_LOG_ENTRY = closed(
+    {
+        "id": ID,
+        "data": {"type": "object", "description": "Who (actor), what (action), whom (subject)."},
+        "time": {"type": "integer", "description": "Unix time, in seconds."},
+        "message": STRING,
+    }
+)
+
 CUSTOM_EMOJI = closed(
     {
         "shortcode": STRING,
@@ -449,6 +500,10 @@ SCHEMAS: dict[str, Schema] = {
     "AccountToken": ACCOUNT_TOKEN,
     "AdminUser": ADMIN_USER,
     "Invite": INVITE,
+    "ReportNote": REPORT_NOTE,
+    "AdminReport": ADMIN_REPORT,
+    "Report": REPORT,
+    "ModerationLogEntry": MODERATION_LOG_ENTRY,
     "CustomEmoji": CUSTOM_EMOJI,
     "PleromaEmoji": PLEROMA_EMOJI,
     "App": APP,

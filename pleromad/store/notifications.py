@@ -19,7 +19,7 @@ from pleromad.model import Notification, NotificationFilters
 from pleromad.store.timelines import Window
 from pleromad.store.visibility import visible_to_viewer
 
-TYPES = ("mention", "reblog", "favourite", "follow")
+TYPES = ("mention", "reblog", "favourite", "follow", "pleroma:report")
 
 # A follow from the same account among this many of the recipient's newest
 # notifications is not notified again (follow/unfollow/follow spam).

@@ -338,12 +338,16 @@ async def add_accounts_txn(
 _ACTIVE = "NOT EXISTS (SELECT 1 FROM users cu WHERE cu.id = {0} AND (cu.deactivated OR cu.deleted))"
 
 
-def load_query(ids: Sequence[int], viewer_id: int | None) -> tuple[str, dict[str, Any]]:
+def load_query(
+    ids: Sequence[int], viewer_id: int | None, *, godmode: bool = False
+) -> tuple[str, dict[str, Any]]:
     """The query :func:`load_txn` runs first: the statuses ``ids`` (and the
     originals of reblogs among them) the viewer may see, with their counts,
     the viewer's flags, mentions, tags, emoji and attachments.  Every part
     is an index lookup by status id, so it costs the same however large the
-    tables are."""
+    tables are.  ``godmode`` (moderators) shows every status, whoever may
+    see it."""
+    visible = "true" if godmode else visible_to_viewer("s")
     sql = (
         "WITH wanted AS ("
         "  SELECT unnest(%(ids)s::bigint[]) AS id"
@@ -371,18 +375,21 @@ def load_query(ids: Sequence[int], viewer_id: int | None) -> tuple[str, dict[str
         "   WHERE se.status_id = s.id ORDER BY se.shortcode) AS emojis,"
         " ARRAY(SELECT sa.media_id FROM status_media sa WHERE sa.status_id = s.id"
         "   ORDER BY sa.position) AS media_ids"
-        f" FROM statuses s WHERE s.id IN (SELECT id FROM wanted) AND {visible_to_viewer('s')}"
+        f" FROM statuses s WHERE s.id IN (SELECT id FROM wanted) AND {visible}"
     )
     return sql, {"ids": list(ids), "viewer": viewer_id}
 
 
-async def load_txn(txn: Txn, ids: Sequence[int], viewer_id: int | None) -> Loaded:
+async def load_txn(
+    txn: Txn, ids: Sequence[int], viewer_id: int | None, *, godmode: bool = False
+) -> Loaded:
     """Everything needed to show the statuses ``ids`` to ``viewer_id``; ids
-    the viewer may not see (or that do not exist) are left out."""
+    the viewer may not see (unless ``godmode``) or that do not exist are
+    left out."""
     ids = list(dict.fromkeys(ids))
     if not ids:
         return Loaded(viewer_id, ())
-    rows = await txn.fetchall(*load_query(ids, viewer_id))
+    rows = await txn.fetchall(*load_query(ids, viewer_id, godmode=godmode))
     statuses = {row["id"]: _shown(row) for row in rows}
     order = tuple(
         i

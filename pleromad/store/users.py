@@ -40,6 +40,7 @@ _UPDATABLE = frozenset(
         "banner",
         "background",
         "password_hash",
+        "password_reset_pending",
     }
 )
 
@@ -227,6 +228,10 @@ async def search_users_txn(
     return [User(**row) for row in rows]
 
 
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 async def admin_list_users_txn(
     txn: Txn,
     *,
@@ -234,18 +239,32 @@ async def admin_list_users_txn(
     filters: frozenset[str],
     limit: int,
     offset: int,
+    name: str | None = None,
+    email: str | None = None,
+    tags: Sequence[str] = (),
 ) -> tuple[list[User], int]:
     """One page of accounts for the Admin API, ordered by nickname, and how
     many match in all.  ``query`` is a case-insensitive substring of the
-    nickname; ``filters`` holds any of local, external, active, deactivated,
-    is_admin, is_moderator (all must hold).  Deleted accounts never show."""
+    nickname, ``name`` one of the display name, ``email`` the exact address
+    (case-insensitive); ``tags`` matches accounts holding any of them;
+    ``filters`` holds any of local, external, active, deactivated, is_admin,
+    is_moderator.  Every given criterion must hold.  Deleted accounts never
+    show."""
     conditions = ["NOT deleted"]
     args: dict[str, Any] = {"limit": limit, "offset": offset}
     if query:
-        escaped = query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         conditions.append("lower(nickname) LIKE lower(%(pattern)s)")
-        args["pattern"] = f"%{escaped}%"
-    for name, condition in (
+        args["pattern"] = f"%{_escape_like(query)}%"
+    if name:
+        conditions.append("lower(coalesce(name, nickname)) LIKE lower(%(name)s)")
+        args["name"] = f"%{_escape_like(name)}%"
+    if email:
+        conditions.append("lower(email) = lower(%(email)s)")
+        args["email"] = email
+    if tags:
+        conditions.append("tags && %(tags)s::text[]")
+        args["tags"] = list(tags)
+    for flag, condition in (
         ("local", "local"),
         ("external", "NOT local"),
         ("active", "NOT deactivated"),
@@ -253,7 +272,7 @@ async def admin_list_users_txn(
         ("is_admin", "is_admin"),
         ("is_moderator", "is_moderator"),
     ):
-        if name in filters:
+        if flag in filters:
             conditions.append(condition)
     where = " AND ".join(conditions)
     total = int(await txn.fetchval(f"SELECT count(*) FROM users WHERE {where}", args))

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from pleromad.config import Config
-from pleromad.domain import admin, lifecycle
-from pleromad.errors import BadRequest
-from pleromad.model import Invite, User
+from pleromad.domain import admin, lifecycle, reports
+from pleromad.errors import BadRequest, MissingField
+from pleromad.ids import parse_id
+from pleromad.model import Invite, Loaded, User
 from pleromad.openapi.entities import EMAIL_FIELD, NICKNAME_FIELD
 from pleromad.openapi.spec import (
     BOOLEAN,
+    FLAG,
+    ID,
     INTEGER,
     NON_BLANK,
     STRING,
@@ -29,27 +31,14 @@ from pleromad.openapi.spec import (
     ref,
 )
 from pleromad.runtime import Runtime
-from pleromad.views.images import avatar_url
+from pleromad.views.admin import render_admin_user, render_report
+from pleromad.views.statuses import render_statuses
 from pleromad.web.auth import Auth
 from pleromad.web.base import Call, JsonResponse, api_app, route
 from pleromad.web.params import Params
 
 PREFIX = "/api/pleroma/admin"
 NO_CONTENT = JsonResponse("", 204)
-
-
-def render_admin_user(user: User, config: Config) -> dict[str, Any]:
-    """The Admin API's user object."""
-    return {
-        "id": str(user.id),
-        "avatar": avatar_url(user, config.server.base_url),
-        "nickname": user.nickname,
-        "display_name": user.display_name,
-        "deactivated": user.deactivated,
-        "local": user.local,
-        "roles": {"admin": user.is_admin, "moderator": user.is_moderator},
-        "tags": list(user.tags),
-    }
 
 
 def render_invite(invite: Invite) -> dict[str, Any]:
@@ -92,6 +81,14 @@ NOT_ADMIN = (
     "Invalid credentials, a token without `write`, or an account that is not an admin"
     " (`User is not admin.`)."
 )
+
+NOT_STAFF = (
+    "Invalid credentials, a token without `write`, or an account that is neither an admin nor"
+    " a moderator (`User is not a staff member.`)."
+)
+
+NO_STATUS = "No status has that id (`Record not found`)."
+NO_REPORT = "No report has that id (`Record not found`)."
 
 NO_USER = "No (undeleted) account has that nickname or id (`Record not found`)."
 
@@ -194,6 +191,54 @@ def _invite_token(method: str) -> Operation:
     )
 
 
+def _activation(active: bool) -> Operation:
+    return Operation(
+        ("Activate" if active else "Deactivate") + " the accounts `nicknames` lists.",
+        responses={
+            200: answer(closed({"users": array(ref("AdminUser"))}), "Them, as they are now.")
+        },
+        fields={"nicknames": NICKNAMES},
+        required=("nicknames",),
+        errors={
+            400: "Malformed parameters, or no nicknames.",
+            403: NOT_ADMIN,
+            404: "One of the nicknames names no account (nothing changes).",
+        },
+        description=None if active else "Deactivating also revokes every token of the accounts.",
+    )
+
+
+def _force_follow(follow: bool) -> Operation:
+    verb = "follow" if follow else "unfollow"
+    return Operation(
+        f"Make `follower` {verb} `followed`.",
+        responses={200: answer({"const": "ok"}, 'The JSON string `"ok"`.')},
+        fields={"follower": NICKNAME, "followed": NICKNAME},
+        required=("follower", "followed"),
+        errors={
+            400: "Malformed parameters, or the same account twice.",
+            403: NOT_ADMIN + ("  Or the followed account blocks the follower." if follow else ""),
+            404: "No such account.",
+        },
+        description=(
+            "As if the follower had asked: a locked account gets a follow request."
+            if follow
+            else "Also withdraws a pending request."
+        ),
+    )
+
+
+REPORT_STATES = ("open", "resolved", "closed")
+PAGE_FIELDS = {
+    "page": {"type": "integer", "minimum": 1, "description": "Default 1."},
+    "page_size": {
+        "type": "integer",
+        "minimum": 1,
+        "description": "Default 50; more than 500 counts as 500.",
+    },
+}
+
+
 class AdminApi:
     app = api_app()
     tag = "Admin"
@@ -204,6 +249,14 @@ class AdminApi:
     def _admin(self, call: Call) -> User:
         admin.require_admin(call.user)
         return call.user
+
+    def _staff(self, call: Call) -> User:
+        admin.require_staff(call.user)
+        return call.user
+
+    def _statuses_json(self, loaded: Loaded) -> list[dict[str, Any]]:
+        """Statuses as staff see them: every account shown, whatever it hides."""
+        return render_statuses(loaded, config=self.rt.config, viewer=None, hidden=())
 
     def _user_json(self, user: User) -> dict[str, Any]:
         return render_admin_user(user, self.rt.config)
@@ -228,11 +281,14 @@ class AdminApi:
             },
             fields={
                 "query": {"type": "string", "description": "A substring of the nickname."},
+                "name": {"type": "string", "description": "A substring of the display name."},
+                "email": {"type": "string", "description": "The e-mail address (any case)."},
+                "tags": {**array(STRING), "description": "Accounts with any of these tags."},
                 "filters": {
                     "type": "string",
                     "description": (
                         "A comma list of local, external, active, deactivated, is_admin,"
-                        " is_moderator; other names are ignored."
+                        " is_moderator; any other name is a 400."
                     ),
                 },
                 "page": {"type": "integer", "minimum": 1, "description": "Default 1."},
@@ -242,19 +298,24 @@ class AdminApi:
                     "description": "Default 50; more than 500 counts as 500.",
                 },
             },
-            errors={400: "Malformed parameters, or a page or page_size below 1.", 403: NOT_ADMIN},
+            errors={
+                400: "Malformed parameters, an unknown filter, or a page or page_size below 1.",
+                403: NOT_ADMIN,
+            },
+            description="Every criterion given must hold.",
         ),
     )
     async def list_users(self, call: Call) -> Any:
         self._admin(call)
         page, page_size = admin.page_args(call.params.int("page"), call.params.int("page_size"))
-        found = await admin.list_users(
-            self.rt,
-            call.params.str("query"),
-            admin.parse_filters(call.params.str("filters")),
-            page,
-            page_size,
+        search = admin.UserSearch(
+            query=call.params.str("query"),
+            filters=admin.parse_filters(call.params.str("filters")),
+            name=call.params.str("name") or None,
+            email=call.params.str("email") or None,
+            tags=tuple(admin.clean_tags(tags)) if (tags := call.params.list("tags")) else (),
         )
+        found = await admin.list_users(self.rt, search, page, page_size)
         return {
             "users": [self._user_json(u) for u in found.users],
             "count": found.count,
@@ -459,6 +520,466 @@ class AdminApi:
         self._admin(call)
         user = await admin.find_user(self.rt, call.params.required_str("nickname"))
         return {"is_moderator": user.is_moderator, "is_admin": user.is_admin}
+
+    @route(
+        app,
+        f"{PREFIX}/users/<nickname>/activation_status",
+        "PUT",
+        auth=Auth.REQUIRED,
+        scope="write",
+        doc=Operation(
+            "Activate or deactivate an account.",
+            responses={204: no_content()},
+            fields={"status": {**FLAG, "description": "true activates, false deactivates."}},
+            required=("status",),
+            path={"nickname": NICKNAME},
+            errors={400: "status missing or not a boolean.", 403: NOT_ADMIN, 404: NO_USER},
+            description="Deactivating also revokes every token of the account.",
+        ),
+    )
+    async def activation_status(self, call: Call) -> Any:
+        actor = self._admin(call)
+        active = call.params.bool("status")
+        if active is None:
+            raise MissingField("status")
+        await admin.set_activation(self.rt, actor, [call.params.required_str("nickname")], active)
+        return NO_CONTENT
+
+    @route(
+        app,
+        f"{PREFIX}/users/activate",
+        "PATCH",
+        auth=Auth.REQUIRED,
+        scope="write",
+        doc=_activation(True),
+    )
+    @route(
+        app,
+        f"{PREFIX}/users/deactivate",
+        "PATCH",
+        auth=Auth.REQUIRED,
+        scope="write",
+        doc=_activation(False),
+    )
+    async def set_activation(self, call: Call) -> Any:
+        actor = self._admin(call)
+        active = call.request.path.endswith(b"/activate")
+        updated = await admin.set_activation(self.rt, actor, call.params.list("nicknames"), active)
+        return {"users": [self._user_json(u) for u in updated]}
+
+    @route(
+        app,
+        f"{PREFIX}/users/force_password_reset",
+        "PATCH",
+        auth=Auth.REQUIRED,
+        scope="write",
+        doc=Operation(
+            "Require accounts to reset their password before they log in again.",
+            responses={204: no_content()},
+            fields={"nicknames": NICKNAMES},
+            required=("nicknames",),
+            errors={
+                400: "Malformed parameters, no nicknames, or a remote account.",
+                403: NOT_ADMIN,
+                404: "One of the nicknames names no account (nothing changes).",
+            },
+            description=(
+                "Until the account completes a password reset (a link from"
+                " `/auth/password` or from an admin), logging in by any means and its"
+                " existing tokens are refused with 403 `Password reset is required`."
+            ),
+        ),
+    )
+    async def force_password_reset(self, call: Call) -> Any:
+        actor = self._admin(call)
+        await admin.force_password_reset(self.rt, actor, call.params.list("nicknames"))
+        return NO_CONTENT
+
+    @route(
+        app,
+        f"{PREFIX}/users/follow",
+        "POST",
+        auth=Auth.REQUIRED,
+        scope="write",
+        doc=_force_follow(True),
+    )
+    @route(
+        app,
+        f"{PREFIX}/users/unfollow",
+        "POST",
+        auth=Auth.REQUIRED,
+        scope="write",
+        doc=_force_follow(False),
+    )
+    async def force_follow(self, call: Call) -> Any:
+        actor = self._admin(call)
+        await admin.force_follow(
+            self.rt,
+            actor,
+            call.params.required_str("follower"),
+            call.params.required_str("followed"),
+            follow=call.request.path.endswith(b"/follow"),
+        )
+        return "ok"
+
+    @route(
+        app,
+        f"{PREFIX}/users/<nickname>/statuses",
+        "GET",
+        auth=Auth.REQUIRED,
+        scope="write",
+        doc=Operation(
+            "An account's newest statuses.",
+            responses={200: answer(array(ref("Status")), "Rendered for no one in particular.")},
+            fields={
+                "page_size": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "description": "Default 50; more than 500 counts as 500.",
+                },
+                "godmode": {**FLAG, "description": "Private and direct ones too."},
+                "with_reblogs": {**FLAG, "description": "Reblogs too."},
+            },
+            path={"nickname": NICKNAME},
+            errors={400: "Malformed parameters.", 403: NOT_STAFF, 404: NO_USER},
+        ),
+    )
+    async def user_statuses(self, call: Call) -> Any:
+        self._staff(call)
+        _, page_size = admin.page_args(None, call.params.int("page_size"))
+        return self._statuses_json(
+            await admin.user_statuses(
+                self.rt,
+                call.params.required_str("nickname"),
+                page_size,
+                godmode=bool(call.params.bool("godmode", False)),
+                with_reblogs=bool(call.params.bool("with_reblogs", False)),
+            )
+        )
+
+    @route(
+        app,
+        f"{PREFIX}/stats",
+        "GET",
+        auth=Auth.REQUIRED,
+        scope="write",
+        doc=Operation(
+            "The instance's figures.",
+            responses={
+                200: answer(
+                    closed(
+                        {
+                            "user_count": INTEGER,
+                            "status_count": INTEGER,
+                            "status_visibility": closed(
+                                {v: INTEGER for v in ("public", "unlisted", "private", "direct")}
+                            ),
+                        }
+                    ),
+                    "Local accounts (not deleted) and local posts (not reblogs), by visibility.",
+                )
+            },
+            errors={403: NOT_ADMIN},
+        ),
+    )
+    async def stats(self, call: Call) -> Any:
+        self._admin(call)
+        return await admin.stats(self.rt)
+
+    # -- statuses ---------------------------------------------------------------
+
+    @route(
+        app,
+        f"{PREFIX}/statuses",
+        "GET",
+        auth=Auth.REQUIRED,
+        scope="write",
+        doc=Operation(
+            "A page of every account's statuses, newest first.",
+            responses={200: answer(array(ref("Status")), "Rendered for no one in particular.")},
+            fields={
+                "local_only": {**FLAG, "description": "Only local accounts' statuses."},
+                "godmode": {**FLAG, "description": "Private and direct ones too."},
+                "with_reblogs": {**FLAG, "description": "Reblogs too."},
+                **PAGE_FIELDS,
+            },
+            errors={400: "Malformed parameters, or a page below 1.", 403: NOT_STAFF},
+        ),
+    )
+    async def list_statuses(self, call: Call) -> Any:
+        self._staff(call)
+        page, page_size = admin.page_args(call.params.int("page"), call.params.int("page_size"))
+        return self._statuses_json(
+            await admin.list_statuses(
+                self.rt,
+                page,
+                page_size,
+                local_only=bool(call.params.bool("local_only", False)),
+                godmode=bool(call.params.bool("godmode", False)),
+                with_reblogs=bool(call.params.bool("with_reblogs", False)),
+            )
+        )
+
+    @route(
+        app,
+        f"{PREFIX}/statuses/<id>",
+        "GET",
+        auth=Auth.REQUIRED,
+        scope="write",
+        doc=Operation(
+            "Any status, whoever may see it.",
+            responses={200: answer(ref("Status"))},
+            path={"id": ID},
+            errors={403: NOT_STAFF, 404: NO_STATUS},
+        ),
+    )
+    async def show_status(self, call: Call) -> Any:
+        self._staff(call)
+        loaded = await admin.get_status(self.rt, call.params.required_str("id"))
+        return self._statuses_json(loaded)[0]
+
+    @route(
+        app,
+        f"{PREFIX}/statuses/<id>",
+        "PUT",
+        auth=Auth.REQUIRED,
+        scope="write",
+        doc=Operation(
+            "Mark a post sensitive or not, or change its visibility.",
+            responses={200: answer(ref("Status"), "The post as it is now.")},
+            fields={
+                "sensitive": FLAG,
+                "visibility": enum("public", "unlisted", "private", "direct"),
+            },
+            path={"id": ID},
+            errors={
+                400: "Malformed parameters or an unknown visibility.",
+                403: NOT_STAFF,
+                404: NO_STATUS + "  Or a reblog.",
+            },
+            description="A reblog takes its post's new visibility.",
+        ),
+    )
+    async def update_status(self, call: Call) -> Any:
+        actor = self._staff(call)
+        loaded = await admin.update_status(
+            self.rt,
+            actor,
+            call.params.required_str("id"),
+            sensitive=call.params.bool("sensitive"),
+            visibility=call.params.str("visibility"),
+        )
+        return self._statuses_json(loaded)[0]
+
+    @route(
+        app,
+        f"{PREFIX}/statuses/<id>",
+        "DELETE",
+        auth=Auth.REQUIRED,
+        scope="write",
+        doc=Operation(
+            "Delete any status.",
+            responses={200: answer(closed({}), "An empty object.")},
+            path={"id": ID},
+            errors={403: NOT_STAFF, 404: NO_STATUS},
+            description="As if its author had deleted it.",
+        ),
+    )
+    async def delete_status(self, call: Call) -> Any:
+        actor = self._staff(call)
+        await admin.delete_status(self.rt, actor, call.params.required_str("id"))
+        return {}
+
+    # -- the moderation log -------------------------------------------------------
+
+    @route(
+        app,
+        f"{PREFIX}/moderation_log",
+        "GET",
+        auth=Auth.REQUIRED,
+        scope="write",
+        doc=Operation(
+            "What admins and moderators did, newest first.",
+            responses={
+                200: answer(
+                    closed({"items": array(ref("ModerationLogEntry")), "total": INTEGER}),
+                    "total counts every matching entry, not only this page.",
+                )
+            },
+            fields={
+                "user_id": {**ID, "description": "Only what this account did."},
+                "search": {"type": "string", "description": "A substring of the message."},
+                "start_date": {
+                    "type": "string",
+                    "description": "ISO 8601; entries from then on.",
+                },
+                "end_date": {"type": "string", "description": "ISO 8601; entries until then."},
+                **PAGE_FIELDS,
+            },
+            errors={
+                400: "Malformed parameters, a date that is not ISO 8601, or a page below 1.",
+                403: NOT_STAFF,
+            },
+        ),
+    )
+    async def moderation_log(self, call: Call) -> Any:
+        self._staff(call)
+        params = call.params
+        page, page_size = admin.page_args(params.int("page"), params.int("page_size"))
+        user_id = params.str("user_id")
+        search = admin.LogSearch(
+            # An id that names nobody matches nothing.
+            actor_id=(parse_id(user_id) or 0) if user_id else None,
+            search=params.str("search") or None,
+            start=admin.parse_moment(params.str("start_date"), "start_date"),
+            end=admin.parse_moment(params.str("end_date"), "end_date"),
+        )
+        entries, total = await admin.moderation_log(self.rt, search, page, page_size)
+        return {
+            "items": [
+                {
+                    "id": str(entry.id),
+                    "data": entry.data,
+                    "time": int(entry.created_at.timestamp()),
+                    "message": entry.message,
+                }
+                for entry in entries
+            ],
+            "total": total,
+        }
+
+    # -- reports ----------------------------------------------------------------
+
+    @route(
+        app,
+        f"{PREFIX}/reports",
+        "GET",
+        auth=Auth.REQUIRED,
+        scope="write",
+        doc=Operation(
+            "A page of reports, newest first.",
+            responses={
+                200: answer(
+                    closed({"totals": INTEGER, "reports": array(ref("AdminReport"))}),
+                    "totals counts every report in the state asked for, not only this page.",
+                )
+            },
+            fields={
+                "state": {**enum(*REPORT_STATES), "description": "Only reports in this state."},
+                **PAGE_FIELDS,
+            },
+            errors={
+                400: "Malformed parameters, an unknown state, or a page below 1.",
+                403: NOT_STAFF,
+            },
+        ),
+    )
+    async def list_reports(self, call: Call) -> Any:
+        page, page_size = admin.page_args(call.params.int("page"), call.params.int("page_size"))
+        found, total = await reports.list_reports(
+            self.rt, call.user, call.params.str("state") or None, page, page_size
+        )
+        return {"totals": total, "reports": [render_report(r, self.rt.config) for r in found]}
+
+    @route(
+        app,
+        f"{PREFIX}/reports",
+        "PATCH",
+        auth=Auth.REQUIRED,
+        scope="write",
+        doc=Operation(
+            "Change the state of reports.",
+            responses={204: no_content()},
+            fields={
+                "reports": {
+                    **array(closed({"id": ID, "state": enum(*REPORT_STATES)})),
+                    "minItems": 1,
+                }
+            },
+            required=("reports",),
+            errors={
+                400: "Malformed parameters, no reports, or an unknown state (nothing changes).",
+                403: NOT_STAFF,
+                404: "One of the ids names no report (nothing changes).",
+            },
+        ),
+    )
+    async def update_reports(self, call: Call) -> Any:
+        batch = call.params.get("reports", None)
+        if not isinstance(batch, list) or not all(
+            isinstance(e, dict) and isinstance(e.get("id"), str) and isinstance(e.get("state"), str)
+            for e in batch
+        ):
+            raise BadRequest("Invalid value for reports: expected a list of {id, state}")
+        await reports.update_states(self.rt, call.user, [(e["id"], e["state"]) for e in batch])
+        return NO_CONTENT
+
+    @route(
+        app,
+        f"{PREFIX}/reports/<id>",
+        "GET",
+        auth=Auth.REQUIRED,
+        scope="write",
+        doc=Operation(
+            "One report.",
+            responses={200: answer(ref("AdminReport"))},
+            path={"id": ID},
+            errors={403: NOT_STAFF, 404: NO_REPORT},
+        ),
+    )
+    async def show_report(self, call: Call) -> Any:
+        shown = await reports.get_report(self.rt, call.user, call.params.required_str("id"))
+        return render_report(shown, self.rt.config)
+
+    @route(
+        app,
+        f"{PREFIX}/reports/<id>/notes",
+        "POST",
+        auth=Auth.REQUIRED,
+        scope="write",
+        doc=Operation(
+            "Add a note to a report.",
+            responses={204: no_content()},
+            fields={"content": NON_BLANK},
+            required=("content",),
+            path={"id": ID},
+            errors={
+                400: "Malformed parameters, a blank note, or a closed report.",
+                403: NOT_STAFF,
+                404: NO_REPORT,
+            },
+        ),
+    )
+    async def add_note(self, call: Call) -> Any:
+        await reports.add_note(
+            self.rt,
+            call.user,
+            call.params.required_str("id"),
+            call.params.required_str("content"),
+        )
+        return NO_CONTENT
+
+    @route(
+        app,
+        f"{PREFIX}/reports/<report_id>/notes/<id>",
+        "DELETE",
+        auth=Auth.REQUIRED,
+        scope="write",
+        doc=Operation(
+            "Delete a note of a report.",
+            responses={204: no_content()},
+            path={"report_id": ID, "id": ID},
+            errors={403: NOT_STAFF, 404: "No such report, or no such note on it."},
+        ),
+    )
+    async def delete_note(self, call: Call) -> Any:
+        await reports.delete_note(
+            self.rt,
+            call.user,
+            call.params.required_str("report_id"),
+            call.params.required_str("id"),
+        )
+        return NO_CONTENT
 
     # -- invites and password resets ---------------------------------------------
 

@@ -46,7 +46,9 @@ def notification_id(text: str) -> int | None:
 
 _TYPE: Schema = {
     **STRING,
-    "description": "mention, favourite, reblog or follow; other values match no notification.",
+    "description": (
+        "mention, favourite, reblog, follow or pleroma:report; other values match no notification."
+    ),
 }
 
 _EMPTY = answer(closed({}), "Done.")
@@ -212,5 +214,10 @@ class NotificationsApi:
     def _render(self, reader: User, shown: notifications.Shown) -> builtins.list[dict[str, Any]]:
         hidden = profile.hidden_accounts(shown.loaded.users.values(), reader, self.rt.config)
         return render_notifications(
-            shown.notifications, shown.loaded, config=self.rt.config, viewer=reader, hidden=hidden
+            shown.notifications,
+            shown.loaded,
+            config=self.rt.config,
+            viewer=reader,
+            hidden=hidden,
+            reports=shown.reports,
         )

@@ -41,6 +41,7 @@ from pleromad.web.oauth import OAuthApi
 from pleromad.web.password_reset import PasswordResetApi
 from pleromad.web.registration import RegistrationApi
 from pleromad.web.relationships import RelationshipsApi
+from pleromad.web.reports import ReportsApi
 from pleromad.web.search import SearchApi
 from pleromad.web.site import Gateway, PleromadRequest, body_limit
 from pleromad.web.statuses import StatusesApi
@@ -66,6 +67,7 @@ CAPABILITIES = (
     FollowImportApi,
     InstanceApi,
     AdminApi,
+    ReportsApi,
     ActivityPubApi,
     InboxApi,
 )
