@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
-from functools import cached_property
 from typing import Any
 
-from twisted.cred.portal import Portal
 from twisted.internet.interfaces import IReactorPluggableNameResolver, IReactorTime
 
 from pleromad.auth.passwords import PasswordHasher
-from pleromad.auth.realm import build_portal
 from pleromad.captcha.interface import ICaptchaProvider
 from pleromad.captcha.plugins import provider_for
 from pleromad.config import Config
 from pleromad.db.pool import Database
-from pleromad.domain.login import login_refusal, verify_login
 from pleromad.domain.rate_limits import RateLimiter
 from pleromad.emoji import EmojiSet
 from pleromad.federation.fetch import Fetcher
@@ -24,7 +19,8 @@ from pleromad.media.interface import IUploader
 from pleromad.media.plugins import uploader_for
 
 
-@dataclass(frozen=True)
+# Compared by identity: each one is the context of one running daemon (or test).
+@dataclass(frozen=True, eq=False)
 class Runtime:
     config: Config
     db: Database
@@ -40,10 +36,6 @@ class Runtime:
     emoji: EmojiSet
     # The guarded HTTP client of federation (fetches and deliveries).
     fetcher: Fetcher
-
-    @cached_property
-    def portal(self) -> Portal:
-        return build_portal(self, functools.partial(verify_login, self), login_refusal)
 
 
 def build_runtime(

@@ -19,7 +19,7 @@ from pleromad.auth.realm import IViewer, PasswordChecker, SessionChecker, TokenC
 from pleromad.model import IssuedToken, User
 from pleromad.runtime import Runtime
 from pleromad.store import oauth, users
-from pleromad.web.auth import Auth, sign_cookie, verify_cookie
+from pleromad.web.auth import Auth, portal_of, sign_cookie, verify_cookie
 from pleromad.web.base import Call, api_app, route
 from pleromad.web.root import RouteTable
 from pleromad.web.site import Gateway
@@ -155,7 +155,7 @@ async def test_portal_accepts_each_method(rt: Runtime) -> None:
         LoginPassword("alice", "hunter2", "ip:1"),
         LoginPassword("Alice@Example.org", "hunter2", "ip:1"),
     ):
-        interface, viewer, _ = await rt.portal.login(credentials, None, IViewer)
+        interface, viewer, _ = await portal_of(rt).login(credentials, None, IViewer)
         assert interface is IViewer and viewer.user.id == user.id
 
 
@@ -170,7 +170,7 @@ async def test_portal_refuses_bad_credentials(rt: Runtime) -> None:
         LoginPassword("nobody", "hunter2", "ip:1"),
     ):
         with pytest.raises(UnauthorizedLogin):
-            await rt.portal.login(credentials, None, IViewer)
+            await portal_of(rt).login(credentials, None, IViewer)
 
 
 @pytest.mark.parametrize("change", [{"deactivated": True}, {"confirmation_pending": True}])
@@ -196,14 +196,14 @@ async def test_portal_locks_out_inactive_accounts_on_every_method(
         LoginPassword("alice", "hunter2", "ip:1"),
     ):
         with pytest.raises(UnauthorizedLogin):
-            await rt.portal.login(credentials, None, IViewer)
+            await portal_of(rt).login(credentials, None, IViewer)
 
 
 @pytest_twisted.ensureDeferred
 async def test_app_only_token_is_a_viewer_without_user(rt: Runtime) -> None:
     """A client_credentials token authenticates an app, not a user."""
     issued = await make_token(rt, None, ["read", "write"])
-    _, viewer, _ = await rt.portal.login(BearerToken(issued.access_token), None, IViewer)
+    _, viewer, _ = await portal_of(rt).login(BearerToken(issued.access_token), None, IViewer)
     assert viewer.user is None and viewer.allows("write")
 
 

@@ -14,14 +14,18 @@ import enum
 import hashlib
 import hmac
 import re
+from functools import partial
 from typing import cast
 from urllib.parse import urlsplit
+from weakref import WeakKeyDictionary
 
 from twisted.cred.error import UnauthorizedLogin
+from twisted.cred.portal import Portal
 from twisted.web.iweb import IRequest
 
 from pleromad.auth.credentials import BearerToken, LoginPassword, SessionCookie
-from pleromad.auth.realm import IViewer, Viewer
+from pleromad.auth.realm import IViewer, Viewer, build_portal
+from pleromad.domain.login import login_refusal, verify_login
 from pleromad.errors import Forbidden
 from pleromad.runtime import Runtime
 from pleromad.web.client_ip import bucket_key
@@ -43,6 +47,19 @@ class Auth(enum.Enum):
     TOKEN = "token"  # any live token, a user's or an app's, or 403
 
 
+# The portal of each runtime: its checkers and realm are given the domain's
+# login rules here, above both, so neither imports the other.
+_portals: WeakKeyDictionary[Runtime, Portal] = WeakKeyDictionary()
+
+
+def portal_of(rt: Runtime) -> Portal:
+    """The twisted.cred portal every request of ``rt`` logs in through."""
+    portal = _portals.get(rt)
+    if portal is None:
+        portal = _portals[rt] = build_portal(rt, partial(verify_login, rt), login_refusal)
+    return portal
+
+
 async def authenticate(
     rt: Runtime, request: IRequest, params: Params, mode: Auth, scope: str | None
 ) -> Viewer | None:
@@ -51,7 +68,7 @@ async def authenticate(
     viewer: Viewer | None = None
     if credentials is not None:
         try:
-            _, avatar, _ = await rt.portal.login(credentials, None, IViewer)
+            _, avatar, _ = await portal_of(rt).login(credentials, None, IViewer)
             viewer = cast(Viewer, avatar)  # the realm answers IViewer with a Viewer
         except UnauthorizedLogin:
             viewer = None
