@@ -11,6 +11,7 @@ from pleromad.domain.reports import apply_flag
 from pleromad.runtime import Runtime
 from tests.conftest import Client
 from tests.helpers import query
+from tests.test_activitypub import remote_user
 from tests.test_admin import ADMIN, NOT_FOUND, Cast, bearer, cast
 from tests.test_auth import make_token, make_user
 
@@ -77,6 +78,32 @@ async def test_the_reporter_sees_only_what_it_sent(rt: Runtime, client: Client) 
     assert (body["status_ids"], body["comment"], body["category"]) == ([s.status], "spam!", "other")
     assert body["forwarded"] is False  # bob is local: nothing to forward
     assert body["target_account"]["acct"] == "bob"
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_forwarded_report_flags_the_remote_account_to_its_server(
+    rt: Runtime, client: Client
+) -> None:
+    """forward=true about a remote account queues one Flag of it, from the
+    instance actor, to its server's shared inbox; without forward, none."""
+    s = await scene(rt, client)
+    remote_id = remote_user(rt, "troll")
+    code, body = await report(client, s, account_id=str(remote_id), comment="spam")
+    assert code == 200 and body["forwarded"] is False
+    assert query(rt.db.dsn, "SELECT count(*) FROM jobs WHERE kind = 'federation.deliver'") == [(0,)]
+    code, body = await report(
+        client, s, account_id=str(remote_id), comment="really spam", forward=True
+    )
+    assert code == 200 and body["forwarded"] is True
+    [(payload,)] = query(rt.db.dsn, "SELECT payload FROM jobs WHERE kind = 'federation.deliver'")
+    flag = payload["activity"]
+    assert payload["inbox"] == "https://remote.example/inbox"
+    assert (flag["type"], flag["object"], flag["content"]) == (
+        "Flag",
+        ["https://remote.example/users/troll"],
+        "really spam",
+    )
+    assert flag["actor"] == rt.config.server.base_url + "/internal/fetch"
 
 
 @pytest_twisted.ensureDeferred

@@ -15,13 +15,17 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pleromad.db.pool import Txn
+from pleromad.domain import delivery
 from pleromad.domain.admin import audit_txn, require_staff
+from pleromad.domain.outgoing import new_activity_id
 from pleromad.errors import ApiError, BadRequest, NotFound
 from pleromad.ids import BIGINT_MAX, parse_id
-from pleromad.model import Note, Report, ShownReport, User
+from pleromad.model import Loaded, Note, Report, ShownReport, User
+from pleromad.store import remote_actors as actors_store
 from pleromad.store import reports as store
 from pleromad.store import statuses as statuses_store
 from pleromad.store import users as users_store
+from pleromad.views.activitypub import build_flag, instance_actor_id
 from pleromad.views.statuses import render_statuses
 
 if TYPE_CHECKING:
@@ -135,7 +139,28 @@ async def _file_txn(
         snapshots=list(zip(kept.order, rendered, strict=True)),
         ap_id=ap_id,
     )
+    if report.forwarded:
+        await _forward_txn(txn, rt, account, kept, comment)
     return report, account, list(kept.order)
+
+
+async def _forward_txn(txn: Txn, rt: Runtime, account: User, kept: Loaded, comment: str) -> None:
+    """Send the reported account's server a Flag of it and the reported
+    statuses of its own (as Mastodon forwards), from the instance actor."""
+    remote = await actors_store.get_by_user_id_txn(txn, account.id)
+    if remote is None or remote.actor is None:
+        return  # never fetched: nowhere to send it
+    config = rt.config
+    objects = [account.ap_id] + [
+        shown.status.ap_id
+        for shown in (kept.statuses[i] for i in kept.order)
+        if shown.status.ap_id is not None
+    ]
+    flag = build_flag(
+        new_activity_id(config), instance_actor_id(config.server.base_url), objects, comment
+    )
+    inbox = remote.actor.shared_inbox or remote.actor.inbox
+    await delivery.enqueue_txn(txn, actor_id=None, activity=flag, inboxes=[inbox])
 
 
 async def apply_flag(rt: Runtime, activity: dict[str, Any], actor: User) -> None:

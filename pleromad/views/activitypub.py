@@ -398,6 +398,12 @@ def build_announce(
     return _activity("Announce", id, actor, object_id, to, cc, published=published)
 
 
+def build_flag(id: str, actor: str, objects: Sequence[str], content: str) -> dict[str, Any]:
+    """A report forwarded to the reported account's server: the account and
+    its statuses, by the instance actor (the reporter stays unnamed)."""
+    return _activity("Flag", id, actor, list(objects), content=content)
+
+
 def build_block(id: str, actor: str, blocked: str) -> dict[str, Any]:
     return _activity("Block", id, actor, blocked, to=[blocked])
 
