@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest_twisted
 
+from pleromad.domain.remote_actors import clean_document
 from pleromad.model import User
 from pleromad.views.accounts import remote_profile
 from tests.federation_peers import Server, StartServer, fediverse
@@ -94,7 +95,7 @@ async def test_search_and_lookup_find_an_account_of_the_other_server(
 def test_a_remote_accounts_entity_shows_what_its_actor_document_says() -> None:
     """A remote Account takes from the actor document its profile page
     (`url`), `bot` (a Service), the `fields` (names as text, values
-    sanitized) and the custom `emojis` its name and bio use; nothing that
+    sanitized when the document arrived) and the custom `emojis` its name and bio use; nothing that
     is not an http(s) address or a PropertyValue is kept."""
     document = {
         "id": "https://masto.example/users/bot",
@@ -116,7 +117,7 @@ def test_a_remote_accounts_entity_shows_what_its_actor_document_says() -> None:
             {"type": "Emoji", "name": ":evil:", "icon": {"url": "javascript:alert(1)"}},
         ],
     }
-    extras = remote_profile(document)
+    extras = remote_profile(clean_document(document))  # as stored, as rendered
     assert (extras["url"], extras["bot"]) == ("https://masto.example/@bot", True)
     [field] = extras["fields"]
     assert field["name"] == "Site"
