@@ -737,7 +737,11 @@ async def test_activation_status_and_batch_activation(
     assert r.code == 204
     assert query(dsn, "SELECT deactivated FROM users WHERE nickname = 'alice'") == [(True,)]
     r = await client.request(
-        "PATCH", f"{ADMIN}/users/activate", headers=people.as_admin, json={"nicknames": ["alice"]}
+        # With a trailing slash, as every route takes one: still "activate".
+        "PATCH",
+        f"{ADMIN}/users/activate/",
+        headers=people.as_admin,
+        json={"nicknames": ["alice"]},
     )
     assert r.code == 200
     assert [(u["nickname"], u["deactivated"]) for u in (await r.json())["users"]] == [
@@ -832,7 +836,7 @@ async def test_force_follow_and_unfollow(rt: Runtime, client: Client, dsn: str) 
         assert r.code == code
     assert query(dsn, follows) == []
     r = await client.post(
-        f"{ADMIN}/users/follow",
+        f"{ADMIN}/users/follow/",  # a trailing slash still means "follow"
         headers=people.as_admin,
         json={"follower": "alice", "followed": "mod"},
     )

@@ -553,6 +553,9 @@ class AdminApi:
         scope="write",
         doc=_activation(True),
     )
+    async def activate(self, call: Call) -> Any:
+        return await self._set_activation(call, True)
+
     @route(
         app,
         f"{PREFIX}/users/deactivate",
@@ -561,9 +564,12 @@ class AdminApi:
         scope="write",
         doc=_activation(False),
     )
-    async def set_activation(self, call: Call) -> Any:
+    async def deactivate(self, call: Call) -> Any:
+        return await self._set_activation(call, False)
+
+    async def _set_activation(self, call: Call, active: bool) -> Any:
+        # Decided by the route, not the path: "/activate/" is routed here too.
         actor = self._admin(call)
-        active = call.request.path.endswith(b"/activate")
         updated = await admin.set_activation(self.rt, actor, call.params.list("nicknames"), active)
         return {"users": [self._user_json(u) for u in updated]}
 
@@ -603,6 +609,9 @@ class AdminApi:
         scope="write",
         doc=_force_follow(True),
     )
+    async def force_follow(self, call: Call) -> Any:
+        return await self._force(call, True)
+
     @route(
         app,
         f"{PREFIX}/users/unfollow",
@@ -611,14 +620,17 @@ class AdminApi:
         scope="write",
         doc=_force_follow(False),
     )
-    async def force_follow(self, call: Call) -> Any:
+    async def force_unfollow(self, call: Call) -> Any:
+        return await self._force(call, False)
+
+    async def _force(self, call: Call, follow: bool) -> Any:
         actor = self._admin(call)
         await admin.force_follow(
             self.rt,
             actor,
             call.params.required_str("follower"),
             call.params.required_str("followed"),
-            follow=call.request.path.endswith(b"/follow"),
+            follow=follow,
         )
         return "ok"
 
