@@ -10,6 +10,7 @@ thread only waits for its answer.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import threading
 from concurrent.futures import ProcessPoolExecutor
 
@@ -45,7 +46,10 @@ def _make_in_worker() -> tuple[str, str]:
         if _workers is None:
             # A fresh interpreter, not a fork of one running a reactor and threads.
             context = multiprocessing.get_context("forkserver")
-            _workers = ProcessPoolExecutor(1, mp_context=context)
+            # At the lowest priority: sign-ups wait a little, requests do not.
+            _workers = ProcessPoolExecutor(
+                1, mp_context=context, initializer=os.nice, initargs=(19,)
+            )
         workers = _workers
     return workers.submit(_generate).result()
 
