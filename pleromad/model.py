@@ -251,6 +251,8 @@ class Shown:
     tags: tuple[str, ...]
     emojis: tuple[tuple[str, str], ...]
     media_ids: tuple[int, ...]
+    # The row's version (see pleromad.views.cache): what its rendering is kept by.
+    version: int
 
 
 @dataclass(frozen=True)
@@ -272,6 +274,9 @@ class Loaded:
     relationships: dict[int, Relationship] = field(default_factory=dict)
     # The actor documents of the remote accounts among ``users``.
     remote_documents: dict[int, dict[str, Any]] = field(default_factory=dict)
+    # The version of each of ``users`` with its actor document's (None: no
+    # document), read with the rows: what their renderings are kept by.
+    account_versions: dict[int, tuple[int, int | None]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

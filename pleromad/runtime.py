@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from twisted.internet.interfaces import IReactorPluggableNameResolver, IReactorTime
@@ -17,6 +17,7 @@ from pleromad.emoji import EmojiSet
 from pleromad.federation.fetch import Fetcher
 from pleromad.media.interface import IUploader
 from pleromad.media.plugins import uploader_for
+from pleromad.views.cache import RenderCache
 
 
 # Compared by identity: each one is the context of one running daemon (or test).
@@ -36,6 +37,9 @@ class Runtime:
     emoji: EmojiSet
     # The guarded HTTP client of federation (fetches and deliveries).
     fetcher: Fetcher
+    # The viewer-independent parts of Status and Account entities, kept by
+    # the versions of their rows (several daemons may share the database).
+    renders: RenderCache = field(default_factory=RenderCache)
 
 
 def build_runtime(

@@ -317,7 +317,8 @@ async def add_accounts_txn(
             f"CASE WHEN u.id = ANY(%(counted)s::bigint[]) THEN {sql} END AS {name}"
             for name, sql in figures.items()
         )
-        + ", ra.document AS remote_document"
+        + ", ra.document AS remote_document, u.xmin::text::bigint AS version,"
+        " ra.xmin::text::bigint AS document_version"
         " FROM users u LEFT JOIN remote_actors ra ON ra.user_id = u.id"
         " WHERE u.id = ANY(%(ids)s::bigint[])",
         {"ids": list(ids), "counted": list(counted)},
@@ -325,8 +326,10 @@ async def add_accounts_txn(
     for row in rows:
         followers, following, statuses_count = (row.pop(name) for name in figures)
         document = row.pop("remote_document")
+        versions = (row.pop("version"), row.pop("document_version"))
         user = User(**row)
         loaded.users[user.id] = user
+        loaded.account_versions[user.id] = versions
         if document is not None:
             loaded.remote_documents[user.id] = document
         if user.id in counted:
@@ -353,7 +356,7 @@ def load_query(
         "  SELECT unnest(%(ids)s::bigint[]) AS id"
         "  UNION SELECT w.reblog_of_id FROM statuses w"
         "  WHERE w.id = ANY(%(ids)s::bigint[]) AND w.reblog_of_id IS NOT NULL)"
-        f" SELECT {_COLUMNS},"
+        f" SELECT {_COLUMNS}, s.xmin::text::bigint AS version,"
         " (SELECT count(*) FROM statuses r WHERE r.in_reply_to_id = s.id"
         f"   AND r.visibility IN ('public', 'unlisted') AND {_ACTIVE.format('r.account_id')})"
         "   AS replies_count,"
@@ -414,6 +417,7 @@ def _shown(row: dict[str, Any]) -> Shown:
         tags=tuple(row["tags"]),
         emojis=tuple((e[0], e[1]) for e in row["emojis"]),
         media_ids=tuple(row["media_ids"]),
+        version=row["version"],
     )
 
 

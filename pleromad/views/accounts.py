@@ -77,6 +77,56 @@ def remote_profile(document: Mapping[str, Any]) -> dict[str, Any]:
     return extras
 
 
+def public_account(
+    user: User, *, config: Config, remote_document: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """What anyone may see of ``user``, whoever looks: the part of its
+    Account entity that :func:`render_account` reuses (counts 0, no
+    relationship).  ``remote_document``: a remote account's actor document,
+    for what only it says (:func:`remote_profile`)."""
+    base_url = config.server.base_url
+    avatar = avatar_url(user, base_url)
+    header = banner_url(user, base_url)
+    pleroma: dict[str, Any] = {
+        "confirmation_pending": user.confirmation_pending,
+        "tags": list(user.tags),
+        "hide_followers": user.hide_followers,
+        "hide_follows": user.hide_follows,
+        "hide_favorites": user.hide_favorites,
+        "relationship": {},
+        "skip_thread_containment": user.skip_thread_containment,
+        "background_image": image_url(user.background),
+    }
+    if user.show_role:
+        pleroma["is_admin"] = user.is_admin
+        pleroma["is_moderator"] = user.is_moderator
+    account = {
+        "id": str(user.id),
+        "username": user.nickname.split("@", 1)[0],
+        "acct": user.nickname,
+        "display_name": strip_tags(user.display_name),
+        "locked": user.locked,
+        "bot": False,
+        "created_at": masto_date(user.created_at),
+        "followers_count": 0,
+        "following_count": 0,
+        "statuses_count": 0,
+        "note": user.bio_html,
+        "url": user.ap_id,
+        "avatar": avatar,
+        "avatar_static": avatar,
+        "header": header,
+        "header_static": header,
+        "emojis": [],
+        "fields": [],
+        "source": {"note": user.bio, "sensitive": False, "pleroma": {}},
+        "pleroma": pleroma,
+    }
+    if remote_document is not None and not user.local:
+        account.update(remote_profile(remote_document))
+    return account
+
+
 def render_account(
     user: User,
     *,
@@ -89,6 +139,7 @@ def render_account(
     statuses_count: int = 0,
     relationship: dict[str, Any] | None = None,
     remote_document: Mapping[str, Any] | None = None,
+    public: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """``user`` as ``viewer_user`` (None: anonymous) sees it; ``{}`` when
     ``hidden`` (the domain's verdict: they may not see it at all).
@@ -97,61 +148,35 @@ def render_account(
     ``notification_settings``); ``for_self`` is the answer to the owner's
     credential endpoints and adds ``settings_store``.  ``relationship`` is
     the viewer's Relationship to the account (``{}`` when there is none).
-    ``remote_document``: a remote account's actor document, for what only
-    it says (:func:`remote_profile`).
+    ``public`` is :func:`public_account` of ``user`` already rendered (and
+    left unchanged); without it, it is rendered from ``remote_document``.
     """
-    is_self = for_self or (viewer_user is not None and viewer_user.id == user.id)
     if hidden:
         return {}
-    base_url = config.server.base_url
-    avatar = avatar_url(user, base_url)
-    header = banner_url(user, base_url)
-    source: dict[str, Any] = {"note": user.bio, "sensitive": False, "pleroma": {}}
-    pleroma: dict[str, Any] = {
-        "confirmation_pending": user.confirmation_pending,
-        "tags": list(user.tags),
-        "hide_followers": user.hide_followers,
-        "hide_follows": user.hide_follows,
-        "hide_favorites": user.hide_favorites,
-        "relationship": relationship or {},
-        "skip_thread_containment": user.skip_thread_containment,
-        "background_image": image_url(user.background),
+    is_self = for_self or (viewer_user is not None and viewer_user.id == user.id)
+    if public is None:
+        public = public_account(user, config=config, remote_document=remote_document)
+    pleroma = {**public["pleroma"], "relationship": relationship or {}}
+    account = {
+        **public,
+        "followers_count": followers_count,
+        "following_count": following_count,
+        "statuses_count": statuses_count,
+        "pleroma": pleroma,
     }
-    if user.show_role or is_self:
+    if is_self:
         pleroma["is_admin"] = user.is_admin
         pleroma["is_moderator"] = user.is_moderator
-    if is_self:
-        source["privacy"] = user.default_scope
-        source["pleroma"] = {"show_role": user.show_role, "no_rich_text": user.no_rich_text}
+        account["source"] = {
+            **public["source"],
+            "privacy": user.default_scope,
+            "pleroma": {"show_role": user.show_role, "no_rich_text": user.no_rich_text},
+        }
         pleroma["notification_settings"] = render_notification_settings(user)
     if for_self:
         pleroma["settings_store"] = user.settings_store
     if viewer_user is not None and viewer_user.is_admin:
         pleroma["deactivated"] = user.deactivated
-    account = {
-        "id": str(user.id),
-        "username": user.nickname.split("@", 1)[0],
-        "acct": user.nickname,
-        "display_name": strip_tags(user.display_name),
-        "locked": user.locked,
-        "bot": False,
-        "created_at": masto_date(user.created_at),
-        "followers_count": followers_count,
-        "following_count": following_count,
-        "statuses_count": statuses_count,
-        "note": user.bio_html,
-        "url": user.ap_id,
-        "avatar": avatar,
-        "avatar_static": avatar,
-        "header": header,
-        "header_static": header,
-        "emojis": [],
-        "fields": [],
-        "source": source,
-        "pleroma": pleroma,
-    }
-    if remote_document is not None and not user.local:
-        account.update(remote_profile(remote_document))
     return account
 
 

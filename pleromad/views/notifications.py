@@ -10,6 +10,7 @@ from pleromad.config import Config
 from pleromad.model import Loaded, Notification, ShownReport, User
 from pleromad.views.accounts import render_account
 from pleromad.views.admin import render_report
+from pleromad.views.cache import RenderCache
 from pleromad.views.dates import masto_date
 from pleromad.views.relationships import relationship_entity
 from pleromad.views.statuses import render_statuses
@@ -52,17 +53,19 @@ def render_notifications(
     viewer: User,
     hidden: Collection[int],
     reports: Mapping[int, ShownReport] | None = None,
+    cache: RenderCache | None = None,
 ) -> list[dict[str, Any]]:
     """The Notification entities of ``notifications``, in order, as
     ``viewer`` sees them; ``loaded`` holds their statuses and accounts.  One
     whose status the viewer may not see (it changed since the listing) is
     left out, as is a report notification whose report is gone; the accounts
-    ``hidden`` from the viewer render as ``{}``."""
+    ``hidden`` from the viewer render as ``{}``; ``cache`` is
+    :func:`pleromad.views.statuses.render_statuses`'."""
     reports = reports or {}
     statuses = dict(
         zip(
             loaded.order,
-            render_statuses(loaded, config=config, viewer=viewer, hidden=hidden),
+            render_statuses(loaded, config=config, viewer=viewer, hidden=hidden, cache=cache),
             strict=True,
         )
     )

@@ -16,8 +16,9 @@ from urllib.parse import quote
 
 from pleromad.config import Config
 from pleromad.model import Loaded, Shown, User
-from pleromad.views.accounts import render_account
+from pleromad.views.accounts import public_account, render_account
 from pleromad.views.activitypub import note_id, notice_url
+from pleromad.views.cache import RenderCache
 from pleromad.views.dates import masto_date
 from pleromad.views.media import render_attachment
 from pleromad.views.relationships import relationship_entity
@@ -38,15 +39,22 @@ def to_plain_text(markup: str) -> str:
 
 
 class _Renderer:
-    """Renders statuses of one :class:`Loaded`, each account once."""
+    """Renders statuses of one :class:`Loaded`, each account once; the
+    viewer-independent parts are taken from ``cache`` when it holds them."""
 
     def __init__(
-        self, loaded: Loaded, config: Config, viewer: User | None, hidden: Collection[int]
+        self,
+        loaded: Loaded,
+        config: Config,
+        viewer: User | None,
+        hidden: Collection[int],
+        cache: RenderCache | None,
     ) -> None:
         self.loaded = loaded
         self.hidden = hidden
         self.config = config
         self.viewer = viewer
+        self.cache = cache
         self.base_url = config.server.base_url.rstrip("/")
         self._accounts: dict[int, dict[str, Any]] = {}
 
@@ -56,6 +64,16 @@ class _Renderer:
             user = loaded.users[user_id]
             counts = loaded.follow_counts.get(user_id)
             relationship = loaded.relationships.get(user_id)
+            document = loaded.remote_documents.get(user_id)
+            public = None
+            version = loaded.account_versions.get(user_id)
+            if self.cache is not None and version is not None:
+                public = self.cache.get(
+                    "account",
+                    user_id,
+                    version,
+                    lambda: public_account(user, config=self.config, remote_document=document),
+                )
             self._accounts[user_id] = render_account(
                 user,
                 config=self.config,
@@ -65,7 +83,8 @@ class _Renderer:
                 following_count=counts.following if counts else 0,
                 statuses_count=loaded.statuses_counts.get(user_id, 0),
                 relationship=relationship_entity(relationship) if relationship else None,
-                remote_document=loaded.remote_documents.get(user_id),
+                remote_document=document,
+                public=public,
             )
         return self._accounts[user_id]
 
@@ -76,49 +95,80 @@ class _Renderer:
         return self._post(shown)
 
     def _post(self, shown: Shown) -> dict[str, Any]:
+        """The post's kept public part, with what changes apart from its
+        row: the viewer's flags, the counts, the accounts, the attachments."""
         status = shown.status
         users = self.loaded.users
+        if self.cache is None:
+            public = self._public_post(shown)
+        else:
+            public = self.cache.get(
+                "status", status.id, shown.version, lambda: self._public_post(shown)
+            )
         parent_author = users.get(status.in_reply_to_account_id or 0)
+        return {
+            **public,
+            "account": self.account(status.account_id),
+            "reblogs_count": shown.reblogs_count,
+            "replies_count": shown.replies_count,
+            "favourites_count": shown.favourites_count,
+            "reblogged": shown.reblogged,
+            "favourited": shown.favourited,
+            "muted": shown.muted,
+            "media_attachments": self._attachments(shown),
+            "mentions": [
+                _mention(users[i]) for i in shown.mention_ids if i in users and not users[i].deleted
+            ],
+            "application": dict(APPLICATION),
+            "pleroma": {
+                **public["pleroma"],
+                "in_reply_to_account_acct": parent_author.nickname if parent_author else None,
+            },
+        }
+
+    def _public_post(self, shown: Shown) -> dict[str, Any]:
+        """What the post's own row (with its tags and emoji) says, the same
+        for every reader; the keys :meth:`_post` fills are placeholders that
+        keep the entity's order."""
+        status = shown.status
         return {
             "id": str(status.id),
             "uri": note_id(status, self.base_url),
             "url": notice_url(status, self.base_url),
-            "account": self.account(status.account_id),
+            "account": None,
             "in_reply_to_id": _id(status.in_reply_to_id),
             "in_reply_to_account_id": _id(status.in_reply_to_account_id),
             "reblog": None,
             "card": None,
             "content": status.content,
             "created_at": masto_date(status.created_at),
-            "reblogs_count": shown.reblogs_count,
-            "replies_count": shown.replies_count,
-            "favourites_count": shown.favourites_count,
-            "reblogged": shown.reblogged,
-            "favourited": shown.favourited,
+            "reblogs_count": 0,
+            "replies_count": 0,
+            "favourites_count": 0,
+            "reblogged": False,
+            "favourited": False,
             "bookmarked": False,
-            "muted": shown.muted,
+            "muted": False,
             "pinned": False,
             "sensitive": status.sensitive,
             "spoiler_text": status.spoiler_text,
             "visibility": status.visibility,
-            "media_attachments": self._attachments(shown),
+            "media_attachments": [],
             "poll": None,
-            "mentions": [
-                _mention(users[i]) for i in shown.mention_ids if i in users and not users[i].deleted
-            ],
+            "mentions": [],
             "tags": [
                 {"name": tag, "url": f"{self.base_url}/tag/{quote(tag)}"} for tag in shown.tags
             ],
-            "application": dict(APPLICATION),
+            "application": None,
             "language": None,
             "emojis": [
                 {"shortcode": code, "url": url, "static_url": url, "visible_in_picker": False}
                 for code, url in shown.emojis
             ],
             "pleroma": {
-                "local": users[status.account_id].local,
+                "local": self.loaded.users[status.account_id].local,
                 "conversation_id": status.conversation_id,
-                "in_reply_to_account_acct": parent_author.nickname if parent_author else None,
+                "in_reply_to_account_acct": None,
                 "content": {"text/plain": to_plain_text(status.content)},
                 "spoiler_text": {"text/plain": html.unescape(status.spoiler_text)},
             },
@@ -186,20 +236,28 @@ def render_statuses(
     viewer: User | None,
     hidden: Collection[int],
     ids: Any = None,
+    cache: RenderCache | None = None,
 ) -> list[dict[str, Any]]:
     """The Status entities of ``loaded`` (of ``ids`` among them, when given),
     in order, as ``viewer`` sees them; the accounts ``hidden`` from the
-    viewer (:func:`pleromad.domain.profile.hidden_accounts`) render as ``{}``."""
-    renderer = _Renderer(loaded, config, viewer, hidden)
+    viewer (:func:`pleromad.domain.profile.hidden_accounts`) render as ``{}``.
+    With a ``cache``, what does not depend on the viewer is rendered once
+    per version of its rows."""
+    renderer = _Renderer(loaded, config, viewer, hidden, cache)
     shown = set(loaded.order)
     wanted = loaded.order if ids is None else [i for i in ids if i in shown]
     return [renderer.status(i) for i in wanted]
 
 
 def render_status(
-    loaded: Loaded, *, config: Config, viewer: User | None, hidden: Collection[int]
+    loaded: Loaded,
+    *,
+    config: Config,
+    viewer: User | None,
+    hidden: Collection[int],
+    cache: RenderCache | None = None,
 ) -> dict[str, Any]:
     """The first (usually only) status of ``loaded``."""
     return render_statuses(
-        loaded, config=config, viewer=viewer, hidden=hidden, ids=loaded.order[:1]
+        loaded, config=config, viewer=viewer, hidden=hidden, ids=loaded.order[:1], cache=cache
     )[0]

@@ -23,13 +23,15 @@ def statuses_json(
     """The statuses of ``loaded`` (``ids`` of them) as ``viewer`` sees them;
     whose accounts the viewer may not see is the domain's to say."""
     hidden = profile.hidden_accounts(loaded.users.values(), viewer, rt.config)
-    return render_statuses(loaded, config=rt.config, viewer=viewer, hidden=hidden, ids=ids)
+    return render_statuses(
+        loaded, config=rt.config, viewer=viewer, hidden=hidden, ids=ids, cache=rt.renders
+    )
 
 
 def status_json(rt: Runtime, loaded: Loaded, viewer: User | None) -> Any:
     """The one status ``loaded`` holds, as ``viewer`` sees it."""
     hidden = profile.hidden_accounts(loaded.users.values(), viewer, rt.config)
-    return render_status(loaded, config=rt.config, viewer=viewer, hidden=hidden)
+    return render_status(loaded, config=rt.config, viewer=viewer, hidden=hidden, cache=rt.renders)
 
 
 def status_page(rt: Runtime, call: Call, listing: Listing, viewer: User | None) -> JsonResponse:

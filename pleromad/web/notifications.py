@@ -220,4 +220,5 @@ class NotificationsApi:
             viewer=reader,
             hidden=hidden,
             reports=shown.reports,
+            cache=self.rt.renders,
         )
