@@ -27,6 +27,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -173,14 +174,22 @@ class BaselineFavourites(Resource):
 
 
 async def load(
-    reactor: Any, url: str, seconds: int, concurrency: int, threads: int = 2
+    reactor: Any,
+    url: str,
+    seconds: int,
+    concurrency: int,
+    threads: int = 2,
+    headers: Sequence[str] = (),
 ) -> tuple[float, int]:
     """Requests per second (and non-2xx answers) over ``seconds`` of load on
-    ``url``; ``threads`` is wrk's (the fallback loop has one)."""
+    ``url``, each request with ``headers`` ("Name: value"); ``threads`` is
+    wrk's (the fallback loop has one)."""
     if shutil.which("wrk"):
         out, err, code = await getProcessOutputAndValue(
             shutil.which("wrk"),
-            [f"-t{threads}", f"-c{concurrency}", f"-d{seconds}s", "--latency", url],
+            [f"-t{threads}", f"-c{concurrency}", f"-d{seconds}s", "--latency"]
+            + [arg for header in headers for arg in ("-H", header)]
+            + [url],
             env=os.environ,
         )
         text = out.decode()
@@ -191,7 +200,8 @@ async def load(
         return rps, int(bad[1]) if bad else 0
     out, err, code = await getProcessOutputAndValue(
         sys.executable,
-        [__file__, "--client", url, "--seconds", str(seconds), "--concurrency", str(concurrency)],
+        [__file__, "--client", url, "--seconds", str(seconds), "--concurrency", str(concurrency)]
+        + [arg for header in headers for arg in ("--header", header)],
         env=os.environ,
     )
     if code != 0:
@@ -200,7 +210,7 @@ async def load(
     return result["rps"], result["bad"]
 
 
-def client_main(url: str, seconds: int, concurrency: int) -> None:
+def client_main(url: str, seconds: int, concurrency: int, headers: Sequence[str] = ()) -> None:
     """The fallback load generator: ``concurrency`` treq loops for ``seconds``."""
     import treq
     from twisted.web.client import HTTPConnectionPool
@@ -208,12 +218,13 @@ def client_main(url: str, seconds: int, concurrency: int) -> None:
     async def run(reactor: Any) -> None:
         pool = HTTPConnectionPool(reactor, persistent=True)
         pool.maxPersistentPerHost = concurrency
+        sent = {name: value.strip() for name, _, value in (h.partition(":") for h in headers)}
         deadline = time.monotonic() + seconds
         counts = {"ok": 0, "bad": 0}
 
         async def worker() -> None:
             while time.monotonic() < deadline:
-                response = await treq.get(url, pool=pool)
+                response = await treq.get(url, headers=sent, pool=pool)
                 await response.content()
                 counts["ok" if response.code < 400 else "bad"] += 1
 
@@ -309,12 +320,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--client", metavar="URL", help=argparse.SUPPRESS)
+    parser.add_argument("--header", action="append", default=[], help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
 if __name__ == "__main__":
     opts = parse_args(sys.argv[1:])
     if opts.client:
-        client_main(opts.client, opts.seconds, opts.concurrency)
+        client_main(opts.client, opts.seconds, opts.concurrency, opts.header)
     else:
         task.react(lambda reactor: defer.ensureDeferred(main(reactor, opts)))
