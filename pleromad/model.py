@@ -290,15 +290,6 @@ class StatusFilters:
     tagged: str | None = None
 
 
-@dataclass(frozen=True)
-class FavouriteRow:
-    """One entry of an account's favourites: the favourite's own id (what
-    the list is ordered and paginated by) and the favourited status."""
-
-    id: int
-    status_id: int
-
-
 # -- notifications ------------------------------------------------------------
 
 

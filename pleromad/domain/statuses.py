@@ -421,9 +421,9 @@ async def favourites(rt: Runtime, user: User, page: Window) -> tuple[Loaded, lis
 
 
 async def _favourites_txn(txn: Txn, user_id: int, page: Window) -> tuple[Loaded, list[int]]:
-    rows = await timelines.favourites_txn(txn, user_id, user_id, page)
-    loaded = await store.load_txn(txn, [row.status_id for row in rows], user_id)
-    return loaded, [row.id for row in rows]
+    return await store.load_page_txn(
+        txn, timelines.favourites_query(user_id, user_id, page), user_id, status_column="status_id"
+    )
 
 
 async def favourited_by(rt: Runtime, ref: str, viewer: User | None, page: Window) -> list[Listed]:

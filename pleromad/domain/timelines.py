@@ -10,8 +10,7 @@ account hides them (``hide_favorites``), and then only the owner.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pleromad.config import Config
 from pleromad.db.pool import Txn
@@ -36,23 +35,14 @@ def _viewer_id(viewer: User | None) -> int | None:
     return None if viewer is None else viewer.id
 
 
-async def _loaded_txn(
-    txn: Txn, page_txn: Callable[..., Awaitable[list[int]]], viewer_id: int | None, *args: Any
-) -> Listing:
-    ids = await page_txn(txn, *args)
-    return await statuses.load_txn(txn, ids, viewer_id), ids
+async def _loaded_txn(txn: Txn, page: timelines.Query, viewer_id: int | None) -> Listing:
+    return await statuses.load_page_txn(txn, page, viewer_id)
 
 
 async def home(rt: Runtime, viewer: User, window: Window, filters: StatusFilters) -> Listing:
     """The reader's own statuses and those of the accounts they follow."""
     return await rt.db.run_interaction(
-        "home timeline",
-        _loaded_txn,
-        timelines.home_txn,
-        viewer.id,
-        viewer.id,
-        window,
-        filters,
+        "home timeline", _loaded_txn, timelines.home_query(viewer.id, window, filters), viewer.id
     )
 
 
@@ -64,11 +54,8 @@ async def public(
     return await rt.db.run_interaction(
         "public timeline",
         _loaded_txn,
-        timelines.public_txn,
+        timelines.public_query(viewer_id, window, filters),
         viewer_id,
-        viewer_id,
-        window,
-        filters,
     )
 
 
@@ -94,12 +81,8 @@ async def account_statuses(
     return await rt.db.run_interaction(
         "account statuses",
         _loaded_txn,
-        timelines.account_statuses_txn,
+        timelines.account_statuses_query(account.id, viewer_id, window, filters),
         viewer_id,
-        account.id,
-        viewer_id,
-        window,
-        filters,
     )
 
 
@@ -132,6 +115,9 @@ async def favourites_page_txn(
 ) -> Listing:
     """One page of ``owner_id``'s favourites as ``viewer_id`` may see them,
     loaded, with the favourite ids that key it."""
-    rows = await timelines.favourites_txn(txn, owner_id, viewer_id, window)
-    loaded = await statuses.load_txn(txn, [row.status_id for row in rows], viewer_id)
-    return loaded, [row.id for row in rows]
+    return await statuses.load_page_txn(
+        txn,
+        timelines.favourites_query(owner_id, viewer_id, window),
+        viewer_id,
+        status_column="status_id",
+    )

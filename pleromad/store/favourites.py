@@ -2,7 +2,7 @@
 
 The id is time-ordered, so lists of favourites are ordered and paginated
 by when the favourite was given (DECISIONS 17); the reader's own list is
-:func:`pleromad.store.timelines.favourites_txn` with the reader as owner.
+:func:`pleromad.store.timelines.favourites_query` with the reader as owner.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from typing import Any
 from pleromad.db.pool import Txn
 from pleromad.model import FollowCounts, Listed, Loaded, Media, NewStatus, Post, Shown, Status, User
 from pleromad.store.relationships import ACCOUNT_COLUMNS, follow_count_sql, relationships_txn
-from pleromad.store.timelines import Window
+from pleromad.store.timelines import Query, Window
 from pleromad.store.visibility import visible_to_viewer
 
 PUBLIC_VISIBILITIES = ("public", "unlisted")
@@ -341,22 +341,53 @@ async def add_accounts_txn(
 _ACTIVE = "NOT EXISTS (SELECT 1 FROM users cu WHERE cu.id = {0} AND (cu.deactivated OR cu.deleted))"
 
 
-def load_query(
-    ids: Sequence[int], viewer_id: int | None, *, godmode: bool = False
-) -> tuple[str, dict[str, Any]]:
+def load_query(ids: Sequence[int], viewer_id: int | None, *, godmode: bool = False) -> Query:
     """The query :func:`load_txn` runs first: the statuses ``ids`` (and the
     originals of reblogs among them) the viewer may see, with their counts,
     the viewer's flags, mentions, tags, emoji and attachments.  Every part
     is an index lookup by status id, so it costs the same however large the
     tables are.  ``godmode`` (moderators) shows every status, whoever may
     see it."""
-    visible = "true" if godmode else visible_to_viewer("s")
-    sql = (
+    wanted = (
         "WITH wanted AS ("
         "  SELECT unnest(%(ids)s::bigint[]) AS id"
         "  UNION SELECT w.reblog_of_id FROM statuses w"
         "  WHERE w.id = ANY(%(ids)s::bigint[]) AND w.reblog_of_id IS NOT NULL)"
-        f" SELECT {_COLUMNS}, s.xmin::text::bigint AS version,"
+    )
+    visible = "true" if godmode else visible_to_viewer("s")
+    return _load_sql(wanted, "NULL::bigint", "", visible), {"ids": list(ids), "viewer": viewer_id}
+
+
+def load_page_query(
+    page: Query, viewer_id: int | None, *, status_column: str = "id", key_column: str = "id"
+) -> Query:
+    """:func:`load_query` of the statuses a page query (one of
+    :mod:`pleromad.store.timelines`) selects, in the same statement: its
+    rows name a status in ``status_column`` and are keyed (newest first) by
+    ``key_column``, returned as ``page_key`` (NULL for the original of a
+    reblog that only the reblog brought)."""
+    page_sql, page_args = page
+    wanted = (
+        f"WITH page AS ({page_sql}),"
+        f" wanted AS (SELECT {status_column} AS id FROM page"
+        "  UNION SELECT w.reblog_of_id FROM statuses w"
+        f"  JOIN page ON w.id = page.{status_column} WHERE w.reblog_of_id IS NOT NULL)"
+    )
+    sql = _load_sql(
+        wanted,
+        f"page.{key_column}",
+        f" LEFT JOIN page ON page.{status_column} = s.id",
+        visible_to_viewer("s"),
+    )
+    return sql, {**page_args, "viewer": viewer_id}
+
+
+def _load_sql(wanted: str, page_key: str, join: str, visible: str) -> str:
+    """The loader's statement: the ``wanted`` statuses that are ``visible``,
+    with ``page_key`` from what ``join`` adds."""
+    return (
+        f"{wanted}"
+        f" SELECT {_COLUMNS}, s.xmin::text::bigint AS version, {page_key} AS page_key,"
         " (SELECT count(*) FROM statuses r WHERE r.in_reply_to_id = s.id"
         f"   AND r.visibility IN ('public', 'unlisted') AND {_ACTIVE.format('r.account_id')})"
         "   AS replies_count,"
@@ -378,9 +409,8 @@ def load_query(
         "   WHERE se.status_id = s.id ORDER BY se.shortcode) AS emojis,"
         " ARRAY(SELECT sa.media_id FROM status_media sa WHERE sa.status_id = s.id"
         "   ORDER BY sa.position) AS media_ids"
-        f" FROM statuses s WHERE s.id IN (SELECT id FROM wanted) AND {visible}"
+        f" FROM statuses s{join} WHERE s.id IN (SELECT id FROM wanted) AND {visible}"
     )
-    return sql, {"ids": list(ids), "viewer": viewer_id}
 
 
 async def load_txn(
@@ -393,6 +423,35 @@ async def load_txn(
     if not ids:
         return Loaded(viewer_id, ())
     rows = await txn.fetchall(*load_query(ids, viewer_id, godmode=godmode))
+    return await _loaded_txn(txn, rows, ids, viewer_id)
+
+
+async def load_page_txn(
+    txn: Txn,
+    page: Query,
+    viewer_id: int | None,
+    *,
+    status_column: str = "id",
+    key_column: str = "id",
+) -> tuple[Loaded, list[int]]:
+    """One page of a listing loaded for ``viewer_id`` (see
+    :func:`load_page_query`), and the keys it is paginated by, newest
+    first: the page and its statuses in one statement, so in one snapshot."""
+    rows = await txn.fetchall(
+        *load_page_query(page, viewer_id, status_column=status_column, key_column=key_column)
+    )
+    paged = sorted(
+        ((row["page_key"], row["id"]) for row in rows if row["page_key"] is not None), reverse=True
+    )
+    loaded = await _loaded_txn(txn, rows, [status_id for _, status_id in paged], viewer_id)
+    return loaded, [key for key, _ in paged]
+
+
+async def _loaded_txn(
+    txn: Txn, rows: list[dict[str, Any]], ids: list[int], viewer_id: int | None
+) -> Loaded:
+    """The loader's ``rows`` with their accounts: ``ids`` in order, a
+    reblog only with its original."""
     statuses = {row["id"]: _shown(row) for row in rows}
     order = tuple(
         i

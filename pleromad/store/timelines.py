@@ -5,15 +5,16 @@ column, filtered by the one visibility predicate
 (:func:`pleromad.store.visibility.visible_to_viewer`); loading and rendering
 the statuses themselves is the statuses store's and view's business.  Each
 page query is built by a ``*_query`` function that returns the exact SQL and
-arguments its ``*_txn`` runs, so that the plan can be checked with EXPLAIN.
+arguments, which :func:`pleromad.store.statuses.load_page_txn` runs inside
+the loader's statement (one round trip, one snapshot) and the tests check
+the plan of with EXPLAIN.
 """
 
 from __future__ import annotations
 
 from typing import Any, Protocol
 
-from pleromad.db.pool import Txn
-from pleromad.model import FavouriteRow, StatusFilters
+from pleromad.model import StatusFilters
 from pleromad.store.visibility import visible_to_viewer
 
 Query = tuple[str, dict[str, Any]]
@@ -88,12 +89,6 @@ def _owned_by(column: str, owner: str) -> str:
     return f"{column} = ANY(ARRAY[{owner}]::bigint[])"
 
 
-def _newest_first(rows: list[dict[str, Any]], window: Window) -> list[dict[str, Any]]:
-    if window.min_id is not None:
-        rows.reverse()
-    return rows
-
-
 def _not_shunned(alias: str) -> str:
     """The author of ``alias`` is neither blocked nor muted by the viewer."""
     return (
@@ -143,12 +138,6 @@ def _filters(alias: str, filters: StatusFilters, args: dict[str, Any]) -> str:
         )
         args["tag"] = filters.tagged.lower()
     return "".join(f" AND {clause}" for clause in clauses)
-
-
-async def _status_ids(txn: Txn, query: Query, window: Window) -> list[int]:
-    sql, args = query
-    rows = _newest_first(await txn.fetchall(sql, args), window)
-    return [row["id"] for row in rows]
 
 
 # -- home ------------------------------------------------------------------
@@ -201,13 +190,6 @@ def home_query(viewer_id: int, window: Window, filters: StatusFilters) -> Query:
     return sql, args
 
 
-async def home_txn(
-    txn: Txn, viewer_id: int, window: Window, filters: StatusFilters = StatusFilters()
-) -> list[int]:
-    """Ids of one page of ``viewer_id``'s home timeline, newest first."""
-    return await _status_ids(txn, home_query(viewer_id, window, filters), window)
-
-
 # -- public ----------------------------------------------------------------
 
 
@@ -224,13 +206,6 @@ def public_query(viewer_id: int | None, window: Window, filters: StatusFilters) 
         f"{_order('s.id', window, args)}"
     )
     return sql, args
-
-
-async def public_txn(
-    txn: Txn, viewer_id: int | None, window: Window, filters: StatusFilters = StatusFilters()
-) -> list[int]:
-    """Ids of one page of the public timeline, newest first."""
-    return await _status_ids(txn, public_query(viewer_id, window, filters), window)
 
 
 # -- one account's statuses ------------------------------------------------
@@ -251,19 +226,6 @@ def account_statuses_query(
         f"{_order('s.id', window, args, within='s.account_id')}"
     )
     return sql, args
-
-
-async def account_statuses_txn(
-    txn: Txn,
-    account_id: int,
-    viewer_id: int | None,
-    window: Window,
-    filters: StatusFilters = StatusFilters(),
-) -> list[int]:
-    """Ids of one page of ``account_id``'s statuses for ``viewer_id``, newest first."""
-    return await _status_ids(
-        txn, account_statuses_query(account_id, viewer_id, window, filters), window
-    )
 
 
 # -- an account's favourites -----------------------------------------------
@@ -289,12 +251,3 @@ def favourites_query(account_id: int, viewer_id: int | None, window: Window) -> 
         f"{_order('f.id', window, args, within='f.account_id')}"
     )
     return sql, args
-
-
-async def favourites_txn(
-    txn: Txn, account_id: int, viewer_id: int | None, window: Window
-) -> list[FavouriteRow]:
-    """One page of ``account_id``'s favourites for ``viewer_id``, newest first."""
-    sql, args = favourites_query(account_id, viewer_id, window)
-    rows = _newest_first(await txn.fetchall(sql, args), window)
-    return [FavouriteRow(row["id"], row["status_id"]) for row in rows]
