@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING
 from pleromad.db.pool import Txn
 from pleromad.model import Loaded, Notification, NotificationFilters, ShownReport
 from pleromad.store import notifications as store
-from pleromad.store import relationships as relationships_store
 from pleromad.store import reports as reports_store
 from pleromad.store import statuses as statuses_store
 from pleromad.store.timelines import Window
@@ -111,11 +110,8 @@ async def _shown_txn(txn: Txn, reader_id: int, found: Sequence[Notification]) ->
     # The statuses' authors are loaded with their figures; the other actors too.
     actors = sorted({n.actor_id for n in found} - set(loaded.follow_counts))
     if actors:
-        await statuses_store.add_accounts_txn(txn, loaded, actors, counted=actors)
-        loaded.relationships.update(
-            await relationships_store.relationships_txn(
-                txn, reader_id, [a for a in actors if a != reader_id]
-            )
+        await statuses_store.add_accounts_txn(
+            txn, loaded, actors, counted=actors, related=[a for a in actors if a != reader_id]
         )
     report_ids = [n.report_id for n in found if n.report_id is not None]
     reports = await reports_store.shown_by_id_txn(txn, report_ids) if report_ids else {}

@@ -195,6 +195,33 @@ async def delete_all_txn(txn: Txn, user_id: int) -> None:
 # -- reading ------------------------------------------------------------------
 
 
+def relationship_sql(target: str) -> str:
+    """One row of the viewer's (``%(viewer)s``) Relationship columns to the
+    account whose id is ``target`` (an SQL value), for a LATERAL join."""
+    return (
+        "SELECT COALESCE(fo.state = 'accepted', false) AS following,"
+        " COALESCE(fo.state = 'pending', false) AS requested,"
+        " COALESCE(fo.show_reblogs, true) AS showing_reblogs,"
+        f" EXISTS (SELECT 1 FROM follows fb WHERE fb.follower_id = {target}"
+        "         AND fb.followee_id = %(viewer)s AND fb.state = 'accepted') AS followed_by,"
+        " EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = %(viewer)s"
+        f"         AND b.blocked_id = {target}) AS blocking,"
+        f" EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = {target}"
+        "         AND b.blocked_id = %(viewer)s) AS blocked_by,"
+        " m.muter_id IS NOT NULL AS muting,"
+        " COALESCE(m.notifications, false) AS muting_notifications,"
+        " EXISTS (SELECT 1 FROM subscriptions s WHERE s.subscriber_id = %(viewer)s"
+        f"         AND s.target_id = {target}) AS subscribing"
+        " FROM (SELECT 1) one"
+        f" LEFT JOIN follows fo ON fo.follower_id = %(viewer)s AND fo.followee_id = {target}"
+        f" LEFT JOIN mutes m ON m.muter_id = %(viewer)s AND m.muted_id = {target}"
+    )
+
+
+# Relationship's fields besides the target's id.
+RELATIONSHIP_FIELDS = tuple(f.name for f in fields(Relationship) if f.name != "target_id")
+
+
 async def relationships_txn(
     txn: Txn, viewer_id: int, target_ids: list[int]
 ) -> dict[int, Relationship]:
@@ -202,23 +229,8 @@ async def relationships_txn(
     if not target_ids:
         return {}
     rows = await txn.fetchall(
-        "SELECT t.id AS target_id,"
-        " COALESCE(fo.state = 'accepted', false) AS following,"
-        " COALESCE(fo.state = 'pending', false) AS requested,"
-        " COALESCE(fo.show_reblogs, true) AS showing_reblogs,"
-        " EXISTS (SELECT 1 FROM follows fb WHERE fb.follower_id = t.id"
-        "         AND fb.followee_id = %(viewer)s AND fb.state = 'accepted') AS followed_by,"
-        " EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = %(viewer)s"
-        "         AND b.blocked_id = t.id) AS blocking,"
-        " EXISTS (SELECT 1 FROM blocks b WHERE b.blocker_id = t.id"
-        "         AND b.blocked_id = %(viewer)s) AS blocked_by,"
-        " m.muter_id IS NOT NULL AS muting,"
-        " COALESCE(m.notifications, false) AS muting_notifications,"
-        " EXISTS (SELECT 1 FROM subscriptions s WHERE s.subscriber_id = %(viewer)s"
-        "         AND s.target_id = t.id) AS subscribing"
-        " FROM unnest(%(ids)s::bigint[]) AS t(id)"
-        " LEFT JOIN follows fo ON fo.follower_id = %(viewer)s AND fo.followee_id = t.id"
-        " LEFT JOIN mutes m ON m.muter_id = %(viewer)s AND m.muted_id = t.id",
+        "SELECT t.id AS target_id, r.* FROM unnest(%(ids)s::bigint[]) AS t(id)"
+        f" CROSS JOIN LATERAL ({relationship_sql('t.id')}) r",
         {"viewer": viewer_id, "ids": list(target_ids)},
     )
     return {row["target_id"]: Relationship(**row) for row in rows}
