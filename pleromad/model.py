@@ -282,6 +282,7 @@ class StatusFilters:
     exclude_replies: bool = False
     exclude_reblogs: bool = False
     local_only: bool = False
+    remote_only: bool = False
     tagged: str | None = None
 
 
