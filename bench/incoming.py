@@ -322,11 +322,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--locals", type=int, default=100)
     parser.add_argument("--follows", type=int, default=10, help="remote accounts each follows")
     parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--quick", action="store_true", help="100 Creates")
+    parser.add_argument(
+        "--quick", action="store_true", help="50 Creates of 20 accounts, 20 local accounts"
+    )
     parser.add_argument("--client", nargs=3, help=argparse.SUPPRESS)
     options = parser.parse_args(argv)
     if options.quick:
-        options.creates = 100
+        options.creates, options.actors, options.locals, options.follows = 50, 20, 20, 5
     return options
 
 
