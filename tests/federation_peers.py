@@ -106,7 +106,9 @@ StartServer = Callable[[str], Awaitable[Server]]
 
 class Fediverse:
     """Starts pleromad servers, each on its address with a database of its
-    own under ``folder``, and stops them all (dropping their databases)."""
+    own under ``folder``, and stops them all (dropping their databases):
+    behind the per-test ``fediverse`` fixture, and for a module that shares
+    one set of servers among its tests."""
 
     def __init__(self, pg_server: PgServer, folder: Path) -> None:
         self._pg_server = pg_server
