@@ -289,16 +289,22 @@ async def account_counts_txn(
 
 def _count_columns(account: str) -> dict[str, str]:
     """The Account entity's counts of the account whose id is ``account``
-    (an SQL value), as scalar subqueries.  ``statuses_count`` counts the
-    posts anyone may see (public and unlisted, not reblogs), never what the
-    reader could not: an index-only scan of ``statuses_account_posts_idx``."""
-    return {
+    (an SQL value), as scalar subqueries.  A remote account's are what its
+    server publishes (``remote_actors``).  A local ``statuses_count`` counts
+    the posts anyone may see (public and unlisted, not reblogs), never what
+    the reader could not: an index-only scan of ``statuses_account_posts_idx``."""
+    local = {
         "followers_count": follow_count_sql("followers", account),
         "following_count": follow_count_sql("following", account),
         "statuses_count": (
             f"(SELECT count(*) FROM statuses sc WHERE sc.account_id = {account}"
             " AND sc.reblog_of_id IS NULL AND sc.visibility IN ('public', 'unlisted'))"
         ),
+    }
+    return {
+        name: f"COALESCE((SELECT rc.{name} FROM remote_actors rc WHERE rc.user_id = {account}),"
+        f" {sql})"
+        for name, sql in local.items()
     }
 
 
