@@ -558,6 +558,34 @@ async def _find_id_txn(txn: Txn, ap_id: str, base_url: str) -> int | None:
     return None if found is None else found.id
 
 
+async def find_by_url(rt: Runtime, url: str, *, resolve: bool) -> int | None:
+    """The post a search for ``url`` names: its Note's id or its page, of
+    one of ours (``/objects/<uuid>``, ``/notice/<id>``) or of a stored
+    remote post; else, with ``resolve``, fetched from its server (which
+    answers ActivityPub JSON at either, asked for it) and stored as a
+    Create stores one.  None when it names no post (not a Note, an
+    unreachable server, a refused fetch)."""
+    if http_url(url) is None:
+        return None
+    base_url = rt.config.server.base_url
+    found = await rt.db.run_interaction("status by url", _by_url_txn, url, base_url)
+    if found is not None or not resolve or same_host(url, base_url):
+        return found
+    return await resolve_object(rt, url)
+
+
+async def _by_url_txn(txn: Txn, url: str, base_url: str) -> int | None:
+    found = await find_txn(txn, url, base_url)
+    if found is None:
+        notice = url.removeprefix(base_url.rstrip("/") + "/notice/")
+        if notice != url:
+            wanted = parse_id(notice)
+            found = None if wanted is None else await store.get_status_txn(txn, wanted)
+        else:
+            found = await store.get_by_url_txn(txn, url)
+    return None if found is None or found.reblog_of_id is not None else found.id
+
+
 async def _announce_txn(txn: Txn, status_id: int, actor: User, announce_id: str) -> bool:
     if await store.get_by_ap_id_txn(txn, announce_id) is not None:
         return True

@@ -183,6 +183,16 @@ async def get_by_ap_id_txn(txn: Txn, ap_id: str) -> Status | None:
     return None if row is None else Status(**row)
 
 
+async def get_by_url_txn(txn: Txn, url: str) -> Status | None:
+    """A remote post whose page is ``url`` (the oldest, should two say so)."""
+    row = await txn.fetchone(
+        f"SELECT {_COLUMNS} FROM statuses s WHERE s.url = %s AND s.ap_id IS NOT NULL"
+        " AND s.reblog_of_id IS NULL ORDER BY s.id LIMIT 1",
+        (url,),
+    )
+    return None if row is None else Status(**row)
+
+
 async def get_by_object_uuid_txn(txn: Txn, object_uuid: str) -> Status | None:
     """The local status whose Note is ``<base_url>/objects/<object_uuid>``."""
     row = await txn.fetchone(
