@@ -15,12 +15,15 @@ from typing import Any
 import pytest_twisted
 from twisted.internet.task import Clock
 
+from pleromad.db.pool import Database
 from pleromad.domain import inbox, remote_actors
 from pleromad.runtime import Runtime
+from pleromad.store import jobs as jobs_store
 from pleromad.store.remote_actors import REFRESH_JOB, STALE_AFTER
 from pleromad.web.root import build_gateway
 from pleromad.web.site import body_limit
 from tests.conftest import Client
+from tests.helpers import query
 from tests.test_accounts import bearer, make_user
 from tests.test_inbox import RemoteActor, alice, config, one, peers, remote, remote_user
 
@@ -114,3 +117,25 @@ async def test_a_stale_account_shown_is_refreshed_by_one_job(
     await remote_actors.handlers(timed)[REFRESH_JOB]({"user_id": them.id})
     shown = await account(client, them.id)
     assert (shown["display_name"], shown["followers_count"]) == ("Alice Anew", 2)
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_job_queued_once_waits_alone_until_it_is_done(db: Database) -> None:
+    """enqueue_once_txn queues nothing while a job of the same kind and key
+    is pending, running or back in the queue for a retry; once it is gone
+    (done) the next one is queued.  Another key is another job."""
+
+    async def once(key: str = "7") -> bool:
+        queued: bool = await db.run_interaction(
+            "enqueue once", jobs_store.enqueue_once_txn, REFRESH_JOB, key, {"user_id": 7}
+        )
+        return queued
+
+    assert [await once(), await once(), await once("8")] == [True, False, True]
+    (job_id,) = query(db.dsn, "SELECT id FROM jobs WHERE dedup_key = '7'")[0]
+    # As a worker's claim, then a failed attempt put back for a retry, leave it.
+    for state in ("running", "pending"):
+        query(db.dsn, "UPDATE jobs SET state = %s, attempts = 1 WHERE id = %s", (state, job_id))
+        assert await once() is False
+    query(db.dsn, "DELETE FROM jobs WHERE id = %s", (job_id,))
+    assert await once() is True
