@@ -185,8 +185,9 @@ async def test_an_edit_on_one_server_is_seen_on_the_other_with_its_history(
     pair: tuple[Server, Server],
 ) -> None:
     """B's bob follows A's alice; alice's post reaches B, then her edit on A
-    goes out as an Update of the Note (with `updated`), and B shows the
-    post edited, with both versions in its history."""
+    goes out as an Update of the Note, and B shows the post edited, with
+    both versions in its history, each dated as on A (the Note's
+    `published` and `updated`)."""
     a, b = pair
     alice = await make_user(a.rt, "alice")
     bob = await make_user(b.rt, "bob")
@@ -212,3 +213,6 @@ async def test_an_edit_on_one_server_is_seen_on_the_other_with_its_history(
     code, history = await call(b, bob, "GET", f"/api/v1/statuses/{at_b}/history")
     assert code == 200, history
     assert [v["content"] for v in history] == [post["content"], edited["content"]]
+    code, history_at_a = await call(a, alice, "GET", f"/api/v1/statuses/{post['id']}/history")
+    assert code == 200, history_at_a
+    assert [v["created_at"] for v in history] == [v["created_at"] for v in history_at_a]
