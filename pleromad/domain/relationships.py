@@ -383,10 +383,16 @@ async def account_facts(rt: Runtime, accounts: Sequence[User], viewer: User | No
         _account_facts_txn,
         [u.id for u in accounts],
         viewer.id if viewer else None,
+        rt.clock.seconds() - actors_store.STALE_AFTER,
     )
 
 
-async def _account_facts_txn(txn: Txn, ids: list[int], viewer_id: int | None) -> AccountFacts:
+async def _account_facts_txn(
+    txn: Txn, ids: list[int], viewer_id: int | None, fetched_before: float
+) -> AccountFacts:
+    """Also queues a refresh of the remote accounts among them last fetched
+    before ``fetched_before``."""
+    await actors_store.queue_refreshes_txn(txn, ids, fetched_before)
     others = [i for i in ids if i != viewer_id]
     counts, statuses = await statuses_store.account_counts_txn(txn, ids)
     return AccountFacts(
