@@ -83,7 +83,7 @@ async def test_no_listing_shows_what_a_change_hid(
     rt: Runtime, client: Client, serve: Callable[..., Client]
 ) -> None:
     """Statuses and accounts are rendered once and reused by two daemons on
-    one database; after each change (a profile edit, an unfollow hiding
+    one database; after each change (a profile edit, a status edit, an unfollow hiding
     private posts, a block, a mute, a deletion, a deactivation) both answer
     every listing, for every reader, exactly as a daemon that kept nothing."""
     rt_b, client_b = node(rt, serve)
@@ -133,6 +133,16 @@ async def test_no_listing_shows_what_a_change_hid(
     assert edited.code == 200
     seen = await check("a profile edit")
     assert seen["bob"][HOME][1][-1]["account"]["display_name"] == "Alice II"
+
+    # An edit made through the other daemon.
+    revised = await client_b.put(
+        f"/api/v1/statuses/{first}", json={"status": "cached #second"}, headers=alice.headers
+    )
+    assert revised.code == 200
+    seen = await check("a status edit")
+    assert (
+        "#second" in seen["bob"][f"/api/v1/statuses/{first}"][1]["pleroma"]["content"]["text/plain"]
+    )
 
     await act(client, carol, f"/api/v1/accounts/{alice.id}/unfollow")
     seen = await check("an unfollow")
