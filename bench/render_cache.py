@@ -59,7 +59,9 @@ async def main(reactor: Any, options: argparse.Namespace) -> None:
         await db.open()
 
         async def newest(txn: Txn) -> list[int]:
-            rows = await txn.fetchall("SELECT id FROM statuses ORDER BY id DESC LIMIT 20")
+            rows = await txn.fetchall(
+                "SELECT id FROM statuses WHERE visibility = 'public' ORDER BY id DESC LIMIT 20"
+            )
             return [row["id"] for row in rows]
 
         ids = await db.run_interaction("page", newest)
@@ -72,7 +74,10 @@ async def main(reactor: Any, options: argparse.Namespace) -> None:
 
         cache = RenderCache()
         render(cache)()
-        kept = [json.dumps(cache.get("status", i, loaded.statuses[i].version, dict)) for i in ids]
+        kept = [
+            json.dumps(cache.get("status", i, loaded.statuses[i].version, dict))
+            for i in loaded.order
+        ]
         uncached = per_call(render(None), options.times)
         from_memory = per_call(render(cache), options.times)
         decoding = per_call(lambda: [json.loads(text) for text in kept], options.times)
