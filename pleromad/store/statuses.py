@@ -6,6 +6,9 @@ for a viewer goes through :func:`pleromad.store.visibility.visible_to_viewer`;
 :func:`load_txn` gathers everything the Status entity shows (counts, the
 viewer's own favourite/reblog/mute state, mentions, tags, emoji, media,
 accounts) in a fixed handful of queries, however many statuses it loads.
+The counts are read from ``status_counts`` and ``account_counts``, which
+the writes keep (migration 0030); every statuses and users row has its row
+there.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from typing import Any
 
 from pleromad.db.pool import Txn
 from pleromad.model import FollowCounts, Listed, Loaded, Media, NewStatus, Post, Shown, Status, User
-from pleromad.store.relationships import ACCOUNT_COLUMNS, follow_count_sql, relationships_txn
+from pleromad.store.relationships import ACCOUNT_COLUMNS, relationships_txn
 from pleromad.store.timelines import Window
 from pleromad.store.visibility import visible_to_viewer
 
@@ -271,35 +274,19 @@ async def who_txn(txn: Txn, kind: str, status_id: int, window: Window) -> list[L
 async def account_counts_txn(
     txn: Txn, account_ids: Sequence[int]
 ) -> tuple[dict[int, FollowCounts], dict[int, int]]:
-    """The follow counts and ``statuses_count`` of each account, in one query."""
+    """The follow counts and ``statuses_count`` of each account (kept by the
+    writes: see migration 0030)."""
     if not account_ids:
         return {}, {}
-    counts = _count_columns("t.id")
     rows = await txn.fetchall(
-        "SELECT t.id, "
-        + ", ".join(f"{sql} AS {name}" for name, sql in counts.items())
-        + " FROM unnest(%s::bigint[]) AS t(id)",
+        "SELECT user_id, statuses, followers, following FROM account_counts"
+        " WHERE user_id = ANY(%s::bigint[])",
         (list(set(account_ids)),),
     )
     return (
-        {row["id"]: FollowCounts(row["followers_count"], row["following_count"]) for row in rows},
-        {row["id"]: row["statuses_count"] for row in rows},
+        {row["user_id"]: FollowCounts(row["followers"], row["following"]) for row in rows},
+        {row["user_id"]: row["statuses"] for row in rows},
     )
-
-
-def _count_columns(account: str) -> dict[str, str]:
-    """The Account entity's counts of the account whose id is ``account``
-    (an SQL value), as scalar subqueries.  ``statuses_count`` counts the
-    posts anyone may see (public and unlisted, not reblogs), never what the
-    reader could not: an index-only scan of ``statuses_account_posts_idx``."""
-    return {
-        "followers_count": follow_count_sql("followers", account),
-        "following_count": follow_count_sql("following", account),
-        "statuses_count": (
-            f"(SELECT count(*) FROM statuses sc WHERE sc.account_id = {account}"
-            " AND sc.reblog_of_id IS NULL AND sc.visibility IN ('public', 'unlisted'))"
-        ),
-    }
 
 
 async def add_accounts_txn(
@@ -310,32 +297,26 @@ async def add_accounts_txn(
     statuses would otherwise spend three round trips on its accounts."""
     if not ids:
         return
-    figures = _count_columns("u.id")
     rows = await txn.fetchall(
-        f"SELECT {ACCOUNT_COLUMNS}, "
-        + ", ".join(
-            f"CASE WHEN u.id = ANY(%(counted)s::bigint[]) THEN {sql} END AS {name}"
-            for name, sql in figures.items()
-        )
-        + ", ra.document AS remote_document"
-        " FROM users u LEFT JOIN remote_actors ra ON ra.user_id = u.id"
+        f"SELECT {ACCOUNT_COLUMNS}, ac.statuses AS counted_statuses,"
+        " ac.followers AS counted_followers, ac.following AS counted_following,"
+        " ra.document AS remote_document"
+        " FROM users u JOIN account_counts ac ON ac.user_id = u.id"
+        " LEFT JOIN remote_actors ra ON ra.user_id = u.id"
         " WHERE u.id = ANY(%(ids)s::bigint[])",
-        {"ids": list(ids), "counted": list(counted)},
+        {"ids": list(ids)},
     )
     for row in rows:
-        followers, following, statuses_count = (row.pop(name) for name in figures)
+        statuses_count = row.pop("counted_statuses")
+        follows = FollowCounts(row.pop("counted_followers"), row.pop("counted_following"))
         document = row.pop("remote_document")
         user = User(**row)
         loaded.users[user.id] = user
         if document is not None:
             loaded.remote_documents[user.id] = document
         if user.id in counted:
-            loaded.follow_counts[user.id] = FollowCounts(followers, following)
+            loaded.follow_counts[user.id] = follows
             loaded.statuses_counts[user.id] = statuses_count
-
-
-# Only accounts that are still there count.
-_ACTIVE = "NOT EXISTS (SELECT 1 FROM users cu WHERE cu.id = {0} AND (cu.deactivated OR cu.deleted))"
 
 
 def load_query(
@@ -354,13 +335,8 @@ def load_query(
         "  UNION SELECT w.reblog_of_id FROM statuses w"
         "  WHERE w.id = ANY(%(ids)s::bigint[]) AND w.reblog_of_id IS NOT NULL)"
         f" SELECT {_COLUMNS},"
-        " (SELECT count(*) FROM statuses r WHERE r.in_reply_to_id = s.id"
-        f"   AND r.visibility IN ('public', 'unlisted') AND {_ACTIVE.format('r.account_id')})"
-        "   AS replies_count,"
-        " (SELECT count(*) FROM statuses b WHERE b.reblog_of_id = s.id"
-        f"   AND {_ACTIVE.format('b.account_id')}) AS reblogs_count,"
-        " (SELECT count(*) FROM favourites f WHERE f.status_id = s.id"
-        f"   AND {_ACTIVE.format('f.account_id')}) AS favourites_count,"
+        " sc.replies AS replies_count, sc.reblogs AS reblogs_count,"
+        " sc.favourites AS favourites_count,"
         " EXISTS (SELECT 1 FROM favourites f WHERE f.status_id = s.id"
         "   AND f.account_id = %(viewer)s) AS favourited,"
         " EXISTS (SELECT 1 FROM statuses b WHERE b.reblog_of_id = s.id"
@@ -375,7 +351,8 @@ def load_query(
         "   WHERE se.status_id = s.id ORDER BY se.shortcode) AS emojis,"
         " ARRAY(SELECT sa.media_id FROM status_media sa WHERE sa.status_id = s.id"
         "   ORDER BY sa.position) AS media_ids"
-        f" FROM statuses s WHERE s.id IN (SELECT id FROM wanted) AND {visible}"
+        " FROM statuses s JOIN status_counts sc ON sc.status_id = s.id"
+        f" WHERE s.id IN (SELECT id FROM wanted) AND {visible}"
     )
     return sql, {"ids": list(ids), "viewer": viewer_id}
 
