@@ -17,7 +17,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import fields
 from typing import Any
 
-from pleromad.db.pool import Txn
+from pleromad.db.pool import Database, Txn
 from pleromad.model import FollowCounts, Listed, Loaded, Media, NewStatus, Post, Shown, Status, User
 from pleromad.store.relationships import ACCOUNT_COLUMNS, relationships_txn
 from pleromad.store.timelines import Window
@@ -271,18 +271,30 @@ async def who_txn(txn: Txn, kind: str, status_id: int, window: Window) -> list[L
     return listed
 
 
-async def account_counts_txn(
-    txn: Txn, account_ids: Sequence[int]
-) -> tuple[dict[int, FollowCounts], dict[int, int]]:
+_ACCOUNT_COUNTS = (
+    "SELECT user_id, statuses, followers, following FROM account_counts"
+    " WHERE user_id = ANY(%s::bigint[])"
+)
+AccountCounts = tuple[dict[int, FollowCounts], dict[int, int]]
+
+
+async def account_counts_txn(txn: Txn, account_ids: Sequence[int]) -> AccountCounts:
     """The follow counts and ``statuses_count`` of each account (kept by the
     writes: see migration 0030)."""
     if not account_ids:
         return {}, {}
-    rows = await txn.fetchall(
-        "SELECT user_id, statuses, followers, following FROM account_counts"
-        " WHERE user_id = ANY(%s::bigint[])",
-        (list(set(account_ids)),),
-    )
+    return _account_counts(await txn.fetchall(_ACCOUNT_COUNTS, (list(set(account_ids)),)))
+
+
+async def account_counts(db: Database, account_ids: Sequence[int]) -> AccountCounts:
+    """:func:`account_counts_txn` in one round trip, outside a transaction."""
+    if not account_ids:
+        return {}, {}
+    rows = await db.run_query("account counts", _ACCOUNT_COUNTS, (list(set(account_ids)),))
+    return _account_counts(rows)
+
+
+def _account_counts(rows: list[dict[str, Any]]) -> AccountCounts:
     return (
         {row["user_id"]: FollowCounts(row["followers"], row["following"]) for row in rows},
         {row["user_id"]: row["statuses"] for row in rows},
