@@ -85,6 +85,22 @@ CREATE TRIGGER statuses_counted AFTER INSERT OR DELETE
     OR UPDATE OF account_id, reblog_of_id, in_reply_to_id, visibility ON statuses
     FOR EACH ROW EXECUTE FUNCTION statuses_counted();
 
+-- A status' deletion cascades (its reblogs and favourites go, its replies
+-- lose their parent) before its own AFTER trigger runs, and the cascades
+-- update its counters: take the author's row first, as every write does.
+CREATE FUNCTION statuses_lock_author() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF OLD.reblog_of_id IS NULL AND OLD.visibility IN ('public', 'unlisted') THEN
+        PERFORM 1 FROM account_counts WHERE user_id = OLD.account_id FOR NO KEY UPDATE;
+    END IF;
+    RETURN OLD;
+END
+$$;
+
+CREATE TRIGGER statuses_lock_author BEFORE DELETE ON statuses
+    FOR EACH ROW EXECUTE FUNCTION statuses_lock_author();
+
 CREATE FUNCTION favourites_counted() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
