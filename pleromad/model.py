@@ -217,6 +217,36 @@ class Status(Post):
     url: str | None
     # The ActivityStreams context (thread) a remote status named.
     context: str | None
+    # When the post was last edited (what it says now was written); None
+    # while it never was.
+    edited_at: datetime | None
+
+
+@dataclass(frozen=True)
+class AttachmentVersion:
+    """An attachment as an earlier version of a post showed it (the media
+    row may have changed or gone since)."""
+
+    id: int
+    url: str
+    mime_type: str
+    description: str
+    blurhash: str | None
+    width: int | None
+    height: int | None
+
+
+@dataclass(frozen=True)
+class StatusVersion:
+    """What a post said from ``created_at`` until its next edit."""
+
+    content: str
+    spoiler_text: str
+    sensitive: bool
+    media: tuple[AttachmentVersion, ...]
+    # (shortcode, absolute URL)
+    emojis: tuple[tuple[str, str], ...]
+    created_at: datetime
 
 
 @dataclass(frozen=True)
@@ -282,6 +312,7 @@ class StatusFilters:
     exclude_replies: bool = False
     exclude_reblogs: bool = False
     local_only: bool = False
+    remote_only: bool = False
     tagged: str | None = None
 
 

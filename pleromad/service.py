@@ -44,7 +44,15 @@ from pleromad.db import schema
 from pleromad.db.embedded import EmbeddedPostgresError
 from pleromad.db.pool import Database, DatabaseUnavailable
 from pleromad.db.server import DatabaseServer
-from pleromad.domain import actor_keys, delivery, follow_import, idempotency, inbox, lifecycle
+from pleromad.domain import (
+    actor_keys,
+    delivery,
+    follow_import,
+    idempotency,
+    inbox,
+    lifecycle,
+    remote_actors,
+)
 from pleromad.emoji.loader import EmojiLoadError
 from pleromad.jobs import Handler, JobRunner
 from pleromad.mail.outbox import MAIL_JOB, mail_job_handler
@@ -247,6 +255,7 @@ def job_handlers(rt: Runtime, reactor: Any, metrics: Metrics | None = None) -> d
         delivery.handlers(rt),
         follow_import.handlers(rt),
         inbox.handlers(rt),
+        remote_actors.handlers(rt),
     )
     for group in groups:
         if twice := collected.keys() & group.keys():

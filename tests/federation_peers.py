@@ -104,34 +104,48 @@ async def run_server(
 StartServer = Callable[[str], Awaitable[Server]]
 
 
-@pytest_twisted.async_yield_fixture
-async def fediverse(pg_server: PgServer, tmp_path: Path) -> AsyncIterator[StartServer]:
-    """``await fediverse("127.0.0.2")`` starts a pleromad server on that
-    address with a database of its own; all are stopped, and their databases
-    dropped, afterwards."""
-    started: list[tuple[Server, str]] = []
+class Fediverse:
+    """Starts pleromad servers, each on its address with a database of its
+    own under ``folder``, and stops them all (dropping their databases):
+    behind the per-test ``fediverse`` fixture, and for a module that shares
+    one set of servers among its tests."""
 
-    async def start(address: str) -> Server:
-        name = pg_server.create_database()
+    def __init__(self, pg_server: PgServer, folder: Path) -> None:
+        self._pg_server = pg_server
+        self._folder = folder
+        self._started: list[tuple[Server, str]] = []
+
+    async def start(self, address: str) -> Server:
+        name = self._pg_server.create_database()
         try:
             server = await run_server(
                 address,
-                pg_server.dsn_for(name),
-                tmp_path / address,
+                self._pg_server.dsn_for(name),
+                self._folder / address,
                 poll_interval=0.2,
                 rescue_interval=0.1,
                 stop_timeout=1.0,
             )
         except BaseException:
-            pg_server.drop_database(name)
+            self._pg_server.drop_database(name)
             raise
-        started.append((server, name))
+        self._started.append((server, name))
         return server
 
-    yield start
-    for server, name in reversed(started):
-        await server.stop()
-        pg_server.drop_database(name)
+    async def stop(self) -> None:
+        for server, name in reversed(self._started):
+            await server.stop()
+            self._pg_server.drop_database(name)
+
+
+@pytest_twisted.async_yield_fixture
+async def fediverse(pg_server: PgServer, tmp_path: Path) -> AsyncIterator[StartServer]:
+    """``await fediverse("127.0.0.2")`` starts a pleromad server on that
+    address with a database of its own; all are stopped, and their databases
+    dropped, afterwards."""
+    servers = Fediverse(pg_server, tmp_path)
+    yield servers.start
+    await servers.stop()
 
 
 async def follow_remote(server: Server, follower: User, followee: User) -> str:

@@ -248,9 +248,10 @@ async def test_mentions_notify_local_accounts_and_grant_direct_posts(
 
 @pytest_twisted.ensureDeferred
 async def test_timelines_list_remote_posts(rt: Runtime, client: Client) -> None:
-    """The public timeline lists remote posts unless ``local=true``; a local
-    follower's home timeline lists the followed remote author's posts, a
-    followers-only one included."""
+    """The public timeline lists remote posts unless ``local=true``, and only
+    them with ``remote=true`` (Mastodon's federated-only view; both leave
+    nothing); a local follower's home timeline lists the followed remote
+    author's posts, a followers-only one included."""
     alice = await make_user(rt, "alice")
     bob = await remote_user(rt, "bob")
     await follow(rt, alice, bob)
@@ -264,6 +265,8 @@ async def test_timelines_list_remote_posts(rt: Runtime, client: Client) -> None:
     public_id, private_id = str(stored(rt, public["id"])), str(stored(rt, private["id"]))
     assert await ids("/api/v1/timelines/public") == [str(ours), public_id]
     assert await ids("/api/v1/timelines/public?local=true") == [str(ours)]
+    assert await ids("/api/v1/timelines/public?remote=true") == [public_id]
+    assert await ids("/api/v1/timelines/public?remote=1&local=1") == []
     home = await ids("/api/v1/timelines/home", await bearer(rt, alice))
     assert home == [str(ours), private_id, public_id]
 

@@ -414,6 +414,7 @@ async def test_limit_is_clamped_to_40(rt: Runtime, client: Client) -> None:
         {"max_id": "newest"},
         {"only_media": "perhaps"},
         {"local": "2"},
+        {"remote": "yes please"},
         {"exclude_replies": "maybe"},
     ],
 )
@@ -425,7 +426,7 @@ async def test_malformed_parameters_are_400(
     author = await person(rt, "author")
     await post(client, author, "hello")
     for path in (PUBLIC, HOME, statuses_of(author)):
-        if "local" in params and path != PUBLIC:
+        if {"local", "remote"} & params.keys() and path != PUBLIC:
             continue
         code, body = await refused(client, path, author, **params)
         assert code == 400 and "error" in body, (path, body)

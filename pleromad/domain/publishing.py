@@ -1,5 +1,5 @@
-"""Local actions going out: a post's Create and a deleted post's Delete, a
-favourite's Like and a reblog's Announce (and their Undo).
+"""Local actions going out: a post's Create, an edited post's Update and a
+deleted post's Delete, a favourite's Like and a reblog's Announce (and their Undo).
 
 Each is queued in the status' own transaction (one durable delivery job per
 inbox, :func:`pleromad.domain.delivery.enqueue_txn`), so a post is
@@ -39,6 +39,7 @@ from pleromad.views.activitypub import (
     render_announce,
     render_create,
     render_delete_note,
+    render_note,
 )
 
 PRIVATE_VISIBILITIES = ("private", "direct")
@@ -70,6 +71,25 @@ async def on_delete_txn(txn: Txn, config: Config, loaded: Loaded, status_id: int
     base_url = config.server.base_url
     parts = note_parts(loaded, shown, await objects.parents_txn(txn, loaded), base_url)
     await _deliver_txn(txn, shown, render_delete_note(shown.status, parts, base_url=base_url))
+
+
+async def on_edit_txn(txn: Txn, config: Config, loaded: Loaded, status_id: int) -> None:
+    """Queue the Update of the edited post ``status_id`` (of ``loaded``, as
+    it is now), to everyone its Create went to and anyone the edit mentions.
+    Its id names the edit's time, so each edit is an activity of its own."""
+    shown = loaded.statuses[status_id]
+    if not _federates(config, loaded, shown):
+        return
+    base_url = config.server.base_url
+    status = shown.status
+    assert status.edited_at is not None, "an edit has its time"
+    parts = note_parts(loaded, shown, await objects.parents_txn(txn, loaded), base_url)
+    note = render_note(status, parts, base_url=base_url)
+    stamp = int(status.edited_at.timestamp() * 1000)
+    update = build_update(
+        f"{note['id']}#updates/{stamp}", parts.author.ap_id, note, note["to"], note["cc"]
+    )
+    await _deliver_txn(txn, shown, update)
 
 
 def _federates(config: Config, loaded: Loaded, shown: Shown) -> bool:

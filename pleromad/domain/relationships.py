@@ -387,13 +387,21 @@ async def account_facts(rt: Runtime, accounts: Sequence[User], viewer: User | No
         counts, statuses = await statuses_store.account_counts(rt.db, ids)
         return AccountFacts(counts, statuses, {}, {})
     return await rt.db.run_interaction(
-        "account facts", _account_facts_txn, ids, viewer.id if viewer else None, remote
+        "account facts",
+        _account_facts_txn,
+        ids,
+        viewer.id if viewer else None,
+        remote,
+        rt.clock.seconds() - actors_store.STALE_AFTER,
     )
 
 
 async def _account_facts_txn(
-    txn: Txn, ids: list[int], viewer_id: int | None, remote: list[int]
+    txn: Txn, ids: list[int], viewer_id: int | None, remote: list[int], fetched_before: float
 ) -> AccountFacts:
+    """Also queues a refresh of the remote accounts among them last fetched
+    before ``fetched_before``."""
+    await actors_store.queue_refreshes_txn(txn, remote, fetched_before)
     others = [i for i in ids if i != viewer_id]
     counts, statuses = await statuses_store.account_counts_txn(txn, ids)
     return AccountFacts(

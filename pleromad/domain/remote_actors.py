@@ -6,7 +6,14 @@ An actor document is fetched signed by the instance actor (servers in
 ``users`` row (local = false, nickname ``preferredUsername@host``) plus its
 ``remote_actors`` row (addresses, public key, the document).  It is fetched
 again when the copy is older than :data:`STALE_AFTER`; when that fetch
-fails, the copy we have is used.
+fails, the copy we have is used.  A stale account that is only shown is
+refreshed by a job (``federation.refresh_actor``, one waiting per actor), so that
+showing it never waits on its server.
+
+The counts an Account shows for a remote account are those its server
+publishes: the ``totalItems`` of the actor's followers, following and
+outbox collections, fetched after the actor is stored (a collection that
+is missing, hidden or fails counts 0 and never stops the actor's storage).
 
 What a document must be to become an account: an actor type
 (:data:`ACTOR_TYPES`) whose id is on the host it was fetched from, with an
@@ -19,22 +26,24 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urldefrag, urlsplit
 
+from twisted.internet.defer import Deferred, gatherResults
 from twisted.logger import Logger
 
 from pleromad.domain import actor_keys, lifecycle
 from pleromad.domain.activities import Dropped, object_id
 from pleromad.domain.content import sanitize_html, sanitize_text
 from pleromad.federation.fetch import FetchError, Unreachable
+from pleromad.jobs import GiveUp, Handler
 from pleromad.model import User
 from pleromad.store import remote_actors as store
 from pleromad.store import users
-from pleromad.store.remote_actors import ActorRecord, Known
+from pleromad.store.remote_actors import STALE_AFTER, ActorRecord, Known
 
 if TYPE_CHECKING:
     from pleromad.runtime import Runtime
@@ -42,8 +51,6 @@ if TYPE_CHECKING:
 log = Logger()
 
 ACTOR_TYPES = frozenset({"Person", "Service", "Application", "Group", "Organization"})
-# A copy older than this is fetched again before it is used.
-STALE_AFTER = 24 * 3600
 # A key that failed to verify is fetched again only if our copy is older
 # than this: a stream of forged signatures must not become a stream of fetches.
 KEY_REFRESH_AFTER = 60
@@ -189,7 +196,10 @@ async def find_account(rt: Runtime, text: str, *, resolve: bool) -> User | None:
         known = await rt.db.run_interaction(
             "actor by nickname", store.get_remote_by_nickname_txn, text.removeprefix("@")
         )
-    return None if known is None else known.user
+    if known is None:
+        return None
+    await queue_refreshes(rt, [known.user.id])
+    return known.user
 
 
 async def actor_for_key(rt: Runtime, key_id: str, *, refresh: bool = False) -> tuple[User, str]:
@@ -220,9 +230,81 @@ async def store_actor(rt: Runtime, document: dict[str, Any], host: str) -> User:
     known = await rt.db.run_interaction("actor by id", store.get_by_ap_id_txn, record.ap_id)
     if known is not None and (known.user.local or known.user.deleted):
         return known.user
-    return await rt.db.run_interaction(
+    user = await rt.db.run_interaction(
         "store remote actor", store.upsert_txn, record, rt.clock.seconds()
     )
+    await _store_counts(rt, user, record)
+    return user
+
+
+async def _store_counts(rt: Runtime, user: User, record: ActorRecord) -> None:
+    """Fetch the three collections' ``totalItems`` at once and keep them."""
+    totals = await gatherResults(
+        [
+            Deferred.fromCoroutine(_collection_total(rt, url, record.host))
+            for url in (record.followers_url, record.following_url, record.outbox)
+        ]
+    )
+    await rt.db.run_interaction("store actor counts", store.set_counts_txn, user.id, *totals)
+
+
+async def _collection_total(rt: Runtime, url: str | None, host: str) -> int:
+    """The ``totalItems`` of the collection at ``url`` on the actor's
+    ``host``; 0 when there is none, it hides its size, or it cannot be had."""
+    if url is None or _acceptable_id(rt, url) != host:
+        return 0
+    try:
+        signer = await actor_keys.signing_key(rt, None)
+        with _fetching(rt, url):
+            document = await rt.fetcher.get_json(url, signer=signer)
+    except ActorNotFound as e:
+        log.info("no count from {url}: {why}", url=url, why=e)
+        return 0
+    total = document.get("totalItems")
+    # bool is an int; a count past int4 is no count.
+    if type(total) is not int or not 0 <= total < 2**31:
+        return 0
+    return total
+
+
+async def queue_refreshes(rt: Runtime, user_ids: Sequence[int]) -> None:
+    """Queue a refresh of each of ``user_ids`` that is a remote account
+    fetched more than :data:`STALE_AFTER` ago (one waiting job per account)."""
+    await rt.db.run_interaction(
+        "queue actor refreshes",
+        store.queue_refreshes_txn,
+        user_ids,
+        rt.clock.seconds() - STALE_AFTER,
+    )
+
+
+async def refresh(rt: Runtime, user_id: int) -> None:
+    """Fetch the stale account ``user_id`` again, with its counts; a copy
+    made fresh meanwhile (an Update, a resolve) is left alone.  The old copy
+    stays when the fetch fails; an unreachable server is tried again with
+    the runner's backoff, and no other refresh of the account is queued
+    meanwhile, so showing it often does not become fetching it often."""
+    known = await rt.db.run_interaction("actor by user id", store.get_by_user_id_txn, user_id)
+    if known is None or known.user.local or known.user.deleted or _fresh(rt, known, STALE_AFTER):
+        return
+    host = _acceptable_id(rt, known.user.ap_id)
+    try:
+        if host is None:
+            raise ActorNotFound(f"not an actor id: {known.user.ap_id!r}")
+        await store_actor(rt, await _fetch_actor(rt, known.user.ap_id), host)
+    except ActorNotFound as e:
+        if e.temporary:
+            raise
+        raise GiveUp(str(e)) from None
+
+
+def handlers(rt: Runtime) -> dict[str, Handler]:
+    """The job handlers of this module, by kind, for the daemon's JobRunner."""
+
+    async def refresh_job(payload: Mapping[str, Any]) -> None:
+        await refresh(rt, int(payload["user_id"]))
+
+    return {store.REFRESH_JOB: refresh_job}
 
 
 def _fresh(rt: Runtime, known: Known, seconds: float) -> bool:

@@ -104,6 +104,8 @@ class Note:
     emojis: tuple[tuple[str, str], ...]
     attachments: tuple[RemoteAttachment, ...]
     published: datetime | None
+    # When it was last edited, as its server says (an Update's Note).
+    updated: datetime | None
 
     def visibility(self, followers_url: str | None) -> str:
         """Mastodon's reading of the addressing."""
@@ -163,6 +165,7 @@ def parse_note(obj: Any, author_ap_id: str, activity: dict[str, Any] | None = No
             if (a := _attachment(item))
         ),
         published=_published(obj.get("published")),
+        updated=_published(obj.get("updated")),
     )
 
 
@@ -461,18 +464,42 @@ async def _conversation_txn(txn: Txn, context: str | None, base_url: str) -> int
 
 async def apply_update_note(rt: Runtime, activity: dict[str, Any], actor: User) -> None:
     """An edit of a stored remote post by its author: text, spoiler,
-    sensitivity, tags, emoji and attachments are replaced."""
+    sensitivity, tags, emoji and attachments are replaced, sanitized as a
+    Create's are.  When what a reader sees changed, the version replaced is
+    kept (its history); an Update that changes nothing shown (a poll's
+    counts, a tag) corrects the post in place."""
     note = parse_note(activity.get("object"), actor.ap_id, activity)
     if note is None:
         raise Dropped("not a post of its actor")
-    if not await rt.db.run_interaction("remote update", _update_txn, note, actor):
+    if not await rt.db.run_interaction("remote update", _update_txn, note, actor, _now(rt)):
         raise Dropped("no such post of its actor")
 
 
-async def _update_txn(txn: Txn, note: Note, author: User) -> bool:
+async def _update_txn(txn: Txn, note: Note, author: User, now: datetime) -> bool:
     status = await store.get_by_ap_id_txn(txn, note.ap_id)
     if status is None or status.account_id != author.id or status.reblog_of_id is not None:
         return False
+    loaded = await store.load_txn(txn, [status.id], None, godmode=True)
+    shown = loaded.statuses[status.id]
+    was = (
+        status.content,
+        status.spoiler_text,
+        status.sensitive,
+        set(shown.emojis),
+        [(m.url, m.description) for i in shown.media_ids if (m := loaded.media.get(i))],
+    )
+    becomes = (
+        note.content,
+        note.spoiler_text,
+        note.sensitive,
+        set(note.emojis),
+        [(a.url, a.description) for a in note.attachments],
+    )
+    edited_at = None
+    if was != becomes:
+        # Its server's time of the edit, never before the version it replaces
+        # nor after it arrived.
+        edited_at = max(min(note.updated or now, now), status.edited_at or status.created_at)
     await store.edit_post_txn(
         txn,
         status.id,
@@ -481,6 +508,7 @@ async def _update_txn(txn: Txn, note: Note, author: User) -> bool:
         sensitive=note.sensitive,
         tags=note.tags,
         emojis=note.emojis,
+        edited_at=edited_at,
     )
     await media_store.detach_remote_txn(txn, status.id)
     await media_store.attach_remote_txn(txn, status.id, author.id, note.attachments)
@@ -556,6 +584,34 @@ async def resolve_object(rt: Runtime, ap_id: str) -> int | None:
 async def _find_id_txn(txn: Txn, ap_id: str, base_url: str) -> int | None:
     found = await find_txn(txn, ap_id, base_url)
     return None if found is None else found.id
+
+
+async def find_by_url(rt: Runtime, url: str, *, resolve: bool) -> int | None:
+    """The post a search for ``url`` names: its Note's id or its page, of
+    one of ours (``/objects/<uuid>``, ``/notice/<id>``) or of a stored
+    remote post; else, with ``resolve``, fetched from its server (which
+    answers ActivityPub JSON at either, asked for it) and stored as a
+    Create stores one.  None when it names no post (not a Note, an
+    unreachable server, a refused fetch)."""
+    if http_url(url) is None:
+        return None
+    base_url = rt.config.server.base_url
+    found = await rt.db.run_interaction("status by url", _by_url_txn, url, base_url)
+    if found is not None or not resolve or same_host(url, base_url):
+        return found
+    return await resolve_object(rt, url)
+
+
+async def _by_url_txn(txn: Txn, url: str, base_url: str) -> int | None:
+    found = await find_txn(txn, url, base_url)
+    if found is None:
+        notice = url.removeprefix(base_url.rstrip("/") + "/notice/")
+        if notice != url:
+            wanted = parse_id(notice)
+            found = None if wanted is None else await store.get_status_txn(txn, wanted)
+        else:
+            found = await store.get_by_url_txn(txn, url)
+    return None if found is None or found.reblog_of_id is not None else found.id
 
 
 async def _announce_txn(txn: Txn, status_id: int, actor: User, announce_id: str) -> bool:

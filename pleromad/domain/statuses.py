@@ -17,7 +17,8 @@ on a reblog acts on its original.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from twisted.internet.threads import deferToThread
@@ -29,7 +30,7 @@ from pleromad.domain.profile import mention_targets_txn
 from pleromad.emoji.table import EmojiTable, custom_emoji
 from pleromad.errors import ApiError, Forbidden, NotFound
 from pleromad.ids import parse_id
-from pleromad.model import Claim, Listed, Loaded, NewStatus, Status, User
+from pleromad.model import Claim, Listed, Loaded, NewStatus, Status, StatusVersion, User
 from pleromad.store import favourites as favourites_store
 from pleromad.store import media as media_store
 from pleromad.store import statuses as store
@@ -47,6 +48,8 @@ MUST_BE_DIRECT = "The message visibility must be direct"
 INVALID_VISIBILITY = "Invalid visibility: expected public, unlisted, private or direct"
 INVALID_MEDIA = "Invalid media_ids: not attachments of yours"
 CANT_DELETE = "Can't delete this post"
+CANT_EDIT = "Can't edit this post"
+CANT_SEE_SOURCE = "Can't see the source of this post"
 CANT_REBLOG = "Only public and unlisted statuses can be reblogged"
 NO_POLLS = "Polls are not supported"
 NO_SCHEDULING = "Scheduled statuses are not supported"
@@ -257,6 +260,100 @@ async def _original_txn(txn: Txn, ref_id: int, viewer_id: int | None) -> Status:
     if found is None:
         raise NotFound()
     return found
+
+
+# -- editing ----------------------------------------------------------------------
+
+
+async def edit_status(rt: Runtime, ref: str, author: User, form: StatusForm) -> Loaded:
+    """Edit the author's own post: its text (and source), spoiler,
+    sensitivity and attachments, checked as a new post is (``visibility``
+    and ``in_reply_to_id`` of the form are not the edit's to change).  The
+    version replaced is kept (:func:`history`) and the post's Update goes
+    where its Create went."""
+    wanted = status_id(ref)
+    if wanted is None:
+        raise NotFound()
+    checked = check_form(
+        replace(form, visibility=None, in_reply_to_id=None), rt.config, await rt.emoji.current()
+    )
+    markup = await deferToThread(content.safe_markup, checked.text, checked.content_type)
+    return await rt.db.run_interaction(
+        "edit status", _edit_txn, rt.config, wanted, author, checked, markup, rt.clock.seconds()
+    )
+
+
+async def _edit_txn(
+    txn: Txn,
+    config: Config,
+    wanted: int,
+    author: User,
+    checked: _Checked,
+    markup: str,
+    now: float,
+) -> Loaded:
+    status = await _own_post_txn(txn, wanted, author, CANT_EDIT)
+    attached = await media_store.get_user_attachments_txn(txn, author.id, list(checked.media_ids))
+    if len(attached) != len(checked.media_ids):
+        raise InvalidStatus(INVALID_MEDIA)
+    targets = await mention_targets_txn(txn, config, author, checked.text)
+    rendered = content.link_content(markup, base_url=config.server.base_url, mentions=targets)
+    await store.edit_post_txn(
+        txn,
+        status.id,
+        content=rendered.html,
+        spoiler_text=content.sanitize_text(checked.spoiler),
+        sensitive=checked.sensitive or "nsfw" in rendered.tags,
+        tags=rendered.tags,
+        emojis=checked.emojis,
+        edited_at=max(datetime.fromtimestamp(now, UTC), status.edited_at or status.created_at),
+        source=checked.text,
+        content_type=checked.content_type,
+        media_ids=checked.media_ids,
+        mention_ids=[target.id for target in rendered.mentions],
+    )
+    loaded = await store.load_txn(txn, [status.id], author.id)
+    await publishing.on_edit_txn(txn, config, loaded, status.id)
+    return loaded
+
+
+async def _own_post_txn(txn: Txn, wanted: int, user: User, refusal: str) -> Status:
+    """The post ``wanted`` if it is ``user``'s; NotFound when they may not
+    see it (or it is a reblog), Forbidden(``refusal``) when it is another's."""
+    status = await store.get_visible_txn(txn, wanted, user.id)
+    if status is None or status.reblog_of_id is not None:
+        raise NotFound()
+    if status.account_id != user.id:
+        raise Forbidden(refusal)
+    return status
+
+
+async def history(rt: Runtime, ref: str, viewer: User | None) -> tuple[Loaded, list[StatusVersion]]:
+    """The post ``ref`` as ``viewer`` may see it, and the versions its edits
+    replaced, oldest first (none when it was never edited)."""
+    wanted = status_id(ref)
+    if wanted is None:
+        raise NotFound()
+    return await rt.db.run_interaction("status history", _history_txn, wanted, _viewer_id(viewer))
+
+
+async def _history_txn(
+    txn: Txn, wanted: int, viewer_id: int | None
+) -> tuple[Loaded, list[StatusVersion]]:
+    loaded = await store.load_txn(txn, [wanted], viewer_id)
+    if not loaded.order or loaded.statuses[wanted].status.reblog_of_id is not None:
+        raise NotFound()
+    return loaded, await store.versions_txn(txn, wanted)
+
+
+async def source(rt: Runtime, ref: str, user: User) -> Status:
+    """The author's own post, for its source text (to edit it)."""
+    wanted = status_id(ref)
+    if wanted is None:
+        raise NotFound()
+    return await rt.db.run_interaction(
+        "status source", _own_post_txn, wanted, user, CANT_SEE_SOURCE
+    )
 
 
 # -- reading ----------------------------------------------------------------------

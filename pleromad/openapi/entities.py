@@ -209,6 +209,24 @@ STATUS["description"] = (
     " is only in the answer to DELETE."
 )
 
+STATUS_EDIT = closed(
+    {
+        "content": STRING,
+        "spoiler_text": STRING,
+        "sensitive": BOOLEAN,
+        "created_at": DATETIME,
+        "account": ref("Account"),
+        "media_attachments": array(ref("Attachment")),
+        "emojis": array(ref("Emoji")),
+    }
+)
+STATUS_EDIT["description"] = (
+    "A version of a status: `created_at` is when it was written (the post's own time"
+    " for the first)."
+)
+
+STATUS_SOURCE = closed({"id": ID, "text": STRING, "spoiler_text": STRING})
+
 NOTIFICATION = closed(
     {
         "id": ID,
@@ -494,6 +512,8 @@ SCHEMAS: dict[str, Schema] = {
     "Mention": MENTION,
     "Tag": TAG,
     "Status": STATUS,
+    "StatusEdit": STATUS_EDIT,
+    "StatusSource": STATUS_SOURCE,
     "Notification": NOTIFICATION,
     "Instance": INSTANCE,
     "TwitterUser": TWITTER_USER,

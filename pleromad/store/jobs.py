@@ -28,6 +28,28 @@ async def enqueue_txn(
     return job_id
 
 
+async def enqueue_once_txn(
+    txn: Txn, kind: str, key: str, payload: Mapping[str, Any], *, max_attempts: int = 10
+) -> bool:
+    """Queue a job unless one of ``kind`` for ``key`` is already queued,
+    running or waiting for a retry: False when it is (the unique index of
+    migration 0025 settles two callers racing)."""
+    job_id = await txn.fetchval(
+        "INSERT INTO jobs (kind, payload, max_attempts, dedup_key)"
+        " SELECT %(kind)s, %(payload)s, %(max_attempts)s, %(key)s"
+        " WHERE NOT EXISTS (SELECT 1 FROM jobs WHERE kind = %(kind)s"
+        "                   AND dedup_key = %(key)s AND state IN ('pending', 'running'))"
+        " ON CONFLICT (kind, dedup_key)"
+        " WHERE dedup_key IS NOT NULL AND state = 'pending' AND attempts = 0 DO NOTHING"
+        " RETURNING id",
+        {"kind": kind, "payload": json.dumps(payload), "max_attempts": max_attempts, "key": key},
+    )
+    if job_id is None:
+        return False
+    await txn.execute("SELECT pg_notify(%s, '')", (CHANNEL,))
+    return True
+
+
 async def claim_txn(txn: Txn, node: str, kinds: Sequence[str], now: float) -> dict[str, Any] | None:
     """Take the oldest due job of one of ``kinds``, holding its advisory lock
     on this session; the returned row has this attempt's number."""

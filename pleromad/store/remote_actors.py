@@ -17,7 +17,13 @@ from psycopg2.extras import Json
 
 from pleromad.db.pool import Txn
 from pleromad.model import User
+from pleromad.store import jobs
 from pleromad.store.relationships import ACCOUNT_COLUMNS
+
+# A copy older than this (seconds) is fetched again before it is used, or
+# by a REFRESH_JOB (payload: user_id) when it is only shown.
+STALE_AFTER = 24 * 3600
+REFRESH_JOB = "federation.refresh_actor"
 
 
 @dataclass(frozen=True)
@@ -193,6 +199,35 @@ async def upsert_txn(txn: Txn, record: ActorRecord, now: float) -> User:
         },
     )
     return user
+
+
+async def set_counts_txn(
+    txn: Txn, user_id: int, followers: int, following: int, statuses: int
+) -> None:
+    """Record the counts the account's server publishes."""
+    await txn.execute(
+        "UPDATE remote_actors SET followers_count = %s, following_count = %s,"
+        " statuses_count = %s WHERE user_id = %s",
+        (followers, following, statuses, user_id),
+    )
+
+
+async def queue_refreshes_txn(txn: Txn, user_ids: Sequence[int], fetched_before: float) -> None:
+    """Queue a :data:`REFRESH_JOB` for each of ``user_ids`` that is a remote
+    account in use whose actor was last fetched before ``fetched_before``,
+    unless one is already waiting."""
+    if not user_ids:
+        return
+    rows = await txn.fetchall(
+        "SELECT ra.user_id FROM remote_actors ra JOIN users u ON u.id = ra.user_id"
+        " WHERE ra.user_id = ANY(%s::bigint[]) AND ra.fetched_at < to_timestamp(%s)"
+        " AND NOT u.deleted",
+        (list(user_ids), fetched_before),
+    )
+    for row in rows:
+        await jobs.enqueue_once_txn(
+            txn, REFRESH_JOB, str(row["user_id"]), {"user_id": row["user_id"]}, max_attempts=3
+        )
 
 
 def _json(value: dict[str, Any] | None) -> Json | None:

@@ -15,10 +15,23 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import fields
+from datetime import datetime
 from typing import Any
 
 from pleromad.db.pool import Database, Txn
-from pleromad.model import FollowCounts, Listed, Loaded, Media, NewStatus, Post, Shown, Status, User
+from pleromad.model import (
+    AttachmentVersion,
+    FollowCounts,
+    Listed,
+    Loaded,
+    Media,
+    NewStatus,
+    Post,
+    Shown,
+    Status,
+    StatusVersion,
+    User,
+)
 from pleromad.store.relationships import ACCOUNT_COLUMNS, relationships_txn
 from pleromad.store.timelines import Window
 from pleromad.store.visibility import visible_to_viewer
@@ -64,12 +77,7 @@ async def insert_status_txn(txn: Txn, new: NewStatus) -> bool:
         (new.id, list(new.mention_ids)),
     )
     await _add_tags_and_emojis_txn(txn, new.id, new.tags, new.emojis)
-    await txn.execute(
-        "INSERT INTO status_media (status_id, media_id, position)"
-        " SELECT %s, m.id, m.position FROM unnest(%s::bigint[]) WITH ORDINALITY AS m(id, position)"
-        " ON CONFLICT DO NOTHING",
-        (new.id, list(new.media_ids)),
-    )
+    await _add_media_txn(txn, new.id, new.media_ids)
     return True
 
 
@@ -89,6 +97,23 @@ async def _add_tags_and_emojis_txn(
     )
 
 
+# The post's version as it stands, copied into status_edits.
+_KEEP_VERSION = (
+    "INSERT INTO status_edits (status_id, content, spoiler_text, sensitive, media, emojis,"
+    " created_at)"
+    " SELECT s.id, s.content, s.spoiler_text, s.sensitive,"
+    "  coalesce((SELECT jsonb_agg(jsonb_build_object('id', m.id, 'url', m.url,"
+    "    'mime_type', m.mime_type, 'description', m.description, 'blurhash', m.blurhash,"
+    "    'width', m.width, 'height', m.height) ORDER BY sm.position)"
+    "   FROM status_media sm JOIN media m ON m.id = sm.media_id"
+    "   WHERE sm.status_id = s.id), '[]'),"
+    "  coalesce((SELECT jsonb_agg(jsonb_build_array(se.shortcode, se.url) ORDER BY se.shortcode)"
+    "   FROM status_emojis se WHERE se.status_id = s.id), '[]'),"
+    "  coalesce(s.edited_at, s.created_at)"
+    " FROM statuses s WHERE s.id = %s"
+)
+
+
 async def edit_post_txn(
     txn: Txn,
     status_id: int,
@@ -98,15 +123,67 @@ async def edit_post_txn(
     sensitive: bool,
     tags: Sequence[str],
     emojis: Sequence[tuple[str, str]],
+    edited_at: datetime | None,
+    source: str | None = None,
+    content_type: str | None = None,
+    media_ids: Sequence[int] | None = None,
+    mention_ids: Sequence[int] = (),
 ) -> None:
-    """Replace what a post says: its text, spoiler, sensitivity, tags and emoji."""
+    """Replace what a post says: its text, spoiler, sensitivity, tags and
+    emoji, and its ``source`` (written as ``content_type``) and attachments
+    (``media_ids``) when given;
+    ``mention_ids`` are added to its mentions (a mention once made stays,
+    so the post's audience never shrinks).  An edit (``edited_at``, when
+    the new version was written) first keeps the version it replaces in
+    ``status_edits``; without one the post is corrected in place."""
+    if edited_at is not None:
+        await txn.execute(_KEEP_VERSION, (status_id,))
     await txn.execute(
-        "UPDATE statuses SET content = %s, spoiler_text = %s, sensitive = %s WHERE id = %s",
-        (content, spoiler_text, sensitive, status_id),
+        "UPDATE statuses SET content = %s, spoiler_text = %s, sensitive = %s,"
+        " source = coalesce(%s, source), content_type = coalesce(%s, content_type),"
+        " edited_at = coalesce(%s, edited_at) WHERE id = %s",
+        (content, spoiler_text, sensitive, source, content_type, edited_at, status_id),
     )
     await txn.execute("DELETE FROM status_tags WHERE status_id = %s", (status_id,))
     await txn.execute("DELETE FROM status_emojis WHERE status_id = %s", (status_id,))
     await _add_tags_and_emojis_txn(txn, status_id, tags, emojis)
+    await txn.execute(
+        "INSERT INTO status_mentions (status_id, account_id)"
+        " SELECT %s, unnest(%s::bigint[]) ON CONFLICT DO NOTHING",
+        (status_id, list(mention_ids)),
+    )
+    if media_ids is not None:
+        await txn.execute("DELETE FROM status_media WHERE status_id = %s", (status_id,))
+        await _add_media_txn(txn, status_id, media_ids)
+
+
+async def _add_media_txn(txn: Txn, status_id: int, media_ids: Sequence[int]) -> None:
+    await txn.execute(
+        "INSERT INTO status_media (status_id, media_id, position)"
+        " SELECT %s, m.id, m.position FROM unnest(%s::bigint[]) WITH ORDINALITY AS m(id, position)"
+        " ON CONFLICT DO NOTHING",
+        (status_id, list(media_ids)),
+    )
+
+
+async def versions_txn(txn: Txn, status_id: int) -> list[StatusVersion]:
+    """The versions an edited post replaced, oldest first."""
+    rows = await txn.fetchall(
+        "SELECT content, spoiler_text, sensitive, media, emojis, created_at FROM status_edits"
+        " WHERE status_id = %s ORDER BY id",
+        (status_id,),
+    )
+    return [
+        StatusVersion(
+            content=row["content"],
+            spoiler_text=row["spoiler_text"],
+            sensitive=row["sensitive"],
+            media=tuple(AttachmentVersion(**item) for item in row["media"]),
+            emojis=tuple((code, url) for code, url in row["emojis"]),
+            created_at=row["created_at"],
+        )
+        for row in rows
+    ]
 
 
 async def delete_status_txn(txn: Txn, status_id: int) -> bool:
@@ -183,6 +260,16 @@ async def get_status_txn(txn: Txn, status_id: int) -> Status | None:
 async def get_by_ap_id_txn(txn: Txn, ap_id: str) -> Status | None:
     """The remote status (or remote reblog, by its Announce) with this ActivityPub id."""
     row = await txn.fetchone(f"SELECT {_COLUMNS} FROM statuses s WHERE s.ap_id = %s", (ap_id,))
+    return None if row is None else Status(**row)
+
+
+async def get_by_url_txn(txn: Txn, url: str) -> Status | None:
+    """A remote post whose page is ``url`` (the oldest, should two say so)."""
+    row = await txn.fetchone(
+        f"SELECT {_COLUMNS} FROM statuses s WHERE s.url = %s AND s.ap_id IS NOT NULL"
+        " AND s.reblog_of_id IS NULL ORDER BY s.id LIMIT 1",
+        (url,),
+    )
     return None if row is None else Status(**row)
 
 
@@ -271,16 +358,24 @@ async def who_txn(txn: Txn, kind: str, status_id: int, window: Window) -> list[L
     return listed
 
 
+# The counts an Account shows: a remote account's are what its server
+# publishes (remote_actors), anyone else's are kept by the writes here.
+_COUNTS = (
+    "COALESCE(ra.statuses_count, ac.statuses) AS counted_statuses,"
+    " COALESCE(ra.followers_count, ac.followers) AS counted_followers,"
+    " COALESCE(ra.following_count, ac.following) AS counted_following"
+)
 _ACCOUNT_COUNTS = (
-    "SELECT user_id, statuses, followers, following FROM account_counts"
-    " WHERE user_id = ANY(%s::bigint[])"
+    f"SELECT ac.user_id, {_COUNTS} FROM account_counts ac"
+    " LEFT JOIN remote_actors ra ON ra.user_id = ac.user_id"
+    " WHERE ac.user_id = ANY(%s::bigint[])"
 )
 AccountCounts = tuple[dict[int, FollowCounts], dict[int, int]]
 
 
 async def account_counts_txn(txn: Txn, account_ids: Sequence[int]) -> AccountCounts:
     """The follow counts and ``statuses_count`` of each account (kept by the
-    writes: see migration 0030)."""
+    writes, see migration 0030; a remote account's as its server publishes)."""
     if not account_ids:
         return {}, {}
     return _account_counts(await txn.fetchall(_ACCOUNT_COUNTS, (list(set(account_ids)),)))
@@ -296,8 +391,11 @@ async def account_counts(db: Database, account_ids: Sequence[int]) -> AccountCou
 
 def _account_counts(rows: list[dict[str, Any]]) -> AccountCounts:
     return (
-        {row["user_id"]: FollowCounts(row["followers"], row["following"]) for row in rows},
-        {row["user_id"]: row["statuses"] for row in rows},
+        {
+            row["user_id"]: FollowCounts(row["counted_followers"], row["counted_following"])
+            for row in rows
+        },
+        {row["user_id"]: row["counted_statuses"] for row in rows},
     )
 
 
@@ -310,9 +408,7 @@ async def add_accounts_txn(
     if not ids:
         return
     rows = await txn.fetchall(
-        f"SELECT {ACCOUNT_COLUMNS}, ac.statuses AS counted_statuses,"
-        " ac.followers AS counted_followers, ac.following AS counted_following,"
-        " ra.document AS remote_document"
+        f"SELECT {ACCOUNT_COLUMNS}, {_COUNTS}, ra.document AS remote_document"
         " FROM users u JOIN account_counts ac ON ac.user_id = u.id"
         " LEFT JOIN remote_actors ra ON ra.user_id = u.id"
         " WHERE u.id = ANY(%(ids)s::bigint[])",

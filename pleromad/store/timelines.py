@@ -135,6 +135,10 @@ def _filters(alias: str, filters: StatusFilters, args: dict[str, Any]) -> str:
         clauses.append(
             f"EXISTS (SELECT 1 FROM users fu WHERE fu.id = {alias}.account_id AND fu.local)"
         )
+    if filters.remote_only:
+        clauses.append(
+            f"EXISTS (SELECT 1 FROM users fu WHERE fu.id = {alias}.account_id AND NOT fu.local)"
+        )
     if filters.tagged is not None:
         clauses.append(
             "EXISTS (SELECT 1 FROM status_tags ft"

@@ -251,7 +251,8 @@ def note_addressing(status: Status, parts: NoteParts) -> Addressing:
 
 
 def render_note(status: Status, parts: NoteParts, *, base_url: str) -> dict[str, Any]:
-    """A post as its ``Note`` (no ``@context``: embed it, or :func:`with_context`)."""
+    """A post as its ``Note`` (no ``@context``: embed it, or :func:`with_context`);
+    an edited one says when in ``updated``, as Mastodon's do."""
     address = note_addressing(status, parts)
     context = context_id(status, base_url)
     tags: list[dict[str, Any]] = [
@@ -282,7 +283,7 @@ def render_note(status: Status, parts: NoteParts, *, base_url: str) -> dict[str,
         "tag": tags,
         "attachment": [render_document(media) for media in parts.media],
         "directMessage": status.visibility == "direct",
-    }
+    } | ({} if status.edited_at is None else {"updated": ap_date(status.edited_at)})
 
 
 def render_document(media: Media) -> dict[str, Any]:

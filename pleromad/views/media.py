@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pleromad.model import Media
+from pleromad.model import AttachmentVersion, Media
 
 # The bundled default mascot (pleromad/static/images).
 DEFAULT_MASCOT_ID = "default-mascot"
@@ -55,7 +55,8 @@ def attachment(
     return entity
 
 
-def render_attachment(media: Media) -> dict[str, Any]:
+def render_attachment(media: Media | AttachmentVersion) -> dict[str, Any]:
+    """An attachment as it is, or as an earlier version of its post showed it."""
     return attachment(
         str(media.id),
         media.url,

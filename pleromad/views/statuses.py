@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from typing import Any
 from urllib.parse import quote
 
 from pleromad.config import Config
-from pleromad.model import Loaded, Shown, User
+from pleromad.model import AttachmentVersion, Loaded, Shown, StatusVersion, User
 from pleromad.views.accounts import render_account
 from pleromad.views.activitypub import note_id, notice_url
 from pleromad.views.dates import masto_date
@@ -111,10 +111,7 @@ class _Renderer:
             ],
             "application": dict(APPLICATION),
             "language": None,
-            "emojis": [
-                {"shortcode": code, "url": url, "static_url": url, "visible_in_picker": False}
-                for code, url in shown.emojis
-            ],
+            "emojis": _emojis(shown.emojis),
             "pleroma": {
                 "local": users[status.account_id].local,
                 "conversation_id": status.conversation_id,
@@ -203,3 +200,59 @@ def render_status(
     return render_statuses(
         loaded, config=config, viewer=viewer, hidden=hidden, ids=loaded.order[:1]
     )[0]
+
+
+def render_history(
+    loaded: Loaded,
+    versions: Sequence[StatusVersion],
+    *,
+    config: Config,
+    viewer: User | None,
+    hidden: Collection[int],
+) -> list[dict[str, Any]]:
+    """Mastodon's StatusEdit list of the first post of ``loaded``: each
+    version its edits replaced, oldest first, then the post as it is now
+    (alone when it was never edited)."""
+    shown = loaded.statuses[loaded.order[0]]
+    status = shown.status
+    renderer = _Renderer(loaded, config, viewer, hidden)
+    account = renderer.account(status.account_id)
+    current = StatusVersion(
+        content=status.content,
+        spoiler_text=status.spoiler_text,
+        sensitive=status.sensitive,
+        media=tuple(
+            AttachmentVersion(
+                id=m.id,
+                url=m.url,
+                mime_type=m.mime_type,
+                description=m.description,
+                blurhash=m.blurhash,
+                width=m.width,
+                height=m.height,
+            )
+            for i in shown.media_ids
+            if (m := loaded.media.get(i)) is not None
+        ),
+        emojis=shown.emojis,
+        created_at=status.edited_at or status.created_at,
+    )
+    return [
+        {
+            "content": version.content,
+            "spoiler_text": version.spoiler_text,
+            "sensitive": version.sensitive,
+            "created_at": masto_date(version.created_at),
+            "account": account,
+            "media_attachments": [render_attachment(m) for m in version.media],
+            "emojis": _emojis(version.emojis),
+        }
+        for version in (*versions, current)
+    ]
+
+
+def _emojis(emojis: Sequence[tuple[str, str]]) -> list[dict[str, Any]]:
+    return [
+        {"shortcode": code, "url": url, "static_url": url, "visible_in_picker": False}
+        for code, url in emojis
+    ]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from pleromad.domain import profile, remote_actors, statuses
+from pleromad.domain import profile, remote_actors, remote_statuses, statuses
 from pleromad.model import User
 from pleromad.openapi.spec import FLAG, STRING, Operation, Schema, answer, array, enum, note, ref
 from pleromad.runtime import Runtime
@@ -23,6 +23,11 @@ SEARCH_MAX_LIMIT = 40
 RESOLVE = (
     "With a signed-in reader, a query that is a remote address (`nick@host`, `@nick@host`)"
     " or an actor URL is looked up by WebFinger or fetched, stored, and listed first."
+)
+RESOLVE_STATUS = (
+    RESOLVE + "  A query that is the URL of a post (its id or its page) answers that post"
+    " in `statuses`: ours, a stored one, or (resolving) fetched and stored; a URL that names"
+    " no post the reader may see answers none."
 )
 
 SEARCH_FIELDS: dict[str, Schema] = {
@@ -100,7 +105,7 @@ class SearchApi:
                     "type": "integer",
                     "description": "Entries to skip per list; default 0.",
                 },
-                "resolve": {**FLAG, "description": RESOLVE},
+                "resolve": {**FLAG, "description": RESOLVE_STATUS},
                 "following": {
                     **FLAG,
                     "description": (
@@ -115,7 +120,8 @@ class SearchApi:
         """DECISIONS 25: accounts as `/api/v1/accounts/search` finds them (an
         exact nickname first), statuses the reader may see holding every word
         of the query, hashtags named in it.  ``type`` narrows the answer to one
-        of the three lists."""
+        of the three lists.  A query that is the URL of a post answers that
+        post alone (:func:`remote_statuses.find_by_url`): no account then."""
         params = call.params
         query = params.required_str("q")
         wanted = params.str("type")
@@ -128,8 +134,21 @@ class SearchApi:
         def asked(kind: str) -> bool:
             return limit > 0 and (wanted is None or wanted == kind)
 
+        statuses_found: list[Any] = []
+        named = None
+        if asked("statuses") and query.strip().startswith(("https://", "http://")):
+            # A URL names a post or an account, and no words to search for.
+            named = await remote_statuses.find_by_url(
+                self.rt, query.strip(), resolve=resolve and viewer is not None
+            )
+            if named is not None and offset == 0:
+                loaded = await statuses.load(self.rt, [named], viewer)
+                statuses_found = statuses_json(self.rt, loaded, viewer)
+        elif asked("statuses"):
+            loaded = await statuses.search(self.rt, query, viewer, limit=limit, offset=offset)
+            statuses_found = statuses_json(self.rt, loaded, viewer)
         accounts: list[Any] = []
-        if asked("accounts"):
+        if asked("accounts") and named is None:
             found = await profile.search_accounts(
                 self.rt,
                 query,
@@ -140,10 +159,6 @@ class SearchApi:
                 resolved=await self._resolved(query, viewer, resolve),
             )
             accounts = [a for a in await render_accounts(self.rt, found, viewer) if a]
-        statuses_found: list[Any] = []
-        if asked("statuses"):
-            loaded = await statuses.search(self.rt, query, viewer, limit=limit, offset=offset)
-            statuses_found = statuses_json(self.rt, loaded, viewer)
         hashtags = _hashtags(query, self.rt.config.server.base_url) if asked("hashtags") else []
         return {
             "accounts": accounts,

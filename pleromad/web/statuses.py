@@ -3,9 +3,10 @@
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
-from pleromad.domain import statuses
+from pleromad.domain import profile, statuses
 from pleromad.domain.statuses import NO_POLLS, NO_SCHEDULING, InvalidStatus, StatusForm
 from pleromad.model import Loaded, User
 from pleromad.openapi.entities import ACCOUNTS_PAGE, HIDDEN_STATUS
@@ -24,6 +25,7 @@ from pleromad.openapi.spec import (
     ref,
 )
 from pleromad.runtime import Runtime
+from pleromad.views.statuses import render_history
 from pleromad.web.auth import Auth
 from pleromad.web.base import Call, api_app, route
 from pleromad.web.listing import account_page, status_json, statuses_json
@@ -50,6 +52,13 @@ _POST_FIELDS: dict[str, Schema] = {
     "media_ids": array({**ID, "description": "An attachment of the author's."}),
     "poll": {"enum": [None, "", {}, []], "description": "Not supported: only an empty value."},
     "scheduled_at": {"const": "", "description": "Not supported: only an empty value."},
+}
+
+
+# What an edit may change; the rest of a post stays as it was posted.
+_EDIT_FIELDS = {
+    name: _POST_FIELDS[name]
+    for name in ("status", "spoiler_text", "content_type", "sensitive", "media_ids", "poll")
 }
 
 
@@ -172,6 +181,87 @@ class StatusesApi:
         body = self._one(loaded, call.user)
         body["text"] = loaded.statuses[loaded.order[0]].status.source
         return body
+
+    @route(
+        app,
+        "/api/v1/statuses/<id>",
+        "PUT",
+        auth=Auth.REQUIRED,
+        scope="write",
+        doc=Operation(
+            "Edit a status.",
+            responses={200: answer(ref("Status"), "The status as edited.")},
+            fields=_EDIT_FIELDS,
+            any_of=(
+                present("status", status=NON_BLANK),
+                present("media_ids", media_ids={"minItems": 1}),
+            ),
+            description=(
+                "The author's own post: its text, spoiler, sensitivity and attachments,"
+                " checked as a new post is.  The version replaced is kept (see"
+                " `/history`), and the post's `Update` goes where its `Create` went."
+                " Its Status does not say that it was edited (DECISIONS 45)."
+            ),
+            errors={
+                403: "Invalid credentials, a token without `write`, or a status of someone else.",
+                404: HIDDEN_STATUS,
+                422: "Over the character limit, empty without attachments, media_ids that"
+                " are not the author's attachments, or a poll.",
+            },
+        ),
+    )
+    async def edit(self, call: Call) -> Any:
+        author = call.user
+        loaded = await statuses.edit_status(
+            self.rt, call.params.required_str("id"), author, status_form(call.params)
+        )
+        return self._one(loaded, author)
+
+    @route(
+        app,
+        "/api/v1/statuses/<id>/history",
+        "GET",
+        auth=Auth.READ_OR_PUBLIC,
+        doc=Operation(
+            "The versions of a status.",
+            responses={
+                200: answer(
+                    array(ref("StatusEdit")),
+                    "Each version its edits replaced, oldest first, then the status as it"
+                    " is: a status never edited has one.",
+                )
+            },
+            errors={404: HIDDEN_STATUS + "  A reblog has no history."},
+        ),
+    )
+    async def history(self, call: Call) -> Any:
+        viewer = call.reader
+        loaded, versions = await statuses.history(self.rt, call.params.required_str("id"), viewer)
+        hidden = profile.hidden_accounts(loaded.users.values(), viewer, self.rt.config)
+        return render_history(loaded, versions, config=self.rt.config, viewer=viewer, hidden=hidden)
+
+    @route(
+        app,
+        "/api/v1/statuses/<id>/source",
+        "GET",
+        auth=Auth.REQUIRED,
+        scope="read",
+        doc=Operation(
+            "The source of one's own status, to edit it.",
+            responses={200: answer(ref("StatusSource"))},
+            errors={
+                403: "Invalid credentials, a token without `read`, or a status of someone else.",
+                404: HIDDEN_STATUS,
+            },
+        ),
+    )
+    async def source(self, call: Call) -> Any:
+        status = await statuses.source(self.rt, call.params.required_str("id"), call.user)
+        return {
+            "id": str(status.id),
+            "text": status.source,
+            "spoiler_text": html.unescape(status.spoiler_text),
+        }
 
     @route(
         app,

@@ -28,13 +28,15 @@ from pleromad.web.params import Params
 
 def status_filters(params: Params, *, local: bool = False, account: bool = False) -> StatusFilters:
     """The filters of a status listing: ``only_media``, ``exclude_replies``
-    and ``exclude_reblogs`` (booleans; anything else is a 400), ``local`` on
-    the public timeline and ``tagged`` on an account's statuses."""
+    and ``exclude_reblogs`` (booleans; anything else is a 400), ``local`` and
+    ``remote`` on the public timeline (Mastodon's federated-only view; both
+    together leave nothing, as there) and ``tagged`` on an account's statuses."""
     return StatusFilters(
         only_media=bool(params.bool("only_media", False)),
         exclude_replies=bool(params.bool("exclude_replies", False)),
         exclude_reblogs=bool(params.bool("exclude_reblogs", False)),
         local_only=local and bool(params.bool("local", False)),
+        remote_only=local and bool(params.bool("remote", False)),
         tagged=(params.str("tagged") or None) if account else None,
     )
 
@@ -83,11 +85,16 @@ class TimelinesApi:
             "Public statuses the reader may see, newest first.",
             description="A token without the `read` scope reads it as anyone does.",
             responses={200: answer(array(ref("Status")), **PAGINATED)},
-            fields={**FILTERS, "local": {**FLAG, "description": "Only this instance's statuses."}},
+            fields={
+                **FILTERS,
+                "local": {**FLAG, "description": "Only this instance's statuses."},
+                "remote": {**FLAG, "description": "Only other servers' statuses."},
+            },
         ),
     )
     async def public(self, call: Call) -> Any:
-        """Public statuses; ``local=true`` keeps this instance's only."""
+        """Public statuses; ``local=true`` keeps this instance's only,
+        ``remote=true`` other servers' only."""
         viewer = call.reader
         page = page_params(call.params, STATUSES_MAX_LIMIT)
         filters = status_filters(call.params, local=True)
