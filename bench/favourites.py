@@ -113,6 +113,8 @@ def seed(dsn: str, *, statuses: int, authors: int) -> Dataset:
             " SELECT s.id + %(span)s, %(fan)s, s.id, s.created_at FROM statuses s",
             {"span": statuses * 2 + 1, "fan": fan_id},
         )
+        # The triggers that keep the counters were off too (migration 0030).
+        cur.execute("SELECT counters_recount()")
         cur.execute("SELECT count(*) FROM favourites")
         count = cur.fetchone()[0]
         cur.execute(

@@ -15,7 +15,15 @@ from zope.interface.verify import verifyObject
 
 from pleromad.auth.credentials import BearerToken, LoginPassword, SessionCookie
 from pleromad.auth.passwords import PasswordHasher, pbkdf2_hash
-from pleromad.auth.realm import IViewer, PasswordChecker, SessionChecker, TokenChecker
+from pleromad.auth.realm import (
+    Grant,
+    IViewer,
+    PasswordChecker,
+    Realm,
+    SessionChecker,
+    TokenChecker,
+)
+from pleromad.domain.login import login_refusal
 from pleromad.model import IssuedToken, User
 from pleromad.runtime import Runtime
 from pleromad.store import oauth, users
@@ -197,6 +205,44 @@ async def test_portal_locks_out_inactive_accounts_on_every_method(
     ):
         with pytest.raises(UnauthorizedLogin):
             await portal_of(rt).login(credentials, None, IViewer)
+
+
+def interactions(rt: Runtime, description: str) -> float:
+    """How many database calls named ``description`` the runtime made."""
+    found = rt.db.metrics.registry.get_sample_value(
+        "pleromad_db_interaction_duration_seconds_count", {"description": description}
+    )
+    return found or 0.0
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_token_or_cookie_and_its_account_are_one_query(rt: Runtime) -> None:
+    """A bearer token or cookie session is checked, and its account read, by
+    one statement outside any transaction; the realm reads nothing more."""
+    user = await make_user(rt)
+    issued = await make_token(rt, user, ["read"])
+    session = await rt.db.run_interaction("session", oauth.create_session_txn, issued.token.id)
+    for credentials, lookup in (
+        (BearerToken(issued.access_token), "token lookup"),
+        (SessionCookie(session), "session lookup"),
+    ):
+        _, viewer, _ = await portal_of(rt).login(credentials, None, IViewer)
+        assert viewer.user == user and viewer.token == issued.token
+        assert interactions(rt, lookup) == 1
+    assert interactions(rt, "viewer") == 0
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_grant_naming_only_an_account_is_read_and_judged(rt: Runtime) -> None:
+    """A plugin's checker may vouch for an account id alone: the realm reads
+    the account, and refuses it when it may not log in."""
+    user = await make_user(rt)
+    realm = Realm(rt, login_refusal)
+    _, viewer, _ = await realm.requestAvatar(Grant(user.id, None), None, IViewer)
+    assert viewer.user == user and interactions(rt, "viewer") == 1
+    await rt.db.run_interaction("lock", users.update_user_txn, user.id, deactivated=True)
+    with pytest.raises(UnauthorizedLogin):
+        await realm.requestAvatar(Grant(user.id, None), None, IViewer)
 
 
 @pytest_twisted.ensureDeferred

@@ -94,6 +94,26 @@ async def test_rows_come_back_as_dicts(db: Database) -> None:
 
 
 @pytest_twisted.ensureDeferred
+async def test_run_query_is_one_statement_outside_a_transaction(db: Database) -> None:
+    """run_query answers the rows as dicts from one statement sent alone: no
+    BEGIN went first (the statement is its transaction's first command, so
+    its timestamp is the transaction's); an error reaches the caller and the
+    connection goes back to the pool."""
+    rows = await db.run_query(
+        "alone", "SELECT %s AS x, now() = statement_timestamp() AS alone", (1,)
+    )
+    assert rows == [{"x": 1, "alone": True}]
+
+    async def in_transaction(txn: Txn) -> Any:
+        return await txn.fetchval("SELECT now() = statement_timestamp()")
+
+    assert await db.run_interaction("begun", in_transaction) is False
+    with pytest.raises(psycopg2.errors.UndefinedTable):
+        await db.run_query("bad", "SELECT * FROM no_such_table")
+    assert db.stats().busy == 0
+
+
+@pytest_twisted.ensureDeferred
 async def test_fetchone_and_fetchval_on_no_rows_are_none(db: Database) -> None:
     """fetchone and fetchval give None when the query returns no row; fetchall []."""
 

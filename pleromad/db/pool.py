@@ -274,21 +274,42 @@ class Database:
         txpostgres would cancel with a blocking libpq call, and the connection
         must not return to the pool mid-transaction.
         """
-        return uncancellable(Deferred.fromCoroutine(self._timed(description, fn_txn, args, kwargs)))
+        work = self._run_interaction(description, fn_txn, args, kwargs)
+        return uncancellable(Deferred.fromCoroutine(self._timed(description, work)))
 
-    async def _timed(
-        self,
-        description: str,
-        fn_txn: Callable[..., Coroutine[Any, Any, R]],
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-    ) -> R:
+    def run_query(
+        self, description: str, sql: str, args: Any = None
+    ) -> Deferred[list[dict[str, Any]]]:
+        """The rows of one read-only statement, run outside any transaction
+        (the connection is in autocommit mode): one round trip, where
+        :meth:`run_interaction` takes three (BEGIN, the work, COMMIT).  For
+        the hottest single-statement reads, such as a request's
+        authentication; anything that writes, or reads twice and needs both
+        reads to agree, belongs in :meth:`run_interaction`."""
+        work = self._run_query(description, sql, args)
+        return uncancellable(Deferred.fromCoroutine(self._timed(description, work)))
+
+    async def _timed(self, description: str, work: Coroutine[Any, Any, R]) -> R:
         started = self._reactor.seconds()
         try:
-            return await self._run_interaction(description, fn_txn, args, kwargs)
+            return await work
         finally:
             elapsed = self._reactor.seconds() - started
             self.metrics.db_seconds.labels(description).observe(elapsed)
+
+    async def _run_query(self, description: str, sql: str, args: Any) -> list[dict[str, Any]]:
+        conn = await self._acquire()
+        try:
+            rows: list[dict[str, Any]] = await conn.runQuery(sql, args)
+            return rows
+        except psycopg2.Error as e:
+            if is_connection_failure(e):
+                raise DatabaseUnavailable(one_line(e)) from e
+            raise
+        except reconnection.ConnectionDead as e:
+            raise DatabaseUnavailable(f"{description}: connection lost") from e
+        finally:
+            self._release(conn)
 
     async def _run_interaction(
         self,

@@ -377,29 +377,38 @@ class AccountFacts:
 
 async def account_facts(rt: Runtime, accounts: Sequence[User], viewer: User | None) -> AccountFacts:
     """Follow and status counts of ``accounts`` and the viewer's relationship
-    to each of the others, read in one transaction."""
+    to each of the others, read in one transaction; in one statement when
+    there is neither a relationship nor a remote actor to read (the owner's
+    own account, anyone's for an anonymous reader)."""
+    ids = [u.id for u in accounts]
+    others = [i for i in ids if viewer is not None and i != viewer.id]
+    remote = [u.id for u in accounts if not u.local]
+    if not others and not remote:
+        counts, statuses = await statuses_store.account_counts(rt.db, ids)
+        return AccountFacts(counts, statuses, {}, {})
     return await rt.db.run_interaction(
         "account facts",
         _account_facts_txn,
-        [u.id for u in accounts],
+        ids,
         viewer.id if viewer else None,
+        remote,
         rt.clock.seconds() - actors_store.STALE_AFTER,
     )
 
 
 async def _account_facts_txn(
-    txn: Txn, ids: list[int], viewer_id: int | None, fetched_before: float
+    txn: Txn, ids: list[int], viewer_id: int | None, remote: list[int], fetched_before: float
 ) -> AccountFacts:
     """Also queues a refresh of the remote accounts among them last fetched
     before ``fetched_before``."""
-    await actors_store.queue_refreshes_txn(txn, ids, fetched_before)
+    await actors_store.queue_refreshes_txn(txn, remote, fetched_before)
     others = [i for i in ids if i != viewer_id]
     counts, statuses = await statuses_store.account_counts_txn(txn, ids)
     return AccountFacts(
         counts=counts,
         statuses=statuses,
         relationships=(await store.relationships_txn(txn, viewer_id, others) if viewer_id else {}),
-        remote_documents=await actors_store.documents_txn(txn, ids),
+        remote_documents=await actors_store.documents_txn(txn, remote),
     )
 
 

@@ -10,8 +10,9 @@ import hashlib
 import secrets
 from typing import Any
 
-from pleromad.db.pool import Txn
-from pleromad.model import App, IssuedToken, Token
+from pleromad.db.pool import Database, Txn
+from pleromad.model import App, IssuedToken, Token, User
+from pleromad.store.relationships import ACCOUNT_COLUMNS
 
 
 def new_secret() -> str:
@@ -25,6 +26,11 @@ def digest(secret: str) -> str:
 
 _APP = "id, client_name, redirect_uris, scopes, website, client_id, client_secret"
 _TOKEN = "id, app_id, user_id, scopes, created_at"
+# A token with its account (none for an app-only token), as one row.
+_TOKEN_AND_USER = (
+    ", ".join(f"t.{c.strip()} AS token_{c.strip()}" for c in _TOKEN.split(","))
+    + f", {ACCOUNT_COLUMNS} FROM oauth_tokens t LEFT JOIN users u ON u.id = t.user_id"
+)
 
 
 async def create_app_txn(
@@ -89,11 +95,24 @@ async def create_token_txn(
     return IssuedToken(Token(**row), access, refresh)
 
 
-async def get_token_txn(txn: Txn, access_token: str) -> Token | None:
-    row = await txn.fetchone(
-        f"SELECT {_TOKEN} FROM oauth_tokens WHERE token_hash = %s", (digest(access_token),)
+async def token_viewer(db: Database, access_token: str) -> tuple[Token, User | None] | None:
+    """The token ``access_token`` and its account, in one round trip: what
+    authenticating a request with it needs."""
+    return _token_and_user(
+        await db.run_query(
+            "token lookup",
+            f"SELECT {_TOKEN_AND_USER} WHERE t.token_hash = %s",
+            (digest(access_token),),
+        )
     )
-    return None if row is None else Token(**row)
+
+
+def _token_and_user(rows: list[dict[str, Any]]) -> tuple[Token, User | None] | None:
+    if not rows:
+        return None
+    row = rows[0]
+    token = Token(**{name: row.pop(f"token_{name}") for name in _TOKEN.split(", ")})
+    return token, None if row["id"] is None else User(**row)
 
 
 async def refresh_token_txn(txn: Txn, app_id: int, refresh_token: str) -> IssuedToken | None:
@@ -132,13 +151,16 @@ async def create_session_txn(txn: Txn, token_id: int) -> str:
     return session_id
 
 
-async def get_session_token_txn(txn: Txn, session_id: str) -> Token | None:
-    row = await txn.fetchone(
-        f"SELECT {', '.join('t.' + c.strip() for c in _TOKEN.split(','))}"
-        f" FROM sessions s JOIN oauth_tokens t ON t.id = s.token_id WHERE s.id_hash = %s",
-        (digest(session_id),),
+async def session_viewer(db: Database, session_id: str) -> tuple[Token, User | None] | None:
+    """The token behind the cookie session ``session_id`` and its account,
+    in one round trip."""
+    return _token_and_user(
+        await db.run_query(
+            "session lookup",
+            f"SELECT {_TOKEN_AND_USER} JOIN sessions s ON s.token_id = t.id WHERE s.id_hash = %s",
+            (digest(session_id),),
+        )
     )
-    return None if row is None else Token(**row)
 
 
 async def delete_session_txn(txn: Txn, session_id: str) -> None:

@@ -236,26 +236,6 @@ async def relationships_txn(
     return {row["target_id"]: Relationship(**row) for row in rows}
 
 
-# For each kind of follow count: (the column naming the counted account,
-# the column naming the account counted in).
-_FOLLOW_SIDES = {
-    "followers": ("followee_id", "follower_id"),
-    "following": ("follower_id", "followee_id"),
-}
-
-
-def follow_count_sql(kind: str, account: str) -> str:
-    """A scalar subquery counting the accepted ``kind`` ("followers" or
-    "following") of the account whose id is ``account`` (an SQL value),
-    only accounts that are neither deactivated nor deleted."""
-    own, other = _FOLLOW_SIDES[kind]
-    return (
-        f"(SELECT count(*) FROM follows fc JOIN users fu ON fu.id = fc.{other}"
-        f" WHERE fc.{own} = {account} AND fc.state = '{ACCEPTED}'"
-        " AND NOT fu.deactivated AND NOT fu.deleted)"
-    )
-
-
 # What a list of accounts is read from: (the table, the column naming the
 # list's owner, the column naming the listed account, the follow state
 # listed or None).  Every table has a time-ordered id the pages are keyed by.

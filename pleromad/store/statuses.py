@@ -6,6 +6,9 @@ for a viewer goes through :func:`pleromad.store.visibility.visible_to_viewer`;
 :func:`load_txn` gathers everything the Status entity shows (counts, the
 viewer's own favourite/reblog/mute state, mentions, tags, emoji, media,
 accounts) in a fixed handful of queries, however many statuses it loads.
+The counts are read from ``status_counts`` and ``account_counts``, which
+the writes keep (migration 0030); every statuses and users row has its row
+there.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
-from pleromad.db.pool import Txn
+from pleromad.db.pool import Database, Txn
 from pleromad.model import (
     AttachmentVersion,
     FollowCounts,
@@ -33,7 +36,6 @@ from pleromad.model import (
 from pleromad.store.relationships import (
     ACCOUNT_COLUMNS,
     RELATIONSHIP_FIELDS,
-    follow_count_sql,
     relationship_sql,
 )
 from pleromad.store.timelines import Query, Window
@@ -361,44 +363,45 @@ async def who_txn(txn: Txn, kind: str, status_id: int, window: Window) -> list[L
     return listed
 
 
-async def account_counts_txn(
-    txn: Txn, account_ids: Sequence[int]
-) -> tuple[dict[int, FollowCounts], dict[int, int]]:
-    """The follow counts and ``statuses_count`` of each account, in one query."""
+# The counts an Account shows: a remote account's are what its server
+# publishes (remote_actors), anyone else's are kept by the writes here.
+_COUNTS = (
+    "COALESCE(ra.statuses_count, ac.statuses) AS counted_statuses,"
+    " COALESCE(ra.followers_count, ac.followers) AS counted_followers,"
+    " COALESCE(ra.following_count, ac.following) AS counted_following"
+)
+_ACCOUNT_COUNTS = (
+    f"SELECT ac.user_id, {_COUNTS} FROM account_counts ac"
+    " LEFT JOIN remote_actors ra ON ra.user_id = ac.user_id"
+    " WHERE ac.user_id = ANY(%s::bigint[])"
+)
+AccountCounts = tuple[dict[int, FollowCounts], dict[int, int]]
+
+
+async def account_counts_txn(txn: Txn, account_ids: Sequence[int]) -> AccountCounts:
+    """The follow counts and ``statuses_count`` of each account (kept by the
+    writes, see migration 0030; a remote account's as its server publishes)."""
     if not account_ids:
         return {}, {}
-    counts = _count_columns("t.id")
-    rows = await txn.fetchall(
-        "SELECT t.id, "
-        + ", ".join(f"{sql} AS {name}" for name, sql in counts.items())
-        + " FROM unnest(%s::bigint[]) AS t(id)",
-        (list(set(account_ids)),),
-    )
+    return _account_counts(await txn.fetchall(_ACCOUNT_COUNTS, (list(set(account_ids)),)))
+
+
+async def account_counts(db: Database, account_ids: Sequence[int]) -> AccountCounts:
+    """:func:`account_counts_txn` in one round trip, outside a transaction."""
+    if not account_ids:
+        return {}, {}
+    rows = await db.run_query("account counts", _ACCOUNT_COUNTS, (list(set(account_ids)),))
+    return _account_counts(rows)
+
+
+def _account_counts(rows: list[dict[str, Any]]) -> AccountCounts:
     return (
-        {row["id"]: FollowCounts(row["followers_count"], row["following_count"]) for row in rows},
-        {row["id"]: row["statuses_count"] for row in rows},
+        {
+            row["user_id"]: FollowCounts(row["counted_followers"], row["counted_following"])
+            for row in rows
+        },
+        {row["user_id"]: row["counted_statuses"] for row in rows},
     )
-
-
-def _count_columns(account: str) -> dict[str, str]:
-    """The Account entity's counts of the account whose id is ``account``
-    (an SQL value), as scalar subqueries.  A remote account's are what its
-    server publishes (``remote_actors``).  A local ``statuses_count`` counts
-    the posts anyone may see (public and unlisted, not reblogs), never what
-    the reader could not: an index-only scan of ``statuses_account_posts_idx``."""
-    local = {
-        "followers_count": follow_count_sql("followers", account),
-        "following_count": follow_count_sql("following", account),
-        "statuses_count": (
-            f"(SELECT count(*) FROM statuses sc WHERE sc.account_id = {account}"
-            " AND sc.reblog_of_id IS NULL AND sc.visibility IN ('public', 'unlisted'))"
-        ),
-    }
-    return {
-        name: f"COALESCE((SELECT rc.{name} FROM remote_actors rc WHERE rc.user_id = {account}),"
-        f" {sql})"
-        for name, sql in local.items()
-    }
 
 
 async def add_accounts_txn(
@@ -415,8 +418,7 @@ async def add_accounts_txn(
     otherwise spend four round trips on its accounts."""
     if not ids:
         return
-    figures = _count_columns("u.id")
-    args: dict[str, Any] = {"ids": list(ids), "counted": list(counted)}
+    args: dict[str, Any] = {"ids": list(ids)}
     relationship, join = "", ""
     if related:
         assert loaded.viewer_id is not None
@@ -429,20 +431,18 @@ async def add_accounts_txn(
         )
         args.update(related=list(related), viewer=loaded.viewer_id)
     rows = await txn.fetchall(
-        f"SELECT {ACCOUNT_COLUMNS}, "
-        + ", ".join(
-            f"CASE WHEN u.id = ANY(%(counted)s::bigint[]) THEN {sql} END AS {name}"
-            for name, sql in figures.items()
-        )
-        + ", ra.document AS remote_document, u.xmin::text::bigint AS version,"
+        f"SELECT {ACCOUNT_COLUMNS}, {_COUNTS},"
+        " ra.document AS remote_document, u.xmin::text::bigint AS version,"
         " ra.xmin::text::bigint AS document_version"
         f"{relationship}"
-        f" FROM users u LEFT JOIN remote_actors ra ON ra.user_id = u.id{join}"
+        " FROM users u JOIN account_counts ac ON ac.user_id = u.id"
+        f" LEFT JOIN remote_actors ra ON ra.user_id = u.id{join}"
         " WHERE u.id = ANY(%(ids)s::bigint[])",
         args,
     )
     for row in rows:
-        followers, following, statuses_count = (row.pop(name) for name in figures)
+        statuses_count = row.pop("counted_statuses")
+        follows = FollowCounts(row.pop("counted_followers"), row.pop("counted_following"))
         document = row.pop("remote_document")
         versions = (row.pop("version"), row.pop("document_version"))
         if related:
@@ -455,12 +455,8 @@ async def add_accounts_txn(
         if document is not None:
             loaded.remote_documents[user.id] = document
         if user.id in counted:
-            loaded.follow_counts[user.id] = FollowCounts(followers, following)
+            loaded.follow_counts[user.id] = follows
             loaded.statuses_counts[user.id] = statuses_count
-
-
-# Only accounts that are still there count.
-_ACTIVE = "NOT EXISTS (SELECT 1 FROM users cu WHERE cu.id = {0} AND (cu.deactivated OR cu.deleted))"
 
 
 def load_query(ids: Sequence[int], viewer_id: int | None, *, godmode: bool = False) -> Query:
@@ -510,13 +506,8 @@ def _load_sql(wanted: str, page_key: str, join: str, visible: str) -> str:
     return (
         f"{wanted}"
         f" SELECT {_COLUMNS}, s.xmin::text::bigint AS version, {page_key} AS page_key,"
-        " (SELECT count(*) FROM statuses r WHERE r.in_reply_to_id = s.id"
-        f"   AND r.visibility IN ('public', 'unlisted') AND {_ACTIVE.format('r.account_id')})"
-        "   AS replies_count,"
-        " (SELECT count(*) FROM statuses b WHERE b.reblog_of_id = s.id"
-        f"   AND {_ACTIVE.format('b.account_id')}) AS reblogs_count,"
-        " (SELECT count(*) FROM favourites f WHERE f.status_id = s.id"
-        f"   AND {_ACTIVE.format('f.account_id')}) AS favourites_count,"
+        " sc.replies AS replies_count, sc.reblogs AS reblogs_count,"
+        " sc.favourites AS favourites_count,"
         " EXISTS (SELECT 1 FROM favourites f WHERE f.status_id = s.id"
         "   AND f.account_id = %(viewer)s) AS favourited,"
         " EXISTS (SELECT 1 FROM statuses b WHERE b.reblog_of_id = s.id"
@@ -531,7 +522,8 @@ def _load_sql(wanted: str, page_key: str, join: str, visible: str) -> str:
         "   WHERE se.status_id = s.id ORDER BY se.shortcode) AS emojis,"
         " ARRAY(SELECT sa.media_id FROM status_media sa WHERE sa.status_id = s.id"
         "   ORDER BY sa.position) AS media_ids"
-        f" FROM statuses s{join} WHERE s.id IN (SELECT id FROM wanted) AND {visible}"
+        f" FROM statuses s JOIN status_counts sc ON sc.status_id = s.id{join}"
+        f" WHERE s.id IN (SELECT id FROM wanted) AND {visible}"
     )
 
 
