@@ -16,8 +16,10 @@ full path and its OpenAPI operation::
 
 :func:`route` parses parameters and authenticates as the route asks, and
 the handler receives one :class:`Call` and returns a JSON-able value or a
-:class:`JsonResponse`; :func:`page` declares an HTML page and
-:func:`plain_route` a file or prebuilt answer.  A handler answering several
+:class:`JsonResponse`; :func:`page` declares an HTML page,
+:func:`plain_route` a file or other raw answer and
+:func:`pleromad.web.prebuilt.prebuilt_route` an answer that is the same for
+everyone until something changes.  A handler answering several
 methods with different operations takes one decorator per method.  The
 document (:mod:`pleromad.openapi.document`) is assembled from the route
 map, its security from each route's access.  An ``Idempotency-Key`` is
@@ -194,7 +196,7 @@ def route(
 
         # Klein copies these onto the endpoint it keeps, for the route map.
         endpoint.access = access  # type: ignore[attr-defined]
-        _add_route(app, path, methods, endpoint, doc)
+        add_route(app, path, methods, endpoint, doc)
         return handler
 
     return decorate
@@ -251,7 +253,7 @@ def page(
             params = await read_params(request, path_args)
             return await handler(self, Call(request, params, None))
 
-        _add_route(app, path, methods, endpoint, doc)
+        add_route(app, path, methods, endpoint, doc)
         return handler
 
     return decorate
@@ -265,13 +267,13 @@ def plain_route(
     no credentials."""
 
     def decorate(handler: Callable[..., Any]) -> Callable[..., Any]:
-        _add_route(app, path, methods, handler, doc)
+        add_route(app, path, methods, handler, doc)
         return handler
 
     return decorate
 
 
-def _add_route(
+def add_route(
     app: Klein,
     path: str,
     methods: tuple[str, ...],
