@@ -53,6 +53,7 @@ from pleromad.errors import ApiError
 from pleromad.model import Claim, User
 from pleromad.openapi.spec import Operation
 from pleromad.runtime import Runtime
+from pleromad.views.encoding import json_bytes
 from pleromad.web.auth import Auth, authenticate
 from pleromad.web.negotiation import JSON, check_accept
 from pleromad.web.params import Params, read_params
@@ -137,20 +138,21 @@ def write_json(
     status: int = 200,
     headers: Mapping[str, str] | None = None,
 ) -> bytes:
-    return write_json_text(request, json_text(body), status, headers)
+    return write_json_bytes(request, json_bytes(body), status, headers)
 
 
-def write_json_text(
+def write_json_bytes(
     request: IRequest,
-    text: str,
+    body: bytes,
     status: int = 200,
     headers: Mapping[str, str] | None = None,
 ) -> bytes:
+    """Answer ``body`` (JSON in UTF-8) with ``status`` and ``headers``."""
     request.setResponseCode(status)
     request.setHeader(b"content-type", JSON_CONTENT_TYPE)
     for name, value in (headers or {}).items():
         request.setHeader(name.encode("ascii"), value.encode("utf-8"))
-    return text.encode("utf-8")
+    return body
 
 
 def render(request: IRequest, result: Any) -> bytes:
@@ -232,9 +234,9 @@ async def _answer_once(
     original = (
         {"X-Original-Request-Id": answer.original_request_id} if answer.original_request_id else {}
     )
-    return write_json_text(
+    return write_json_bytes(
         call.request,
-        answer.body,
+        answer.body.encode("utf-8"),
         answer.status,
         {**answer.headers, "Idempotency-Key": key, **replayed, **original},
     )
