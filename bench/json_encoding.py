@@ -55,7 +55,7 @@ def main(options: argparse.Namespace) -> None:
             f"  orjson/stdlib = {fast / slow:.3f}",
             flush=True,
         )
-        figure(f"JSON encoding of {name} (µs): orjson vs stdlib", fast, slow, fast / slow)
+        figure(f"JSON encoding of {name} (µs): orjson vs stdlib", fast, slow)
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
