@@ -20,6 +20,7 @@ import os
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -145,18 +146,18 @@ async def main(reactor: Any, options: argparse.Namespace) -> None:
         print(f"idle RSS  daemon {daemon_rss:6.1f} MB  bare twistd web {baseline_rss:6.1f} MB")
         figure("idle RSS (MB) vs bare twistd web", daemon_rss, baseline_rss, "<= 80 MB")
 
-        results = {}
-        for name, url in (("daemon", daemon.base + PATH), ("baseline", baseline.base + PATH)):
-            rps, bad = await load(reactor, url, options.seconds, options.concurrency, threads=1)
-            if bad:
-                raise SystemExit(f"{name}: {bad} error answers under load")
-            results[name] = rps
-            print(f"GET {PATH}  {name:<8} {rps:9.1f} req/s", flush=True)
-        ratio = results["daemon"] / results["baseline"]
-        print(f"GET {PATH}  daemon/baseline = {ratio:.3f}", flush=True)
-        figure(
-            f"GET {PATH} rps vs bare twisted.web", results["daemon"], results["baseline"], ">= 0.75"
-        )
+        # Alternating rounds, so that what else the machine does weighs on both.
+        results: dict[str, list[float]] = {"daemon": [], "baseline": []}
+        for _ in range(options.rounds):
+            for name, url in (("daemon", daemon.base + PATH), ("baseline", baseline.base + PATH)):
+                rps, bad = await load(reactor, url, options.seconds, options.concurrency, threads=1)
+                if bad:
+                    raise SystemExit(f"{name}: {bad} error answers under load")
+                results[name].append(rps)
+                print(f"GET {PATH}  {name:<8} {rps:9.1f} req/s", flush=True)
+        daemon_rps, baseline_rps = (statistics.mean(results[name]) for name in results)
+        print(f"GET {PATH}  daemon/baseline = {daemon_rps / baseline_rps:.3f}", flush=True)
+        figure(f"GET {PATH} rps vs bare twisted.web", daemon_rps, baseline_rps, ">= 0.75")
     finally:
         for process in processes:
             await process.stop()
@@ -166,12 +167,13 @@ async def main(reactor: Any, options: argparse.Namespace) -> None:
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=int, default=10, help="of load on each server")
+    parser.add_argument("--seconds", type=int, default=5, help="of load on each, per round")
+    parser.add_argument("--rounds", type=int, default=4, help="of loading each in turn")
     parser.add_argument("--concurrency", type=int, default=32)
-    parser.add_argument("--quick", action="store_true", help="2 s of load on each")
+    parser.add_argument("--quick", action="store_true", help="one round of 2 s")
     options = parser.parse_args(argv)
     if options.quick:
-        options.seconds = 2
+        options.seconds, options.rounds = 2, 1
     return options
 
 

@@ -234,10 +234,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--pool", type=int, default=10, help="the daemon's connections")
     parser.add_argument("--client", metavar="PLAN", help=argparse.SUPPRESS)
-    parser.add_argument("--quick", action="store_true", help="300 requests")
+    parser.add_argument("--quick", action="store_true", help="200 requests")
     options = parser.parse_args(argv)
     if options.quick:
-        options.requests = 300
+        options.requests = 200
     return options
 
 
