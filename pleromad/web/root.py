@@ -97,6 +97,8 @@ class Unrouted:
 
 
 class Family(Protocol):
+    """An API family instance: its Klein app is bound to it."""
+
     app: Klein
 
 
