@@ -34,6 +34,7 @@ from twisted.web.client import HTTPConnectionPool
 from twisted.web.resource import Resource
 from twisted.web.server import Site
 
+from bench._figure import figure
 from pleromad.config import load_config
 from pleromad.db import schema
 from pleromad.db.embedded import EmbeddedPostgres
@@ -182,6 +183,7 @@ async def main(reactor: Any, options: argparse.Namespace) -> None:
                 print(f"  jobs      {jobs:8.1f} deliveries/s")
                 print(f"  baseline  {plain:8.1f} deliveries/s")
                 print(f"  jobs/baseline = {jobs / plain:.3f}", flush=True)
+                figure("deliveries/s through jobs vs bare signed POSTs", jobs, plain)
         finally:
             await port.stopListening()
             await rt.fetcher.close()
@@ -196,7 +198,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--deliveries", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--runs", type=int, default=2)
-    return parser.parse_args(argv)
+    parser.add_argument("--quick", action="store_true", help="one run of 200 deliveries")
+    options = parser.parse_args(argv)
+    if options.quick:
+        options.deliveries, options.runs = 200, 1
+    return options
 
 
 if __name__ == "__main__":

@@ -42,6 +42,7 @@ from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Site
 from txpostgres import txpostgres
 
+from bench._figure import figure
 from pleromad.config import load_config
 from pleromad.db import schema
 from pleromad.db.embedded import EmbeddedPostgres
@@ -293,6 +294,12 @@ async def main(reactor: Any, options: argparse.Namespace) -> None:
                     print(f"{label:>16}  {name:<8} {rps:9.1f} req/s", flush=True)
                 ratio = results["daemon"] / results["baseline"]
                 print(f"{label:>16}  daemon/baseline = {ratio:.3f}", flush=True)
+                figure(
+                    f"GET favourites of {data.favourites:,}, {label}, rps vs bare txpostgres",
+                    results["daemon"],
+                    results["baseline"],
+                    ">= 0.5",
+                )
         finally:
             await daemon.stopListening()
             await baseline.stopListening()
@@ -323,7 +330,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--client", metavar="URL", help=argparse.SUPPRESS)
     parser.add_argument("--header", action="append", default=[], help=argparse.SUPPRESS)
-    return parser.parse_args(argv)
+    parser.add_argument("--quick", action="store_true", help="20,000 favourites, 2 s loads")
+    options = parser.parse_args(argv)
+    if options.quick:
+        options.favourites, options.authors, options.seconds = 20_000, 100, 2
+    return options
 
 
 if __name__ == "__main__":

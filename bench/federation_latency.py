@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from twisted.internet import defer, task
 
+from bench._figure import figure
 from pleromad.db import schema
 from pleromad.db.embedded import EmbeddedPostgres
 from pleromad.domain.remote_actors import resolve_acct
@@ -105,6 +106,9 @@ async def main(reactor: Any, options: argparse.Namespace) -> None:
         print(f"{options.posts} posts from B to a follower on A")
         print(f"  POST /api/v1/statuses answered  {percentiles(posting)}")
         print(f"  Create applied at A             {percentiles(federated)}")
+        for name, samples in (("POST /api/v1/statuses", posting), ("Create applied", federated)):
+            cuts = statistics.quantiles(samples, n=100, method="inclusive")
+            figure(f"{name} p99 (ms), B to a follower on A", cuts[98] * 1000, None)
     finally:
         for server in reversed(servers):
             await server.stop()
@@ -116,7 +120,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--posts", type=int, default=200)
     parser.add_argument("--poll", type=float, default=5.0, help="ms between looks at A")
-    return parser.parse_args(argv)
+    parser.add_argument("--quick", action="store_true", help="20 posts")
+    options = parser.parse_args(argv)
+    if options.quick:
+        options.posts = 20
+    return options
 
 
 if __name__ == "__main__":

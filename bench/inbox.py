@@ -40,6 +40,7 @@ from twisted.internet.utils import getProcessOutputAndValue
 from twisted.web.resource import Resource
 from twisted.web.server import Site
 
+from bench._figure import figure
 from pleromad.db import schema
 from pleromad.db.embedded import EmbeddedPostgres
 from pleromad.federation.keys import generate_key_pair
@@ -213,6 +214,11 @@ async def main(reactor: Any, options: argparse.Namespace) -> None:
                 print(f"signed inbox POST  {name:<8} {results[name]['rps']:9.1f} req/s")
             ratio = results["daemon"]["rps"] / results["baseline"]["rps"]
             print(f"signed inbox POST  daemon/baseline = {ratio:.3f}")
+            figure(
+                "signed inbox POST rps vs bare verifier",
+                results["daemon"]["rps"],
+                results["baseline"]["rps"],
+            )
         finally:
             await server.stop()
             await baseline.stopListening()
@@ -228,7 +234,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--pool", type=int, default=10, help="the daemon's connections")
     parser.add_argument("--client", metavar="PLAN", help=argparse.SUPPRESS)
-    return parser.parse_args(argv)
+    parser.add_argument("--quick", action="store_true", help="200 requests")
+    options = parser.parse_args(argv)
+    if options.quick:
+        options.requests = 200
+    return options
 
 
 if __name__ == "__main__":

@@ -32,6 +32,7 @@ import treq
 from twisted.internet import defer, task
 from twisted.internet.threads import deferToThread
 
+from bench._figure import figure
 from bench.favourites import FAST_SETTINGS, load, seed
 from pleromad.db import schema
 from pleromad.db.embedded import EmbeddedPostgres
@@ -136,6 +137,7 @@ async def main(reactor: Any, options: argparse.Namespace) -> None:
                 f"one node {one:7.1f} req/s   two nodes {two:7.1f} req/s   two/one {two / one:.3f}",
                 flush=True,
             )
+            figure("favourites rps: two nodes vs one", two, one)
     finally:
         for node in nodes:
             await node.stop()
@@ -150,7 +152,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--runs", type=int, default=2)
-    return parser.parse_args(argv)
+    parser.add_argument("--quick", action="store_true", help="one run, 2 s loads")
+    options = parser.parse_args(argv)
+    if options.quick:
+        options.favourites, options.seconds, options.runs = 2_000, 2, 1
+    return options
 
 
 if __name__ == "__main__":

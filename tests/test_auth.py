@@ -292,7 +292,7 @@ class Whoami:
 
 @pytest.fixture
 def whoami(rt: Runtime, serve: Any) -> Client:
-    tree = RouteTable([Whoami(rt).app])
+    tree = RouteTable([Whoami(rt)])
     return serve(Gateway(tree, 1_000_000), contract=False)
 
 

@@ -25,7 +25,6 @@ effect twice.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
@@ -39,6 +38,7 @@ from pleromad.deferreds import uncancellable
 from pleromad.errors import ApiError, BadRequest
 from pleromad.model import Claim, Remembered
 from pleromad.store import idempotency as store
+from pleromad.views.encoding import json_bytes
 
 if TYPE_CHECKING:
     from pleromad.runtime import Runtime
@@ -83,7 +83,7 @@ Run = Callable[[Claim], Awaitable[Answer]]
 def json_text(body: Any) -> str:
     """The JSON text of an answer, as the web layer writes and this module
     remembers it."""
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    return json_bytes(body).decode("utf-8")
 
 
 def requested_key(values: Sequence[bytes]) -> str | None:

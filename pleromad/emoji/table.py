@@ -160,6 +160,11 @@ class EmojiSet:
             return False
         return True
 
+    @property
+    def loaded(self) -> EmojiTable | None:
+        """The table in use, if one was loaded yet; never waits."""
+        return self._table
+
     async def current(self) -> EmojiTable:
         """The table in use; the first call loads it if nobody did yet (an
         empty table, logged, when that fails)."""

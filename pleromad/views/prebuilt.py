@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from typing import Any
+
+from pleromad.views.encoding import json_bytes
 
 
 @dataclass(frozen=True)
@@ -17,5 +18,5 @@ class Prebuilt:
 
     @classmethod
     def of(cls, value: Any) -> Prebuilt:
-        body = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        body = json_bytes(value)
         return cls(body, '"' + hashlib.sha256(body).hexdigest()[:32] + '"')

@@ -16,8 +16,10 @@ full path and its OpenAPI operation::
 
 :func:`route` parses parameters and authenticates as the route asks, and
 the handler receives one :class:`Call` and returns a JSON-able value or a
-:class:`JsonResponse`; :func:`page` declares an HTML page and
-:func:`plain_route` a file or prebuilt answer.  A handler answering several
+:class:`JsonResponse`; :func:`page` declares an HTML page,
+:func:`plain_route` a file or other raw answer and
+:func:`pleromad.web.prebuilt.prebuilt_route` an answer that is the same for
+everyone until something changes.  A handler answering several
 methods with different operations takes one decorator per method.  The
 document (:mod:`pleromad.openapi.document`) is assembled from the route
 map, its security from each route's access.  An ``Idempotency-Key`` is
@@ -51,6 +53,7 @@ from pleromad.errors import ApiError
 from pleromad.model import Claim, User
 from pleromad.openapi.spec import Operation
 from pleromad.runtime import Runtime
+from pleromad.views.encoding import json_bytes
 from pleromad.web.auth import Auth, authenticate
 from pleromad.web.negotiation import JSON, check_accept
 from pleromad.web.params import Params, read_params
@@ -135,20 +138,21 @@ def write_json(
     status: int = 200,
     headers: Mapping[str, str] | None = None,
 ) -> bytes:
-    return write_json_text(request, json_text(body), status, headers)
+    return write_json_bytes(request, json_bytes(body), status, headers)
 
 
-def write_json_text(
+def write_json_bytes(
     request: IRequest,
-    text: str,
+    body: bytes,
     status: int = 200,
     headers: Mapping[str, str] | None = None,
 ) -> bytes:
+    """Answer ``body`` (JSON in UTF-8) with ``status`` and ``headers``."""
     request.setResponseCode(status)
     request.setHeader(b"content-type", JSON_CONTENT_TYPE)
     for name, value in (headers or {}).items():
         request.setHeader(name.encode("ascii"), value.encode("utf-8"))
-    return text.encode("utf-8")
+    return body
 
 
 def render(request: IRequest, result: Any) -> bytes:
@@ -194,7 +198,7 @@ def route(
 
         # Klein copies these onto the endpoint it keeps, for the route map.
         endpoint.access = access  # type: ignore[attr-defined]
-        _add_route(app, path, methods, endpoint, doc)
+        add_route(app, path, methods, endpoint, doc)
         return handler
 
     return decorate
@@ -230,9 +234,9 @@ async def _answer_once(
     original = (
         {"X-Original-Request-Id": answer.original_request_id} if answer.original_request_id else {}
     )
-    return write_json_text(
+    return write_json_bytes(
         call.request,
-        answer.body,
+        answer.body.encode("utf-8"),
         answer.status,
         {**answer.headers, "Idempotency-Key": key, **replayed, **original},
     )
@@ -251,7 +255,7 @@ def page(
             params = await read_params(request, path_args)
             return await handler(self, Call(request, params, None))
 
-        _add_route(app, path, methods, endpoint, doc)
+        add_route(app, path, methods, endpoint, doc)
         return handler
 
     return decorate
@@ -265,13 +269,13 @@ def plain_route(
     no credentials."""
 
     def decorate(handler: Callable[..., Any]) -> Callable[..., Any]:
-        _add_route(app, path, methods, handler, doc)
+        add_route(app, path, methods, handler, doc)
         return handler
 
     return decorate
 
 
-def _add_route(
+def add_route(
     app: Klein,
     path: str,
     methods: tuple[str, ...],

@@ -5,12 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from twisted.web.iweb import IRequest
-
 from pleromad.openapi.spec import Operation, answer, no_content
 from pleromad.views.prebuilt import Prebuilt
-from pleromad.web.base import api_app, plain_route
-from pleromad.web.prebuilt import serve_prebuilt
+from pleromad.web.base import api_app
+from pleromad.web.prebuilt import Fixed, Source, prebuilt_route
 
 
 class ContractApi:
@@ -18,12 +16,12 @@ class ContractApi:
     tag = "Contract"
 
     def __init__(self, document: dict[str, Any]) -> None:
-        self.document = Prebuilt.of(document)
+        self.document = Fixed(Prebuilt.of(document))
 
-    @plain_route(
+    @prebuilt_route(
         app,
         "/api/openapi",
-        "GET",
+        cache_control=b"public, max-age=300",
         doc=Operation(
             "This OpenAPI document.",
             responses={
@@ -40,5 +38,5 @@ class ContractApi:
             },
         ),
     )
-    def openapi(self, request: IRequest) -> bytes:
-        return serve_prebuilt(request, self.document, b"public, max-age=300")
+    def openapi(self) -> Source:
+        return self.document

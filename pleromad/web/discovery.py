@@ -4,18 +4,29 @@
 WebFinger answers JRD (``application/jrd+json``) unless the ``Accept``
 header prefers ``application/xrd+xml``, as Pleroma does; host-meta is XRD
 only.  NodeInfo's ``features`` are read off the route map, so they say what
-this daemon really serves.
+this daemon really serves.  The NodeInfo documents and their index are
+prebuilt answers (see :mod:`pleromad.web.prebuilt`); the documents' usage
+counts are at most :data:`FIGURES_SECONDS` old.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from typing import Any
+from functools import partial
 
 from twisted.web.iweb import IRequest
 
 from pleromad.domain import content, discovery
-from pleromad.openapi.spec import STRING, Operation, Response, Schema, array, closed, ref
+from pleromad.openapi.spec import (
+    STRING,
+    Operation,
+    Response,
+    Schema,
+    array,
+    closed,
+    no_content,
+    ref,
+)
 from pleromad.runtime import Runtime
 from pleromad.views.discovery import (
     nodeinfo_content_type,
@@ -25,9 +36,18 @@ from pleromad.views.discovery import (
     render_nodeinfo_links,
     render_xrd,
 )
-from pleromad.web.base import Call, JsonResponse, api_app, plain_route, route, write_json
+from pleromad.views.prebuilt import Prebuilt
+from pleromad.web.base import api_app, plain_route, write_json
 from pleromad.web.negotiation import JSON, check_accept, quality
 from pleromad.web.params import read_params
+from pleromad.web.prebuilt import (
+    FIGURES_SECONDS,
+    NOT_MODIFIED_DOC,
+    Fixed,
+    Refreshed,
+    Source,
+    prebuilt_route,
+)
 
 JRD = "application/jrd+json"
 XRD = "application/xrd+xml"
@@ -93,14 +113,23 @@ def write_document(request: IRequest, body: bytes, content_type: str) -> bytes:
 
 
 _XML: Schema = {**STRING, "description": "An XRD document."}
+_ETAG = {"ETag": "The answer's entity tag."}
 _NODEINFO = Operation(
     "NodeInfo: software, usage and Pleroma's metadata.",
     description=(
         "An account is active in a window when it posted or logged in (was given a"
         " token) within it; `features` lists the Pleroma features whose routes are served."
+        f" The counts are at most {FIGURES_SECONDS:.0f} seconds old."
     ),
-    responses={200: Response("The document.", ref("NodeInfo"))},
+    responses={
+        200: Response("The document.", ref("NodeInfo"), headers=_ETAG),
+        304: no_content(NOT_MODIFIED_DOC, **_ETAG),
+    },
 )
+
+
+def _nodeinfo_type(version: str) -> bytes:
+    return nodeinfo_content_type(version).encode("ascii")
 
 
 class DiscoveryApi:
@@ -112,6 +141,11 @@ class DiscoveryApi:
         :func:`served_features`), which only the tree's assembler knows."""
         self.rt = rt
         self.features = tuple(features)
+        self._links = Fixed(Prebuilt.of(render_nodeinfo_links(self.base_url)))
+        self._nodeinfo = {
+            version: Refreshed(rt.clock, FIGURES_SECONDS, partial(self._build, version))
+            for version in ("2.0", "2.1")
+        }
 
     @property
     def base_url(self) -> str:
@@ -168,32 +202,46 @@ class DiscoveryApi:
     def host_meta(self, request: IRequest) -> bytes:
         return write_document(request, render_host_meta(self.base_url), XRD)
 
-    @route(
+    @prebuilt_route(
         app,
         "/.well-known/nodeinfo",
-        "GET",
+        accept=JSON,
         doc=Operation(
             "Where the NodeInfo documents are.",
             responses={
                 200: Response(
                     "Links to NodeInfo 2.0 and 2.1.",
                     closed({"links": array(closed({"rel": STRING, "href": STRING}))}),
-                )
+                    headers=_ETAG,
+                ),
+                304: no_content(NOT_MODIFIED_DOC, **_ETAG),
             },
         ),
     )
-    async def nodeinfo_links(self, call: Call) -> Any:
-        return render_nodeinfo_links(self.base_url)
+    def nodeinfo_links(self) -> Source:
+        return self._links
 
-    @route(app, "/nodeinfo/2.0", "GET", doc=_NODEINFO)
-    async def nodeinfo_20(self, call: Call) -> Any:
-        return await self._nodeinfo("2.0")
+    @prebuilt_route(
+        app,
+        "/nodeinfo/2.0",
+        accept=JSON,
+        content_type=_nodeinfo_type("2.0"),
+        doc=_NODEINFO,
+    )
+    def nodeinfo_20(self) -> Source:
+        return self._nodeinfo["2.0"]
 
-    @route(app, "/nodeinfo/2.1", "GET", doc=_NODEINFO)
-    async def nodeinfo_21(self, call: Call) -> Any:
-        return await self._nodeinfo("2.1")
+    @prebuilt_route(
+        app,
+        "/nodeinfo/2.1",
+        accept=JSON,
+        content_type=_nodeinfo_type("2.1"),
+        doc=_NODEINFO,
+    )
+    def nodeinfo_21(self) -> Source:
+        return self._nodeinfo["2.1"]
 
-    async def _nodeinfo(self, version: str) -> JsonResponse:
+    async def _build(self, version: str) -> Prebuilt:
         figures = await discovery.nodeinfo_figures(self.rt)
         body = render_nodeinfo(
             version,
@@ -203,4 +251,4 @@ class DiscoveryApi:
             features=self.features,
             post_formats=content.CONTENT_TYPES,
         )
-        return JsonResponse(body, headers={"Content-Type": nodeinfo_content_type(version)})
+        return Prebuilt.of(body)

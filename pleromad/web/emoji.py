@@ -1,23 +1,28 @@
 """Custom emoji: `/api/pleroma/emoji`, `/api/v1/custom_emojis` and the files at `/emoji/*`.
 
 The two lists are the current table's prebuilt bytes (see
-:mod:`pleromad.emoji.table`), answered with an ETag and a short public
-cache; a matching ``If-None-Match`` gets 304.  Files are served only if they
-belong to an emoji of the table, with a long cache, ``nosniff`` and the
-content type of their extension.  These routes take no parameters and no
-credentials, so they are :func:`plain_route` ones rather than :func:`route` ones.
+:mod:`pleromad.emoji.table`), answered below the router (see
+:mod:`pleromad.web.prebuilt`) with an ETag and a short public cache; a
+matching ``If-None-Match`` gets 304; a reloaded table is served from the
+next request on.  Files are served only if they belong to an emoji of the
+table, with a long cache, ``nosniff`` and the content type of their
+extension.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 from twisted.web.iweb import IRequest
 
-from pleromad.emoji import EmojiSet
+from pleromad.emoji import EmojiSet, EmojiTable
 from pleromad.errors import ApiError
 from pleromad.openapi.spec import Operation, answer, array, binary, map_of, no_content, ref
 from pleromad.runtime import Runtime
+from pleromad.views.prebuilt import Prebuilt
 from pleromad.web.base import api_app, plain_route
-from pleromad.web.prebuilt import serve_prebuilt
+from pleromad.web.prebuilt import NOT_MODIFIED_DOC, Source, prebuilt_route
 
 LIST_CACHE = b"public, max-age=300"
 FILE_CACHE = b"public, max-age=86400"
@@ -28,9 +33,22 @@ _LIST_HEADERS = {
     "Cache-Control": "Public, for 5 minutes.",
 }
 
-_NOT_MODIFIED = no_content(
-    "The client's copy is current: `If-None-Match` matches the ETag.", **_LIST_HEADERS
-)
+_NOT_MODIFIED = no_content(NOT_MODIFIED_DOC, **_LIST_HEADERS)
+
+
+@dataclass(frozen=True)
+class EmojiList:
+    """One of the table's lists, as a prebuilt answer's source."""
+
+    emoji: EmojiSet
+    pick: Callable[[EmojiTable], Prebuilt]
+
+    def peek(self) -> Prebuilt | None:
+        table = self.emoji.loaded
+        return None if table is None else self.pick(table)
+
+    async def get(self) -> Prebuilt:
+        return self.pick(await self.emoji.current())
 
 
 class EmojiApi:
@@ -39,15 +57,17 @@ class EmojiApi:
 
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
+        self._pleroma = EmojiList(rt.emoji, lambda table: table.pleroma)
+        self._mastodon = EmojiList(rt.emoji, lambda table: table.mastodon)
 
     @property
     def emoji(self) -> EmojiSet:
         return self.rt.emoji
 
-    @plain_route(
+    @prebuilt_route(
         app,
         "/api/pleroma/emoji",
-        "GET",
+        cache_control=LIST_CACHE,
         doc=Operation(
             "The custom emoji, Pleroma's way.",
             responses={
@@ -58,13 +78,13 @@ class EmojiApi:
             },
         ),
     )
-    async def pleroma_emoji(self, request: IRequest) -> bytes:
-        return serve_prebuilt(request, (await self.emoji.current()).pleroma, LIST_CACHE)
+    def pleroma_emoji(self) -> Source:
+        return self._pleroma
 
-    @plain_route(
+    @prebuilt_route(
         app,
         "/api/v1/custom_emojis",
-        "GET",
+        cache_control=LIST_CACHE,
         doc=Operation(
             "The custom emoji, Mastodon's way.",
             responses={
@@ -75,8 +95,8 @@ class EmojiApi:
             },
         ),
     )
-    async def custom_emojis(self, request: IRequest) -> bytes:
-        return serve_prebuilt(request, (await self.emoji.current()).mastodon, LIST_CACHE)
+    def custom_emojis(self) -> Source:
+        return self._mastodon
 
     @plain_route(
         app,

@@ -1,18 +1,31 @@
 """The instance: its description (`/api/v1/instance`), its peers and its
-health (`/api/pleroma/healthcheck`)."""
+health (`/api/pleroma/healthcheck`).
+
+The description is a prebuilt answer (see :mod:`pleromad.web.prebuilt`)
+whose user count is at most :data:`FIGURES_SECONDS` old: accounts are also
+made and removed by ``pleromad-ctl`` in another process.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from pleromad.domain import health
-from pleromad.openapi.spec import STRING, Operation, answer, array, closed, ref
+from pleromad.openapi.spec import STRING, Operation, answer, array, closed, no_content, ref
 from pleromad.runtime import Runtime
 from pleromad.store import users
 from pleromad.views import health as health_view
 from pleromad.views.instance import render_instance
+from pleromad.views.prebuilt import Prebuilt
 from pleromad.web.base import Call, JsonResponse, api_app, route
-from pleromad.web.negotiation import JSON_OR_HTML
+from pleromad.web.negotiation import JSON, JSON_OR_HTML
+from pleromad.web.prebuilt import (
+    FIGURES_SECONDS,
+    NOT_MODIFIED_DOC,
+    Refreshed,
+    Source,
+    prebuilt_route,
+)
 
 
 class InstanceApi:
@@ -21,21 +34,29 @@ class InstanceApi:
 
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
+        self._instance = Refreshed(rt.clock, FIGURES_SECONDS, self._build_instance)
 
-    @route(
+    @prebuilt_route(
         app,
         "/api/v1/instance",
-        "GET",
+        accept=JSON,
         doc=Operation(
             "What this instance is and what it allows.",
-            responses={200: answer(ref("Instance"))},
+            description=f"The counts are at most {FIGURES_SECONDS:.0f} seconds old.",
+            responses={
+                200: answer(ref("Instance"), ETag="The answer's entity tag."),
+                304: no_content(NOT_MODIFIED_DOC, ETag="The answer's entity tag."),
+            },
         ),
     )
-    async def instance(self, call: Call) -> Any:
+    def instance(self) -> Source:
+        return self._instance
+
+    async def _build_instance(self) -> Prebuilt:
         user_count = await self.rt.db.run_interaction(
             "instance user count", users.count_active_local_users_txn
         )
-        return render_instance(self.rt.config, user_count=user_count)
+        return Prebuilt.of(render_instance(self.rt.config, user_count=user_count))
 
     @route(
         app,

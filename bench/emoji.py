@@ -1,0 +1,182 @@
+"""Benchmark: the prebuilt emoji list, and the daemon's idle memory.
+
+Starts a real ``twistd pleromad`` (on an embedded PostgreSQL, fsync off)
+and, as the baseline, a bare ``twistd web`` process whose one Resource
+answers the same bytes the daemon serves at ``GET /api/pleroma/emoji``
+(with the same content type).  Prints:
+
+* the resident memory (VmRSS, from /proc) of both processes once started
+  and idle: the daemon's goal is <= 80 MB;
+* the requests per second of ``wrk -t1 -c32`` on loopback against each,
+  and ``daemon/baseline``: the goal is >= 0.75.
+
+See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import treq
+from twisted.internet import defer, task
+from twisted.internet.threads import deferToThread
+
+from bench._figure import figure
+from bench.favourites import FAST_SETTINGS, load
+from bench.nodes import Node
+from pleromad.db import schema
+from pleromad.db.embedded import EmbeddedPostgres
+
+BIN = Path(sys.executable).parent
+PATH = "/api/pleroma/emoji"
+# How long a started process idles before its memory is read.
+SETTLE_SECONDS = 3.0
+
+# The baseline's module, made importable for ``twistd web --class``.
+BASELINE_MODULE = """\
+from twisted.web.resource import Resource
+
+BODY = open({body!r}, "rb").read()
+
+
+class Emoji(Resource):
+    isLeaf = True
+
+    def render_GET(self, request):
+        request.setHeader(b"content-type", b"application/json; charset=utf-8")
+        return BODY
+"""
+
+
+class Baseline:
+    """``twistd web`` serving ``body`` from one bare Resource."""
+
+    def __init__(self, scratch: Path, body: bytes) -> None:
+        (scratch / "emoji.json").write_bytes(body)
+        (scratch / "emoji_baseline.py").write_text(
+            BASELINE_MODULE.format(body=str(scratch / "emoji.json"))
+        )
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.log = scratch / "baseline.log"
+        self.process = subprocess.Popen(
+            [
+                str(BIN / "twistd"),
+                "-n",
+                "--pidfile=",
+                "--logfile",
+                str(self.log),
+                "web",
+                "--listen",
+                f"tcp:{self.port}:interface=127.0.0.1",
+                "--class",
+                "emoji_baseline.Emoji",
+            ],
+            cwd=scratch,
+            env={**os.environ, "PYTHONPATH": str(scratch)},
+        )
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def ready(self, reactor: Any) -> None:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if (await treq.get(self.base + PATH)).code == 200:
+                    return
+            except Exception:
+                pass
+            await task.deferLater(reactor, 0.1, lambda: None)
+        raise SystemExit(f"the baseline never answered; see {self.log}")
+
+    async def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        await deferToThread(self.process.wait, 30)
+
+
+def rss_mb(pid: int) -> float:
+    """The process's resident set size in MB (VmRSS of /proc/<pid>/status)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise SystemExit(f"no VmRSS for process {pid}")
+
+
+async def main(reactor: Any, options: argparse.Namespace) -> None:
+    if not shutil.which("wrk"):
+        raise SystemExit("bench/emoji.py needs wrk (apt-get install -y wrk)")
+    scratch = Path(tempfile.mkdtemp(prefix="pleromad-bench-emoji-"))
+    embedded = EmbeddedPostgres(scratch / "postgres", settings=FAST_SETTINGS)
+    processes: list[Node | Baseline] = []
+    try:
+        dsn = await embedded.start()
+        await schema.migrate(reactor, dsn)
+        daemon = Node(scratch, "daemon", dsn)
+        processes.append(daemon)
+        await daemon.healthy(reactor)
+        await task.deferLater(reactor, SETTLE_SECONDS, lambda: None)
+        daemon_rss = rss_mb(daemon.process.pid)
+
+        answer = await treq.get(daemon.base + PATH)
+        body = await answer.content()
+        if answer.code != 200 or not body.startswith(b"{"):
+            raise SystemExit(f"the daemon answered {answer.code} for {PATH}")
+        baseline = Baseline(scratch, body)
+        processes.append(baseline)
+        await baseline.ready(reactor)
+        await task.deferLater(reactor, SETTLE_SECONDS, lambda: None)
+        baseline_rss = rss_mb(baseline.process.pid)
+        print(f"idle RSS  daemon {daemon_rss:6.1f} MB  bare twistd web {baseline_rss:6.1f} MB")
+        figure("idle RSS (MB) vs bare twistd web", daemon_rss, baseline_rss, "<= 80 MB")
+
+        # Alternating rounds, so that what else the machine does weighs on both.
+        results: dict[str, list[float]] = {"daemon": [], "baseline": []}
+        for _ in range(options.rounds):
+            for name, url in (("daemon", daemon.base + PATH), ("baseline", baseline.base + PATH)):
+                rps, bad = await load(reactor, url, options.seconds, options.concurrency, threads=1)
+                if bad:
+                    raise SystemExit(f"{name}: {bad} error answers under load")
+                results[name].append(rps)
+                print(f"GET {PATH}  {name:<8} {rps:9.1f} req/s", flush=True)
+        daemon_rps, baseline_rps = (statistics.mean(results[name]) for name in results)
+        print(f"GET {PATH}  daemon/baseline = {daemon_rps / baseline_rps:.3f}", flush=True)
+        figure(f"GET {PATH} rps vs bare twisted.web", daemon_rps, baseline_rps, ">= 0.75")
+    finally:
+        for process in processes:
+            await process.stop()
+        await embedded.stop()
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=int, default=5, help="of load on each, per round")
+    parser.add_argument("--rounds", type=int, default=4, help="of loading each in turn")
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--quick", action="store_true", help="one round of 2 s")
+    options = parser.parse_args(argv)
+    if options.quick:
+        options.seconds, options.rounds = 2, 1
+    return options
+
+
+if __name__ == "__main__":
+    opts = parse_args(sys.argv[1:])
+    task.react(lambda reactor: defer.ensureDeferred(main(reactor, opts)))
