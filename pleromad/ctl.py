@@ -85,13 +85,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:
+    react(lambda reactor: Deferred.fromCoroutine(command(reactor, argv)))
+    raise AssertionError("react() exits")
+
+
+async def command(reactor: Any, argv: Sequence[str] | None = None) -> None:
+    """Run one command on a running reactor; a failure raises SystemExit
+    with its status, after its line on stderr.  The tests call this in their
+    own process, where starting an interpreter per command would cost more
+    than the commands do."""
     args = build_parser().parse_args(argv)
     try:
         config = load_config(args.config, data_dir=args.data_dir, dsn=args.dsn)
     except ConfigError as e:
         fail(f"config error: {e}")
-    react(lambda reactor: Deferred.fromCoroutine(_run(reactor, config, args)))
-    raise AssertionError("react() exits")
+    await _run(reactor, config, args)
 
 
 async def _run(reactor: Any, config: Config, args: argparse.Namespace) -> None:

@@ -1,35 +1,69 @@
-"""``pleromad-ctl user ...``: the real process against the test's database.
+"""``pleromad-ctl user ...`` against the test's database.
 
 Every command answers 0 with its messages on stdout, or a non-zero status
-with one line on stderr and no change in the database.
+with one line on stderr and no change in the database.  Most tests run the
+command in this process (its ``command`` coroutine, with stdin, stdout and
+stderr swapped for strings); a few run the installed program, to check what
+only a real process shows: the entry point, the prompt on a real stdin, and
+the exit status.
 """
 
 from __future__ import annotations
 
+import io
 import re
 import subprocess
 import sys
+from contextlib import redirect_stderr, redirect_stdout
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import argon2
 import pytest
+import pytest_twisted
+from twisted.internet import reactor
 
+from pleromad import ctl as ctl_module
 from tests.helpers import query
 
 BIN = Path(sys.executable).parent
 LINK = re.compile(r"URL: http://localhost:4000/api/pleroma/password_reset/([\w-]+)")
 
 
+async def in_process(argv: list[str], stdin: str) -> subprocess.CompletedProcess[str]:
+    """What the program would answer, from its ``command`` run on the
+    test's reactor; SystemExit gives the status as it would the process."""
+    out, err = io.StringIO(), io.StringIO()
+    status = 0
+    with (
+        redirect_stdout(out),
+        redirect_stderr(err),
+        mock.patch.object(sys, "stdin", io.StringIO(stdin)),
+    ):
+        try:
+            await ctl_module.command(reactor, argv)
+        except SystemExit as e:
+            status = e.code if isinstance(e.code, int) else 1
+    return subprocess.CompletedProcess(argv, status, out.getvalue(), err.getvalue())
+
+
 class Ctl:
-    def __init__(self, tmp_path: Path, dsn: str) -> None:
+    """``pleromad-ctl --dsn DSN user ARGS``: in this process, or as the
+    installed program with ``process``."""
+
+    def __init__(self, tmp_path: Path, dsn: str, process: bool = False) -> None:
         self.tmp_path = tmp_path
         self.dsn = dsn
+        self.process = process
 
-    def __call__(self, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    async def __call__(self, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+        argv = ["--dsn", self.dsn, "user", *args]
+        if not self.process:
+            return await in_process(argv, stdin)
         return subprocess.run(
-            [str(BIN / "pleromad-ctl"), "--dsn", self.dsn, "user", *args],
+            [str(BIN / "pleromad-ctl"), *argv],
             cwd=self.tmp_path,
             input=stdin,
             capture_output=True,
@@ -37,15 +71,15 @@ class Ctl:
             timeout=120,
         )
 
-    def ok(self, *args: str, stdin: str = "") -> list[str]:
-        result = self(*args, stdin=stdin)
+    async def ok(self, *args: str, stdin: str = "") -> list[str]:
+        result = await self(*args, stdin=stdin)
         assert result.returncode == 0, result.stderr
         assert result.stderr == ""
         return result.stdout.splitlines()
 
-    def fails(self, *args: str, stdin: str = "", status: int = 1) -> str:
+    async def fails(self, *args: str, stdin: str = "", status: int = 1) -> str:
         """The one line the command wrote on stderr, without the prefix."""
-        result = self(*args, stdin=stdin)
+        result = await self(*args, stdin=stdin)
         assert result.returncode == status, (result.stdout, result.stderr)
         lines = result.stderr.splitlines()
         assert len(lines) == 1 and lines[0].startswith("pleromad-ctl: "), result.stderr
@@ -53,8 +87,16 @@ class Ctl:
 
 
 @pytest.fixture
-def ctl(tmp_path: Path, dsn: str) -> Ctl:
+def ctl(tmp_path: Path, dsn: str, monkeypatch: pytest.MonkeyPatch) -> Ctl:
+    """The commands in this process, in the test's folder as the program's."""
+    monkeypatch.chdir(tmp_path)
     return Ctl(tmp_path, dsn)
+
+
+@pytest.fixture
+def ctl_process(tmp_path: Path, dsn: str) -> Ctl:
+    """The installed program, one process per command."""
+    return Ctl(tmp_path, dsn, process=True)
 
 
 def user(dsn: str, nickname: str) -> dict[str, Any] | None:
@@ -110,8 +152,8 @@ def tokens_of(dsn: str, user_id: int) -> int:
     return query(dsn, "SELECT count(*) FROM oauth_tokens WHERE user_id = %s", (user_id,))[0][0]
 
 
-def make(ctl: Ctl, nickname: str = "alice", *args: str) -> dict[str, Any]:
-    ctl.ok("new", nickname, f"{nickname}@example.org", "--password", "hunter2", "-y", *args)
+async def make(ctl: Ctl, nickname: str = "alice", *args: str) -> dict[str, Any]:
+    await ctl.ok("new", nickname, f"{nickname}@example.org", "--password", "hunter2", "-y", *args)
     found = user(ctl.dsn, nickname)
     assert found is not None
     return found
@@ -120,10 +162,11 @@ def make(ctl: Ctl, nickname: str = "alice", *args: str) -> dict[str, Any]:
 # -- new ------------------------------------------------------------------------
 
 
-def test_new_with_everything_given(ctl: Ctl, dsn: str) -> None:
+@pytest_twisted.ensureDeferred
+async def test_new_with_everything_given(ctl_process: Ctl, dsn: str) -> None:
     """`new` with -y creates a confirmed local account with the given name,
-    bio, password and flags, and says so."""
-    out = ctl.ok(
+    bio, password and flags, and says so (the installed program)."""
+    out = await ctl_process.ok(
         "new",
         "alice",
         "alice@example.org",
@@ -155,11 +198,14 @@ def test_new_with_everything_given(ctl: Ctl, dsn: str) -> None:
     assert argon2.PasswordHasher().verify(row["password_hash"], "hunter2")
 
 
-def test_new_without_password_asks_and_prints_a_reset_link(ctl: Ctl, dsn: str) -> None:
+@pytest_twisted.ensureDeferred
+async def test_new_without_password_asks_and_prints_a_reset_link(
+    ctl_process: Ctl, dsn: str
+) -> None:
     """Without --password and -y, `new` asks on stdin; on "y" the account is
     created with no password (name defaulting to the nickname) and a reset
-    link is printed."""
-    out = ctl.ok("new", "bob", "bob@example.org", stdin="y\n")
+    link is printed (the installed program, reading its real stdin)."""
+    out = await ctl_process.ok("new", "bob", "bob@example.org", stdin="y\n")
     assert "- password: [not set; a reset link will be created]" in out
     assert "- name: bob" in out
     assert "Continue? [y/N] User bob created" in out
@@ -175,10 +221,11 @@ def test_new_without_password_asks_and_prints_a_reset_link(ctl: Ctl, dsn: str) -
 
 
 @pytest.mark.parametrize("answer", ["n\n", "", "maybe\n"])
-def test_new_declined_creates_nothing(ctl: Ctl, dsn: str, answer: str) -> None:
+@pytest_twisted.ensureDeferred
+async def test_new_declined_creates_nothing(ctl: Ctl, dsn: str, answer: str) -> None:
     """Any answer but yes (or no answer at all) creates nothing: exit 1,
     "User will not be created."."""
-    assert ctl.fails("new", "carol", "carol@example.org", stdin=answer) == (
+    assert await ctl.fails("new", "carol", "carol@example.org", stdin=answer) == (
         "User will not be created."
     )
     assert user(dsn, "carol") is None
@@ -195,43 +242,46 @@ def test_new_declined_creates_nothing(ctl: Ctl, dsn: str, answer: str) -> None:
         (("dave", "x@example.org", "--bio", "b" * 5001), "bio should be at most 5000"),
     ],
 )
-def test_new_refuses_invalid_accounts(
+@pytest_twisted.ensureDeferred
+async def test_new_refuses_invalid_accounts(
     ctl: Ctl, dsn: str, args: tuple[str, ...], reason: str
 ) -> None:
     """Invalid nickname, reserved nickname, bad e-mail, blank name, empty
     password: exit 1, one line with the reason, no account."""
     before = everything(dsn)
-    line = ctl.fails("new", *args, "-y")
+    line = await ctl.fails("new", *args, "-y")
     assert line.startswith(f"User {args[0]} could not be created: ") and reason in line
     assert everything(dsn) == before
 
 
-def test_new_refuses_taken_and_deleted_nicknames_and_emails(ctl: Ctl, dsn: str) -> None:
+@pytest_twisted.ensureDeferred
+async def test_new_refuses_taken_and_deleted_nicknames_and_emails(ctl: Ctl, dsn: str) -> None:
     """A nickname or e-mail already in use (in any letter case), or the
     nickname of a deleted account, cannot be had."""
-    make(ctl, "alice")
-    make(ctl, "gone")
-    ctl.ok("rm", "gone")
+    await make(ctl, "alice")
+    await make(ctl, "gone")
+    await ctl.ok("rm", "gone")
     before = everything(dsn)
     for args in (
         ("ALICE", "other@example.org"),
         ("other", "Alice@Example.org"),
         ("Gone", "gone2@example.org"),
     ):
-        assert "is already taken" in ctl.fails("new", *args, "-y")
+        assert "is already taken" in await ctl.fails("new", *args, "-y")
     assert everything(dsn) == before
 
 
 # -- rm, toggle_activated, reset_password -----------------------------------------
 
 
-def test_rm_deletes_signs_out_and_does_the_job_work(ctl: Ctl, dsn: str) -> None:
+@pytest_twisted.ensureDeferred
+async def test_rm_deletes_signs_out_and_does_the_job_work(ctl: Ctl, dsn: str) -> None:
     """`rm` turns the account into a tombstone, removes its credentials at
     once and leaves the (now idle) deletion job queued for the daemon."""
-    alice = make(ctl)
+    alice = await make(ctl)
     sign_in(dsn, alice["id"])
-    ctl.ok("reset_password", "alice")
-    assert ctl.ok("rm", "alice") == ["User alice deleted."]
+    await ctl.ok("reset_password", "alice")
+    assert await ctl.ok("rm", "alice") == ["User alice deleted."]
     row = user(dsn, "alice")
     assert row is not None and row["deleted"] is True
     assert row["email"] is None and row["password_hash"] is None
@@ -240,43 +290,46 @@ def test_rm_deletes_signs_out_and_does_the_job_work(ctl: Ctl, dsn: str) -> None:
     assert query(dsn, "SELECT kind, payload FROM jobs") == [
         ("delete_account", {"user_id": alice["id"]})
     ]
-    assert ctl.fails("rm", "alice") == "No local user alice"
+    assert await ctl.fails("rm", "alice") == "No local user alice"
 
 
-def test_commands_on_unknown_or_deleted_accounts_fail(ctl: Ctl, dsn: str) -> None:
+@pytest_twisted.ensureDeferred
+async def test_commands_on_unknown_or_deleted_accounts_fail(ctl: Ctl, dsn: str) -> None:
     """Every command naming an account that does not exist (or was deleted)
     fails with exit 1, "No local user NICK" (toggle_activated: "No user NICK"),
     and changes nothing."""
-    make(ctl, "gone")
-    ctl.ok("rm", "gone")
+    await make(ctl, "gone")
+    await ctl.ok("rm", "gone")
     before = everything(dsn)
     for nick in ("nobody", "gone"):
-        assert ctl.fails("rm", nick) == f"No local user {nick}"
-        assert ctl.fails("reset_password", nick) == f"No local user {nick}"
-        assert ctl.fails("set", nick, "--admin") == f"No local user {nick}"
-        assert ctl.fails("toggle_activated", nick) == f"No user {nick}"
+        assert await ctl.fails("rm", nick) == f"No local user {nick}"
+        assert await ctl.fails("reset_password", nick) == f"No local user {nick}"
+        assert await ctl.fails("set", nick, "--admin") == f"No local user {nick}"
+        assert await ctl.fails("toggle_activated", nick) == f"No user {nick}"
     assert everything(dsn) == before
 
 
-def test_toggle_activated_flips_and_deactivation_signs_out(ctl: Ctl, dsn: str) -> None:
+@pytest_twisted.ensureDeferred
+async def test_toggle_activated_flips_and_deactivation_signs_out(ctl: Ctl, dsn: str) -> None:
     """toggle_activated deactivates an active account, deleting its tokens,
     and activates a deactivated one."""
-    alice = make(ctl)
+    alice = await make(ctl)
     sign_in(dsn, alice["id"])
-    assert ctl.ok("toggle_activated", "ALICE") == ["Activation status of alice: deactivated"]
+    assert await ctl.ok("toggle_activated", "ALICE") == ["Activation status of alice: deactivated"]
     row = user(dsn, "alice")
     assert row is not None and row["deactivated"] is True
     assert tokens_of(dsn, alice["id"]) == 0
-    assert ctl.ok("toggle_activated", "alice") == ["Activation status of alice: activated"]
+    assert await ctl.ok("toggle_activated", "alice") == ["Activation status of alice: activated"]
     row = user(dsn, "alice")
     assert row is not None and row["deactivated"] is False
 
 
-def test_reset_password_prints_a_link(ctl: Ctl, dsn: str) -> None:
+@pytest_twisted.ensureDeferred
+async def test_reset_password_prints_a_link(ctl: Ctl, dsn: str) -> None:
     """reset_password prints "Generated password reset token for NICK" and
     the link, whose token is stored as a digest valid for a day."""
-    make(ctl)
-    first, second = ctl.ok("reset_password", "alice")
+    await make(ctl)
+    first, second = await ctl.ok("reset_password", "alice")
     assert first == "Generated password reset token for alice"
     match = LINK.fullmatch(second)
     assert match, second
@@ -291,12 +344,13 @@ def test_reset_password_prints_a_link(ctl: Ctl, dsn: str) -> None:
 # -- set ----------------------------------------------------------------------------
 
 
-def test_set_changes_flags_in_order(ctl: Ctl, dsn: str) -> None:
+@pytest_twisted.ensureDeferred
+async def test_set_changes_flags_in_order(ctl: Ctl, dsn: str) -> None:
     """set applies and reports moderator, locked, admin (each given as --x or
     --no-x), then --confirmed."""
-    make(ctl, "alice", "--locked")
+    await make(ctl, "alice", "--locked")
     query(dsn, "UPDATE users SET confirmation_pending = true, confirmation_token = 't'")
-    out = ctl.ok("set", "alice", "--admin", "--no-locked", "--moderator", "--confirmed")
+    out = await ctl.ok("set", "alice", "--admin", "--no-locked", "--moderator", "--confirmed")
     assert out == [
         "Moderator status of alice: true",
         "Locked status of alice: false",
@@ -307,16 +361,17 @@ def test_set_changes_flags_in_order(ctl: Ctl, dsn: str) -> None:
     assert row is not None
     assert (row["is_admin"], row["is_moderator"], row["locked"]) == (True, True, False)
     assert row["confirmation_pending"] is False
-    assert ctl.ok("set", "alice", "--no-admin") == ["Admin status of alice: false"]
+    assert await ctl.ok("set", "alice", "--no-admin") == ["Admin status of alice: false"]
     row = user(dsn, "alice")
     assert row is not None and row["is_admin"] is False and row["is_moderator"] is True
 
 
-def test_set_without_options_fails(ctl: Ctl, dsn: str) -> None:
+@pytest_twisted.ensureDeferred
+async def test_set_without_options_fails(ctl: Ctl, dsn: str) -> None:
     """set with nothing to set is an error, not a silent success."""
-    make(ctl)
+    await make(ctl)
     before = everything(dsn)
-    assert ctl.fails("set", "alice").startswith("nothing to set")
+    assert (await ctl.fails("set", "alice")).startswith("nothing to set")
     assert everything(dsn) == before
 
 
@@ -327,20 +382,21 @@ def invites(dsn: str) -> list[tuple[Any, ...]]:
     return query(dsn, "SELECT token, max_use, uses, expires_at, used FROM invites ORDER BY id")
 
 
-def test_invite_prints_its_token_last(ctl: Ctl, dsn: str) -> None:
+@pytest_twisted.ensureDeferred
+async def test_invite_prints_its_token_last(ctl: Ctl, dsn: str) -> None:
     """invite prints its type, the registration URL and, alone on the last
     line, the token; the limits given are stored."""
-    out = ctl.ok("invite")
+    out = await ctl.ok("invite")
     assert out[0] == "Generated user invite token one time"
     token = out[-1]
     assert out[1] == f"URL: http://localhost:4000/registration/{token}"
     later = date.today() + timedelta(days=30)
-    out = ctl.ok("invite", "--max-use", "3", "--expires-at", later.isoformat())
+    out = await ctl.ok("invite", "--max-use", "3", "--expires-at", later.isoformat())
     assert out[0] == "Generated user invite token reusable date limited"
     assert invites(dsn) == [(token, None, 0, None, False), (out[-1], 3, 0, later, False)]
-    out = ctl.ok("invite", "--expires-at", datetime.now(UTC).date().isoformat())
+    out = await ctl.ok("invite", "--expires-at", datetime.now(UTC).date().isoformat())
     assert out[0] == "Generated user invite token date limited"
-    assert ctl.ok("invite", "--max-use", "1")[0] == "Generated user invite token reusable"
+    assert (await ctl.ok("invite", "--max-use", "1"))[0] == "Generated user invite token reusable"
 
 
 @pytest.mark.parametrize(
@@ -357,37 +413,43 @@ def test_invite_prints_its_token_last(ctl: Ctl, dsn: str) -> None:
         (("--max-use", "2147483648"), "--max-use must be an integer from 1 to 2147483647"),
     ],
 )
-def test_invite_refuses_bad_limits(ctl: Ctl, dsn: str, args: tuple[str, ...], reason: str) -> None:
+@pytest_twisted.ensureDeferred
+async def test_invite_refuses_bad_limits(
+    ctl: Ctl, dsn: str, args: tuple[str, ...], reason: str
+) -> None:
     """A bad or past date, or a --max-use out of 1..2**31-1:
     exit 1, "Could not create invite token: ...", no invite."""
-    line = ctl.fails("invite", *args)
+    line = await ctl.fails("invite", *args)
     assert line.startswith("Could not create invite token: ") and reason in line
     assert invites(dsn) == []
 
 
-def test_invites_lists_and_revoke_invite_revokes(ctl: Ctl, dsn: str) -> None:
+@pytest_twisted.ensureDeferred
+async def test_invites_lists_and_revoke_invite_revokes(ctl: Ctl, dsn: str) -> None:
     """invites lists every invite with its type, use and limits;
     revoke_invite marks one used; an unknown token fails."""
-    assert ctl.ok("invites") == ["Invites list:"]
-    one_time = ctl.ok("invite")[-1]
-    limited = ctl.ok("invite", "--max-use", "5", "--expires-at", "2999-12-31")[-1]
+    assert await ctl.ok("invites") == ["Invites list:"]
+    one_time = (await ctl.ok("invite"))[-1]
+    limited = (await ctl.ok("invite", "--max-use", "5", "--expires-at", "2999-12-31"))[-1]
     query(dsn, "UPDATE invites SET uses = 2 WHERE token = %s", (limited,))
     [first_id, second_id] = [row[0] for row in query(dsn, "SELECT id FROM invites ORDER BY id")]
-    assert ctl.ok("invites") == [
+    assert await ctl.ok("invites") == [
         "Invites list:",
         f"ID: {first_id} | Token: {one_time} | Token type: one_time | Used: false",
         f"ID: {second_id} | Token: {limited} | Token type: reusable_date_limited | Used: false"
         " | Expires at: 2999-12-31 | Max use: 5    Left use: 3",
     ]
-    assert ctl.ok("revoke_invite", one_time) == [f"Invite for token {one_time} was revoked."]
+    assert await ctl.ok("revoke_invite", one_time) == [f"Invite for token {one_time} was revoked."]
     assert [row[4] for row in invites(dsn)] == [True, False]
     before = everything(dsn)
-    assert ctl.fails("revoke_invite", "nope") == "No invite found with token nope"
+    assert await ctl.fails("revoke_invite", "nope") == "No invite found with token nope"
     assert everything(dsn) == before
 
 
-def test_usage_errors_are_one_line_with_status_2(ctl: Ctl) -> None:
+@pytest_twisted.ensureDeferred
+async def test_usage_errors_are_one_line_with_status_2(ctl: Ctl, ctl_process: Ctl) -> None:
     """A missing subcommand or argument, or an unknown option, is a usage
-    error: exit 2, one line."""
+    error: exit 2, one line (the installed program's status too)."""
     for args in ((), ("new", "alice"), ("set", "alice", "--sudo"), ("frobnicate",)):
-        ctl.fails(*args, status=2)
+        await ctl.fails(*args, status=2)
+    await ctl_process.fails("set", "alice", "--sudo", status=2)
