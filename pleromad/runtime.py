@@ -17,6 +17,7 @@ from pleromad.emoji import EmojiSet
 from pleromad.federation.fetch import Fetcher
 from pleromad.media.interface import IUploader
 from pleromad.media.plugins import uploader_for
+from pleromad.workers import WorkQueue
 
 
 # Compared by identity: each one is the context of one running daemon (or test).
@@ -36,6 +37,8 @@ class Runtime:
     emoji: EmojiSet
     # The guarded HTTP client of federation (fetches and deliveries).
     fetcher: Fetcher
+    # Checking and re-encoding uploaded images, in the CPU pool.
+    images: WorkQueue
 
 
 def build_runtime(
@@ -59,12 +62,13 @@ def build_runtime(
         db=db,
         clock=clock,
         cookie_secret=cookie_secret,
-        passwords=passwords or PasswordHasher(),
+        passwords=passwords or PasswordHasher(queue=WorkQueue(config.workers.password_queue)),
         limiter=RateLimiter(config.rate_limits, db, clock),
         captcha=provider_for(config, clock),
         uploader=uploader_for(config, clock),
         emoji=EmojiSet(config.emoji.dir, config.server.base_url),
         fetcher=fetcher,
+        images=WorkQueue(config.workers.image_queue),
     )
 
 
