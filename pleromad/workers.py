@@ -79,7 +79,7 @@ class CpuPool:
             self._reactor = reactor
             self._pool = ThreadPool(0, self.threads, name="pleromad-cpu")
             self._pool.start()
-            reactor.addSystemEventTrigger("during", "shutdown", self._stop)
+            reactor.addSystemEventTrigger("during", "shutdown", self.stop)
         return deferToThreadPool(
             self._reactor, self._pool, self._timed, partial(f, *args, **kwargs)
         )
@@ -98,7 +98,8 @@ class CpuPool:
             with self._lock:
                 self._mean_seconds += _MEAN_WEIGHT * (took - self._mean_seconds)
 
-    def _stop(self) -> None:
+    def stop(self) -> None:
+        """Let the threads end once their work is done (at reactor shutdown)."""
         pool, self._pool = self._pool, None
         if pool is not None:
             pool.stop()
