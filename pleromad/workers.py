@@ -5,7 +5,9 @@ threads, so DNS lookups and every other ``deferToThread`` waited behind it,
 and ten busy threads on two cores left the reactor thread a third of a core.
 Here the work runs on one :class:`CpuPool` of the process, with one thread
 fewer than the CPUs the process may use (at least one): on two cores one core
-always stays with the reactor.  Work beyond that waits in the pool's queue,
+always stays with the reactor, and the threads run at a lower priority
+(nice 10), so that when other processes take that core too the reactor
+thread still comes first.  Work beyond that waits in the pool's queue,
 and each kind of work (a :class:`WorkQueue`) may only have so much of it in
 the pool at once: past that bound it is refused with :class:`Busy` (503 with
 ``Retry-After``) before anything is done, instead of waiting longer than any
@@ -36,6 +38,9 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 BUSY = "The server is busy; try again later"
+
+# The pool's threads run at this nice level, below the reactor thread's.
+NICENESS = 10
 
 # How much the latest run counts in the running mean of run times.
 _MEAN_WEIGHT = 0.2
@@ -70,6 +75,7 @@ class CpuPool:
         self._reactor: Any = None
         self._mean_seconds = 0.0
         self._lock = threading.Lock()
+        self._local = threading.local()
 
     def run(self, f: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> Deferred[T]:
         """``f(*args, **kwargs)`` on one of the pool's threads, after the work queued before it."""
@@ -90,6 +96,11 @@ class CpuPool:
         return max(1, math.ceil(pieces * self._mean_seconds / self.threads))
 
     def _timed(self, call: Callable[[], T]) -> T:
+        if not getattr(self._local, "niced", False):
+            # This thread only (Linux takes a thread id here): when it and the
+            # reactor thread want the same core, the reactor thread wins.
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), NICENESS)
+            self._local.niced = True
         started = time.monotonic()
         try:
             return call()
