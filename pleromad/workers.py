@@ -2,7 +2,8 @@
 
 Run in the reactor's thread pool, a burst of such work took all ten of its
 threads, so DNS lookups and every other ``deferToThread`` waited behind it,
-and ten busy threads on two cores left the reactor thread a third of a core.
+and ten hashes of four argon2 lanes each left the reactor thread one runnable
+thread in forty-one on two cores.
 Here the work runs on one :class:`CpuPool` of the process, with one thread
 fewer than the CPUs the process may use (at least one): on two cores one core
 always stays with the reactor, and the threads run at a lower priority
