@@ -5,14 +5,14 @@ threads, so DNS lookups and every other ``deferToThread`` waited behind it,
 and ten hashes of four argon2 lanes each left the reactor thread one runnable
 thread in forty-one on two cores.
 Here the work runs on one :class:`CpuPool` of the process, with one thread
-fewer than the CPUs the process may use (at least one): on two cores one core
-always stays with the reactor, and the threads run at a lower priority
-(nice 10), so that when other processes take that core too the reactor
-thread still comes first.  Work beyond that waits in the pool's queue,
-and each kind of work (a :class:`WorkQueue`) may only have so much of it in
-the pool at once: past that bound it is refused with :class:`Busy` (503 with
-``Retry-After``) before anything is done, instead of waiting longer than any
-client would.
+fewer than the CPUs the process may use (at least one): on two cores one
+core always stays with the reactor, and the threads run at a lower priority
+(10 nice levels lower), so that when other processes take that core too the
+reactor thread still comes first. Work beyond that waits in the pool's
+queue, and each kind of work (a :class:`WorkQueue`) may only have so much of
+it in the pool at once: past that bound it is refused with :class:`Busy`
+(503 with ``Retry-After``) before anything is done, instead of waiting
+longer than any client would.
 
 argon2 and Pillow's decoders release the GIL, so these threads and the
 reactor run in parallel (see bench/README.md, ``healthcheck.py``).
@@ -40,7 +40,7 @@ T = TypeVar("T")
 
 BUSY = "The server is busy; try again later"
 
-# The pool's threads run at this nice level, below the reactor thread's.
+# The pool's threads run this many nice levels below the reactor thread.
 NICENESS = 10
 
 # How much the latest run counts in the running mean of run times.
@@ -100,7 +100,9 @@ class CpuPool:
         if not getattr(self._local, "niced", False):
             # This thread only (Linux takes a thread id here): when it and the
             # reactor thread want the same core, the reactor thread wins.
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), NICENESS)
+            thread = threading.get_native_id()
+            below = os.getpriority(os.PRIO_PROCESS, thread) + NICENESS
+            os.setpriority(os.PRIO_PROCESS, thread, min(below, 19))
             self._local.niced = True
         started = time.monotonic()
         try:

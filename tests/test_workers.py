@@ -17,7 +17,7 @@ from twisted.internet import defer
 from pleromad.auth.passwords import PasswordHasher
 from pleromad.runtime import Runtime
 from pleromad.web.root import build_gateway
-from pleromad.workers import BUSY, Busy, CpuPool, WorkQueue, cpu_threads
+from pleromad.workers import BUSY, NICENESS, Busy, CpuPool, WorkQueue, cpu_threads
 from tests.conftest import Client
 from tests.helpers import query
 from tests.test_accounts import make_user
@@ -42,6 +42,16 @@ def occupied(queue: WorkQueue) -> Iterator[defer.Deferred[Any]]:
 def test_threads_leave_a_cpu_to_the_reactor() -> None:
     """The pool has one thread fewer than the CPUs the process may run on, and at least one."""
     assert cpu_threads() == max(1, len(os.sched_getaffinity(0)) - 1)
+
+
+@pytest_twisted.ensureDeferred
+async def test_pool_threads_yield_to_the_reactor_thread() -> None:
+    """Work runs ten nice levels below the reactor thread (at most at 19)."""
+
+    def niceness() -> int:
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    assert await POOL.run(niceness) == min(niceness() + NICENESS, 19)
 
 
 @pytest_twisted.ensureDeferred
