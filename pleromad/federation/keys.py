@@ -65,12 +65,14 @@ def _submit() -> Future[tuple[str, str]]:
 
 
 def _stop() -> None:
-    """Let the worker process end with the daemon instead of outliving it."""
+    """End the worker process with the daemon.  Without waiting for it, the
+    daemon could exit before the worker was told to stop, leaving it (and
+    the fork server) running for good; the wait is at most one pair."""
     global _workers
     with _starting:
         workers, _workers = _workers, None
     if workers is not None:
-        workers.shutdown(wait=False, cancel_futures=True)
+        workers.shutdown(wait=True, cancel_futures=True)
 
 
 def _answer(future: Future[tuple[str, str]]) -> Deferred[tuple[str, str]]:
