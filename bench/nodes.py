@@ -46,7 +46,7 @@ WARM_UP_SECONDS = 2
 class Node:
     """One ``twistd pleromad`` on a loopback port of its own."""
 
-    def __init__(self, scratch: Path, name: str, dsn: str) -> None:
+    def __init__(self, scratch: Path, name: str, dsn: str, config: Path | None = None) -> None:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
@@ -59,6 +59,7 @@ class Node:
                 "--logfile",
                 str(self.log),
                 "pleromad",
+                *(["--config", str(config)] if config is not None else []),
                 "--listen",
                 f"tcp:{self.port}:interface=127.0.0.1",
                 "--dsn",

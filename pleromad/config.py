@@ -43,6 +43,7 @@ __all__ = [
     "ProxyConfig",
     "RateLimitsConfig",
     "ServerConfig",
+    "WorkersConfig",
     "load_config",
     "toml_key",
 ]
@@ -610,6 +611,29 @@ class MetricsConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class WorkersConfig:
+    password_queue: int = _option(
+        32,
+        _integer(1, 100_000),
+        doc=(
+            "Password hashes and checks (sign-ups, logins, password changes) that may run or "
+            "wait at once. CPU-heavy work runs on one thread fewer than the CPUs the daemon may "
+            "use (its CPU affinity; at least one), so that a core stays free for requests; a "
+            'request that would exceed this bound answers 503 {"error": ...} with Retry-After.'
+        ),
+    )
+    image_queue: int = _option(
+        8,
+        _integer(1, 100_000),
+        doc=(
+            "Uploaded images being checked and re-encoded (media, avatars, banners, "
+            "backgrounds, mascots) that may run or wait at once, on the same threads; beyond "
+            "it an upload answers 503 with Retry-After."
+        ),
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """Everything the daemon was configured with; `source` is the file, if any."""
 
@@ -624,6 +648,7 @@ class Config:
     proxy: ProxyConfig
     federation: FederationConfig
     metrics: MetricsConfig
+    workers: WorkersConfig
     source: Path | None
 
 
@@ -640,6 +665,7 @@ SECTIONS: tuple[tuple[str, type[DataclassInstance]], ...] = (
     ("proxy", ProxyConfig),
     ("federation", FederationConfig),
     ("metrics", MetricsConfig),
+    ("workers", WorkersConfig),
 )
 
 

@@ -18,6 +18,7 @@ from pleromad.federation.fetch import Fetcher
 from pleromad.media.interface import IUploader
 from pleromad.media.plugins import uploader_for
 from pleromad.views.cache import RenderCache
+from pleromad.workers import WorkQueue
 
 
 # Compared by identity: each one is the context of one running daemon (or test).
@@ -37,6 +38,8 @@ class Runtime:
     emoji: EmojiSet
     # The guarded HTTP client of federation (fetches and deliveries).
     fetcher: Fetcher
+    # Checking and re-encoding uploaded images, in the CPU pool.
+    images: WorkQueue
     # The viewer-independent parts of Status and Account entities, kept by
     # the versions of their rows (several daemons may share the database).
     renders: RenderCache = field(default_factory=RenderCache)
@@ -63,12 +66,13 @@ def build_runtime(
         db=db,
         clock=clock,
         cookie_secret=cookie_secret,
-        passwords=passwords or PasswordHasher(),
+        passwords=passwords or PasswordHasher(queue=WorkQueue(config.workers.password_queue)),
         limiter=RateLimiter(config.rate_limits, db, clock),
         captcha=provider_for(config, clock),
         uploader=uploader_for(config, clock),
         emoji=EmojiSet(config.emoji.dir, config.server.base_url),
         fetcher=fetcher,
+        images=WorkQueue(config.workers.image_queue),
     )
 
 

@@ -25,6 +25,7 @@ from pleromad.config import (
     ProxyConfig,
     RateLimitsConfig,
     ServerConfig,
+    WorkersConfig,
     load_config,
 )
 
@@ -32,7 +33,7 @@ SAMPLE = Path(__file__).resolve().parent.parent / "etc" / "pleromad.toml"
 
 SECTIONS = (
     "server", "database", "instance", "captcha", "mail",
-    "media", "emoji", "rate_limits", "proxy", "federation", "metrics",
+    "media", "emoji", "rate_limits", "proxy", "federation", "metrics", "workers",
 )  # fmt: skip
 
 PLEROMA_RESERVED = (
@@ -148,6 +149,7 @@ def test_defaults_are_those_of_design(tmp_path: Path, monkeypatch: pytest.Monkey
             user_agent=f"pleromad/{__version__}; +http://localhost:4000",
         ),
         metrics=MetricsConfig(listen=""),
+        workers=WorkersConfig(password_queue=32, image_queue=8),
         source=None,
     )
 

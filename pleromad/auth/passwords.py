@@ -1,6 +1,9 @@
-"""Password hashing, always off the reactor thread.
+"""Password hashing, always off the reactor thread, in the CPU pool.
 
-New hashes are argon2id.  Pleroma's ``$pbkdf2-sha512$rounds$salt$hash``
+New hashes are argon2id with one lane: a hash then keeps one thread busy,
+not four, so the pool's thread count is the CPU time hashing can take (see
+:mod:`pleromad.workers`).  A hash keeps its parameters, so hashes made with
+more lanes still verify, and are replaced at the next login.  Pleroma's ``$pbkdf2-sha512$rounds$salt$hash``
 hashes (passlib's "adapted base64") verify too, and report that they need
 an upgrade, so a migrated Pleroma database logs in unchanged.
 """
@@ -14,9 +17,14 @@ from dataclasses import dataclass
 
 import argon2
 from twisted.internet.defer import Deferred
-from twisted.internet.threads import deferToThread
+
+from pleromad.workers import WorkQueue
 
 _PBKDF2_PREFIX = "$pbkdf2-sha512$"
+
+# Hashes and verifications waiting or running at once before more are
+# refused (503); [workers] password_queue in the daemon.
+PASSWORD_QUEUE = 32
 
 
 @dataclass(frozen=True)
@@ -26,23 +34,32 @@ class Verdict:
 
 
 class PasswordHasher:
-    """argon2id with the library's recommended costs unless told otherwise
-    (the test suite asks for cheap ones: the same algorithm, less memory)."""
+    """argon2id with the library's recommended time and memory costs unless
+    told otherwise (the test suite asks for cheap ones: the same algorithm,
+    less memory), run by ``queue`` (Busy when it is full)."""
 
-    def __init__(self, *, time_cost: int | None = None, memory_cost: int | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        time_cost: int | None = None,
+        memory_cost: int | None = None,
+        queue: WorkQueue | None = None,
+    ) -> None:
         self._argon2 = argon2.PasswordHasher(
             time_cost=argon2.DEFAULT_TIME_COST if time_cost is None else time_cost,
             memory_cost=argon2.DEFAULT_MEMORY_COST if memory_cost is None else memory_cost,
+            parallelism=1,
         )
+        self.queue = queue or WorkQueue(PASSWORD_QUEUE)
         self._dummy: str | None = None
 
     def hash(self, password: str) -> Deferred[str]:
-        return deferToThread(self._argon2.hash, password)
+        return self.queue.run(self._argon2.hash, password)
 
     def verify(self, stored: str | None, password: str) -> Deferred[Verdict]:
         """Whether ``password`` matches ``stored``; a missing hash costs the
         same time as a wrong password, so timing does not tell accounts apart."""
-        return deferToThread(self._verify, stored, password)
+        return self.queue.run(self._verify, stored, password)
 
     def _verify(self, stored: str | None, password: str) -> Verdict:
         if stored is None:

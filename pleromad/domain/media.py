@@ -1,7 +1,8 @@
 """Uploads: attachments, profile pictures (avatar, banner, background) and mascots.
 
 Every upload is checked completely before anything is written: its size
-against the instance's limit, then its bytes (Pillow, in a thread; see
+against the instance's limit, then its bytes (Pillow, in the CPU pool, see
+:mod:`pleromad.workers`, which answers 503 when too many wait; see
 :mod:`pleromad.media.images`).  Only then is the file stored, and then its
 ``media`` row written; if the row cannot be written the file is removed
 again, so a refused upload leaves neither a row nor a file.  A replaced
@@ -130,7 +131,7 @@ async def upload_media(
     _check_size(incoming, rt.config.instance.upload_limit)
     _check_description(description)
     try:
-        inspected = await deferToThread(images.inspect_media, incoming.data, incoming.filename)
+        inspected = await rt.images.run(images.inspect_media, incoming.data, incoming.filename)
     except InvalidImage:
         raise InvalidUpload(UNDECODABLE) from None
     except TooManyPixels as e:
@@ -193,7 +194,7 @@ async def check_profile_images(
             checked.append(ProfileImage(kind, "", None))
             continue
         _check_size(incoming, getattr(rt.config.instance, PROFILE_IMAGE_LIMITS[kind]))
-        inspected = await _image(incoming, NOT_AN_IMAGE)
+        inspected = await _image(rt, incoming, NOT_AN_IMAGE)
         checked.append(ProfileImage(kind, incoming.filename, inspected))
     return checked
 
@@ -250,7 +251,7 @@ async def set_mascot(rt: Runtime, user: User, incoming: Incoming) -> Media:
     """Make an image the account's mascot: 413 over ``upload_limit``, 415
     for anything that is not an image, and nothing stored on either."""
     _check_size(incoming, rt.config.instance.upload_limit)
-    inspected = await _image(incoming, MASCOT_NOT_AN_IMAGE)
+    inspected = await _image(rt, incoming, MASCOT_NOT_AN_IMAGE)
     new = await _put(rt, MASCOT, incoming.filename, inspected)
     media: Media = await _recorded(rt, [new], _replace_txn, user.id, {MASCOT: new})
     return media
@@ -289,9 +290,9 @@ def _check_size(incoming: Incoming, limit: int) -> None:
         raise FileTooLarge()
 
 
-async def _image(incoming: Incoming, not_an_image: str) -> Inspected:
+async def _image(rt: Runtime, incoming: Incoming, not_an_image: str) -> Inspected:
     try:
-        return await deferToThread(images.inspect_image, incoming.data)
+        return await rt.images.run(images.inspect_image, incoming.data)
     except (NotAnImage, InvalidImage):
         raise UnsupportedMedia(not_an_image) from None
     except TooManyPixels as e:

@@ -3,8 +3,8 @@
 Making a pair takes tens of milliseconds of CPU inside OpenSSL, and the
 ``cryptography`` binding holds the GIL meanwhile: in a thread it would stall
 the reactor (six sign-ups at once held it for a quarter of a second).  So
-pairs are made in a separate process, one worker started on first use; a
-thread only waits for its answer.
+pairs are made in a separate process, one worker started on first use and
+stopped with the reactor; nothing waits for its answer on a thread.
 """
 
 from __future__ import annotations
@@ -12,10 +12,12 @@ from __future__ import annotations
 import multiprocessing
 import os
 import threading
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
+from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from twisted.internet.defer import Deferred
 from twisted.internet.threads import deferToThread
 
 from pleromad.model import KeyPair
@@ -40,7 +42,14 @@ def _generate() -> tuple[str, str]:
     return public.decode("ascii"), private.decode("ascii")
 
 
-def _make_in_worker() -> tuple[str, str]:
+def _reactor() -> Any:
+    from twisted.internet import reactor
+
+    return reactor
+
+
+def _submit() -> Future[tuple[str, str]]:
+    """Ask the worker for a pair; the first call starts it (which takes a while)."""
     global _workers
     with _starting:
         if _workers is None:
@@ -50,11 +59,43 @@ def _make_in_worker() -> tuple[str, str]:
             _workers = ProcessPoolExecutor(
                 1, mp_context=context, initializer=os.nice, initargs=(19,)
             )
+            _reactor().callFromThread(_reactor().addSystemEventTrigger, "during", "shutdown", _stop)
         workers = _workers
-    return workers.submit(_generate).result()
+    return workers.submit(_generate)
+
+
+def _stop() -> None:
+    """End the worker process with the daemon.  Without waiting for it, the
+    daemon could exit before the worker was told to stop, leaving it (and
+    the fork server) running for good; the wait is at most one pair."""
+    global _workers
+    with _starting:
+        workers, _workers = _workers, None
+    if workers is not None:
+        workers.shutdown(wait=True, cancel_futures=True)
+
+
+def _answer(future: Future[tuple[str, str]]) -> Deferred[tuple[str, str]]:
+    """``future``'s result on the reactor thread, with no thread waiting for it."""
+    answer: Deferred[tuple[str, str]] = Deferred()
+
+    def settle(done: Future[tuple[str, str]]) -> None:
+        try:
+            pair = done.result()
+        except BaseException:  # the worker's error, or cancelled at shutdown
+            answer.errback()
+            return
+        answer.callback(pair)
+
+    future.add_done_callback(lambda done: _reactor().callFromThread(settle, done))
+    return answer
 
 
 async def generate_key_pair() -> KeyPair:
-    """A new RSA 2048 pair, made off the reactor and off its process's GIL."""
-    public, private = await deferToThread(_make_in_worker)
+    """A new RSA 2048 pair, made off the reactor and off its process's GIL.
+
+    A reactor thread only hands the request to the worker: while the pair is
+    made, the reactor's thread pool is free for other work."""
+    future = await deferToThread(_submit)
+    public, private = await _answer(future)
     return KeyPair(public_key_pem=public, private_key_pem=private)

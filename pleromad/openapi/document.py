@@ -285,6 +285,10 @@ def _shared_errors(method: str, access: Access | None) -> dict[int, str]:
         errors[409] = "A request with this Idempotency-Key is still in progress; try again."
     if access.auth is not Auth.NONE:
         errors[429] = "Too many failed password logins (HTTP Basic) from this address."
+        errors[503] = (
+            "The database is unavailable, or too many password checks (HTTP Basic) are"
+            " waiting for the CPU; try again."
+        )
     if access.auth in (Auth.REQUIRED, Auth.APP, Auth.TOKEN):
         errors[403] = "Invalid credentials, or a token without the scope the route needs."
     elif access.auth is not Auth.NONE and method in _UNSAFE:

@@ -134,6 +134,17 @@ RATE_LIMITED = {
 }
 
 
+def busy(work: str) -> Response:
+    """The 503 of an operation whose CPU-heavy ``work`` waits in a bounded
+    queue (:mod:`pleromad.workers`); it stands for the shared 503 too."""
+    return Response(
+        f"Too many {work} are waiting for the CPU already: nothing was done, try again after"
+        " Retry-After seconds.  Or the database is unavailable.",
+        ref("Error"),
+        headers={"Retry-After": "Seconds to wait before trying again (when busy)."},
+    )
+
+
 def note(schema: Schema, text: str) -> Schema:
     """``schema`` with a description."""
     return {**schema, "description": text}

@@ -9,7 +9,18 @@ from pleromad.domain import documents, media, profile, remote_actors
 from pleromad.errors import BadRequest
 from pleromad.model import User
 from pleromad.openapi.entities import NO_ACCOUNT
-from pleromad.openapi.spec import FILE, FLAG, STRING, Operation, answer, enum, map_of, note, ref
+from pleromad.openapi.spec import (
+    FILE,
+    FLAG,
+    STRING,
+    Operation,
+    answer,
+    busy,
+    enum,
+    map_of,
+    note,
+    ref,
+)
 from pleromad.runtime import Runtime
 from pleromad.web.auth import Auth
 from pleromad.web.base import Call, api_app, route
@@ -63,7 +74,10 @@ class AccountsApi:
                 " nothing.  Pictures come as multipart files or base64 `data:` URLs."
                 "  `pleroma_settings_store` is merged key by key into the stored one."
             ),
-            responses={200: answer(ref("Account"), "The edited account, as verify_credentials.")},
+            responses={
+                200: answer(ref("Account"), "The edited account, as verify_credentials."),
+                503: busy("uploads"),
+            },
             fields={
                 "display_name": note(STRING, '"" clears it (the nickname shows).'),
                 "note": STRING,

@@ -6,7 +6,7 @@ from typing import Any
 
 from pleromad.domain import lifecycle
 from pleromad.errors import BadRequest
-from pleromad.openapi.spec import Operation, answer, closed
+from pleromad.openapi.spec import Operation, answer, busy, closed
 from pleromad.runtime import Runtime
 from pleromad.web.auth import Auth
 from pleromad.web.base import Call, api_app, route
@@ -26,7 +26,10 @@ THROTTLED_LOGIN = "Too many failed logins from this address (a right password in
 def _end_of_account(summary: str, description: str) -> Operation:
     return Operation(
         summary,
-        responses={200: answer(closed({"status": {"const": "success"}}))},
+        responses={
+            200: answer(closed({"status": {"const": "success"}})),
+            503: busy("password checks"),
+        },
         fields=CONFIRM,
         errors={403: WRONG_PASSWORD, 429: THROTTLED_LOGIN},
         description=description + "  A wrong password counts as a failed login.",

@@ -30,6 +30,7 @@ from pleromad.openapi.spec import (
     Schema,
     answer,
     binary,
+    busy,
     closed,
     no_content,
     nullable,
@@ -57,7 +58,10 @@ _DESCRIPTION: Schema = {**STRING, "description": "Alt text, at most 5000 charact
 
 _UPLOAD = Operation(
     "Upload an attachment.",
-    responses={200: answer(ref("Attachment"), "The stored attachment, ready to post.")},
+    responses={
+        200: answer(ref("Attachment"), "The stored attachment, ready to post."),
+        503: busy("uploads"),
+    },
     fields={
         "description": {
             **_DESCRIPTION,
@@ -101,7 +105,8 @@ def _picture(what: str, field: str) -> Operation:
         responses={
             200: answer(
                 closed({"url": nullable(STRING)}), f"The {what}'s address; null once cleared."
-            )
+            ),
+            503: busy("uploads"),
         },
         fields={field: {"type": "string", "description": 'A base64 data: URL, or "" to clear.'}},
         files={field: FILE},
@@ -256,7 +261,7 @@ class MediaApi:
         scope="write",
         doc=Operation(
             "Set the caller's mascot.",
-            responses={200: answer(ref("Attachment"), "The new mascot.")},
+            responses={200: answer(ref("Attachment"), "The new mascot."), 503: busy("uploads")},
             files={"file": FILE, "image": {**FILE, "description": "Read when there is no file."}},
             any_of=(present("file"), present("image")),
             errors={

@@ -30,6 +30,7 @@ from pleromad.openapi.spec import (
     Schema,
     answer,
     array,
+    busy,
     closed,
     enum,
     html,
@@ -266,9 +267,10 @@ class OAuthApi:
                     "text/html",
                     RATE_LIMITED,
                 ),
+                503: busy("password checks"),
             },
             fields=AUTHORIZE_FIELDS,
-            errors={400: "Malformed parameters.", 503: UNAVAILABLE},
+            errors={400: "Malformed parameters."},
             description=(
                 "The credentials come as `authorization[name]` and `authorization[password]`."
                 "  On success the browser also gets the session cookie."
@@ -379,7 +381,7 @@ class OAuthApi:
         idempotency_key=False,
         doc=Operation(
             "Obtain a token.",
-            responses={200: answer(ref("Token"))},
+            responses={200: answer(ref("Token")), 503: busy("password checks")},
             fields={
                 "grant_type": enum(
                     "password", "authorization_code", "client_credentials", "refresh_token"

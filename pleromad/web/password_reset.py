@@ -10,7 +10,7 @@ from twisted.web.iweb import IRequest
 from pleromad.domain import password_reset
 from pleromad.domain.rate_limits import Throttled
 from pleromad.domain.rate_limits import headers as rate_limit_headers
-from pleromad.openapi.spec import RATE_LIMITED, STRING, Operation, Response, closed
+from pleromad.openapi.spec import RATE_LIMITED, STRING, Operation, Response, busy, closed
 from pleromad.openapi.spec import html as html_page
 from pleromad.runtime import Runtime
 from pleromad.web.base import Call, api_app, page, write_json
@@ -68,6 +68,7 @@ class PasswordResetApi:
                     "text/html",
                     RATE_LIMITED,
                 ),
+                503: busy("password hashes"),
             },
             fields={
                 "data": closed(
@@ -81,7 +82,6 @@ class PasswordResetApi:
             errors={
                 400: "Malformed parameters.",
                 429: "Too many attempts, to a client that asks for JSON (`Throttled`).",
-                503: "The database is unavailable; try again.",
             },
             description=(
                 "The form sends `data[token]`, `data[password]` and `data[password_confirmation]`;"

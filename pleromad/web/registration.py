@@ -17,6 +17,7 @@ from pleromad.openapi.spec import (
     STRING,
     Operation,
     answer,
+    busy,
     enum,
     no_content,
     note,
@@ -78,6 +79,7 @@ class RegistrationApi:
             responses={
                 200: answer(ref("TwitterUser"), "The new account.", **RATE_LIMITED),
                 400: answer(REFUSED, REGISTRATION_400, **RATE_LIMITED),
+                503: busy("password hashes"),
             },
             fields={
                 "nickname": NICKNAME_FIELD,
@@ -130,6 +132,7 @@ class RegistrationApi:
                     " /api/account/register.",
                     **RATE_LIMITED,
                 ),
+                503: busy("password hashes"),
             },
             fields={
                 "username": NICKNAME_FIELD,
