@@ -17,7 +17,6 @@ from pleromad.db import schema
 from pleromad.db.embedded import EmbeddedPostgres
 
 FAST_SETTINGS = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
-BASE_URL = "http://localhost:4000"
 
 
 class Scratch:

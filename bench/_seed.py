@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 import psycopg2
 
-from bench._postgres import BASE_URL
+# The server seeded local accounts belong to (load_config's default base_url).
+BASE_URL = "http://localhost:4000"
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,8 @@ import psycopg2
 from bench import _cli
 from bench._figure import figure
 from bench._load import add_load_options, load_ok
-from bench._postgres import BASE_URL, scratch_postgres
+from bench._postgres import scratch_postgres
+from bench._seed import BASE_URL
 from bench._serve import daemon_and_baseline
 from pleromad.store.oauth import digest
 

@@ -34,7 +34,8 @@ from twisted.web.server import Site
 from bench import _cli
 from bench._figure import figure
 from bench._load import post_signed
-from bench._postgres import BASE_URL, scratch_postgres
+from bench._postgres import scratch_postgres
+from bench._seed import BASE_URL
 from pleromad.config import load_config
 from pleromad.db.pool import Database, Txn
 from pleromad.domain import actor_keys, delivery, lifecycle
