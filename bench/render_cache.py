@@ -92,8 +92,8 @@ async def main(reactor: Any, options: argparse.Namespace) -> None:
         await db.run_interaction("kept", kept_table)
         sql, args = statuses.load_query(ids, data.fan_id)
         joined = sql.replace(
-            " FROM statuses s WHERE",
-            ", kept.body FROM statuses s LEFT JOIN bench_rendered kept ON kept.id = s.id WHERE",
+            " FROM statuses s JOIN",
+            ", kept.body FROM statuses s LEFT JOIN bench_rendered kept ON kept.id = s.id JOIN",
         )
         assert joined != sql
         best: dict[str, float] = {}
