@@ -14,6 +14,7 @@ import re
 import shutil
 import sys
 import time
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -139,14 +140,24 @@ async def post_signed(
     return refused
 
 
-def sign_post(
-    inbox: str, actor: str, private_key_pem: str, activity: Any
+def signed_create(
+    inbox: str, private_key_pem: str, note: dict[str, Any]
 ) -> tuple[bytes, dict[str, str]]:
-    """The body and headers of a POST of ``activity`` to ``inbox``, signed now
-    by ``actor``'s main key as a remote server signs it."""
+    """The body and headers of a POST to ``inbox`` of a Create of ``note`` by
+    its author, addressed as the note is and signed now with the author's
+    main key, as a remote server sends it."""
     from pleromad.federation.fetch import AP_CONTENT_TYPE
     from pleromad.federation.httpsig import sign_headers
 
+    actor = note["attributedTo"]
+    activity = {
+        "@context": "https://www.w3.org/ns/activitystreams",
+        "id": f"{actor}/activities/{uuid.uuid4()}",
+        "type": "Create",
+        "actor": actor,
+        **{key: note[key] for key in ("to", "cc") if key in note},
+        "object": note,
+    }
     body = json.dumps(activity).encode()
     headers = sign_headers(
         "POST", inbox, key_id=f"{actor}#main-key", private_key_pem=private_key_pem,

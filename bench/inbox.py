@@ -40,7 +40,7 @@ from twisted.web.server import Site
 
 from bench import _cli
 from bench._figure import figure
-from bench._load import sign_post
+from bench._load import signed_create
 from bench._postgres import scratch_postgres
 from bench._serve import whole_server
 from pleromad.federation.keys import generate_key_pair
@@ -103,23 +103,15 @@ def client_main(plan_file: str) -> None:
     actor, inbox = plan["actor"], plan["inbox"]
     signed = []
     for _ in range(plan["requests"] + 1):  # one for the warm-up
-        note = f"{actor}/objects/{uuid.uuid4()}"
-        activity = {
-            "@context": "https://www.w3.org/ns/activitystreams",
-            "id": f"{actor}/activities/{uuid.uuid4()}",
-            "type": "Create",
-            "actor": actor,
+        note = {
+            "id": f"{actor}/objects/{uuid.uuid4()}",
+            "type": "Note",
+            "attributedTo": actor,
             "to": [plan["target"]],
-            "object": {
-                "id": note,
-                "type": "Note",
-                "attributedTo": actor,
-                "to": [plan["target"]],
-                "content": "<p>a benchmark</p>",
-                "published": "2026-01-01T00:00:00Z",
-            },
+            "content": "<p>a benchmark</p>",
+            "published": "2026-01-01T00:00:00Z",
         }
-        signed.append(sign_post(inbox, actor, plan["private_key_pem"], activity))
+        signed.append(signed_create(inbox, plan["private_key_pem"], note))
 
     async def run(reactor: Any) -> None:
         pool = HTTPConnectionPool(reactor, persistent=True)

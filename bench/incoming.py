@@ -44,7 +44,7 @@ from twisted.python.failure import Failure
 
 from bench import _cli
 from bench._figure import figure
-from bench._load import sign_post
+from bench._load import signed_create
 from bench._postgres import scratch_postgres
 from bench._serve import whole_server
 from pleromad.domain import remote_statuses
@@ -109,16 +109,7 @@ def signed_creates(options: argparse.Namespace, inbox: str, pem: str) -> list[di
     plan = []
     for n in range(options.creates):
         actor = f"http://{REMOTE}/users/r{n % options.actors}"
-        activity = {
-            "@context": "https://www.w3.org/ns/activitystreams",
-            "id": f"http://{REMOTE}/activities/{uuid.uuid4()}",
-            "type": "Create",
-            "actor": actor,
-            "to": [PUBLIC],
-            "cc": [f"{actor}/followers"],
-            "object": note(actor, n),
-        }
-        body, headers = sign_post(inbox, actor, pem, activity)
+        body, headers = signed_create(inbox, pem, note(actor, n))
         plan.append({"body": body.decode(), "headers": headers})
     return plan
 
