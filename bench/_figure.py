@@ -4,8 +4,19 @@ bench/README.md): ``bench/run`` collects these into its table."""
 from __future__ import annotations
 
 
-def figure(name: str, daemon: float, baseline: float | None, goal: str = "-") -> None:
-    """Print ``FIGURE<TAB>name<TAB>daemon<TAB>baseline<TAB>ratio<TAB>goal``;
-    a figure without a baseline has ``-`` for it and for the ratio."""
-    measured = "-\t-" if baseline is None else f"{baseline:.4g}\t{daemon / baseline:.3f}"
-    print(f"FIGURE\t{name}\t{daemon:.4g}\t{measured}\t{goal}", flush=True)
+def figure(
+    name: str,
+    daemon: float,
+    baseline: float | None,
+    goal: str = "-",
+    *,
+    digits: str = ".4g",
+    ratio_digits: str = ".3f",
+) -> None:
+    """Print ``FIGURE<TAB>name<TAB>daemon<TAB>baseline<TAB>ratio<TAB>goal``,
+    the values formatted by ``digits`` and the ratio by ``ratio_digits``; a
+    figure without a baseline has ``-`` for it and for the ratio."""
+    measured = (
+        "-\t-" if baseline is None else f"{baseline:{digits}}\t{daemon / baseline:{ratio_digits}}"
+    )
+    print(f"FIGURE\t{name}\t{daemon:{digits}}\t{measured}\t{goal}", flush=True)

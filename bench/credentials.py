@@ -10,7 +10,7 @@ PostgreSQL (fsync off) holding ``--accounts`` accounts, each with a token:
   pool that looks the token up with its account in one query and answers
   the account's id and nickname as JSON.
 
-Each is loaded for a fixed time (``wrk``, or bench/favourites.py's treq loop)
+Each is loaded for a fixed time (``wrk``, or bench/_load.py's treq loop)
 and the requests per second of both and their ratio are printed, last as a
 ``FIGURE`` line (bench/README.md).
 """
@@ -18,11 +18,7 @@ and the requests per second of both and their ratio are printed, last as a
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -30,20 +26,14 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import psycopg2
-from twisted.internet import defer, task
-from twisted.web.resource import Resource
-from twisted.web.server import NOT_DONE_YET, Site
-from txpostgres import txpostgres
 
-from bench.favourites import BASE_URL, FAST_SETTINGS, POOL_SIZE, load
-from pleromad.config import load_config
-from pleromad.db import schema
-from pleromad.db.embedded import EmbeddedPostgres
-from pleromad.db.pool import Database
-from pleromad.runtime import build_runtime
+from bench import _cli
+from bench._figure import figure
+from bench._load import add_load_options, load_ok
+from bench._postgres import scratch_postgres
+from bench._seed import BASE_URL
+from bench._serve import daemon_and_baseline
 from pleromad.store.oauth import digest
-from pleromad.web.root import build_gateway
-from pleromad.web.site import PleromadSite, body_limit
 
 PATH = "/api/v1/accounts/verify_credentials"
 TOKEN_QUERY = (
@@ -97,67 +87,27 @@ def seed(dsn: str, accounts: int) -> str:
     return token
 
 
-class BaselineCredentials(Resource):
-    """``GET /?access_token=`` looks the token and its account up, nothing else."""
+def token_lookup(args: dict[str, str]) -> tuple[str, Any]:
+    """The baseline's one query: the token ``?access_token=`` names, with its account."""
+    return TOKEN_QUERY, (digest(args["access_token"]),)
 
-    isLeaf = True
 
-    def __init__(self, pool: txpostgres.ConnectionPool) -> None:
-        super().__init__()
-        self._pool = pool
-
-    def render_GET(self, request: Any) -> Any:
-        token = request.args[b"access_token"][0].decode()
-        d = self._pool.runQuery(TOKEN_QUERY, (digest(token),))
-        gone: list[bool] = []  # the load generator hangs up when its time is up
-        request.notifyFinish().addErrback(lambda _: gone.append(True))
-
-        def answer(rows: list[Any]) -> None:
-            if gone:
-                return
-            if not rows:
-                request.setResponseCode(403)
-                request.finish()
-                return
-            body = {"id": str(rows[0][0]), "username": rows[0][1]}
-            request.setHeader(b"content-type", b"application/json; charset=utf-8")
-            request.write(json.dumps(body).encode("utf-8"))
-            request.finish()
-
-        def fail(failure: Any) -> None:
-            if not gone:
-                request.setResponseCode(500)
-                request.finish()
-
-        d.addCallbacks(answer, fail)
-        return NOT_DONE_YET
+def account_row(rows: list[Any]) -> Any:
+    return {"id": str(rows[0][0]), "username": rows[0][1]} if rows else None
 
 
 async def main(reactor: Any, options: argparse.Namespace) -> None:
-    scratch = Path(tempfile.mkdtemp(prefix="pleromad-bench-"))
-    embedded = EmbeddedPostgres(scratch / "postgres", settings=FAST_SETTINGS)
-    try:
-        dsn = await embedded.start()
-        await schema.migrate(reactor, dsn)
+    async with scratch_postgres(reactor) as scratch:
+        dsn = await scratch.migrated()
         token = seed(dsn, options.accounts)
-        config = load_config(None, data_dir=str(scratch / "data"), dsn=dsn)
-        db = Database(reactor, dsn, POOL_SIZE)
-        await db.open()
-        rt = build_runtime(config, db, reactor, os.urandom(32))
-        daemon = reactor.listenTCP(
-            0,
-            PleromadSite(build_gateway(rt), body_limit(config.instance.upload_limit)),
-            interface="127.0.0.1",
-        )
-        pool = txpostgres.ConnectionPool(None, dsn=dsn, min=POOL_SIZE)
-        await pool.start()
-        baseline = reactor.listenTCP(0, Site(BaselineCredentials(pool)), interface="127.0.0.1")
-        query = f"?access_token={token}"
-        urls = {
-            "daemon": f"http://127.0.0.1:{daemon.getHost().port}{PATH}{query}",
-            "baseline": f"http://127.0.0.1:{baseline.getHost().port}/{query}",
-        }
-        try:
+        async with daemon_and_baseline(
+            reactor, scratch.path, dsn, token_lookup, account_row
+        ) as served:
+            query = f"?access_token={token}"
+            urls = {
+                "daemon": f"{served.daemon}{PATH}{query}",
+                "baseline": f"{served.baseline}/{query}",
+            }
             import treq
 
             answer = await (await treq.get(urls["daemon"])).json()
@@ -166,10 +116,8 @@ async def main(reactor: Any, options: argparse.Namespace) -> None:
             results = {}
             for name, url in urls.items():
                 cpu = time.process_time()
-                rps, bad = await load(reactor, url, options.seconds, options.concurrency)
+                rps = await load_ok(reactor, name, url, options.seconds, options.concurrency)
                 cpu = time.process_time() - cpu
-                if bad:
-                    raise SystemExit(f"{name}: {bad} error answers under load")
                 results[name] = rps
                 # This process' CPU per request: steadier than req/s on a busy machine.
                 per_request = cpu / (rps * options.seconds) * 1000
@@ -180,35 +128,20 @@ async def main(reactor: Any, options: argparse.Namespace) -> None:
                 )
             ratio = results["daemon"] / results["baseline"]
             print(f"verify_credentials  daemon/baseline = {ratio:.3f}", flush=True)
-            print(
-                f"FIGURE\tverify_credentials rps / bare token lookup\t{results['daemon']:.1f}"
-                f"\t{results['baseline']:.1f}\t{ratio:.3f}\t-",
-                flush=True,
+            figure(
+                "verify_credentials rps / bare token lookup",
+                results["daemon"],
+                results["baseline"],
+                digits=".1f",
             )
-        finally:
-            await daemon.stopListening()
-            await baseline.stopListening()
-            # Let the queries of requests the load generator abandoned finish.
-            await task.deferLater(reactor, 1.0, lambda: None)
-            pool.close()
-            await db.close()
-    finally:
-        await embedded.stop()
-        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = _cli.parser(__doc__)
     parser.add_argument("--accounts", type=int, default=10_000)
-    parser.add_argument("--seconds", type=int, default=10)
-    parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--quick", action="store_true", help="a small run (< 60 s)")
-    options = parser.parse_args(argv)
-    if options.quick:
-        options.accounts, options.seconds = 100, 2
-    return options
+    add_load_options(parser, seconds=10, concurrency=16)
+    return _cli.parse(parser, argv, "a small run (< 60 s)", accounts=100, seconds=2)
 
 
 if __name__ == "__main__":
-    opts = parse_args(sys.argv[1:])
-    task.react(lambda reactor: defer.ensureDeferred(main(reactor, opts)))
+    _cli.react(main, parse_args(sys.argv[1:]))

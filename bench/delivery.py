@@ -19,34 +19,28 @@ import argparse
 import dataclasses
 import json
 import os
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import treq
 from twisted.internet import defer, task
 from twisted.web.client import HTTPConnectionPool
 from twisted.web.resource import Resource
 from twisted.web.server import Site
 
+from bench import _cli
 from bench._figure import figure
+from bench._load import post_signed
+from bench._postgres import scratch_postgres
+from bench._seed import BASE_URL
 from pleromad.config import load_config
-from pleromad.db import schema
-from pleromad.db.embedded import EmbeddedPostgres
 from pleromad.db.pool import Database, Txn
 from pleromad.domain import actor_keys, delivery, lifecycle
-from pleromad.federation import httpsig
-from pleromad.federation.fetch import AP_CONTENT_TYPE
 from pleromad.jobs import JobRunner
 from pleromad.runtime import build_runtime
-
-FAST_SETTINGS = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
-BASE_URL = "http://localhost:4000"
 
 
 class Inbox(Resource):
@@ -126,38 +120,20 @@ async def baseline(
     pool = HTTPConnectionPool(reactor, persistent=True)
     pool.maxPersistentPerHost = concurrency
     body = json.dumps(activity(0), separators=(",", ":")).encode()
-    queue = iter(inboxes)
-    failures = 0
-
-    async def worker() -> None:
-        nonlocal failures
-        for url in queue:
-            headers = httpsig.sign_headers(
-                "POST", url, key_id=signer[0], private_key_pem=signer[1],
-                now=reactor.seconds(), body=body,
-            )  # fmt: skip
-            headers["Content-Type"] = AP_CONTENT_TYPE
-            response = await treq.post(url, body, headers=headers, pool=pool)
-            await treq.content(response)
-            failures += response.code != 202
-
     started = time.monotonic()
-    await defer.gatherResults([defer.Deferred.fromCoroutine(worker()) for _ in range(concurrency)])
+    refused = await post_signed(reactor, pool, inboxes, body, signer, concurrency)
     await arrived
     elapsed = time.monotonic() - started
     await pool.closeCachedConnections()
-    if failures:
-        raise SystemExit(f"baseline: {failures} deliveries refused")
+    if refused:
+        raise SystemExit(f"baseline: {len(refused)} deliveries refused")
     return len(inboxes) / elapsed
 
 
 async def main(reactor: Any, options: argparse.Namespace) -> None:
-    scratch = Path(tempfile.mkdtemp(prefix="pleromad-bench-"))
-    embedded = EmbeddedPostgres(scratch / "postgres", settings=FAST_SETTINGS)
-    try:
-        dsn = await embedded.start()
-        await schema.migrate(reactor, dsn)
-        config = load_config(None, data_dir=str(scratch / "data"), dsn=dsn)
+    async with scratch_postgres(reactor) as scratch:
+        dsn = await scratch.migrated()
+        config = load_config(None, data_dir=str(scratch.path / "data"), dsn=dsn)
         config = dataclasses.replace(
             config,
             federation=dataclasses.replace(config.federation, allow_private_addresses=True),
@@ -188,23 +164,15 @@ async def main(reactor: Any, options: argparse.Namespace) -> None:
             await port.stopListening()
             await rt.fetcher.close()
             await db.close()
-    finally:
-        await embedded.stop()
-        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = _cli.parser(__doc__)
     parser.add_argument("--deliveries", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--runs", type=int, default=2)
-    parser.add_argument("--quick", action="store_true", help="one run of 200 deliveries")
-    options = parser.parse_args(argv)
-    if options.quick:
-        options.deliveries, options.runs = 200, 1
-    return options
+    return _cli.parse(parser, argv, "one run of 200 deliveries", deliveries=200, runs=1)
 
 
 if __name__ == "__main__":
-    opts = parse_args(sys.argv[1:])
-    task.react(lambda reactor: defer.ensureDeferred(main(reactor, opts)))
+    _cli.react(main, parse_args(sys.argv[1:]))

@@ -18,29 +18,22 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import signal
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import treq
-from twisted.internet import defer, task
-from twisted.internet.threads import deferToThread
+from twisted.internet import task
 
+from bench import _cli
 from bench._figure import figure
-from bench.favourites import FAST_SETTINGS, load
-from bench.nodes import Node
-from pleromad.db import schema
-from pleromad.db.embedded import EmbeddedPostgres
+from bench._load import load_ok
+from bench._postgres import scratch_postgres
+from bench._twistd import Node, Twistd
 
-BIN = Path(sys.executable).parent
 PATH = "/api/pleroma/emoji"
 # How long a started process idles before its memory is read.
 SETTLE_SECONDS = 3.0
@@ -61,7 +54,7 @@ class Emoji(Resource):
 """
 
 
-class Baseline:
+class Baseline(Twistd):
     """``twistd web`` serving ``body`` from one bare Resource."""
 
     def __init__(self, scratch: Path, body: bytes) -> None:
@@ -69,46 +62,16 @@ class Baseline:
         (scratch / "emoji_baseline.py").write_text(
             BASELINE_MODULE.format(body=str(scratch / "emoji.json"))
         )
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        self.log = scratch / "baseline.log"
-        self.process = subprocess.Popen(
-            [
-                str(BIN / "twistd"),
-                "-n",
-                "--pidfile=",
-                "--logfile",
-                str(self.log),
-                "web",
-                "--listen",
-                f"tcp:{self.port}:interface=127.0.0.1",
-                "--class",
-                "emoji_baseline.Emoji",
-            ],
-            cwd=scratch,
+        super().__init__(
+            scratch,
+            "baseline",
+            "web",
+            ["--class", "emoji_baseline.Emoji"],
             env={**os.environ, "PYTHONPATH": str(scratch)},
         )
 
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
     async def ready(self, reactor: Any) -> None:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if (await treq.get(self.base + PATH)).code == 200:
-                    return
-            except Exception:
-                pass
-            await task.deferLater(reactor, 0.1, lambda: None)
-        raise SystemExit(f"the baseline never answered; see {self.log}")
-
-    async def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        await deferToThread(self.process.wait, 30)
+        await self.answering(reactor, PATH, "the baseline", 30.0, 0.1)
 
 
 def rss_mb(pid: int) -> float:
@@ -122,61 +85,56 @@ def rss_mb(pid: int) -> float:
 async def main(reactor: Any, options: argparse.Namespace) -> None:
     if not shutil.which("wrk"):
         raise SystemExit("bench/emoji.py needs wrk (apt-get install -y wrk)")
-    scratch = Path(tempfile.mkdtemp(prefix="pleromad-bench-emoji-"))
-    embedded = EmbeddedPostgres(scratch / "postgres", settings=FAST_SETTINGS)
-    processes: list[Node | Baseline] = []
-    try:
-        dsn = await embedded.start()
-        await schema.migrate(reactor, dsn)
-        daemon = Node(scratch, "daemon", dsn)
-        processes.append(daemon)
-        await daemon.healthy(reactor)
-        await task.deferLater(reactor, SETTLE_SECONDS, lambda: None)
-        daemon_rss = rss_mb(daemon.process.pid)
+    async with scratch_postgres(reactor, "pleromad-bench-emoji-") as scratch:
+        processes: list[Twistd] = []
+        try:
+            await measure(reactor, scratch.path, await scratch.migrated(), processes, options)
+        finally:
+            for process in processes:
+                await process.stop()
 
-        answer = await treq.get(daemon.base + PATH)
-        body = await answer.content()
-        if answer.code != 200 or not body.startswith(b"{"):
-            raise SystemExit(f"the daemon answered {answer.code} for {PATH}")
-        baseline = Baseline(scratch, body)
-        processes.append(baseline)
-        await baseline.ready(reactor)
-        await task.deferLater(reactor, SETTLE_SECONDS, lambda: None)
-        baseline_rss = rss_mb(baseline.process.pid)
-        print(f"idle RSS  daemon {daemon_rss:6.1f} MB  bare twistd web {baseline_rss:6.1f} MB")
-        figure("idle RSS (MB) vs bare twistd web", daemon_rss, baseline_rss, "<= 80 MB")
 
-        # Alternating rounds, so that what else the machine does weighs on both.
-        results: dict[str, list[float]] = {"daemon": [], "baseline": []}
-        for _ in range(options.rounds):
-            for name, url in (("daemon", daemon.base + PATH), ("baseline", baseline.base + PATH)):
-                rps, bad = await load(reactor, url, options.seconds, options.concurrency, threads=1)
-                if bad:
-                    raise SystemExit(f"{name}: {bad} error answers under load")
-                results[name].append(rps)
-                print(f"GET {PATH}  {name:<8} {rps:9.1f} req/s", flush=True)
-        daemon_rps, baseline_rps = (statistics.mean(results[name]) for name in results)
-        print(f"GET {PATH}  daemon/baseline = {daemon_rps / baseline_rps:.3f}", flush=True)
-        figure(f"GET {PATH} rps vs bare twisted.web", daemon_rps, baseline_rps, ">= 0.75")
-    finally:
-        for process in processes:
-            await process.stop()
-        await embedded.stop()
-        shutil.rmtree(scratch, ignore_errors=True)
+async def measure(
+    reactor: Any, scratch: Path, dsn: str, processes: list[Twistd], options: argparse.Namespace
+) -> None:
+    """Idle memory of the daemon and the baseline, then their rates in turn."""
+    daemon = Node(scratch, "daemon", dsn)
+    processes.append(daemon)
+    await daemon.healthy(reactor)
+    await task.deferLater(reactor, SETTLE_SECONDS, lambda: None)
+    daemon_rss = rss_mb(daemon.process.pid)
+
+    answer = await treq.get(daemon.base + PATH)
+    body = await answer.content()
+    if answer.code != 200 or not body.startswith(b"{"):
+        raise SystemExit(f"the daemon answered {answer.code} for {PATH}")
+    baseline = Baseline(scratch, body)
+    processes.append(baseline)
+    await baseline.ready(reactor)
+    await task.deferLater(reactor, SETTLE_SECONDS, lambda: None)
+    baseline_rss = rss_mb(baseline.process.pid)
+    print(f"idle RSS  daemon {daemon_rss:6.1f} MB  bare twistd web {baseline_rss:6.1f} MB")
+    figure("idle RSS (MB) vs bare twistd web", daemon_rss, baseline_rss, "<= 80 MB")
+
+    # Alternating rounds, so that what else the machine does weighs on both.
+    results: dict[str, list[float]] = {"daemon": [], "baseline": []}
+    for _ in range(options.rounds):
+        for name, url in (("daemon", daemon.base + PATH), ("baseline", baseline.base + PATH)):
+            rps = await load_ok(reactor, name, url, options.seconds, options.concurrency, threads=1)
+            results[name].append(rps)
+            print(f"GET {PATH}  {name:<8} {rps:9.1f} req/s", flush=True)
+    daemon_rps, baseline_rps = (statistics.mean(results[name]) for name in results)
+    print(f"GET {PATH}  daemon/baseline = {daemon_rps / baseline_rps:.3f}", flush=True)
+    figure(f"GET {PATH} rps vs bare twisted.web", daemon_rps, baseline_rps, ">= 0.75")
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = _cli.parser(__doc__)
     parser.add_argument("--seconds", type=int, default=5, help="of load on each, per round")
     parser.add_argument("--rounds", type=int, default=4, help="of loading each in turn")
     parser.add_argument("--concurrency", type=int, default=32)
-    parser.add_argument("--quick", action="store_true", help="one round of 2 s")
-    options = parser.parse_args(argv)
-    if options.quick:
-        options.seconds, options.rounds = 2, 1
-    return options
+    return _cli.parse(parser, argv, "one round of 2 s", seconds=2, rounds=1)
 
 
 if __name__ == "__main__":
-    opts = parse_args(sys.argv[1:])
-    task.react(lambda reactor: defer.ensureDeferred(main(reactor, opts)))
+    _cli.react(main, parse_args(sys.argv[1:]))

@@ -27,34 +27,31 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import treq
-from twisted.internet import defer, task
+from twisted.internet import task
 from twisted.internet.interfaces import IListeningPort
 from twisted.web.client import HTTPConnectionPool
 from twisted.web.resource import Resource
 from twisted.web.server import Site
 
-from pleromad.db import schema
-from pleromad.db.embedded import EmbeddedPostgres
+from bench import _cli
+from bench._figure import figure
+from bench._load import post_signed
+from bench._postgres import scratch_postgres
+from bench._serve import post_status, whole_server
 from pleromad.domain import actor_keys
 from pleromad.domain.delivery import DELIVER_JOB
 from pleromad.federation import httpsig
-from pleromad.federation.fetch import AP_CONTENT_TYPE
-from tests.conftest import PgServer
-from tests.federation_peers import Server, run_server
+from tests.federation_peers import Server
 from tests.test_accounts import bearer, make_user
 
-FAST_SETTINGS = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
 RUNNER_CONCURRENCY = 4  # the JobRunner's default, which run_server keeps
 
 # Counts the delivery jobs made, on the bench database only.
@@ -144,13 +141,7 @@ async def post_once(
     """alice posts; (delivery jobs it made, seconds from the POST's answer
     until every host holds its Create)."""
     made_before = await server.rt.db.run_interaction("jobs made", _jobs_made_txn)
-    response = await server.api.post(
-        "/api/v1/statuses", json={"status": f"Hello, followers ({n})"}, headers=headers
-    )
-    answered = time.monotonic()
-    status = await response.json()
-    if response.code != 200:
-        raise SystemExit(f"POST /api/v1/statuses answered {response.code}: {status}")
+    status, answered = await post_status(server, headers, f"Hello, followers ({n})")
     await until(
         lambda: all(status["uri"] in inbox.received for inbox in inboxes),
         reactor,
@@ -176,39 +167,27 @@ async def send_directly(
         {"id": f"{object_id}/activity", "type": "Create", "actor": "x", "object": note},
         separators=(",", ":"),
     ).encode()
-    queue = iter(urls)
-
-    async def worker() -> None:
-        for url in queue:
-            headers = httpsig.sign_headers(
-                "POST", url, key_id=signer[0], private_key_pem=signer[1],
-                now=reactor.seconds(), body=body,
-            )  # fmt: skip
-            headers["Content-Type"] = AP_CONTENT_TYPE
-            response = await treq.post(url, body, headers=headers, pool=pool)
-            await treq.content(response)
-            if response.code != 202:
-                raise SystemExit(f"{url} answered {response.code}")
-
     started = time.monotonic()
-    workers = [defer.Deferred.fromCoroutine(worker()) for _ in range(RUNNER_CONCURRENCY)]
-    await defer.gatherResults(workers)
+    refused = await post_signed(reactor, pool, urls, body, signer, RUNNER_CONCURRENCY)
     elapsed = time.monotonic() - started
+    if refused:
+        raise SystemExit(f"{refused[0][0]} answered {refused[0][1]}")
     assert all(object_id in inbox.received for inbox in inboxes)
     return elapsed
 
 
 async def main(reactor: Any, options: argparse.Namespace) -> None:
-    scratch = Path(tempfile.mkdtemp(prefix="pleromad-bench-"))
-    embedded = EmbeddedPostgres(scratch / "postgres", settings=FAST_SETTINGS)
+    async with (
+        scratch_postgres(reactor) as scratch,
+        whole_server(scratch, "fanout", "127.0.0.2", pool_size=10) as server,
+    ):
+        await fan_out(reactor, server, options)
+
+
+async def fan_out(reactor: Any, server: Server, options: argparse.Namespace) -> None:
+    """alice posts to her remote followers, ``options.rounds`` times after a warm-up."""
     ports: list[IListeningPort] = []
-    server = None
     try:
-        admin = PgServer(await embedded.start())
-        admin.admin("CREATE DATABASE fanout")
-        dsn = admin.dsn_for("fanout")
-        await schema.migrate(reactor, dsn)
-        server = await run_server("127.0.0.2", dsn, scratch / "daemon", pool_size=10)
         alice = await make_user(server.rt, "alice")
         signer = await actor_keys.signing_key(server.rt, alice.id)  # made before the clock runs
         public_key = await actor_keys.public_key_pem(server.rt, alice.id)
@@ -265,36 +244,27 @@ async def main(reactor: Any, options: argparse.Namespace) -> None:
         print(f"  every host reached  daemon {taken * 1000:8.1f} ms")
         print(f"  every host reached  direct {baseline * 1000:8.1f} ms")
         print(f"  daemon/direct = {taken / baseline:.2f}")
-        hosts_count = options.hosts
-        print(
-            f"FIGURE\tfanout delivery jobs\t{jobs:g}\t{hosts_count}\t{jobs / hosts_count:.2f}\t<= 1x"
-        )
-        print(
-            f"FIGURE\tfanout time to every host (ms)\t{taken * 1000:.1f}\t{baseline * 1000:.1f}"
-            f"\t{taken / baseline:.2f}\t<= 3x",
-            flush=True,
+        figure("fanout delivery jobs", jobs, options.hosts, "<= 1x", digits="g", ratio_digits=".2f")
+        figure(
+            "fanout time to every host (ms)",
+            taken * 1000,
+            baseline * 1000,
+            "<= 3x",
+            digits=".1f",
+            ratio_digits=".2f",
         )
     finally:
-        if server is not None:
-            await server.stop()
         for port in ports:
             await port.stopListening()
-        await embedded.stop()
-        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = _cli.parser(__doc__)
     parser.add_argument("--followers", type=int, default=1000)
     parser.add_argument("--hosts", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=10, help="posts timed after a warm-up")
-    parser.add_argument("--quick", action="store_true", help="100 followers, 2 rounds")
-    options = parser.parse_args(argv)
-    if options.quick:
-        options.followers, options.rounds = 100, 2
-    return options
+    return _cli.parse(parser, argv, "100 followers, 2 rounds", followers=100, rounds=2)
 
 
 if __name__ == "__main__":
-    opts = parse_args(sys.argv[1:])
-    task.react(lambda reactor: defer.ensureDeferred(main(reactor, opts)))
+    _cli.react(main, parse_args(sys.argv[1:]))

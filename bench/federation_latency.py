@@ -18,27 +18,23 @@ bench/README.md.
 from __future__ import annotations
 
 import argparse
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from twisted.internet import defer, task
+from twisted.internet import task
 
+from bench import _cli
 from bench._figure import figure
-from pleromad.db import schema
-from pleromad.db.embedded import EmbeddedPostgres
+from bench._postgres import scratch_postgres
+from bench._serve import post_status, whole_server
 from pleromad.domain.remote_actors import resolve_acct
-from tests.conftest import PgServer
-from tests.federation_peers import Server, follow_remote, run_server
+from tests.federation_peers import Server, follow_remote
 from tests.test_accounts import bearer, make_user
-
-FAST_SETTINGS = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
 
 
 def percentiles(samples: list[float]) -> str:
@@ -69,64 +65,46 @@ async def arrived(server: Server, ap_id: str, poll: float) -> float:
 
 
 async def main(reactor: Any, options: argparse.Namespace) -> None:
-    scratch = Path(tempfile.mkdtemp(prefix="pleromad-bench-"))
-    embedded = EmbeddedPostgres(scratch / "postgres", settings=FAST_SETTINGS)
-    servers: list[Server] = []
-    try:
-        admin = PgServer(await embedded.start())
-        for name in ("a", "b"):
-            admin.admin(f"CREATE DATABASE {name}")
-            await schema.migrate(reactor, admin.dsn_for(name))
-        a = await run_server("127.0.0.2", admin.dsn_for("a"), scratch / "a", pool_size=10)
-        servers.append(a)
-        b = await run_server("127.0.0.3", admin.dsn_for("b"), scratch / "b", pool_size=10)
-        servers.append(b)
-        alice = await make_user(a.rt, "alice")
-        bob_at_b = await make_user(b.rt, "bob")
-        bob = await resolve_acct(a.rt, b.acct("bob"))
-        await follow_remote(a, alice, bob)
-        headers = await bearer(b.rt, bob_at_b)
-        while not await b.rt.db.run_interaction("accepted", _accepted, bob_at_b.id):
-            await task.deferLater(reactor, 0.05, lambda: None)
+    async with (
+        scratch_postgres(reactor) as scratch,
+        whole_server(scratch, "a", "127.0.0.2", pool_size=10) as a,
+        whole_server(scratch, "b", "127.0.0.3", pool_size=10) as b,
+    ):
+        await federate(reactor, a, b, options)
 
-        posting: list[float] = []
-        federated: list[float] = []
-        for n in range(options.posts):
-            started = time.monotonic()
-            response = await b.api.post(
-                "/api/v1/statuses", json={"status": f"post {n}"}, headers=headers
-            )
-            answered = time.monotonic()
-            status = await response.json()
-            if response.code != 200:
-                raise SystemExit(f"POST /api/v1/statuses answered {response.code}: {status}")
-            done = await arrived(a, status["uri"], options.poll / 1000)
-            posting.append(answered - started)
-            federated.append(done - started)
-        print(f"{options.posts} posts from B to a follower on A")
-        print(f"  POST /api/v1/statuses answered  {percentiles(posting)}")
-        print(f"  Create applied at A             {percentiles(federated)}")
-        for name, samples in (("POST /api/v1/statuses", posting), ("Create applied", federated)):
-            cuts = statistics.quantiles(samples, n=100, method="inclusive")
-            figure(f"{name} p99 (ms), B to a follower on A", cuts[98] * 1000, None)
-    finally:
-        for server in reversed(servers):
-            await server.stop()
-        await embedded.stop()
-        shutil.rmtree(scratch, ignore_errors=True)
+
+async def federate(reactor: Any, a: Server, b: Server, options: argparse.Namespace) -> None:
+    """A's alice follows B's bob, who posts; each post is timed until A holds it."""
+    alice = await make_user(a.rt, "alice")
+    bob_at_b = await make_user(b.rt, "bob")
+    bob = await resolve_acct(a.rt, b.acct("bob"))
+    await follow_remote(a, alice, bob)
+    headers = await bearer(b.rt, bob_at_b)
+    while not await b.rt.db.run_interaction("accepted", _accepted, bob_at_b.id):
+        await task.deferLater(reactor, 0.05, lambda: None)
+
+    posting: list[float] = []
+    federated: list[float] = []
+    for n in range(options.posts):
+        started = time.monotonic()
+        status, answered = await post_status(b, headers, f"post {n}")
+        done = await arrived(a, status["uri"], options.poll / 1000)
+        posting.append(answered - started)
+        federated.append(done - started)
+    print(f"{options.posts} posts from B to a follower on A")
+    print(f"  POST /api/v1/statuses answered  {percentiles(posting)}")
+    print(f"  Create applied at A             {percentiles(federated)}")
+    for name, samples in (("POST /api/v1/statuses", posting), ("Create applied", federated)):
+        cuts = statistics.quantiles(samples, n=100, method="inclusive")
+        figure(f"{name} p99 (ms), B to a follower on A", cuts[98] * 1000, None)
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = _cli.parser(__doc__)
     parser.add_argument("--posts", type=int, default=200)
     parser.add_argument("--poll", type=float, default=5.0, help="ms between looks at A")
-    parser.add_argument("--quick", action="store_true", help="20 posts")
-    options = parser.parse_args(argv)
-    if options.quick:
-        options.posts = 20
-    return options
+    return _cli.parse(parser, argv, "20 posts", posts=20)
 
 
 if __name__ == "__main__":
-    opts = parse_args(sys.argv[1:])
-    task.react(lambda reactor: defer.ensureDeferred(main(reactor, opts)))
+    _cli.react(main, parse_args(sys.argv[1:]))

@@ -20,9 +20,7 @@ import http.client
 import itertools
 import json
 import os
-import shutil
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,12 +33,11 @@ from twisted.internet import defer, task
 from twisted.internet.utils import getProcessOutputAndValue
 from twisted.web.client import HTTPConnectionPool
 
-from bench.favourites import FAST_SETTINGS
-from bench.nodes import Node
-from pleromad.db import schema
-from pleromad.db.embedded import EmbeddedPostgres
+from bench import _cli
+from bench._figure import figure
+from bench._postgres import scratch_postgres
+from bench._twistd import HEALTHCHECK, Node
 
-HEALTHCHECK = "/api/pleroma/healthcheck"
 GOAL = 2.0
 CONFIG = """\
 [rate_limits]
@@ -142,59 +139,56 @@ async def sign_ups(
 
 
 async def main(reactor: Any, options: argparse.Namespace) -> None:
-    scratch = Path(tempfile.mkdtemp(prefix="pleromad-bench-healthcheck-"))
-    embedded = EmbeddedPostgres(scratch / "postgres", settings=FAST_SETTINGS)
-    node: Node | None = None
-    try:
-        dsn = await embedded.start()
-        await schema.migrate(reactor, dsn)
-        config = scratch / "pleromad.toml"
+    async with scratch_postgres(reactor, "pleromad-bench-healthcheck-") as scratch:
+        dsn = await scratch.migrated()
+        config = scratch.path / "pleromad.toml"
         config.write_text(CONFIG, encoding="utf-8")
-        node = Node(scratch, "daemon", dsn, config)
-        await node.healthy(reactor)
-        await probe(node.port, 1, options.interval)  # warm up
-
-        idle = Stats.of(await probe(node.port, options.idle_seconds, options.interval))
-        print(f"idle     {idle}", flush=True)
-
-        probing = defer.ensureDeferred(probe(node.port, options.seconds, options.interval))
-        started = time.monotonic()
-        done, busy, other = await sign_ups(reactor, node.base, options.clients, probing)
-        elapsed = time.monotonic() - started
-        loaded = Stats.of(await probing)
-        print(f"loaded   {loaded}", flush=True)
-        print(
-            f"sign-ups {done} in {elapsed:.1f} s ({done / elapsed:.2f}/s) by {options.clients}"
-            f" clients; {busy} answered 503, {other} other errors",
-            flush=True,
-        )
-        if other:
-            raise SystemExit(f"{other} sign-ups failed; see {node.log}")
-        ratio = loaded.p99 / idle.p99
-        print(
-            f"FIGURE\thealthcheck p99 while {options.clients} clients sign up / idle (ms)"
-            f"\t{loaded.p99:.2f}\t{idle.p99:.2f}\t{ratio:.2f}\t<= {GOAL:g}x",
-            flush=True,
-        )
-    finally:
-        if node is not None:
+        node = Node(scratch.path, "daemon", dsn, config)
+        try:
+            await measure(reactor, node, options)
+        finally:
             await node.stop()
-        await embedded.stop()
-        shutil.rmtree(scratch, ignore_errors=True)
+
+
+async def measure(reactor: Any, node: Node, options: argparse.Namespace) -> None:
+    """The healthcheck's latencies idle, then while the clients sign up."""
+    await node.healthy(reactor)
+    await probe(node.port, 1, options.interval)  # warm up
+
+    idle = Stats.of(await probe(node.port, options.idle_seconds, options.interval))
+    print(f"idle     {idle}", flush=True)
+
+    probing = defer.ensureDeferred(probe(node.port, options.seconds, options.interval))
+    started = time.monotonic()
+    done, busy, other = await sign_ups(reactor, node.base, options.clients, probing)
+    elapsed = time.monotonic() - started
+    loaded = Stats.of(await probing)
+    print(f"loaded   {loaded}", flush=True)
+    print(
+        f"sign-ups {done} in {elapsed:.1f} s ({done / elapsed:.2f}/s) by {options.clients}"
+        f" clients; {busy} answered 503, {other} other errors",
+        flush=True,
+    )
+    if other:
+        raise SystemExit(f"{other} sign-ups failed; see {node.log}")
+    figure(
+        f"healthcheck p99 while {options.clients} clients sign up / idle (ms)",
+        loaded.p99,
+        idle.p99,
+        f"<= {GOAL:g}x",
+        digits=".2f",
+        ratio_digits=".2f",
+    )
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = _cli.parser(__doc__)
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=20, help="of load, probed")
     parser.add_argument("--idle-seconds", type=float, default=10)
     parser.add_argument("--interval", type=float, default=0.01, help="between probes")
-    parser.add_argument("--quick", action="store_true", help="a short run (< 60 s)")
     parser.add_argument("--probe", type=int, metavar="PORT", help=argparse.SUPPRESS)
-    options = parser.parse_args(argv)
-    if options.quick:
-        options.seconds, options.idle_seconds, options.clients = 5, 3, 8
-    return options
+    return _cli.parse(parser, argv, "a short run (< 60 s)", seconds=5, idle_seconds=3, clients=8)
 
 
 if __name__ == "__main__":
@@ -202,4 +196,4 @@ if __name__ == "__main__":
     if opts.probe is not None:
         probe_main(opts.probe, opts.seconds, opts.interval)
     else:
-        task.react(lambda reactor: defer.ensureDeferred(main(reactor, opts)))
+        _cli.react(main, opts)

@@ -25,9 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -40,15 +38,14 @@ from twisted.internet.utils import getProcessOutputAndValue
 from twisted.web.resource import Resource
 from twisted.web.server import Site
 
+from bench import _cli
 from bench._figure import figure
-from pleromad.db import schema
-from pleromad.db.embedded import EmbeddedPostgres
+from bench._load import signed_create
+from bench._postgres import scratch_postgres
+from bench._serve import whole_server
 from pleromad.federation.keys import generate_key_pair
-from tests.conftest import PgServer
-from tests.federation_peers import run_server
 from tests.test_accounts import make_user
 
-FAST_SETTINGS = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
 SIGNER_ADDRESS = "127.0.0.5"
 AP_JSON = "application/activity+json"
 
@@ -102,38 +99,19 @@ def client_main(plan_file: str) -> None:
     import treq
     from twisted.web.client import HTTPConnectionPool
 
-    from pleromad.federation.httpsig import sign_headers
-
     plan = json.loads(Path(plan_file).read_text())
     actor, inbox = plan["actor"], plan["inbox"]
     signed = []
     for _ in range(plan["requests"] + 1):  # one for the warm-up
-        note = f"{actor}/objects/{uuid.uuid4()}"
-        activity = {
-            "@context": "https://www.w3.org/ns/activitystreams",
-            "id": f"{actor}/activities/{uuid.uuid4()}",
-            "type": "Create",
-            "actor": actor,
+        note = {
+            "id": f"{actor}/objects/{uuid.uuid4()}",
+            "type": "Note",
+            "attributedTo": actor,
             "to": [plan["target"]],
-            "object": {
-                "id": note,
-                "type": "Note",
-                "attributedTo": actor,
-                "to": [plan["target"]],
-                "content": "<p>a benchmark</p>",
-                "published": "2026-01-01T00:00:00Z",
-            },
+            "content": "<p>a benchmark</p>",
+            "published": "2026-01-01T00:00:00Z",
         }
-        body = json.dumps(activity).encode()
-        headers = sign_headers(
-            "POST",
-            inbox,
-            key_id=f"{actor}#main-key",
-            private_key_pem=plan["private_key_pem"],
-            now=time.time(),
-            body=body,
-        )
-        signed.append((body, {**headers, "content-type": AP_JSON}))
+        signed.append(signed_create(inbox, plan["private_key_pem"], note))
 
     async def run(reactor: Any) -> None:
         pool = HTTPConnectionPool(reactor, persistent=True)
@@ -174,16 +152,10 @@ def client_main(plan_file: str) -> None:
 
 
 async def main(reactor: Any, options: argparse.Namespace) -> None:
-    scratch = Path(tempfile.mkdtemp(prefix="pleromad-bench-"))
-    embedded = EmbeddedPostgres(scratch / "postgres", settings=FAST_SETTINGS)
-    try:
-        admin = PgServer(await embedded.start())
-        admin.admin("CREATE DATABASE inbox")
-        dsn = admin.dsn_for("inbox")
-        await schema.migrate(reactor, dsn)
-        server = await run_server(
-            "127.0.0.2", dsn, scratch / "daemon", jobs=False, pool_size=options.pool
-        )
+    async with (
+        scratch_postgres(reactor) as scratch,
+        whole_server(scratch, "inbox", "127.0.0.2", jobs=False, pool_size=options.pool) as server,
+    ):
         baseline = reactor.listenTCP(0, Site(Accepting()), interface="127.0.0.3")
         keys = await generate_key_pair()
         signer_port = reactor.listenTCP(0, Site(Resource()), interface=SIGNER_ADDRESS)
@@ -199,7 +171,7 @@ async def main(reactor: Any, options: argparse.Namespace) -> None:
             "requests": options.requests,
             "concurrency": options.concurrency,
         }
-        plan_file = scratch / "plan.json"
+        plan_file = scratch.path / "plan.json"
         plan_file.write_text(json.dumps(plan))
         try:
             out, err, code = await getProcessOutputAndValue(
@@ -220,25 +192,17 @@ async def main(reactor: Any, options: argparse.Namespace) -> None:
                 results["baseline"]["rps"],
             )
         finally:
-            await server.stop()
             await baseline.stopListening()
             await signer_port.stopListening()
-    finally:
-        await embedded.stop()
-        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = _cli.parser(__doc__)
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--pool", type=int, default=10, help="the daemon's connections")
     parser.add_argument("--client", metavar="PLAN", help=argparse.SUPPRESS)
-    parser.add_argument("--quick", action="store_true", help="200 requests")
-    options = parser.parse_args(argv)
-    if options.quick:
-        options.requests = 200
-    return options
+    return _cli.parse(parser, argv, "200 requests", requests=200)
 
 
 if __name__ == "__main__":
@@ -246,4 +210,4 @@ if __name__ == "__main__":
     if opts.client:
         client_main(opts.client)
     else:
-        task.react(lambda reactor: defer.ensureDeferred(main(reactor, opts)))
+        _cli.react(main, opts)

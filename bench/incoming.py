@@ -30,9 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import sys
-import tempfile
 import time
 import uuid
 from datetime import UTC, datetime
@@ -44,19 +42,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from twisted.internet import defer, protocol, task
 from twisted.python.failure import Failure
 
-from pleromad.db import schema
-from pleromad.db.embedded import EmbeddedPostgres
+from bench import _cli
+from bench._figure import figure
+from bench._load import signed_create
+from bench._postgres import scratch_postgres
+from bench._serve import whole_server
 from pleromad.domain import remote_statuses
-from pleromad.federation.httpsig import sign_headers
 from pleromad.federation.keys import generate_key_pair
 from pleromad.model import User
 from pleromad.store import users
-from tests.conftest import PgServer
-from tests.federation_peers import Server, run_server
+from tests.federation_peers import Server
 from tests.test_accounts import bearer, make_user
 
-FAST_SETTINGS = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
-AP_JSON = "application/activity+json"
 PUBLIC = remote_statuses.PUBLIC_COLLECTION
 # The remote accounts' server: nothing listens there, nothing is fetched.
 REMOTE = "127.0.0.5:9"
@@ -112,21 +109,8 @@ def signed_creates(options: argparse.Namespace, inbox: str, pem: str) -> list[di
     plan = []
     for n in range(options.creates):
         actor = f"http://{REMOTE}/users/r{n % options.actors}"
-        activity = {
-            "@context": "https://www.w3.org/ns/activitystreams",
-            "id": f"http://{REMOTE}/activities/{uuid.uuid4()}",
-            "type": "Create",
-            "actor": actor,
-            "to": [PUBLIC],
-            "cc": [f"{actor}/followers"],
-            "object": note(actor, n),
-        }
-        body = json.dumps(activity).encode()
-        headers = sign_headers(
-            "POST", inbox, key_id=f"{actor}#main-key", private_key_pem=pem,
-            now=time.time(), body=body,
-        )  # fmt: skip
-        plan.append({"body": body.decode(), "headers": {**headers, "Content-Type": AP_JSON}})
+        body, headers = signed_create(inbox, pem, note(actor, n))
+        plan.append({"body": body.decode(), "headers": headers})
     return plan
 
 
@@ -252,84 +236,77 @@ async def _authors_txn(txn: Any, count: int) -> list[User]:
 
 
 async def main(reactor: Any, options: argparse.Namespace) -> None:
-    scratch = Path(tempfile.mkdtemp(prefix="pleromad-bench-"))
-    embedded = EmbeddedPostgres(scratch / "postgres", settings=FAST_SETTINGS)
-    server = None
-    try:
-        admin = PgServer(await embedded.start())
-        admin.admin("CREATE DATABASE incoming")
-        dsn = admin.dsn_for("incoming")
-        await schema.migrate(reactor, dsn)
-        server = await run_server("127.0.0.2", dsn, scratch / "daemon", pool_size=10)
-        reader = await make_user(server.rt, "l0")
-        keys = await generate_key_pair()
-        base_url = server.base_url
+    async with (
+        scratch_postgres(reactor) as scratch,
+        whole_server(scratch, "incoming", "127.0.0.2", pool_size=10) as server,
+    ):
+        await measure(reactor, server, options, scratch.path)
 
-        async def seed_txn(txn: Any) -> None:
-            await txn.execute(
-                SEED,
-                {
-                    "host": REMOTE,
-                    "base": base_url,
-                    "actors": options.actors,
-                    "locals": options.locals,
-                    "follows": options.follows,
-                    "reader": reader.id,
-                    "pem": keys.public_key_pem,
-                },
-            )
 
-        await server.rt.db.run_interaction("seed", seed_txn)
-        print(
-            f"{options.locals} local accounts each following {options.follows}"
-            f" of {options.actors} remote accounts; signing {options.creates} Creates"
+async def measure(reactor: Any, server: Server, options: argparse.Namespace, scratch: Path) -> None:
+    """Seed, send the signed Creates, then store as many Notes directly."""
+    reader = await make_user(server.rt, "l0")
+    keys = await generate_key_pair()
+    base_url = server.base_url
+
+    async def seed_txn(txn: Any) -> None:
+        await txn.execute(
+            SEED,
+            {
+                "host": REMOTE,
+                "base": base_url,
+                "actors": options.actors,
+                "locals": options.locals,
+                "follows": options.follows,
+                "reader": reader.id,
+                "pem": keys.public_key_pem,
+            },
         )
-        plan = signed_creates(options, f"{server.base_url}/inbox", keys.private_key_pem)
 
-        daemon = await daemon_rate(reactor, server, options, plan, scratch)
-        print(f"  signed Creates applied  daemon   {daemon:8.1f} /s", flush=True)
-        headers = await bearer(server.rt, reader)
-        response = await server.api.get(
-            "/api/v1/timelines/home", params={"limit": "40"}, headers=headers
-        )
-        home = await response.json()
-        followed = sum(n % options.actors < options.follows for n in range(options.creates))
-        if response.code != 200 or len(home) != min(40, followed):
-            raise SystemExit(f"l0's home timeline: {response.code} {str(home)[:200]}")
-        print(f"  l0's home timeline lists {len(home)} remote posts per page")
+    await server.rt.db.run_interaction("seed", seed_txn)
+    print(
+        f"{options.locals} local accounts each following {options.follows}"
+        f" of {options.actors} remote accounts; signing {options.creates} Creates"
+    )
+    plan = signed_creates(options, f"{server.base_url}/inbox", keys.private_key_pem)
 
-        authors = await server.rt.db.run_interaction("authors", _authors_txn, options.actors)
-        baseline = await baseline_rate(server, options, authors, options.creates)
-        print(f"  Notes stored            baseline {baseline:8.1f} /s")
-        ratio = daemon / baseline
-        print(f"  daemon/baseline = {ratio:.3f}")
-        print(
-            f"FIGURE\tincoming Creates applied per second\t{daemon:.1f}\t{baseline:.1f}"
-            f"\t{ratio:.3f}\t>= 0.25",
-            flush=True,
-        )
-    finally:
-        if server is not None:
-            await server.stop()
-        await embedded.stop()
-        shutil.rmtree(scratch, ignore_errors=True)
+    daemon = await daemon_rate(reactor, server, options, plan, scratch)
+    print(f"  signed Creates applied  daemon   {daemon:8.1f} /s", flush=True)
+    headers = await bearer(server.rt, reader)
+    response = await server.api.get(
+        "/api/v1/timelines/home", params={"limit": "40"}, headers=headers
+    )
+    home = await response.json()
+    followed = sum(n % options.actors < options.follows for n in range(options.creates))
+    if response.code != 200 or len(home) != min(40, followed):
+        raise SystemExit(f"l0's home timeline: {response.code} {str(home)[:200]}")
+    print(f"  l0's home timeline lists {len(home)} remote posts per page")
+
+    authors = await server.rt.db.run_interaction("authors", _authors_txn, options.actors)
+    baseline = await baseline_rate(server, options, authors, options.creates)
+    print(f"  Notes stored            baseline {baseline:8.1f} /s")
+    ratio = daemon / baseline
+    print(f"  daemon/baseline = {ratio:.3f}")
+    figure("incoming Creates applied per second", daemon, baseline, ">= 0.25", digits=".1f")
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = _cli.parser(__doc__)
     parser.add_argument("--creates", type=int, default=2000)
     parser.add_argument("--actors", type=int, default=100)
     parser.add_argument("--locals", type=int, default=100)
     parser.add_argument("--follows", type=int, default=10, help="remote accounts each follows")
     parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument(
-        "--quick", action="store_true", help="50 Creates of 20 accounts, 20 local accounts"
-    )
     parser.add_argument("--client", nargs=3, help=argparse.SUPPRESS)
-    options = parser.parse_args(argv)
-    if options.quick:
-        options.creates, options.actors, options.locals, options.follows = 50, 20, 20, 5
-    return options
+    return _cli.parse(
+        parser,
+        argv,
+        "50 Creates of 20 accounts, 20 local accounts",
+        creates=50,
+        actors=20,
+        locals=20,
+        follows=5,
+    )
 
 
 if __name__ == "__main__":
@@ -337,4 +314,4 @@ if __name__ == "__main__":
     if opts.client:
         client_main(opts.client[0], opts.client[1], int(opts.client[2]))
     else:
-        task.react(lambda reactor: defer.ensureDeferred(main(reactor, opts)))
+        _cli.react(main, opts)

@@ -21,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import orjson
 
+from bench import _cli
 from bench._figure import figure
 from pleromad.emoji.table import BUNDLED, load_table
 
@@ -59,13 +60,9 @@ def main(options: argparse.Namespace) -> None:
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = _cli.parser(__doc__)
     parser.add_argument("--number", type=int, default=2000, help="encodings per run")
-    parser.add_argument("--quick", action="store_true", help="200 encodings per run")
-    options = parser.parse_args(argv)
-    if options.quick:
-        options.number = 200
-    return options
+    return _cli.parse(parser, argv, "200 encodings per run", number=200)
 
 
 if __name__ == "__main__":

@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -28,12 +26,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from favourites import FAST_SETTINGS, seed
-from twisted.internet import defer, task
-
+from bench import _cli
+from bench._figure import figure
+from bench._postgres import scratch_postgres
+from bench._seed import seed
 from pleromad.config import load_config
-from pleromad.db import schema
-from pleromad.db.embedded import EmbeddedPostgres
 from pleromad.db.pool import Database, Txn
 from pleromad.store import statuses
 from pleromad.views.cache import RenderCache
@@ -48,13 +45,10 @@ def per_call(function: Callable[[], Any], times: int) -> float:
 
 
 async def main(reactor: Any, options: argparse.Namespace) -> None:
-    scratch = Path(tempfile.mkdtemp(prefix="pleromad-bench-"))
-    embedded = EmbeddedPostgres(scratch / "postgres", settings=FAST_SETTINGS)
-    try:
-        dsn = await embedded.start()
-        await schema.migrate(reactor, dsn)
+    async with scratch_postgres(reactor) as scratch:
+        dsn = await scratch.migrated()
         data = seed(dsn, statuses=options.statuses, authors=100)
-        config = load_config(None, data_dir=str(scratch / "data"), dsn=dsn)
+        config = load_config(None, data_dir=str(scratch.path / "data"), dsn=dsn)
         db = Database(reactor, dsn, 2)
         await db.open()
 
@@ -98,8 +92,8 @@ async def main(reactor: Any, options: argparse.Namespace) -> None:
         await db.run_interaction("kept", kept_table)
         sql, args = statuses.load_query(ids, data.fan_id)
         joined = sql.replace(
-            " FROM statuses s WHERE",
-            ", kept.body FROM statuses s LEFT JOIN bench_rendered kept ON kept.id = s.id WHERE",
+            " FROM statuses s JOIN",
+            ", kept.body FROM statuses s LEFT JOIN bench_rendered kept ON kept.id = s.id JOIN",
         )
         assert joined != sql
         best: dict[str, float] = {}
@@ -113,30 +107,23 @@ async def main(reactor: Any, options: argparse.Namespace) -> None:
         for label, spent in best.items():
             print(f"{label:<33} {spent * 1e3:6.2f} ms per transaction (best round)")
         other = decoding + from_memory
-        print(
-            f"FIGURE\trendered page of 20 from memory vs from PostgreSQL (ms)"
-            f"\t{from_memory * 1e3:.2f}\t{other * 1e3:.2f}\t{from_memory / other:.3f}\t-",
-            flush=True,
+        figure(
+            "rendered page of 20 from memory vs from PostgreSQL (ms)",
+            from_memory * 1e3,
+            other * 1e3,
+            digits=".2f",
         )
         await db.close()
-    finally:
-        await embedded.stop()
-        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = _cli.parser(__doc__)
     parser.add_argument("--statuses", type=int, default=20_000)
     parser.add_argument("--times", type=int, default=300, help="renderings per figure")
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--queries", type=int, default=100, help="transactions per round")
-    parser.add_argument("--quick", action="store_true", help="a small run")
-    options = parser.parse_args(argv)
-    if options.quick:
-        options.statuses, options.times, options.rounds, options.queries = 2_000, 50, 2, 20
-    return options
+    return _cli.parse(parser, argv, "a small run", statuses=2_000, times=50, rounds=2, queries=20)
 
 
 if __name__ == "__main__":
-    opts = parse_args(sys.argv[1:])
-    task.react(lambda reactor: defer.ensureDeferred(main(reactor, opts)))
+    _cli.react(main, parse_args(sys.argv[1:]))
