@@ -4,21 +4,25 @@ Making a pair takes tens of milliseconds of CPU inside OpenSSL, and the
 ``cryptography`` binding holds the GIL meanwhile: in a thread it would stall
 the reactor (six sign-ups at once held it for a quarter of a second).  So
 pairs are made in a separate process, one worker started on first use; a
-thread only waits for its answer.
+thread only waits for its answer.  ``multiprocessing`` and the process pool
+are imported then too: a daemon that makes no key carries neither (see
+docs/memory.md).
 """
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import threading
-from concurrent.futures import ProcessPoolExecutor
+from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from twisted.internet.threads import deferToThread
 
 from pleromad.model import KeyPair
+
+if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
 
 # What Mastodon and Pleroma make for their actors, and what every peer accepts.
 KEY_SIZE = 2048
@@ -44,6 +48,9 @@ def _make_in_worker() -> tuple[str, str]:
     global _workers
     with _starting:
         if _workers is None:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
             # A fresh interpreter, not a fork of one running a reactor and threads.
             context = multiprocessing.get_context("forkserver")
             # At the lowest priority: sign-ups wait a little, requests do not.
