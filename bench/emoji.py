@@ -120,7 +120,7 @@ def rss_mb(pid: int) -> float:
 
 
 async def main(reactor: Any, options: argparse.Namespace) -> None:
-    if not shutil.which("wrk"):
+    if not options.rss_only and not shutil.which("wrk"):
         raise SystemExit("bench/emoji.py needs wrk (apt-get install -y wrk)")
     scratch = Path(tempfile.mkdtemp(prefix="pleromad-bench-emoji-"))
     embedded = EmbeddedPostgres(scratch / "postgres", settings=FAST_SETTINGS)
@@ -145,6 +145,8 @@ async def main(reactor: Any, options: argparse.Namespace) -> None:
         baseline_rss = rss_mb(baseline.process.pid)
         print(f"idle RSS  daemon {daemon_rss:6.1f} MB  bare twistd web {baseline_rss:6.1f} MB")
         figure("idle RSS (MB) vs bare twistd web", daemon_rss, baseline_rss, "<= 80 MB")
+        if options.rss_only:
+            return
 
         # Alternating rounds, so that what else the machine does weighs on both.
         results: dict[str, list[float]] = {"daemon": [], "baseline": []}
@@ -171,6 +173,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=4, help="of loading each in turn")
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--quick", action="store_true", help="one round of 2 s")
+    parser.add_argument("--rss-only", action="store_true", help="the idle memory alone, no load")
     options = parser.parse_args(argv)
     if options.quick:
         options.seconds, options.rounds = 2, 1
