@@ -83,7 +83,7 @@ def rss_mb(pid: int) -> float:
 
 
 async def main(reactor: Any, options: argparse.Namespace) -> None:
-    if not shutil.which("wrk"):
+    if not options.rss_only and not shutil.which("wrk"):
         raise SystemExit("bench/emoji.py needs wrk (apt-get install -y wrk)")
     async with scratch_postgres(reactor, "pleromad-bench-emoji-") as scratch:
         processes: list[Twistd] = []
@@ -115,6 +115,8 @@ async def measure(
     baseline_rss = rss_mb(baseline.process.pid)
     print(f"idle RSS  daemon {daemon_rss:6.1f} MB  bare twistd web {baseline_rss:6.1f} MB")
     figure("idle RSS (MB) vs bare twistd web", daemon_rss, baseline_rss, "<= 80 MB")
+    if options.rss_only:
+        return
 
     # Alternating rounds, so that what else the machine does weighs on both.
     results: dict[str, list[float]] = {"daemon": [], "baseline": []}
@@ -133,6 +135,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--seconds", type=int, default=5, help="of load on each, per round")
     parser.add_argument("--rounds", type=int, default=4, help="of loading each in turn")
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--rss-only", action="store_true", help="the idle memory alone, no load")
     return _cli.parse(parser, argv, "one round of 2 s", seconds=2, rounds=1)
 
 

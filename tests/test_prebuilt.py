@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest_twisted
 from twisted.internet import reactor
-from twisted.internet.defer import Deferred, ensureDeferred
+from twisted.internet.defer import Deferred, ensureDeferred, gatherResults
 from twisted.internet.task import Clock
 
 from pleromad.metrics import Metrics
@@ -17,7 +17,7 @@ from pleromad.runtime import Runtime
 from pleromad.views.prebuilt import Prebuilt
 from pleromad.web.base import api_app
 from pleromad.web.negotiation import JSON
-from pleromad.web.prebuilt import FIGURES_SECONDS, Refreshed, Source, prebuilt_route
+from pleromad.web.prebuilt import FIGURES_SECONDS, OnDemand, Refreshed, Source, prebuilt_route
 from pleromad.web.root import RouteTable, build_gateway
 from pleromad.web.site import Gateway, PleromadSite
 from tests.conftest import Client
@@ -216,3 +216,21 @@ async def test_one_rebuild_for_everyone_waiting() -> None:
     assert len(builds) == 3
     builds[2].callback(THING)
     assert retried.result is THING
+
+
+@pytest_twisted.ensureDeferred
+async def test_an_on_demand_answer_is_built_once_when_first_asked_for() -> None:
+    """An OnDemand answer (the OpenAPI document) is not built until a
+    request asks for it; requests that come meanwhile share that one build,
+    and later ones are served from memory (the fast path) without another."""
+    builds: list[int] = []
+
+    def build() -> Prebuilt:
+        builds.append(1)
+        return THING
+
+    source = OnDemand(build)
+    assert source.peek() is None and builds == []
+    answers = await gatherResults([ensureDeferred(source.get()) for _ in range(3)])
+    assert answers == [THING] * 3 and builds == [1]
+    assert source.peek() is THING and await source.get() is THING and builds == [1]

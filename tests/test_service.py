@@ -173,7 +173,8 @@ async def test_housekeeping_failure_is_logged_and_the_next_round_runs(
 
 def test_every_job_kind_has_one_handler(rt: Runtime) -> None:
     """The daemon's job handlers: mail, account deletion, follow import, the
-    backfill of actor keys, ActivityPub delivery and inbox processing."""
+    backfill of actor keys, ActivityPub delivery and inbox processing, and
+    the refresh of a stale remote account."""
     assert set(job_handlers(rt, reactor)) == {
         "mail",
         "delete_account",
@@ -181,6 +182,7 @@ def test_every_job_kind_has_one_handler(rt: Runtime) -> None:
         "federation.backfill_keys",
         "federation.deliver",
         "federation.inbox",
+        "federation.refresh_actor",
     }
 
 

@@ -17,7 +17,6 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
-from PIL import Image, ImageDraw, ImageFilter, ImageFont
 from treq.client import HTTPClient
 from twisted.internet.defer import Deferred
 from twisted.internet.threads import deferToThread
@@ -147,7 +146,13 @@ def _random_text() -> str:
 
 def draw(text: str) -> bytes:
     """The challenge picture: each character turned and shifted, crossed by
-    lines and specks, slightly blurred.  CPU work: call it in a thread."""
+    lines and specks, slightly blurred.  CPU work: call it in a thread.
+
+    Pillow is imported here, not with the module: the captcha plugins are
+    loaded at start whatever the provider, and only a native challenge
+    draws (see docs/memory.md)."""
+    from PIL import Image, ImageDraw, ImageFilter, ImageFont
+
     shake = random.Random(secrets.randbits(64))
     width, height = 36 * len(text) + 24, 72
     image = Image.new("RGB", (width, height), (245, 245, 240))

@@ -23,16 +23,11 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from html.parser import HTMLParser
 
 import nh3
-from markdown_it import MarkdownIt
-from markdown_it.common.utils import escapeHtml
-from markdown_it.renderer import RendererHTML
-from markdown_it.token import Token
-from markdown_it.utils import EnvType, OptionsDict
 
 PLAIN = "text/plain"
 MARKDOWN = "text/markdown"
@@ -288,72 +283,15 @@ def _trim_url(url: str) -> str:
     return url
 
 
-# -- Markdown ----------------------------------------------------------------------
-
-
-class _StatusRenderer(RendererHTML):
-    """markdown-it's HTML renderer, writing what a status wants: nothing
-    between elements (Pleroma's compact output), a line break as ``<br>``,
-    a heading as a strong paragraph (as Mastodon shows them; Pleroma would
-    drop the element), ``~~strike~~`` as ``<del>``, code blocks without a
-    language class or final newline, and an image as a link to it (no
-    inline images without a media proxy)."""
-
-    def renderToken(
-        self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
-    ) -> str:
-        return super().renderToken(tokens, idx, options, env).strip("\n")
-
-    def heading_open(self, *_: object) -> str:
-        return "<p><strong>"
-
-    def heading_close(self, *_: object) -> str:
-        return "</strong></p>"
-
-    def s_open(self, *_: object) -> str:
-        return "<del>"
-
-    def s_close(self, *_: object) -> str:
-        return "</del>"
-
-    def softbreak(
-        self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
-    ) -> str:
-        return "<br>"
-
-    hardbreak = softbreak
-
-    def fence(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType) -> str:
-        return "<pre><code>" + escapeHtml(tokens[idx].content.removesuffix("\n")) + "</code></pre>"
-
-    code_block = fence
-
-    def image(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType) -> str:
-        token = tokens[idx]
-        href = escapeHtml(str(token.attrGet("src") or ""))
-        title = token.attrGet("title")
-        title_attr = f' title="{escapeHtml(str(title))}"' if title else ""
-        label = self.renderInline(token.children or [], options, env) or href
-        return f'<a href="{href}"{title_attr}>{label}</a>'
-
-
-# The rules whose output Pleroma keeps: no tables, no typographic
-# replacements, no linkify (the linker does that, for mentions and tags too).
-_MARKDOWN = MarkdownIt(
-    "zero", {"html": True, "breaks": True}, renderer_cls=_StatusRenderer
-).enable(
-    [
-        "code", "fence", "blockquote", "hr", "list", "reference", "html_block", "heading",
-        "lheading", "newline", "escape", "backticks", "strikethrough", "emphasis", "link",
-        "image", "autolink", "html_inline", "entity",
-    ]
-)  # fmt: skip
-
-
 def markdown_to_html(text: str) -> str:
     """Markdown as HTML: paragraphs (a line break is ``<br>``), emphasis,
     ``~~del~~``, code spans and blocks, quotes, lists, links and autolinks;
     inline HTML is passed on, for :func:`sanitize_html` to judge like any
-    other HTML."""
-    html: str = _MARKDOWN.render(text)
-    return html
+    other HTML.
+
+    markdown-it is imported on the first Markdown status, not with this
+    module: most statuses are plain text, and an idle daemon need not carry
+    the parser (see docs/memory.md)."""
+    from pleromad.domain import markdown
+
+    return markdown.to_html(text)

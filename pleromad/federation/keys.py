@@ -5,15 +5,15 @@ Making a pair takes tens of milliseconds of CPU inside OpenSSL, and the
 the reactor (six sign-ups at once held it for a quarter of a second).  So
 pairs are made in a separate process, one worker started on first use and
 stopped with the reactor; nothing waits for its answer on a thread.
+``multiprocessing`` and the process pool are imported then too: a daemon
+that makes no key carries neither (see docs/memory.md).
 """
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import threading
-from concurrent.futures import Future, ProcessPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -21,6 +21,9 @@ from twisted.internet.defer import Deferred
 from twisted.internet.threads import deferToThread
 
 from pleromad.model import KeyPair
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future, ProcessPoolExecutor
 
 # What Mastodon and Pleroma make for their actors, and what every peer accepts.
 KEY_SIZE = 2048
@@ -53,6 +56,9 @@ def _submit() -> Future[tuple[str, str]]:
     global _workers
     with _starting:
         if _workers is None:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
             # A fresh interpreter, not a fork of one running a reactor and threads.
             context = multiprocessing.get_context("forkserver")
             # At the lowest priority: sign-ups wait a little, requests do not.

@@ -8,7 +8,9 @@ images lose their metadata (EXIF with its GPS position, XMP, IPTC, text
 chunks): without a rotation it is cut out of the file, losslessly; with one,
 the image is rotated as its EXIF says and encoded again without it.
 
-Everything here is synchronous and CPU-bound: run it in a thread.
+Everything here is synchronous and CPU-bound: run it in a thread.  Pillow
+is imported by the functions that decode, on the first upload, not with the
+module: an idle daemon does not carry it (see docs/memory.md).
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from io import BytesIO
+from typing import TYPE_CHECKING
 
-from PIL import Image, ImageOps
+if TYPE_CHECKING:
+    from PIL import Image
 
 # Decoding a 50 MP image takes some 200 MB; anything larger is refused
 # before a single pixel is decoded.
@@ -78,6 +82,8 @@ class Inspected:
 
 def inspect_image(data: bytes, pixel_limit: int = PIXEL_LIMIT) -> Inspected:
     """``data`` as a stored image; NotAnImage, InvalidImage or TooManyPixels."""
+    from PIL import Image
+
     try:
         image = Image.open(BytesIO(data), formats=_OPENERS)
     except Image.DecompressionBombError:
@@ -148,6 +154,8 @@ def _without_metadata(image: Image.Image, data: bytes) -> bytes:
 
 
 def _encode_upright(image: Image.Image) -> bytes:
+    from PIL import ImageOps
+
     pillow_format = _stored_format(image.format or "")
     upright = ImageOps.exif_transpose(image)
     options = {}
@@ -164,6 +172,8 @@ def _encode_upright(image: Image.Image) -> bytes:
 
 
 def _decode_completely(data: bytes, pixel_limit: int) -> None:
+    from PIL import Image
+
     try:
         with Image.open(BytesIO(data), formats=_OPENERS) as image:
             if image.width * image.height > pixel_limit:

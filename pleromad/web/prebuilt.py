@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from klein import Klein
 from twisted.internet.defer import DeferredLock
 from twisted.internet.interfaces import IReactorTime
+from twisted.internet.threads import deferToThread
 from twisted.web.iweb import IRequest
 
 from pleromad.errors import ApiError
@@ -55,6 +56,28 @@ class Fixed:
 
     async def get(self) -> Prebuilt:
         return self.answer
+
+
+class OnDemand:
+    """An answer that never changes, built by ``build`` (in a thread: it may
+    take tens of milliseconds) when it is first asked for: for a large
+    answer few ask for, which an idle daemon need not hold (see
+    docs/memory.md).  Requests that come before it is built wait for one
+    build together."""
+
+    def __init__(self, build: Callable[[], Prebuilt]) -> None:
+        self._build = build
+        self._answer: Prebuilt | None = None
+        self._lock = DeferredLock()
+
+    def peek(self) -> Prebuilt | None:
+        return self._answer
+
+    async def get(self) -> Prebuilt:
+        async with self._lock:
+            if self._answer is None:
+                self._answer = await deferToThread(self._build)
+            return self._answer
 
 
 class Refreshed:

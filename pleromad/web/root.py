@@ -175,12 +175,11 @@ class RouteTable(Resource):
 def build_gateway(rt: Runtime) -> Gateway:
     """The whole resource tree of the daemon, as the site serves it."""
     routes = served_routes()
-    document = build_document(rt.config.server.base_url, routes)
     features = served_features({(route.method, route.path) for route in routes})
     families = [
         *(family(rt) for family in CAPABILITIES),
         DiscoveryApi(rt, features),
-        ContractApi(document),
+        ContractApi(lambda: build_document(rt.config.server.base_url, served_routes())),
     ]
     tree = RouteTable(families)
     return Gateway(tree, body_limit(rt.config.instance.upload_limit))
