@@ -259,3 +259,54 @@ async def test_recounting_gives_what_the_triggers_kept(rt: Runtime) -> None:
     assert (query(rt.db.dsn, KEPT_ACCOUNTS), query(rt.db.dsn, KEPT_STATUSES)) == kept
     query(rt.db.dsn, "DELETE FROM users WHERE id = %s", (accounts[1].id,))
     assert_counters_exact(rt.db.dsn)
+
+
+@pytest_twisted.ensureDeferred
+async def test_statements_of_many_rows_count_each_row(rt: Runtime) -> None:
+    """A statement inserting or deleting many rows at once (as an account's
+    deletion and its cascades do) moves each counter by the sum of its rows:
+    posts, replies of every visibility and reblogs by active and deactivated
+    accounts, their favourites and follows, put in and taken out in bulk."""
+    accounts = [await make_user(rt, f"user{n}") for n in range(5)]
+    ids = [account.id for account in accounts]
+    dsn = rt.db.dsn
+    query(dsn, "UPDATE users SET deactivated = true WHERE id = %s", (ids[4],))
+    query(
+        dsn,
+        "INSERT INTO statuses (account_id, conversation_id, visibility)"
+        " SELECT a, 0, (ARRAY['public', 'unlisted', 'private', 'direct'])[1 + g %% 4]"
+        " FROM unnest(%s::bigint[]) a, generate_series(1, 40) g",
+        (ids,),
+    )
+    posts = [row[0] for row in query(dsn, "SELECT id FROM statuses ORDER BY id")]
+    first = posts[0]
+    query(
+        dsn,
+        "INSERT INTO statuses (account_id, conversation_id, visibility, in_reply_to_id,"
+        " reblog_of_id)"
+        " SELECT a, 0, (ARRAY['public', 'unlisted', 'private'])[1 + g %% 3],"
+        " CASE WHEN g %% 2 = 0 THEN %s::bigint END,"
+        " CASE WHEN g %% 2 = 1 THEN (%s::bigint[])[g] END"
+        " FROM unnest(%s::bigint[]) a, generate_series(1, 30) g",
+        (first, posts, ids),
+    )
+    query(
+        dsn,
+        "INSERT INTO favourites (account_id, status_id)"
+        " SELECT a, s.id FROM unnest(%s::bigint[]) a, statuses s WHERE s.id %% 3 = 0",
+        (ids,),
+    )
+    query(
+        dsn,
+        "INSERT INTO follows (follower_id, followee_id, state)"
+        " SELECT a, b, CASE WHEN a %% 2 = 0 THEN 'accepted' ELSE 'pending' END"
+        " FROM unnest(%s::bigint[]) a, unnest(%s::bigint[]) b WHERE a <> b",
+        (ids, ids),
+    )
+    assert_counters_exact(dsn)
+    query(dsn, "DELETE FROM favourites WHERE status_id % 2 = 0")
+    query(dsn, "DELETE FROM follows WHERE follower_id = %s OR followee_id = %s", (ids[0], ids[1]))
+    query(dsn, "DELETE FROM statuses WHERE account_id IN (%s, %s)", (ids[2], ids[4]))
+    assert_counters_exact(dsn)
+    query(dsn, "DELETE FROM statuses WHERE id = %s", (first,))
+    assert_counters_exact(dsn)

@@ -46,7 +46,52 @@ LANGUAGE sql STABLE AS $$
     SELECT coalesce((SELECT NOT deactivated AND NOT deleted FROM users WHERE id = account), false)
 $$;
 
--- What one statuses row adds (sign 1) or takes away (-1).
+-- Inserts and deletes are counted once per statement, from its transition
+-- table: a statement touching many rows (an account's deletion and its
+-- cascades, a remote account's Delete, bulk loads) moves each counter once
+-- by the sum, where a row trigger would update one counter row once per row
+-- and, inside one transaction, walk a longer chain of its own versions each
+-- time (quadratic: 20,000 rows took seconds, 100,000 minutes).  Updates of
+-- the counted columns are rare and counted per row.  TG_OP gives the sign;
+-- the transition table is called "changed" for both.
+
+-- What the statuses in "changed" add or take away.
+CREATE FUNCTION statuses_counted() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    sign integer := CASE TG_OP WHEN 'INSERT' THEN 1 ELSE -1 END;
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        INSERT INTO status_counts (status_id) SELECT id FROM changed;
+    END IF;
+    UPDATE account_counts c SET statuses = c.statuses + sign * d.n
+        FROM (SELECT account_id, count(*) AS n FROM changed
+              WHERE reblog_of_id IS NULL AND visibility IN ('public', 'unlisted')
+              GROUP BY account_id) d
+        WHERE c.user_id = d.account_id;
+    UPDATE status_counts c SET reblogs = c.reblogs + sign * d.n
+        FROM (SELECT reblog_of_id AS id, count(*) AS n FROM changed
+              WHERE reblog_of_id IS NOT NULL AND account_counts_in(account_id)
+              GROUP BY reblog_of_id) d
+        WHERE c.status_id = d.id;
+    UPDATE status_counts c SET replies = c.replies + sign * d.n
+        FROM (SELECT in_reply_to_id AS id, count(*) AS n FROM changed
+              WHERE in_reply_to_id IS NOT NULL AND visibility IN ('public', 'unlisted')
+                AND account_counts_in(account_id)
+              GROUP BY in_reply_to_id) d
+        WHERE c.status_id = d.id;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER statuses_counted AFTER INSERT ON statuses
+    REFERENCING NEW TABLE AS changed
+    FOR EACH STATEMENT EXECUTE FUNCTION statuses_counted();
+CREATE TRIGGER statuses_uncounted AFTER DELETE ON statuses
+    REFERENCING OLD TABLE AS changed
+    FOR EACH STATEMENT EXECUTE FUNCTION statuses_counted();
+
+-- What one statuses row adds (sign 1) or takes away (-1), for an update.
 CREATE FUNCTION status_counts_move(s statuses, sign integer) RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
@@ -66,27 +111,21 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION statuses_counted() RETURNS trigger
+CREATE FUNCTION status_recounted() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_OP = 'INSERT' THEN
-        INSERT INTO status_counts (status_id) VALUES (NEW.id);
-    ELSE
-        PERFORM status_counts_move(OLD, -1);
-    END IF;
-    IF TG_OP <> 'DELETE' THEN
-        PERFORM status_counts_move(NEW, 1);
-    END IF;
+    PERFORM status_counts_move(OLD, -1);
+    PERFORM status_counts_move(NEW, 1);
     RETURN NULL;
 END
 $$;
 
-CREATE TRIGGER statuses_counted AFTER INSERT OR DELETE
-    OR UPDATE OF account_id, reblog_of_id, in_reply_to_id, visibility ON statuses
-    FOR EACH ROW EXECUTE FUNCTION statuses_counted();
+CREATE TRIGGER status_recounted
+    AFTER UPDATE OF account_id, reblog_of_id, in_reply_to_id, visibility ON statuses
+    FOR EACH ROW EXECUTE FUNCTION status_recounted();
 
 -- A status' deletion cascades (its reblogs and favourites go, its replies
--- lose their parent) before its own AFTER trigger runs, and the cascades
+-- lose their parent) before the statement's counting runs, and the cascades
 -- update its counters: take the author's row first, as every write does.
 CREATE FUNCTION statuses_lock_author() RETURNS trigger
 LANGUAGE plpgsql AS $$
@@ -101,25 +140,76 @@ $$;
 CREATE TRIGGER statuses_lock_author BEFORE DELETE ON statuses
     FOR EACH ROW EXECUTE FUNCTION statuses_lock_author();
 
+-- What the favourites in "changed" add or take away.
 CREATE FUNCTION favourites_counted() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_OP <> 'INSERT' AND account_counts_in(OLD.account_id) THEN
+    UPDATE status_counts c
+        SET favourites = c.favourites + CASE TG_OP WHEN 'INSERT' THEN 1 ELSE -1 END * d.n
+        FROM (SELECT status_id, count(*) AS n FROM changed
+              WHERE account_counts_in(account_id) GROUP BY status_id) d
+        WHERE c.status_id = d.status_id;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER favourites_counted AFTER INSERT ON favourites
+    REFERENCING NEW TABLE AS changed
+    FOR EACH STATEMENT EXECUTE FUNCTION favourites_counted();
+CREATE TRIGGER favourites_uncounted AFTER DELETE ON favourites
+    REFERENCING OLD TABLE AS changed
+    FOR EACH STATEMENT EXECUTE FUNCTION favourites_counted();
+
+CREATE FUNCTION favourite_recounted() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF account_counts_in(OLD.account_id) THEN
         UPDATE status_counts SET favourites = favourites - 1 WHERE status_id = OLD.status_id;
     END IF;
-    IF TG_OP <> 'DELETE' AND account_counts_in(NEW.account_id) THEN
+    IF account_counts_in(NEW.account_id) THEN
         UPDATE status_counts SET favourites = favourites + 1 WHERE status_id = NEW.status_id;
     END IF;
     RETURN NULL;
 END
 $$;
 
-CREATE TRIGGER favourites_counted AFTER INSERT OR DELETE
-    OR UPDATE OF account_id, status_id ON favourites
-    FOR EACH ROW EXECUTE FUNCTION favourites_counted();
+CREATE TRIGGER favourite_recounted AFTER UPDATE OF account_id, status_id ON favourites
+    FOR EACH ROW EXECUTE FUNCTION favourite_recounted();
 
--- What one follows row adds or takes away: the two accounts' rows are
+-- What the follows in "changed" add or take away; the accounts' rows are
 -- locked in the order of their ids first.
+CREATE FUNCTION follows_counted() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    sign integer := CASE TG_OP WHEN 'INSERT' THEN 1 ELSE -1 END;
+BEGIN
+    PERFORM 1 FROM account_counts
+        WHERE user_id IN (SELECT follower_id FROM changed WHERE state = 'accepted'
+                          UNION SELECT followee_id FROM changed WHERE state = 'accepted')
+        ORDER BY user_id FOR NO KEY UPDATE;
+    UPDATE account_counts c SET followers = c.followers + sign * d.n
+        FROM (SELECT followee_id AS id, count(*) AS n FROM changed
+              WHERE state = 'accepted' AND account_counts_in(follower_id)
+              GROUP BY followee_id) d
+        WHERE c.user_id = d.id;
+    UPDATE account_counts c SET following = c.following + sign * d.n
+        FROM (SELECT follower_id AS id, count(*) AS n FROM changed
+              WHERE state = 'accepted' AND account_counts_in(followee_id)
+              GROUP BY follower_id) d
+        WHERE c.user_id = d.id;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER follows_counted AFTER INSERT ON follows
+    REFERENCING NEW TABLE AS changed
+    FOR EACH STATEMENT EXECUTE FUNCTION follows_counted();
+CREATE TRIGGER follows_uncounted AFTER DELETE ON follows
+    REFERENCING OLD TABLE AS changed
+    FOR EACH STATEMENT EXECUTE FUNCTION follows_counted();
+
+-- What one follows row adds or takes away, for an update (a request
+-- accepted): the two accounts' rows are locked in the order of their ids.
 CREATE FUNCTION follow_counts_move(f follows, sign integer) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -140,22 +230,17 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION follows_counted() RETURNS trigger
+CREATE FUNCTION follow_recounted() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_OP <> 'INSERT' THEN
-        PERFORM follow_counts_move(OLD, -1);
-    END IF;
-    IF TG_OP <> 'DELETE' THEN
-        PERFORM follow_counts_move(NEW, 1);
-    END IF;
+    PERFORM follow_counts_move(OLD, -1);
+    PERFORM follow_counts_move(NEW, 1);
     RETURN NULL;
 END
 $$;
 
-CREATE TRIGGER follows_counted AFTER INSERT OR DELETE
-    OR UPDATE OF follower_id, followee_id, state ON follows
-    FOR EACH ROW EXECUTE FUNCTION follows_counted();
+CREATE TRIGGER follow_recounted AFTER UPDATE OF follower_id, followee_id, state ON follows
+    FOR EACH ROW EXECUTE FUNCTION follow_recounted();
 
 -- An account starting (sign 1) or ceasing (-1) to count: every count it
 -- takes part in moves.  Rare (deactivation, deletion), and as large as the
