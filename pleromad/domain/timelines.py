@@ -107,22 +107,29 @@ async def favourites(rt: Runtime, account_ref: str, viewer: User | None, window:
 async def _favourites_txn(
     txn: Txn, config: Config, owner_id: int, viewer: User | None, window: Window
 ) -> Listing:
+    viewer_id = _viewer_id(viewer)
+    # Most pages: one statement, whose rows vouch for the owner.  An empty
+    # one says nothing about them: look, and take the page again unguarded.
+    listing = await favourites_page_txn(txn, owner_id, viewer_id, window, shown_by_owner=True)
+    if listing[1]:
+        return listing
     owner = await users.get_user_txn(txn, owner_id)
     if owner is None or not visible_to(owner, viewer, config):
         raise NotFound()
-    if owner.hide_favorites and _viewer_id(viewer) != owner.id:
+    if owner.hide_favorites and viewer_id != owner.id:
         raise Forbidden(FAVOURITES_HIDDEN)
-    return await favourites_page_txn(txn, owner.id, _viewer_id(viewer), window)
+    return await favourites_page_txn(txn, owner.id, viewer_id, window)
 
 
 async def favourites_page_txn(
-    txn: Txn, owner_id: int, viewer_id: int | None, window: Window
+    txn: Txn, owner_id: int, viewer_id: int | None, window: Window, *, shown_by_owner: bool = False
 ) -> Listing:
     """One page of ``owner_id``'s favourites as ``viewer_id`` may see them,
-    loaded, with the favourite ids that key it."""
+    loaded, with the favourite ids that key it (``shown_by_owner``: see
+    :func:`pleromad.store.timelines.favourites_query`)."""
     return await statuses.load_page_txn(
         txn,
-        timelines.favourites_query(owner_id, viewer_id, window),
+        timelines.favourites_query(owner_id, viewer_id, window, shown_by_owner=shown_by_owner),
         viewer_id,
         status_column="status_id",
     )
