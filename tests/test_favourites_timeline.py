@@ -138,9 +138,11 @@ async def test_unfavourited_and_deleted_statuses_leave_the_list(
 @pytest_twisted.ensureDeferred
 async def test_unknown_accounts_are_404(rt: Runtime, client: Client) -> None:
     """An id that names no account — a number, a word, a nickname (there is
-    no nickname lookup here), a deleted account — is 404 ``Record not found``."""
+    no nickname lookup here), a deleted account (whatever it favourited) —
+    is 404 ``Record not found``."""
     fan = await person(rt, "fan")
     gone = await person(rt, "gone")
+    await favourite(client, gone, await post(client, fan, "liked before leaving"))
     await set_user(rt, gone.user, deactivated=True)
     query(rt.db.dsn, "UPDATE users SET deleted = true WHERE id = %s", (gone.user.id,))
     missing = (404, {"error": "Record not found"})

@@ -114,6 +114,25 @@ async def test_run_query_is_one_statement_outside_a_transaction(db: Database) ->
 
 
 @pytest_twisted.ensureDeferred
+async def test_run_reads_runs_each_statement_as_its_own_transaction(db: Database) -> None:
+    """run_reads hands a ``*_txn`` a connection in no transaction: each of
+    its statements is the first command of its own; an error reaches the
+    caller and the connection goes back to the pool."""
+
+    async def reads(txn: Txn) -> list[Any]:
+        return [await txn.fetchval("SELECT now() = statement_timestamp()") for _ in range(2)]
+
+    assert await db.run_reads("reads", reads) == [True, True]
+
+    async def bad(txn: Txn) -> None:
+        await txn.fetchall("SELECT * FROM no_such_table")
+
+    with pytest.raises(psycopg2.errors.UndefinedTable):
+        await db.run_reads("bad", bad)
+    assert db.stats().busy == 0
+
+
+@pytest_twisted.ensureDeferred
 async def test_fetchone_and_fetchval_on_no_rows_are_none(db: Database) -> None:
     """fetchone and fetchval give None when the query returns no row; fetchall []."""
 

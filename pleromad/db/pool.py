@@ -4,7 +4,8 @@ Every query the daemon makes runs inside ``Database.run_interaction(
 "description", fn_txn, ...)``: ``fn_txn`` is a coroutine function taking a
 :class:`Txn` first, run inside one transaction on one pooled txpostgres
 connection.  Serialization failures and deadlocks are retried here and
-nowhere else.  A connection that dies is reconnected in the background by
+nowhere else.  Reads that need no transaction (see ``run_reads`` and
+``run_query``) skip its BEGIN and COMMIT.  A connection that dies is reconnected in the background by
 txpostgres' dead-connection detector; while no connection is alive, callers
 fail at once with :class:`DatabaseUnavailable` (the web layer answers 503)
 instead of queueing behind a database that is not there.
@@ -289,6 +290,27 @@ class Database:
         work = self._run_query(description, sql, args)
         return uncancellable(Deferred.fromCoroutine(self._timed(description, work)))
 
+    def run_reads(
+        self,
+        description: str,
+        fn_txn: Callable[Concatenate[Txn, P], Coroutine[Any, Any, R]],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> Deferred[R]:
+        """Run ``fn_txn(txn, *args, **kwargs)``, which only reads, on one
+        connection outside any transaction: each statement is a round trip,
+        without :meth:`run_interaction`'s BEGIN and COMMIT.
+
+        Under READ COMMITTED (the pool's level) every statement of a
+        transaction takes its own snapshot, so reads that need no more than
+        that (each statement consistent in itself, later ones seeing what
+        committed since) lose nothing outside one.  Reads that must agree
+        with each other, and anything that writes, belong in
+        :meth:`run_interaction`.  Nothing is retried: a lone read can meet
+        neither a serialization failure nor a deadlock."""
+        work = self._run_reads(description, fn_txn, args, kwargs)
+        return uncancellable(Deferred.fromCoroutine(self._timed(description, work)))
+
     async def _timed(self, description: str, work: Coroutine[Any, Any, R]) -> R:
         started = self._reactor.seconds()
         try:
@@ -298,10 +320,20 @@ class Database:
             self.metrics.db_seconds.labels(description).observe(elapsed)
 
     async def _run_query(self, description: str, sql: str, args: Any) -> list[dict[str, Any]]:
+        return await self._run_reads(description, Txn.fetchall, (sql, args), {})
+
+    async def _run_reads(
+        self,
+        description: str,
+        fn_txn: Callable[..., Coroutine[Any, Any, R]],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> R:
         conn = await self._acquire()
         try:
-            rows: list[dict[str, Any]] = await conn.runQuery(sql, args)
-            return rows
+            # A txpostgres connection is asynchronous, hence in autocommit
+            # mode: its cursor's statements run one by one, in no transaction.
+            return await fn_txn(Txn(conn.cursor()), *args, **kwargs)
         except psycopg2.Error as e:
             if is_connection_failure(e):
                 raise DatabaseUnavailable(one_line(e)) from e

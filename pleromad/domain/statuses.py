@@ -514,7 +514,7 @@ async def _unreblog_txn(txn: Txn, config: Config, wanted: int, user: User) -> Lo
 async def favourites(rt: Runtime, user: User, page: Window) -> tuple[Loaded, list[int]]:
     """One page of the user's favourites whose statuses they may still see,
     newest favourite first, and the favourite ids that key the page."""
-    return await rt.db.run_interaction("favourites", _favourites_txn, user.id, page)
+    return await rt.db.run_reads("favourites", _favourites_txn, user.id, page)
 
 
 async def _favourites_txn(txn: Txn, user_id: int, page: Window) -> tuple[Loaded, list[int]]:

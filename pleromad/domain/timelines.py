@@ -3,7 +3,12 @@
 Each gives one page of statuses loaded for the reader and the keys the page
 is paginated by (status ids; favourite ids for favourites), newest first.
 Who may see what is decided by the store's page queries, all built on the
-one visibility predicate, and the page is loaded in the same transaction.
+one visibility predicate, and the page is loaded in the same statement.
+A listing only reads, and each of its statements is consistent in itself
+(the page with its statuses in one, their accounts in the next), which is
+all a READ COMMITTED transaction gave it: listings run their statements
+outside one (:meth:`pleromad.db.pool.Database.run_reads`), sparing the
+BEGIN and COMMIT round trips.
 An account's favourites follow DECISIONS 17: anyone may read them unless the
 account hides them (``hide_favorites``), and then only the owner.
 """
@@ -41,7 +46,7 @@ async def _loaded_txn(txn: Txn, page: timelines.Query, viewer_id: int | None) ->
 
 async def home(rt: Runtime, viewer: User, window: Window, filters: StatusFilters) -> Listing:
     """The reader's own statuses and those of the accounts they follow."""
-    return await rt.db.run_interaction(
+    return await rt.db.run_reads(
         "home timeline", _loaded_txn, timelines.home_query(viewer.id, window, filters), viewer.id
     )
 
@@ -51,7 +56,7 @@ async def public(
 ) -> Listing:
     """Public statuses, for anyone."""
     viewer_id = _viewer_id(viewer)
-    return await rt.db.run_interaction(
+    return await rt.db.run_reads(
         "public timeline",
         _loaded_txn,
         timelines.public_query(viewer_id, window, filters),
@@ -78,7 +83,7 @@ async def account_statuses(
     viewer_id = _viewer_id(viewer)
     if pinned:
         return Loaded(viewer_id, ()), []
-    return await rt.db.run_interaction(
+    return await rt.db.run_reads(
         "account statuses",
         _loaded_txn,
         timelines.account_statuses_query(account.id, viewer_id, window, filters),
@@ -94,7 +99,7 @@ async def favourites(rt: Runtime, account_ref: str, viewer: User | None, window:
     account_id = parse_id(account_ref) if account_ref == account_ref.strip() else None
     if account_id is None:
         raise NotFound()
-    return await rt.db.run_interaction(
+    return await rt.db.run_reads(
         "account favourites", _favourites_txn, rt.config, account_id, viewer, window
     )
 
@@ -102,22 +107,29 @@ async def favourites(rt: Runtime, account_ref: str, viewer: User | None, window:
 async def _favourites_txn(
     txn: Txn, config: Config, owner_id: int, viewer: User | None, window: Window
 ) -> Listing:
+    viewer_id = _viewer_id(viewer)
+    # Most pages: one statement, whose rows vouch for the owner.  An empty
+    # one says nothing about them: look, and take the page again unguarded.
+    listing = await favourites_page_txn(txn, owner_id, viewer_id, window, shown_by_owner=True)
+    if listing[1]:
+        return listing
     owner = await users.get_user_txn(txn, owner_id)
     if owner is None or not visible_to(owner, viewer, config):
         raise NotFound()
-    if owner.hide_favorites and _viewer_id(viewer) != owner.id:
+    if owner.hide_favorites and viewer_id != owner.id:
         raise Forbidden(FAVOURITES_HIDDEN)
-    return await favourites_page_txn(txn, owner.id, _viewer_id(viewer), window)
+    return await favourites_page_txn(txn, owner.id, viewer_id, window)
 
 
 async def favourites_page_txn(
-    txn: Txn, owner_id: int, viewer_id: int | None, window: Window
+    txn: Txn, owner_id: int, viewer_id: int | None, window: Window, *, shown_by_owner: bool = False
 ) -> Listing:
     """One page of ``owner_id``'s favourites as ``viewer_id`` may see them,
-    loaded, with the favourite ids that key it."""
+    loaded, with the favourite ids that key it (``shown_by_owner``: see
+    :func:`pleromad.store.timelines.favourites_query`)."""
     return await statuses.load_page_txn(
         txn,
-        timelines.favourites_query(owner_id, viewer_id, window),
+        timelines.favourites_query(owner_id, viewer_id, window, shown_by_owner=shown_by_owner),
         viewer_id,
         status_column="status_id",
     )

@@ -235,9 +235,25 @@ def account_statuses_query(
 # -- an account's favourites -----------------------------------------------
 
 
-def favourites_query(account_id: int, viewer_id: int | None, window: Window) -> Query:
+# The owner plainly shows their favourites to the reader: an account
+# neither deleted nor awaiting confirmation (so visible to anyone), whose
+# favourites are not hidden from the reader.  Uncorrelated, so PostgreSQL
+# checks it once per statement, before walking any favourite.
+_SHOWN_BY_OWNER = (
+    " AND EXISTS (SELECT 1 FROM users o WHERE o.id = %(owner)s AND NOT o.deleted"
+    " AND NOT o.confirmation_pending"
+    " AND (NOT o.hide_favorites OR o.id = %(viewer)s))"
+)
+
+
+def favourites_query(
+    account_id: int, viewer_id: int | None, window: Window, *, shown_by_owner: bool = False
+) -> Query:
     """The favourites of ``account_id`` whose statuses the reader may see
     (and whose authors the reader does not block), by the favourite's id.
+    With ``shown_by_owner`` the page is empty unless the owner plainly
+    shows them to the reader (see ``_SHOWN_BY_OWNER``), so that a page with
+    rows needs no other look at its owner.
 
     Walks ``favourites_account_idx`` (account_id, id DESC) from the keyset
     bound and joins each row to its status by primary key, so a page costs
@@ -248,6 +264,7 @@ def favourites_query(account_id: int, viewer_id: int | None, window: Window) -> 
         "SELECT f.id, f.status_id FROM favourites f"
         " JOIN statuses s ON s.id = f.status_id"
         f" WHERE {_owned_by('f.account_id', '%(owner)s')}"
+        f"{_SHOWN_BY_OWNER if shown_by_owner else ''}"
         f" AND {visible_to_viewer('s')}"
         " AND NOT EXISTS (SELECT 1 FROM blocks sb WHERE sb.blocker_id = %(viewer)s"
         "   AND sb.blocked_id = s.account_id)"
