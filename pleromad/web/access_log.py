@@ -72,8 +72,18 @@ class _Redacted:
         return getattr(self._request, name)
 
 
+def _carries_secrets(request: IRequest) -> bool:
+    # Most requests carry none: they are logged as they are, without the
+    # proxy, which costs a few per cent of a prebuilt answer.
+    referer: bytes | None = request.getHeader(b"referer")
+    return redact(request.uri) != request.uri or (
+        referer is not None and redact(referer) != referer
+    )
+
+
 @provider(IAccessLogFormatter)
 def access_log_line(timestamp: str, request: IRequest) -> str:
     """Twisted's combined log line, secrets filtered out."""
-    line: str = combinedLogFormatter(timestamp, _Redacted(request))
+    logged = _Redacted(request) if _carries_secrets(request) else request
+    line: str = combinedLogFormatter(timestamp, logged)
     return line
