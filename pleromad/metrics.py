@@ -102,13 +102,25 @@ class Metrics:
             buckets=_LAG_BUCKETS,
             registry=r,
         )
+        # The series of each (route template, method, status) seen so far.
+        self._request_series: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
     def request_done(self, route: str, method: bytes, status: int, seconds: float) -> None:
         """Count one answered request."""
         verb = method.decode("ascii", "replace")
         verb = verb if verb in _METHODS else "other"
-        self.http_requests.labels(route, verb, str(status)).inc()
-        self.http_seconds.labels(route, verb).observe(seconds)
+        key = (route, verb, status)
+        series = self._request_series.get(key)
+        if series is None:
+            # Looking a labelled series up takes a lock and several lookups
+            # per call: a few per cent of a prebuilt answer.  Route templates,
+            # verbs and statuses are few, so this stays small.
+            series = self._request_series[key] = (
+                self.http_requests.labels(route, verb, str(status)),
+                self.http_seconds.labels(route, verb),
+            )
+        series[0].inc()
+        series[1].observe(seconds)
 
     def set_queue(self, rows: Iterable[Mapping[str, Any]]) -> None:
         """The job queue as read at scrape time: rows of kind, pending, oldest_due."""
