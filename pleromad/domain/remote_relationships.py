@@ -133,12 +133,19 @@ async def apply_undo_follow(rt: Runtime, activity: dict[str, Any], actor: User) 
     await rt.db.run_interaction("remote unfollow", _undo_follow_txn, activity, actor)
 
 
-async def _undo_follow_txn(txn: Txn, activity: dict[str, Any], actor: User) -> None:
-    follow = activity["object"]
-    if object_id(follow.get("actor")) != actor.ap_id:
-        raise Dropped("it undoes someone else's Follow")
-    target = await local_account_txn(txn, object_id(follow.get("object")))
+async def _undone_target_txn(txn: Txn, activity: dict[str, Any], actor: User, kind: str) -> User:
+    """The local account an Undo of the ``actor``'s own ``kind`` (Follow,
+    Block) names, with the pair locked as every relationship write does."""
+    undone = activity["object"]
+    if object_id(undone.get("actor")) != actor.ap_id:
+        raise Dropped(f"it undoes someone else's {kind}")
+    target = await local_account_txn(txn, object_id(undone.get("object")))
     await store.lock_pair_txn(txn, actor.id, target.id)
+    return target
+
+
+async def _undo_follow_txn(txn: Txn, activity: dict[str, Any], actor: User) -> None:
+    target = await _undone_target_txn(txn, activity, actor, "Follow")
     await store.delete_follow_txn(txn, actor.id, target.id)
 
 
@@ -156,9 +163,5 @@ async def apply_undo_block(rt: Runtime, activity: dict[str, Any], actor: User) -
 
 
 async def _undo_block_txn(txn: Txn, activity: dict[str, Any], actor: User) -> None:
-    block = activity["object"]
-    if object_id(block.get("actor")) != actor.ap_id:
-        raise Dropped("it undoes someone else's Block")
-    target = await local_account_txn(txn, object_id(block.get("object")))
-    await store.lock_pair_txn(txn, actor.id, target.id)
+    target = await _undone_target_txn(txn, activity, actor, "Block")
     await store.delete_block_txn(txn, actor.id, target.id)
