@@ -102,13 +102,9 @@ async def on_follow_ended_txn(
 ) -> None:
     """``follow`` (or the request) is gone: its remote side is told."""
     if _federates(config, follower, followee):
-        undo = build_undo(
-            new_activity_id(config),
-            follower.ap_id,
-            follow_document(config, follow, follower, followee),
-            to=[followee.ap_id],
+        await _undo_txn(
+            txn, config, follower, followee, follow_document(config, follow, follower, followee)
         )
-        await _send_txn(txn, follower, followee, undo)
     elif _federates(config, followee, follower):
         await on_request_answered_txn(txn, config, follow, follower, followee, accepted=False)
 
@@ -129,6 +125,14 @@ async def on_request_answered_txn(
     await _send_txn(txn, followee, follower, answer)
 
 
+async def _undo_txn(
+    txn: Txn, config: Config, actor: User, target: User, undone: dict[str, Any]
+) -> None:
+    """Tell ``target``'s server that ``actor`` takes back ``undone``."""
+    undo = build_undo(new_activity_id(config), actor.ap_id, undone, to=[target.ap_id])
+    await _send_txn(txn, actor, target, undo)
+
+
 def _block(config: Config, blocker: User, blocked: User, since: datetime) -> dict[str, Any]:
     return build_block(block_id(config, blocker, blocked, since), blocker.ap_id, blocked.ap_id)
 
@@ -146,10 +150,4 @@ async def on_unblock_txn(
 ) -> None:
     """The block ``blocker`` made at ``since`` is lifted."""
     if _federates(config, blocker, blocked):
-        undo = build_undo(
-            new_activity_id(config),
-            blocker.ap_id,
-            _block(config, blocker, blocked, since),
-            to=[blocked.ap_id],
-        )
-        await _send_txn(txn, blocker, blocked, undo)
+        await _undo_txn(txn, config, blocker, blocked, _block(config, blocker, blocked, since))
