@@ -32,7 +32,7 @@ from bench._postgres import scratch_postgres
 from bench._seed import seed
 from pleromad.config import load_config
 from pleromad.db.pool import Database, Txn
-from pleromad.store import statuses
+from pleromad.store import loader
 from pleromad.views.cache import RenderCache
 from pleromad.views.statuses import render_statuses
 
@@ -59,7 +59,7 @@ async def main(reactor: Any, options: argparse.Namespace) -> None:
             return [row["id"] for row in rows]
 
         ids = await db.run_interaction("page", newest)
-        loaded = await db.run_interaction("load", statuses.load_txn, ids, data.fan_id)
+        loaded = await db.run_interaction("load", loader.load_txn, ids, data.fan_id)
 
         def render(cache: RenderCache | None) -> Callable[[], Any]:
             return lambda: render_statuses(
@@ -69,7 +69,7 @@ async def main(reactor: Any, options: argparse.Namespace) -> None:
         cache = RenderCache()
         render(cache)()
         kept = [
-            json.dumps(cache.get("status", i, loaded.statuses[i].version, dict))
+            json.dumps(cache.render("status", i, loaded.statuses[i].version, dict))
             for i in loaded.order
         ]
         uncached = per_call(render(None), options.times)
@@ -90,7 +90,7 @@ async def main(reactor: Any, options: argparse.Namespace) -> None:
             await txn.execute("ANALYZE bench_rendered")
 
         await db.run_interaction("kept", kept_table)
-        sql, args = statuses.load_query(ids, data.fan_id)
+        sql, args = loader.load_query(ids, data.fan_id)
         joined = sql.replace(
             " FROM statuses s JOIN",
             ", kept.body FROM statuses s LEFT JOIN bench_rendered kept ON kept.id = s.id JOIN",

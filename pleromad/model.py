@@ -8,11 +8,31 @@ Plain frozen dataclasses: no I/O, nothing of pleromad beneath them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime
-from typing import Any, Literal
+from functools import cache
+from typing import Any, Literal, TypeVar
+
+_Row = TypeVar("_Row")
 
 Verdict = Literal["ok", "invalid", "expired"]
+
+
+def from_row(cls: type[_Row], row: dict[str, Any]) -> _Row:
+    """The frozen dataclass ``cls`` of a database row that holds exactly its
+    fields.  Its ``__init__`` sets each field through ``object.__setattr__``,
+    ten times the cost of filling the instance's dict at once: some 40
+    accounts and statuses a page made it a tenth of serving one."""
+    names = _field_names(cls)  # type: ignore[arg-type]  # a class is hashable
+    assert row.keys() == names, sorted(row.keys() ^ names)
+    entity: _Row = object.__new__(cls)
+    entity.__dict__.update(row)
+    return entity
+
+
+@cache
+def _field_names(cls: Any) -> frozenset[str]:
+    return frozenset(f.name for f in fields(cls))
 
 
 # -- accounts -----------------------------------------------------------------

@@ -175,8 +175,10 @@ def dsn(pg_server: PgServer) -> Iterator[str]:
 
 
 @pytest_twisted.async_yield_fixture
-async def db(dsn: str) -> AsyncIterator[Database]:
-    database = Database(reactor, dsn, 4)
+async def db(dsn: str, request: pytest.FixtureRequest) -> AsyncIterator[Database]:
+    """A pool on the test's database: of 4 connections, or as many as the
+    test asks with ``@pytest.mark.parametrize("db", [n], indirect=True)``."""
+    database = Database(reactor, dsn, getattr(request, "param", 4))
     await database.open()
     yield database
     await database.close()

@@ -26,8 +26,8 @@ from pleromad.domain.content import (
 )
 from pleromad.model import NewMedia, User
 from pleromad.runtime import Runtime
+from pleromad.store import loader
 from pleromad.store import media as media_store
-from pleromad.store import statuses as statuses_store
 from pleromad.web.root import build_gateway
 from tests.conftest import Client
 from tests.helpers import query
@@ -871,8 +871,6 @@ async def test_loading_statuses_uses_indexes_only(rt: Runtime, client: Client) -
         (alice.id,),
     )
     query(rt.db.dsn, "ANALYZE")
-    plan = explain(
-        rt.db.dsn, *statuses_store.load_query([int(wrapper["id"]), int(body["id"])], bob.id)
-    )
+    plan = explain(rt.db.dsn, *loader.load_query([int(wrapper["id"]), int(body["id"])], bob.id))
     assert "Seq Scan on statuses" not in plan, plan
     assert "Seq Scan on favourites" not in plan, plan

@@ -8,11 +8,14 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import psycopg2
 import pytest
 import pytest_twisted
 
+from pleromad.db.prepared import arguments, execute_call, positional
 from pleromad.model import StatusFilters, User
 from pleromad.runtime import Runtime
+from pleromad.store.loader import load_page_query
 from pleromad.store.timelines import account_statuses_query, home_query, public_query
 from pleromad.web.pagination import Page
 from tests.conftest import Client
@@ -448,6 +451,27 @@ def explain(dsn: str, built: tuple[str, dict[str, Any]]) -> list[dict[str, Any]]
     return list(plan_nodes(plan[0]["Plan"]))
 
 
+def explain_kept(dsn: str, built: tuple[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """The nodes of the plan PostgreSQL runs the statement with once the
+    daemon has prepared it (:mod:`pleromad.db.prepared`) and run it a few
+    times: the plan it keeps for any parameters when that is no worse than
+    those made for each run's values, else one made for these."""
+    text, keys = positional(built[0])
+    call = execute_call("kept", len(keys))
+    values = arguments(keys, built[1])
+    conn = psycopg2.connect(dsn)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("PREPARE kept AS " + text)
+            for _ in range(6):  # PostgreSQL weighs a generic plan after five runs
+                cur.execute(call, values)
+            cur.execute("EXPLAIN (FORMAT JSON) " + call, values)
+            [(plan,)] = cur.fetchall()
+    finally:
+        conn.close()
+    return list(plan_nodes(plan[0]["Plan"]))
+
+
 def reads(nodes: list[dict[str, Any]], table: str) -> set[str]:
     """How ``table`` is read: node types, and the index of index scans."""
     return {
@@ -518,11 +542,17 @@ async def test_home_and_account_pages_walk_the_account_index(rt: Runtime) -> Non
             if page != Page(limit=page.limit):  # the keyset bound is an index condition
                 assert "status_id" in mentions[0]["Index Cond"], mentions
             assert "Seq Scan" not in reads(nodes, "status_mentions"), nodes
-        plans = homes + [
-            explain(dsn, account_statuses_query(someone, viewer, page, StatusFilters()))
-            for viewer in (None, me.user.id)
+        viewers = (None, me.user.id)
+        accounts = [account_statuses_query(someone, v, page, StatusFilters()) for v in viewers]
+        plans = homes + [explain(dsn, built) for built in accounts]
+        # What the daemon runs: the page inside the loader's statement,
+        # prepared, with the plan PostgreSQL keeps for any parameters.
+        home = home_query(me.user.id, page, StatusFilters())
+        kept = [explain_kept(dsn, load_page_query(home, me.user.id))] + [
+            explain_kept(dsn, load_page_query(built, viewer))
+            for built, viewer in zip(accounts, viewers, strict=True)
         ]
-        for nodes in plans:
+        for nodes in plans + kept:
             assert "statuses_account_idx" in reads(nodes, "statuses"), nodes
             assert not reads(nodes, "statuses") & {"Seq Scan", "Bitmap Heap Scan"}, nodes
         for viewer in (None, me.user.id):

@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 import random
 from collections import deque
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Hashable
 from dataclasses import dataclass
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
@@ -28,8 +28,10 @@ from twisted.internet.interfaces import IReactorFDSet, IReactorTime
 from twisted.logger import Logger
 from txpostgres import reconnection, retrying, txpostgres
 
+from pleromad.db import prepared
 from pleromad.deferreds import uncancellable
 from pleromad.metrics import Metrics
+from pleromad.versioned import Versioned
 
 log = Logger()
 
@@ -41,6 +43,9 @@ _RETRYABLE = frozenset({"40001", "40P01"})  # serialization_failure, deadlock_de
 _MAX_ATTEMPTS = 5
 # SQLSTATEs that mean the server went away rather than the query being wrong.
 _GONE_PREFIXES = ("08", "57P")
+# Rows kept as objects by their version (see Txn.keep): accounts and posts
+# of a few kB each, 20 MB at most.
+KEPT_ROWS = 10_000
 
 
 class DatabaseUnavailable(Exception):
@@ -78,10 +83,35 @@ class Txn:
     """The cursor of one transaction, with the few row helpers stores need.
 
     Rows come back as dicts keyed by column name (:class:`DictRowCursor`).
+    Outside a transaction (``autocommit``, see :meth:`Database.run_reads`) a
+    statement run with ``prepared=True`` is prepared on its connection (see
+    :mod:`pleromad.db.prepared`); inside one it is run as it is.
     """
 
-    def __init__(self, cursor: txpostgres.Cursor) -> None:
+    def __init__(
+        self,
+        cursor: txpostgres.Cursor,
+        rows: Versioned | None = None,
+        *,
+        autocommit: bool = False,
+    ) -> None:
         self._cursor = cursor
+        self._rows = rows
+        self._autocommit = autocommit
+
+    def kept(self, kind: str, ident: int, version: Hashable) -> Any:
+        """What an earlier read made of the row ``kind`` ``ident`` at
+        ``version`` (see :meth:`keep`), or None."""
+        return None if self._rows is None else self._rows.get(kind, ident, version)
+
+    def keep(self, kind: str, ident: int, version: Hashable, value: Any) -> None:
+        """Keep ``value``, made of a row read at ``version``, for later reads
+        of the database (shared by every connection of the pool; never to be
+        changed).  Only outside a transaction, which reads committed rows
+        only: a row written twice inside one has one version, its xmin, for
+        two contents."""
+        if self._rows is not None and self._autocommit:
+            self._rows.put(kind, ident, version, value)
 
     async def execute(self, sql: str, args: Any = None) -> int:
         """Run a statement; returns the number of rows it touched."""
@@ -89,10 +119,39 @@ class Txn:
         count: int = self._cursor.rowcount
         return count
 
-    async def fetchall(self, sql: str, args: Any = None) -> list[dict[str, Any]]:
-        await self._cursor.execute(sql, args)
+    async def fetchall(
+        self, sql: str, args: Any = None, *, prepared: bool = False
+    ) -> list[dict[str, Any]]:
+        if prepared and self._autocommit:
+            await self._execute_prepared(sql, args)
+        else:
+            await self._cursor.execute(sql, args)
         rows: list[dict[str, Any]] = self._cursor.fetchall()
         return rows
+
+    async def _execute_prepared(self, sql: str, args: Any) -> None:
+        session = prepared.statements(self._cursor.connection)
+        text, keys = prepared.positional(sql)
+        name = session.name(sql)
+        if name is None:
+            if session.full():
+                await self._forget(session)
+            name = session.next_name()
+            await self._cursor.execute(f"PREPARE {name} AS {text}")
+            session.add(sql, name)
+        try:
+            await self._cursor.execute(
+                prepared.execute_call(name, len(keys)), prepared.arguments(keys, args)
+            )
+        except psycopg2.Error as e:
+            if e.pgcode not in prepared.FORGOTTEN:
+                raise
+            await self._forget(session)
+            await self._cursor.execute(sql, args)
+
+    async def _forget(self, session: prepared.Statements) -> None:
+        await self._cursor.execute("DEALLOCATE ALL")
+        session.clear()
 
     async def fetchone(self, sql: str, args: Any = None) -> dict[str, Any] | None:
         await self._cursor.execute(sql, args)
@@ -181,12 +240,16 @@ class ListeningConnection(txpostgres.Connection):  # type: ignore[misc]  # txpos
 
 
 def as_interaction(
-    fn_txn: Callable[..., Coroutine[Any, Any, R]], *args: Any, **kwargs: Any
+    fn_txn: Callable[..., Coroutine[Any, Any, R]],
+    *args: Any,
+    kept_rows: Versioned | None = None,
+    **kwargs: Any,
 ) -> Callable[[txpostgres.Cursor], Deferred[R]]:
-    """Adapt a ``*_txn`` coroutine function to txpostgres' runInteraction."""
+    """Adapt a ``*_txn`` coroutine function to txpostgres' runInteraction;
+    its Txn looks up ``kept_rows`` (see :meth:`Txn.kept`)."""
 
     def interaction(cursor: txpostgres.Cursor) -> Deferred[R]:
-        return Deferred.fromCoroutine(fn_txn(Txn(cursor), *args, **kwargs))
+        return Deferred.fromCoroutine(fn_txn(Txn(cursor, kept_rows), *args, **kwargs))
 
     return interaction
 
@@ -215,6 +278,8 @@ class Database:
         self._connections: list[txpostgres.Connection] = []
         self._free: deque[txpostgres.Connection] = deque()
         self._waiters: deque[Deferred[txpostgres.Connection]] = deque()
+        # What the stores made of rows, by version, for every connection.
+        self.rows = Versioned(KEPT_ROWS)
 
     async def open(self) -> None:
         """Connect every pool slot; a database that cannot be reached at all
@@ -279,15 +344,16 @@ class Database:
         return uncancellable(Deferred.fromCoroutine(self._timed(description, work)))
 
     def run_query(
-        self, description: str, sql: str, args: Any = None
+        self, description: str, sql: str, args: Any = None, *, prepared: bool = False
     ) -> Deferred[list[dict[str, Any]]]:
         """The rows of one read-only statement, run outside any transaction
         (the connection is in autocommit mode): one round trip, where
         :meth:`run_interaction` takes three (BEGIN, the work, COMMIT).  For
         the hottest single-statement reads, such as a request's
         authentication; anything that writes, or reads twice and needs both
-        reads to agree, belongs in :meth:`run_interaction`."""
-        work = self._run_query(description, sql, args)
+        reads to agree, belongs in :meth:`run_interaction`.  ``prepared``:
+        see :class:`Txn`."""
+        work = self._run_query(description, sql, args, prepared)
         return uncancellable(Deferred.fromCoroutine(self._timed(description, work)))
 
     def run_reads(
@@ -319,8 +385,10 @@ class Database:
             elapsed = self._reactor.seconds() - started
             self.metrics.db_seconds.labels(description).observe(elapsed)
 
-    async def _run_query(self, description: str, sql: str, args: Any) -> list[dict[str, Any]]:
-        return await self._run_reads(description, Txn.fetchall, (sql, args), {})
+    async def _run_query(
+        self, description: str, sql: str, args: Any, prepared: bool
+    ) -> list[dict[str, Any]]:
+        return await self._run_reads(description, Txn.fetchall, (sql, args), {"prepared": prepared})
 
     async def _run_reads(
         self,
@@ -333,7 +401,7 @@ class Database:
         try:
             # A txpostgres connection is asynchronous, hence in autocommit
             # mode: its cursor's statements run one by one, in no transaction.
-            return await fn_txn(Txn(conn.cursor()), *args, **kwargs)
+            return await fn_txn(Txn(conn.cursor(), self.rows, autocommit=True), *args, **kwargs)
         except psycopg2.Error as e:
             if is_connection_failure(e):
                 raise DatabaseUnavailable(one_line(e)) from e
@@ -350,7 +418,7 @@ class Database:
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
     ) -> R:
-        interaction = as_interaction(fn_txn, *args, **kwargs)
+        interaction = as_interaction(fn_txn, *args, kept_rows=self.rows, **kwargs)
         for attempt in range(1, _MAX_ATTEMPTS + 1):
             conn = await self._acquire()
             try:

@@ -23,7 +23,7 @@ from pleromad.errors import ApiError, BadRequest, Forbidden, NotFound
 from pleromad.ids import BIGINT_MAX, parse_id
 from pleromad.mail.outbox import compose, enqueue_mail_txn
 from pleromad.model import Invite, Loaded, LogEntry, User
-from pleromad.store import invites, moderation, statuses, users
+from pleromad.store import invites, loader, moderation, users
 
 if TYPE_CHECKING:
     from pleromad.runtime import Runtime
@@ -363,7 +363,7 @@ async def list_statuses(
 
 async def _statuses_txn(txn: Txn, query: dict[str, Any]) -> Loaded:
     ids = await moderation.statuses_txn(txn, **query)
-    return await statuses.load_txn(txn, ids, None, godmode=True)
+    return await loader.load_txn(txn, ids, None, godmode=True)
 
 
 def _status_id(ref: str) -> int:
@@ -376,7 +376,7 @@ def _status_id(ref: str) -> int:
 async def get_status(rt: Runtime, ref: str) -> Loaded:
     """Any status, whoever may see it (404 if there is none)."""
     loaded = await rt.db.run_interaction(
-        "admin status", statuses.load_txn, [_status_id(ref)], None, godmode=True
+        "admin status", loader.load_txn, [_status_id(ref)], None, godmode=True
     )
     if not loaded.order:
         raise NotFound()
@@ -416,7 +416,7 @@ async def _update_status_txn(
         visibility=visibility,
         says=f"updated status ID {wanted}" + (", set " + ", ".join(changes) if changes else ""),
     )
-    return await statuses.load_txn(txn, [wanted], None, godmode=True)
+    return await loader.load_txn(txn, [wanted], None, godmode=True)
 
 
 async def delete_status(rt: Runtime, admin: User, ref: str) -> None:

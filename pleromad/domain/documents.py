@@ -22,7 +22,7 @@ from pleromad.domain.profile import visible_to
 from pleromad.domain.statuses import status_id, used_emoji
 from pleromad.errors import ApiError
 from pleromad.model import Loaded, Shown, Status, User
-from pleromad.store import objects, relationships, users
+from pleromad.store import loader, objects, relationships, users
 from pleromad.store import statuses as statuses_store
 from pleromad.views.activitypub import (
     PAGE_SIZE,
@@ -183,7 +183,7 @@ async def _outbox_txn(txn: Txn, base_url: str, user: User, request: PageRequest)
         return render_collection(iri, total=total, first=f"{iri}?page=true")
     ids = await objects.outbox_txn(txn, user.id, request.max_id, PAGE_SIZE + 1)
     page = ids[:PAGE_SIZE]
-    loaded = await statuses_store.load_txn(txn, page, None)
+    loaded = await loader.load_txn(txn, page, None)
     parents = await objects.parents_txn(txn, loaded)
     items = [_activity(loaded, loaded.statuses[i], parents, base_url) for i in loaded.order]
     return render_collection_page(
@@ -267,7 +267,7 @@ async def _load_local_txn(
 ) -> tuple[Loaded, dict[int, Status]]:
     """``found`` (a local status) loaded for the viewer, and its parent; NotFound
     when the viewer may not see it."""
-    loaded = await statuses_store.load_txn(txn, [found.id], viewer_id)
+    loaded = await loader.load_txn(txn, [found.id], viewer_id)
     if not loaded.order or not loaded.users[found.account_id].local:
         raise NotFound()
     return loaded, await objects.parents_txn(txn, loaded)
@@ -279,9 +279,7 @@ async def notice_target(rt: Runtime, ref: str, viewer: User | None) -> str:
     wanted = status_id(ref)
     if wanted is None:
         raise NotFound()
-    loaded = await rt.db.run_interaction(
-        "notice", statuses_store.load_txn, [wanted], _viewer_id(viewer)
-    )
+    loaded = await rt.db.run_interaction("notice", loader.load_txn, [wanted], _viewer_id(viewer))
     if not loaded.order:
         raise NotFound()
     status = loaded.statuses[wanted].status

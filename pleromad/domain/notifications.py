@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING
 
 from pleromad.db.pool import Txn
 from pleromad.model import Loaded, Notification, NotificationFilters, ShownReport
+from pleromad.store import loader
 from pleromad.store import notifications as store
 from pleromad.store import reports as reports_store
-from pleromad.store import statuses as statuses_store
 from pleromad.store.timelines import Window
 
 if TYPE_CHECKING:
@@ -104,13 +104,13 @@ async def _get_txn(txn: Txn, user_id: int, notification_id: int) -> Shown:
 
 
 async def _shown_txn(txn: Txn, reader_id: int, found: Sequence[Notification]) -> Shown:
-    loaded = await statuses_store.load_txn(
+    loaded = await loader.load_txn(
         txn, [n.status_id for n in found if n.status_id is not None], reader_id
     )
     # The statuses' authors are loaded with their figures; the other actors too.
     actors = sorted({n.actor_id for n in found} - set(loaded.follow_counts))
     if actors:
-        await statuses_store.add_accounts_txn(
+        await loader.add_accounts_txn(
             txn, loaded, actors, counted=actors, related=[a for a in actors if a != reader_id]
         )
     report_ids = [n.report_id for n in found if n.report_id is not None]

@@ -43,6 +43,7 @@ from pleromad.federation.fetch import FetchError
 from pleromad.ids import parse_id
 from pleromad.model import NewStatus, Status, User
 from pleromad.store import favourites as favourites_store
+from pleromad.store import loader
 from pleromad.store import media as media_store
 from pleromad.store import remote_actors as actors_store
 from pleromad.store import statuses as store
@@ -479,7 +480,7 @@ async def _update_txn(txn: Txn, note: Note, author: User, now: datetime) -> bool
     status = await store.get_by_ap_id_txn(txn, note.ap_id)
     if status is None or status.account_id != author.id or status.reblog_of_id is not None:
         return False
-    loaded = await store.load_txn(txn, [status.id], None, godmode=True)
+    loaded = await loader.load_txn(txn, [status.id], None, godmode=True)
     shown = loaded.statuses[status.id]
     was = (
         status.content,

@@ -21,6 +21,7 @@ from pleromad.domain.outgoing import new_activity_id
 from pleromad.errors import ApiError, BadRequest, NotFound
 from pleromad.ids import BIGINT_MAX, parse_id
 from pleromad.model import Loaded, Note, Report, ShownReport, User
+from pleromad.store import loader
 from pleromad.store import remote_actors as actors_store
 from pleromad.store import reports as store
 from pleromad.store import statuses as statuses_store
@@ -118,13 +119,13 @@ async def _file_txn(
     account = await users_store.get_user_txn(txn, account_id)
     if account is None or account.deleted:
         raise NotFound()
-    seen = await statuses_store.load_txn(txn, status_ids, reporter.id)
+    seen = await loader.load_txn(txn, status_ids, reporter.id)
     if any(
         i not in seen.statuses or seen.statuses[i].status.account_id != account.id
         for i in status_ids
     ):
         raise NotFound()
-    kept = await statuses_store.load_txn(txn, status_ids, None, godmode=True)
+    kept = await loader.load_txn(txn, status_ids, None, godmode=True)
     rendered = render_statuses(kept, config=rt.config, viewer=None, hidden=())
     report = await store.create_report_txn(
         txn,
@@ -200,7 +201,7 @@ async def _flag_txn(
             status = await statuses_store.get_by_object_uuid_txn(txn, name.rsplit("/", 1)[1])
         if status is not None and status.account_id == account_id:
             status_ids.append(status.id)
-    kept = await statuses_store.load_txn(txn, status_ids, None, godmode=True)
+    kept = await loader.load_txn(txn, status_ids, None, godmode=True)
     rendered = render_statuses(kept, config=rt.config, viewer=None, hidden=())
     await store.create_report_txn(
         txn,

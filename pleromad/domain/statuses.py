@@ -32,9 +32,9 @@ from pleromad.errors import ApiError, Forbidden, NotFound
 from pleromad.ids import parse_id
 from pleromad.model import Claim, Listed, Loaded, NewStatus, Status, StatusVersion, User
 from pleromad.store import favourites as favourites_store
+from pleromad.store import loader, timelines
 from pleromad.store import media as media_store
 from pleromad.store import statuses as store
-from pleromad.store import timelines
 from pleromad.store.timelines import Window
 
 if TYPE_CHECKING:
@@ -243,7 +243,7 @@ async def _post_txn(
         ),
     )
     await notifications.on_status_txn(txn, new_id)
-    loaded = await store.load_txn(txn, [new_id], author.id)
+    loaded = await loader.load_txn(txn, [new_id], author.id)
     await publishing.on_post_txn(txn, config, loaded, new_id)
     answer = render(loaded)
     if claim is not None:
@@ -312,7 +312,7 @@ async def _edit_txn(
         media_ids=checked.media_ids,
         mention_ids=[target.id for target in rendered.mentions],
     )
-    loaded = await store.load_txn(txn, [status.id], author.id)
+    loaded = await loader.load_txn(txn, [status.id], author.id)
     await publishing.on_edit_txn(txn, config, loaded, status.id)
     return loaded
 
@@ -340,7 +340,7 @@ async def history(rt: Runtime, ref: str, viewer: User | None) -> tuple[Loaded, l
 async def _history_txn(
     txn: Txn, wanted: int, viewer_id: int | None
 ) -> tuple[Loaded, list[StatusVersion]]:
-    loaded = await store.load_txn(txn, [wanted], viewer_id)
+    loaded = await loader.load_txn(txn, [wanted], viewer_id)
     if not loaded.order or loaded.statuses[wanted].status.reblog_of_id is not None:
         raise NotFound()
     return loaded, await store.versions_txn(txn, wanted)
@@ -363,7 +363,7 @@ async def load(rt: Runtime, ids: Sequence[int], viewer: User | None) -> Loaded:
     """Statuses ``ids`` as ``viewer`` (None: anonymous) may see them, ready
     for :func:`pleromad.views.statuses.render_statuses` (in the order given;
     those the viewer may not see are left out)."""
-    return await rt.db.run_interaction("load statuses", store.load_txn, ids, _viewer_id(viewer))
+    return await rt.db.run_interaction("load statuses", loader.load_txn, ids, _viewer_id(viewer))
 
 
 async def search(
@@ -404,7 +404,7 @@ async def context(rt: Runtime, ref: str, viewer: User | None) -> Context:
 async def _context_txn(txn: Txn, wanted: int, viewer_id: int | None) -> Context:
     status = await _original_txn(txn, wanted, viewer_id)
     ancestors, descendants = await store.context_txn(txn, status, viewer_id)
-    loaded = await store.load_txn(txn, ancestors + descendants, viewer_id)
+    loaded = await loader.load_txn(txn, ancestors + descendants, viewer_id)
     shown = set(loaded.order)
     return Context(
         loaded,
@@ -437,7 +437,7 @@ async def _delete_txn(txn: Txn, config: Config, wanted: int, user: User, godmode
         raise NotFound()
     if status.account_id != user.id and not (user.is_admin or user.is_moderator):
         raise Forbidden(CANT_DELETE)
-    loaded = await store.load_txn(txn, [status.id], user.id, godmode=godmode)
+    loaded = await loader.load_txn(txn, [status.id], user.id, godmode=godmode)
     await publishing.on_delete_txn(txn, config, loaded, status.id)
     await store.delete_status_txn(txn, status.id)
     return loaded
@@ -479,7 +479,7 @@ async def _favourite_txn(txn: Txn, config: Config, wanted: int, user: User) -> L
     if favourite_id is not None:
         await notifications.on_favourite_txn(txn, user.id, status.id)
         await publishing.on_favourite_txn(txn, config, user, status, favourite_id)
-    return await store.load_txn(txn, [status.id], user.id)
+    return await loader.load_txn(txn, [status.id], user.id)
 
 
 async def _unfavourite_txn(txn: Txn, config: Config, wanted: int, user: User) -> Loaded:
@@ -487,7 +487,7 @@ async def _unfavourite_txn(txn: Txn, config: Config, wanted: int, user: User) ->
     favourite_id = await favourites_store.delete_favourite_txn(txn, user.id, status.id)
     if favourite_id is not None:
         await publishing.on_favourite_txn(txn, config, user, status, favourite_id, undo=True)
-    return await store.load_txn(txn, [status.id], user.id)
+    return await loader.load_txn(txn, [status.id], user.id)
 
 
 async def _reblog_txn(txn: Txn, config: Config, wanted: int, user: User) -> Loaded:
@@ -500,7 +500,7 @@ async def _reblog_txn(txn: Txn, config: Config, wanted: int, user: User) -> Load
         reblog = await store.get_visible_txn(txn, reblog_id, user.id)
         assert reblog is not None  # just made, of a status the user sees
         await publishing.on_reblog_txn(txn, config, user, reblog, status)
-    return await store.load_txn(txn, [reblog_id], user.id)
+    return await loader.load_txn(txn, [reblog_id], user.id)
 
 
 async def _unreblog_txn(txn: Txn, config: Config, wanted: int, user: User) -> Loaded:
@@ -508,7 +508,7 @@ async def _unreblog_txn(txn: Txn, config: Config, wanted: int, user: User) -> Lo
     reblog = await store.delete_reblog_txn(txn, user.id, status.id)
     if reblog is not None:
         await publishing.on_reblog_txn(txn, config, user, reblog, status, undo=True)
-    return await store.load_txn(txn, [status.id], user.id)
+    return await loader.load_txn(txn, [status.id], user.id)
 
 
 async def favourites(rt: Runtime, user: User, page: Window) -> tuple[Loaded, list[int]]:
@@ -518,7 +518,7 @@ async def favourites(rt: Runtime, user: User, page: Window) -> tuple[Loaded, lis
 
 
 async def _favourites_txn(txn: Txn, user_id: int, page: Window) -> tuple[Loaded, list[int]]:
-    return await store.load_page_txn(
+    return await loader.load_page_txn(
         txn, timelines.favourites_query(user_id, user_id, page), user_id, status_column="status_id"
     )
 

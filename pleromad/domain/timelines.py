@@ -23,7 +23,7 @@ from pleromad.domain.profile import find_account, visible_to
 from pleromad.errors import Forbidden, NotFound
 from pleromad.ids import parse_id
 from pleromad.model import Loaded, StatusFilters, User
-from pleromad.store import statuses, timelines, users
+from pleromad.store import loader, timelines, users
 from pleromad.store.timelines import Window
 
 if TYPE_CHECKING:
@@ -41,7 +41,7 @@ def _viewer_id(viewer: User | None) -> int | None:
 
 
 async def _loaded_txn(txn: Txn, page: timelines.Query, viewer_id: int | None) -> Listing:
-    return await statuses.load_page_txn(txn, page, viewer_id)
+    return await loader.load_page_txn(txn, page, viewer_id)
 
 
 async def home(rt: Runtime, viewer: User, window: Window, filters: StatusFilters) -> Listing:
@@ -127,7 +127,7 @@ async def favourites_page_txn(
     """One page of ``owner_id``'s favourites as ``viewer_id`` may see them,
     loaded, with the favourite ids that key it (``shown_by_owner``: see
     :func:`pleromad.store.timelines.favourites_query`)."""
-    return await statuses.load_page_txn(
+    return await loader.load_page_txn(
         txn,
         timelines.favourites_query(owner_id, viewer_id, window, shown_by_owner=shown_by_owner),
         viewer_id,

@@ -103,6 +103,7 @@ async def token_viewer(db: Database, access_token: str) -> tuple[Token, User | N
             "token lookup",
             f"SELECT {_TOKEN_AND_USER} WHERE t.token_hash = %s",
             (digest(access_token),),
+            prepared=True,
         )
     )
 
@@ -159,6 +160,7 @@ async def session_viewer(db: Database, session_id: str) -> tuple[Token, User | N
             "session lookup",
             f"SELECT {_TOKEN_AND_USER} JOIN sessions s ON s.token_id = t.id WHERE s.id_hash = %s",
             (digest(session_id),),
+            prepared=True,
         )
     )
 

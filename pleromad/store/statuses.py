@@ -1,19 +1,17 @@
-"""Statuses and reblogs, what hangs off them, and loading them for display.
+"""Statuses and reblogs, and what hangs off them.
 
 A status row is either a post (with its rendered ``content``) or a reblog:
 a row of the reblogger with ``reblog_of_id`` set and no text.  Every read
 for a viewer goes through :func:`pleromad.store.visibility.visible_to_viewer`;
-:func:`load_txn` gathers everything the Status entity shows (counts, the
-viewer's own favourite/reblog/mute state, mentions, tags, emoji, media,
-accounts) in a fixed handful of queries, however many statuses it loads.
-The counts are read from ``status_counts`` and ``account_counts``, which
-the writes keep (migration 0030); every statuses and users row has its row
+loading statuses for display is :mod:`pleromad.store.loader`'s.  The
+counts are read from ``status_counts`` and ``account_counts``, which the
+writes keep (migration 0030); every statuses and users row has its row
 there.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import fields
 from datetime import datetime
 from typing import Any
@@ -23,22 +21,17 @@ from pleromad.model import (
     AttachmentVersion,
     FollowCounts,
     Listed,
-    Loaded,
     Media,
     NewStatus,
     Post,
-    Relationship,
-    Shown,
     Status,
     StatusVersion,
     User,
 )
 from pleromad.store.relationships import (
     ACCOUNT_COLUMNS,
-    RELATIONSHIP_FIELDS,
-    relationship_sql,
 )
-from pleromad.store.timelines import Query, Window
+from pleromad.store.timelines import Window
 from pleromad.store.visibility import visible_to_viewer
 
 PUBLIC_VISIBILITIES = ("public", "unlisted")
@@ -47,9 +40,9 @@ ANCESTORS_LIMIT = 40
 DESCENDANTS_LIMIT = 4096
 
 
-_STATUS_FIELDS = tuple(f.name for f in fields(Status))
-_COLUMNS = ", ".join(f"s.{name}" for name in _STATUS_FIELDS)
-_MEDIA_COLUMNS = ", ".join(f.name for f in fields(Media))
+STATUS_FIELDS = tuple(f.name for f in fields(Status))
+STATUS_COLUMNS = ", ".join(f"s.{name}" for name in STATUS_FIELDS)
+MEDIA_COLUMNS = ", ".join(f.name for f in fields(Media))
 
 
 # What insert_status_txn writes to the statuses row.
@@ -225,7 +218,7 @@ async def delete_reblog_txn(txn: Txn, account_id: int, original_id: int) -> Stat
     (its Announce is undone by it), None when there was none."""
     row = await txn.fetchone(
         f"DELETE FROM statuses s WHERE s.account_id = %s AND s.reblog_of_id = %s"
-        f" RETURNING {_COLUMNS}",
+        f" RETURNING {STATUS_COLUMNS}",
         (account_id, original_id),
     )
     return None if row is None else Status(**row)
@@ -248,7 +241,7 @@ async def get_visible_txn(txn: Txn, status_id: int, viewer_id: int | None) -> St
     """The status if ``viewer_id`` (None: anonymous) may see it; for a reblog,
     only when its original may be seen too."""
     row = await txn.fetchone(
-        f"SELECT {_COLUMNS} FROM statuses s WHERE s.id = %(id)s AND {visible_to_viewer('s')}"
+        f"SELECT {STATUS_COLUMNS} FROM statuses s WHERE s.id = %(id)s AND {visible_to_viewer('s')}"
         f" AND (s.reblog_of_id IS NULL OR EXISTS (SELECT 1 FROM statuses o"
         f"      WHERE o.id = s.reblog_of_id AND {visible_to_viewer('o')}))",
         {"id": status_id, "viewer": viewer_id},
@@ -258,20 +251,24 @@ async def get_visible_txn(txn: Txn, status_id: int, viewer_id: int | None) -> St
 
 async def get_status_txn(txn: Txn, status_id: int) -> Status | None:
     """The status, whoever may see it (for its owner's changes)."""
-    row = await txn.fetchone(f"SELECT {_COLUMNS} FROM statuses s WHERE s.id = %s", (status_id,))
+    row = await txn.fetchone(
+        f"SELECT {STATUS_COLUMNS} FROM statuses s WHERE s.id = %s", (status_id,)
+    )
     return None if row is None else Status(**row)
 
 
 async def get_by_ap_id_txn(txn: Txn, ap_id: str) -> Status | None:
     """The remote status (or remote reblog, by its Announce) with this ActivityPub id."""
-    row = await txn.fetchone(f"SELECT {_COLUMNS} FROM statuses s WHERE s.ap_id = %s", (ap_id,))
+    row = await txn.fetchone(
+        f"SELECT {STATUS_COLUMNS} FROM statuses s WHERE s.ap_id = %s", (ap_id,)
+    )
     return None if row is None else Status(**row)
 
 
 async def get_by_url_txn(txn: Txn, url: str) -> Status | None:
     """A remote post whose page is ``url`` (the oldest, should two say so)."""
     row = await txn.fetchone(
-        f"SELECT {_COLUMNS} FROM statuses s WHERE s.url = %s AND s.ap_id IS NOT NULL"
+        f"SELECT {STATUS_COLUMNS} FROM statuses s WHERE s.url = %s AND s.ap_id IS NOT NULL"
         " AND s.reblog_of_id IS NULL ORDER BY s.id LIMIT 1",
         (url,),
     )
@@ -281,7 +278,7 @@ async def get_by_url_txn(txn: Txn, url: str) -> Status | None:
 async def get_by_object_uuid_txn(txn: Txn, object_uuid: str) -> Status | None:
     """The local status whose Note is ``<base_url>/objects/<object_uuid>``."""
     row = await txn.fetchone(
-        f"SELECT {_COLUMNS} FROM statuses s WHERE s.object_uuid = %s AND s.ap_id IS NULL",
+        f"SELECT {STATUS_COLUMNS} FROM statuses s WHERE s.object_uuid = %s AND s.ap_id IS NULL",
         (object_uuid,),
     )
     return None if row is None else Status(**row)
@@ -365,13 +362,13 @@ async def who_txn(txn: Txn, kind: str, status_id: int, window: Window) -> list[L
 
 # The counts an Account shows: a remote account's are what its server
 # publishes (remote_actors), anyone else's are kept by the writes here.
-_COUNTS = (
+COUNTED = (
     "COALESCE(ra.statuses_count, ac.statuses) AS counted_statuses,"
     " COALESCE(ra.followers_count, ac.followers) AS counted_followers,"
     " COALESCE(ra.following_count, ac.following) AS counted_following"
 )
 _ACCOUNT_COUNTS = (
-    f"SELECT ac.user_id, {_COUNTS} FROM account_counts ac"
+    f"SELECT ac.user_id, {COUNTED} FROM account_counts ac"
     " LEFT JOIN remote_actors ra ON ra.user_id = ac.user_id"
     " WHERE ac.user_id = ANY(%s::bigint[])"
 )
@@ -390,7 +387,9 @@ async def account_counts(db: Database, account_ids: Sequence[int]) -> AccountCou
     """:func:`account_counts_txn` in one round trip, outside a transaction."""
     if not account_ids:
         return {}, {}
-    rows = await db.run_query("account counts", _ACCOUNT_COUNTS, (list(set(account_ids)),))
+    rows = await db.run_query(
+        "account counts", _ACCOUNT_COUNTS, (list(set(account_ids)),), prepared=True
+    )
     return _account_counts(rows)
 
 
@@ -402,217 +401,6 @@ def _account_counts(rows: list[dict[str, Any]]) -> AccountCounts:
         },
         {row["user_id"]: row["counted_statuses"] for row in rows},
     )
-
-
-async def add_accounts_txn(
-    txn: Txn,
-    loaded: Loaded,
-    ids: Collection[int],
-    *,
-    counted: Collection[int],
-    related: Collection[int] = (),
-) -> None:
-    """Add the accounts ``ids`` to ``loaded``, the follow and statuses
-    counts of those among them in ``counted`` and the viewer's relationship
-    to those in ``related``, in one query: a page of statuses would
-    otherwise spend four round trips on its accounts."""
-    if not ids:
-        return
-    args: dict[str, Any] = {"ids": list(ids)}
-    relationship, join = "", ""
-    if related:
-        assert loaded.viewer_id is not None
-        relationship = ", u.id = ANY(%(related)s::bigint[]) AS related, " + ", ".join(
-            f"r.{name} AS related_{name}" for name in RELATIONSHIP_FIELDS
-        )
-        join = (
-            f" LEFT JOIN LATERAL ({relationship_sql('u.id')}) r"
-            " ON u.id = ANY(%(related)s::bigint[])"
-        )
-        args.update(related=list(related), viewer=loaded.viewer_id)
-    rows = await txn.fetchall(
-        f"SELECT {ACCOUNT_COLUMNS}, {_COUNTS},"
-        " ra.document AS remote_document, u.xmin::text::bigint AS version,"
-        " ra.xmin::text::bigint AS document_version"
-        f"{relationship}"
-        " FROM users u JOIN account_counts ac ON ac.user_id = u.id"
-        f" LEFT JOIN remote_actors ra ON ra.user_id = u.id{join}"
-        " WHERE u.id = ANY(%(ids)s::bigint[])",
-        args,
-    )
-    for row in rows:
-        statuses_count = row.pop("counted_statuses")
-        follows = FollowCounts(row.pop("counted_followers"), row.pop("counted_following"))
-        document = row.pop("remote_document")
-        versions = (row.pop("version"), row.pop("document_version"))
-        if related:
-            facts = {name: row.pop(f"related_{name}") for name in RELATIONSHIP_FIELDS}
-            if row.pop("related"):
-                loaded.relationships[row["id"]] = Relationship(target_id=row["id"], **facts)
-        user = User(**row)
-        loaded.users[user.id] = user
-        loaded.account_versions[user.id] = versions
-        if document is not None:
-            loaded.remote_documents[user.id] = document
-        if user.id in counted:
-            loaded.follow_counts[user.id] = follows
-            loaded.statuses_counts[user.id] = statuses_count
-
-
-def load_query(ids: Sequence[int], viewer_id: int | None, *, godmode: bool = False) -> Query:
-    """The query :func:`load_txn` runs first: the statuses ``ids`` (and the
-    originals of reblogs among them) the viewer may see, with their counts,
-    the viewer's flags, mentions, tags, emoji and attachments.  Every part
-    is an index lookup by status id, so it costs the same however large the
-    tables are.  ``godmode`` (moderators) shows every status, whoever may
-    see it."""
-    wanted = (
-        "WITH wanted AS ("
-        "  SELECT unnest(%(ids)s::bigint[]) AS id"
-        "  UNION SELECT w.reblog_of_id FROM statuses w"
-        "  WHERE w.id = ANY(%(ids)s::bigint[]) AND w.reblog_of_id IS NOT NULL)"
-    )
-    visible = "true" if godmode else visible_to_viewer("s")
-    return _load_sql(wanted, "NULL::bigint", "", visible), {"ids": list(ids), "viewer": viewer_id}
-
-
-def load_page_query(
-    page: Query, viewer_id: int | None, *, status_column: str = "id", key_column: str = "id"
-) -> Query:
-    """:func:`load_query` of the statuses a page query (one of
-    :mod:`pleromad.store.timelines`) selects, in the same statement: its
-    rows name a status in ``status_column`` and are keyed (newest first) by
-    ``key_column``, returned as ``page_key`` (NULL for the original of a
-    reblog that only the reblog brought)."""
-    page_sql, page_args = page
-    wanted = (
-        f"WITH page AS ({page_sql}),"
-        f" wanted AS (SELECT {status_column} AS id FROM page"
-        "  UNION SELECT w.reblog_of_id FROM statuses w"
-        f"  JOIN page ON w.id = page.{status_column} WHERE w.reblog_of_id IS NOT NULL)"
-    )
-    sql = _load_sql(
-        wanted,
-        f"page.{key_column}",
-        f" LEFT JOIN page ON page.{status_column} = s.id",
-        visible_to_viewer("s"),
-    )
-    return sql, {**page_args, "viewer": viewer_id}
-
-
-def _load_sql(wanted: str, page_key: str, join: str, visible: str) -> str:
-    """The loader's statement: the ``wanted`` statuses that are ``visible``,
-    with ``page_key`` from what ``join`` adds."""
-    return (
-        f"{wanted}"
-        f" SELECT {_COLUMNS}, s.xmin::text::bigint AS version, {page_key} AS page_key,"
-        " sc.replies AS replies_count, sc.reblogs AS reblogs_count,"
-        " sc.favourites AS favourites_count,"
-        " EXISTS (SELECT 1 FROM favourites f WHERE f.status_id = s.id"
-        "   AND f.account_id = %(viewer)s) AS favourited,"
-        " EXISTS (SELECT 1 FROM statuses b WHERE b.reblog_of_id = s.id"
-        "   AND b.account_id = %(viewer)s) AS reblogged,"
-        " EXISTS (SELECT 1 FROM mutes m WHERE m.muter_id = %(viewer)s"
-        "   AND m.muted_id = s.account_id) AS muted,"
-        " ARRAY(SELECT sm.account_id FROM status_mentions sm WHERE sm.status_id = s.id"
-        "   ORDER BY sm.account_id) AS mention_ids,"
-        " ARRAY(SELECT st.tag FROM status_tags st WHERE st.status_id = s.id ORDER BY st.tag)"
-        "   AS tags,"
-        " ARRAY(SELECT ARRAY[se.shortcode, se.url] FROM status_emojis se"
-        "   WHERE se.status_id = s.id ORDER BY se.shortcode) AS emojis,"
-        " ARRAY(SELECT sa.media_id FROM status_media sa WHERE sa.status_id = s.id"
-        "   ORDER BY sa.position) AS media_ids"
-        f" FROM statuses s JOIN status_counts sc ON sc.status_id = s.id{join}"
-        f" WHERE s.id IN (SELECT id FROM wanted) AND {visible}"
-    )
-
-
-async def load_txn(
-    txn: Txn, ids: Sequence[int], viewer_id: int | None, *, godmode: bool = False
-) -> Loaded:
-    """Everything needed to show the statuses ``ids`` to ``viewer_id``; ids
-    the viewer may not see (unless ``godmode``) or that do not exist are
-    left out."""
-    ids = list(dict.fromkeys(ids))
-    if not ids:
-        return Loaded(viewer_id, ())
-    rows = await txn.fetchall(*load_query(ids, viewer_id, godmode=godmode))
-    return await _loaded_txn(txn, rows, ids, viewer_id)
-
-
-async def load_page_txn(
-    txn: Txn,
-    page: Query,
-    viewer_id: int | None,
-    *,
-    status_column: str = "id",
-    key_column: str = "id",
-) -> tuple[Loaded, list[int]]:
-    """One page of a listing loaded for ``viewer_id`` (see
-    :func:`load_page_query`), and the keys it is paginated by, newest
-    first: the page and its statuses in one statement, so in one snapshot."""
-    rows = await txn.fetchall(
-        *load_page_query(page, viewer_id, status_column=status_column, key_column=key_column)
-    )
-    paged = sorted(
-        ((row["page_key"], row["id"]) for row in rows if row["page_key"] is not None), reverse=True
-    )
-    loaded = await _loaded_txn(txn, rows, [status_id for _, status_id in paged], viewer_id)
-    return loaded, [key for key, _ in paged]
-
-
-async def _loaded_txn(
-    txn: Txn, rows: list[dict[str, Any]], ids: list[int], viewer_id: int | None
-) -> Loaded:
-    """The loader's ``rows`` with their accounts: ``ids`` in order, a
-    reblog only with its original."""
-    statuses = {row["id"]: _shown(row) for row in rows}
-    order = tuple(
-        i
-        for i in ids
-        if i in statuses
-        and (statuses[i].status.reblog_of_id is None or statuses[i].status.reblog_of_id in statuses)
-    )
-    return await _with_accounts_txn(txn, Loaded(viewer_id, order, statuses))
-
-
-def _shown(row: dict[str, Any]) -> Shown:
-    status = Status(**{name: row[name] for name in _STATUS_FIELDS})
-    return Shown(
-        status=status,
-        replies_count=row["replies_count"],
-        reblogs_count=row["reblogs_count"],
-        favourites_count=row["favourites_count"],
-        favourited=row["favourited"],
-        reblogged=row["reblogged"],
-        muted=row["muted"],
-        mention_ids=tuple(row["mention_ids"]),
-        tags=tuple(row["tags"]),
-        emojis=tuple((e[0], e[1]) for e in row["emojis"]),
-        media_ids=tuple(row["media_ids"]),
-        version=row["version"],
-    )
-
-
-async def _with_accounts_txn(txn: Txn, loaded: Loaded) -> Loaded:
-    """``loaded`` with the accounts, attachments and account figures its
-    statuses show."""
-    authors = {shown.status.account_id for shown in loaded.statuses.values()}
-    others: set[int] = set()
-    media_ids: list[int] = []
-    for shown in loaded.statuses.values():
-        others.update(shown.mention_ids)
-        if shown.status.in_reply_to_account_id is not None:
-            others.add(shown.status.in_reply_to_account_id)
-        media_ids.extend(shown.media_ids)
-    related = authors - {loaded.viewer_id} if loaded.viewer_id is not None else set()
-    await add_accounts_txn(txn, loaded, authors | others, counted=authors, related=related)
-    if media_ids:
-        rows = await txn.fetchall(
-            f"SELECT {_MEDIA_COLUMNS} FROM media WHERE id = ANY(%s::bigint[])", (media_ids,)
-        )
-        loaded.media.update((row["id"], Media(**row)) for row in rows)
-    return loaded
 
 
 async def search_txn(

@@ -5,7 +5,7 @@ column, filtered by the one visibility predicate
 (:func:`pleromad.store.visibility.visible_to_viewer`); loading and rendering
 the statuses themselves is the statuses store's and view's business.  Each
 page query is built by a ``*_query`` function that returns the exact SQL and
-arguments, which :func:`pleromad.store.statuses.load_page_txn` runs inside
+arguments, which :func:`pleromad.store.loader.load_page_txn` runs inside
 the loader's statement (one round trip, one snapshot) and the tests check
 the plan of with EXPLAIN.
 """
@@ -61,14 +61,20 @@ def _order(
     just above ``min_id`` when it is given.  ``within`` is a column all rows
     share, ordered first so that only an index on (``within``, ``column``
     DESC) gives the order — or on (``within``, ``column``) with
-    ``index_ascending`` — see :func:`_owned_by`."""
-    args["limit"] = window.limit
+    ``index_ascending`` — see :func:`_owned_by`.
+
+    The limit is written into the statement rather than passed: the plan
+    PostgreSQL keeps for a prepared statement (see
+    :mod:`pleromad.db.prepared`) is made without the parameters' values, and
+    for an unknown limit it expects a tenth of the table, for which it
+    hashes every status instead of looking up twenty.  ``int()`` keeps it a
+    number."""
     ascending = window.min_id is not None
     order = f"{column} {'ASC' if ascending else 'DESC'}"
     if within is not None:
         within_ascending = ascending == index_ascending
         order = f"{within} {'ASC' if within_ascending else 'DESC'}, {order}"
-    return f" ORDER BY {order} LIMIT %(limit)s"
+    return f" ORDER BY {order} LIMIT {int(window.limit)}"
 
 
 def _owned_by(column: str, owner: str) -> str:

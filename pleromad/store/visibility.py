@@ -7,6 +7,14 @@ function that reads statuses for a viewer.
 
 from __future__ import annotations
 
+# The viewer the status loader's statements name for an anonymous reader.
+# No account has this id (ids are time-based, see migration 0003), so every
+# clause about the viewer is false for it, as it is for NULL; but where the
+# planner folds a NULL away and plans an anonymous page apart, it cannot
+# fold 0, so anonymous and logged-in pages share one prepared statement
+# and its kept plan (see pleromad.db.prepared).
+NO_VIEWER = 0
+
 
 def visible_to_viewer(alias: str = "s") -> str:
     """SQL that is true when the status ``alias`` may be seen by the account

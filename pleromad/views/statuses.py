@@ -1,6 +1,6 @@
 """The Status entity (mastodon-subset §2.3), with Pleroma's extras.
 
-Rendered from what :func:`pleromad.store.statuses.load_txn` loaded for one
+Rendered from what :func:`pleromad.store.loader.load_txn` loaded for one
 viewer: ``favourited``, ``reblogged`` and ``muted`` are that viewer's, the
 counts count only what is still there.  A reblog is Pleroma's wrapper: the
 reblogger's entry around the full original in ``reblog``.
@@ -68,7 +68,7 @@ class _Renderer:
             public = None
             version = loaded.account_versions.get(user_id)
             if self.cache is not None and version is not None:
-                public = self.cache.get(
+                public = self.cache.render(
                     "account",
                     user_id,
                     version,
@@ -102,7 +102,7 @@ class _Renderer:
         if self.cache is None:
             public = self._public_post(shown)
         else:
-            public = self.cache.get(
+            public = self.cache.render(
                 "status", status.id, shown.version, lambda: self._public_post(shown)
             )
         parent_author = users.get(status.in_reply_to_account_id or 0)
