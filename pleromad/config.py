@@ -628,7 +628,8 @@ class WorkersConfig:
         doc=(
             "Uploaded images being checked and re-encoded (media, avatars, banners, "
             "backgrounds, mascots) that may run or wait at once, on the same threads; beyond "
-            "it an upload answers 503 with Retry-After."
+            "it an upload answers 503 with Retry-After. Native captchas being drawn have a "
+            "bound of this size of their own."
         ),
     )
 

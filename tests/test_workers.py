@@ -15,12 +15,14 @@ import pytest_twisted
 from twisted.internet import defer
 
 from pleromad.auth.passwords import PasswordHasher
+from pleromad.captcha.providers import NativeProvider
 from pleromad.runtime import Runtime
 from pleromad.web.root import build_gateway
 from pleromad.workers import BUSY, NICENESS, Busy, CpuPool, WorkQueue, cpu_threads
 from tests.conftest import Client
 from tests.helpers import query
 from tests.test_accounts import make_user
+from tests.test_captcha import enabled
 from tests.test_media import assert_nothing_stored, image_bytes, someone, upload
 from tests.test_oauth import PASSWORD, client_auth, register
 
@@ -170,3 +172,23 @@ async def test_upload_answers_503_while_image_checks_are_full(rt: Runtime, serve
         assert_nothing_stored(rt)
     code, body = await upload(client, headers, image_bytes())
     assert code == 200, body
+
+
+@pytest_twisted.ensureDeferred
+async def test_native_captcha_answers_503_while_drawings_are_full(rt: Runtime, serve: Any) -> None:
+    """Drawing a native captcha is image work on the CPU pool: while its
+    queue is full a challenge is refused with 503 and Retry-After, and none
+    is stored; once the queue drains one is drawn again."""
+    rt = replace(
+        rt,
+        config=enabled(rt.config, "native"),
+        captcha=NativeProvider(queue=WorkQueue(1, POOL)),
+    )
+    client: Client = serve(build_gateway(rt))
+    with occupied(rt.captcha.queue):  # type: ignore[attr-defined]
+        response = await client.get("/api/pleroma/captcha")
+        assert_busy(response.code, await response.json(), response)
+        assert query(rt.db.dsn, "SELECT count(*) FROM captchas")[0][0] == 0
+    response = await client.get("/api/pleroma/captcha")
+    assert response.code == 200
+    assert (await response.json())["url"].startswith("data:image/png;base64,")

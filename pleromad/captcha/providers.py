@@ -19,12 +19,16 @@ from typing import Any
 
 from treq.client import HTTPClient
 from twisted.internet.defer import Deferred
-from twisted.internet.threads import deferToThread
 from twisted.web.client import Agent
 from zope.interface import implementer
 
 from pleromad.captcha.interface import CaptchaUnavailable, Challenge, ICaptchaProvider
 from pleromad.config import Config
+from pleromad.workers import WorkQueue
+
+# Drawings running or waiting at once before more are refused (503);
+# [workers] image_queue in the daemon.
+DRAWING_QUEUE = 8
 
 # Letters and digits nobody confuses with one another (no 0/O, 1/I/L).
 _ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -110,24 +114,30 @@ class KocaptchaProvider:
 
 @implementer(ICaptchaProvider)
 class NativeProvider:
-    """A distorted text picture drawn here with Pillow (in a thread), sent to
-    the client as a ``data:`` URL; answers compare case-insensitively."""
+    """A distorted text picture drawn here with Pillow, sent to the client
+    as a ``data:`` URL; answers compare case-insensitively.  The drawing is
+    image work on the CPU pool (:mod:`pleromad.workers`), at most
+    ``[workers] image_queue`` at once: past that a request is refused
+    (503, Retry-After) rather than piling threads onto the cores."""
 
     name = "native"
 
-    def __init__(self, text_source: Callable[[], str] | None = None) -> None:
+    def __init__(
+        self, text_source: Callable[[], str] | None = None, queue: WorkQueue | None = None
+    ) -> None:
         self._text_source = text_source or _random_text
+        self.queue = queue or WorkQueue(DRAWING_QUEUE)
 
     @classmethod
     def from_config(cls, config: Config, reactor: Any) -> NativeProvider:
-        return cls()
+        return cls(queue=WorkQueue(config.workers.image_queue))
 
     def new(self) -> Deferred[Challenge]:
         return Deferred.fromCoroutine(self._new())
 
     async def _new(self) -> Challenge:
         text = self._text_source()
-        png = await deferToThread(draw, text)
+        png = await self.queue.run(draw, text)
         url = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
         token = secrets.token_urlsafe(24)
         return Challenge({"type": "native", "token": token, "url": url}, token, _digest(text))

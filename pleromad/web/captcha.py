@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from pleromad.domain import captcha
-from pleromad.openapi.spec import INTEGER, STRING, Operation, answer, closed
+from pleromad.openapi.spec import INTEGER, STRING, Operation, Response, answer, closed, ref
 from pleromad.runtime import Runtime
 from pleromad.web.base import Call, api_app, route
 from pleromad.web.negotiation import JSON_OR_HTML
@@ -42,9 +42,15 @@ class CaptchaApi:
                     },
                     '`{"type": "none"}` while captchas are disabled; else the provider\'s'
                     " (native, kocaptcha) challenge, valid for seconds_valid.",
-                )
+                ),
+                503: Response(
+                    "Too many native captchas are waiting to be drawn (try again after"
+                    " Retry-After seconds), or the database or the provider's service is"
+                    " unavailable.",
+                    ref("Error"),
+                    headers={"Retry-After": "Seconds to wait before trying again (when busy)."},
+                ),
             },
-            errors={503: "The database, or the provider's service, is unavailable."},
         ),
     )
     async def captcha(self, call: Call) -> Any:
