@@ -80,7 +80,8 @@ class DictRowCursor(psycopg2.extensions.cursor):
 
 
 class Txn:
-    """The cursor of one transaction, with the few row helpers stores need.
+    """The cursor of one unit of work (a transaction, or reads outside one,
+    see :meth:`Database.run_reads`), with the few row helpers stores need.
 
     Rows come back as dicts keyed by column name (:class:`DictRowCursor`).
     Outside a transaction (``autocommit``, see :meth:`Database.run_reads`) a
@@ -91,18 +92,18 @@ class Txn:
     def __init__(
         self,
         cursor: txpostgres.Cursor,
-        rows: Versioned | None = None,
+        kept_rows: Versioned | None = None,
         *,
         autocommit: bool = False,
     ) -> None:
         self._cursor = cursor
-        self._rows = rows
+        self._kept_rows = kept_rows
         self._autocommit = autocommit
 
     def kept(self, kind: str, ident: int, version: Hashable) -> Any:
         """What an earlier read made of the row ``kind`` ``ident`` at
         ``version`` (see :meth:`keep`), or None."""
-        return None if self._rows is None else self._rows.get(kind, ident, version)
+        return None if self._kept_rows is None else self._kept_rows.get(kind, ident, version)
 
     def keep(self, kind: str, ident: int, version: Hashable, value: Any) -> None:
         """Keep ``value``, made of a row read at ``version``, for later reads
@@ -110,8 +111,8 @@ class Txn:
         changed).  Only outside a transaction, which reads committed rows
         only: a row written twice inside one has one version, its xmin, for
         two contents."""
-        if self._rows is not None and self._autocommit:
-            self._rows.put(kind, ident, version, value)
+        if self._kept_rows is not None and self._autocommit:
+            self._kept_rows.put(kind, ident, version, value)
 
     async def execute(self, sql: str, args: Any = None) -> int:
         """Run a statement; returns the number of rows it touched."""
@@ -279,7 +280,7 @@ class Database:
         self._free: deque[txpostgres.Connection] = deque()
         self._waiters: deque[Deferred[txpostgres.Connection]] = deque()
         # What the stores made of rows, by version, for every connection.
-        self.rows = Versioned(KEPT_ROWS)
+        self.kept_rows = Versioned(KEPT_ROWS)
 
     async def open(self) -> None:
         """Connect every pool slot; a database that cannot be reached at all
@@ -401,7 +402,9 @@ class Database:
         try:
             # A txpostgres connection is asynchronous, hence in autocommit
             # mode: its cursor's statements run one by one, in no transaction.
-            return await fn_txn(Txn(conn.cursor(), self.rows, autocommit=True), *args, **kwargs)
+            return await fn_txn(
+                Txn(conn.cursor(), self.kept_rows, autocommit=True), *args, **kwargs
+            )
         except psycopg2.Error as e:
             if is_connection_failure(e):
                 raise DatabaseUnavailable(one_line(e)) from e
@@ -418,7 +421,7 @@ class Database:
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
     ) -> R:
-        interaction = as_interaction(fn_txn, *args, kept_rows=self.rows, **kwargs)
+        interaction = as_interaction(fn_txn, *args, kept_rows=self.kept_rows, **kwargs)
         for attempt in range(1, _MAX_ATTEMPTS + 1):
             conn = await self._acquire()
             try:
