@@ -15,7 +15,9 @@ it in the pool at once: past that bound it is refused with :class:`Busy`
 longer than any client would.
 
 argon2 and Pillow's decoders release the GIL, so these threads and the
-reactor run in parallel (see bench/README.md, ``healthcheck.py``).
+reactor run in parallel (see bench/README.md, ``healthcheck.py``).  RSA key
+pairs are made in a process of their own, but a pool thread waits for each,
+so that they count against the same bound (docs/workers.md).
 """
 
 from __future__ import annotations

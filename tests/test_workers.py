@@ -12,13 +12,15 @@ from typing import Any
 
 import pytest
 import pytest_twisted
-from twisted.internet import defer
+from twisted.internet import defer, reactor
+from twisted.internet.task import deferLater
 
 from pleromad.auth.passwords import PasswordHasher
 from pleromad.captcha.providers import NativeProvider
+from pleromad.federation.keys import generate_key_pair
 from pleromad.runtime import Runtime
 from pleromad.web.root import build_gateway
-from pleromad.workers import BUSY, NICENESS, Busy, CpuPool, WorkQueue, cpu_threads
+from pleromad.workers import BUSY, CPU, NICENESS, Busy, CpuPool, WorkQueue, cpu_threads
 from tests.conftest import Client
 from tests.helpers import query
 from tests.test_accounts import make_user
@@ -102,6 +104,23 @@ async def test_a_full_queue_refuses_at_once_and_takes_work_again_when_it_drains(
     await queue.run(ran.append, 3)
     assert ran == [1, 3]
     assert queue.pending == 0
+
+
+@pytest_twisted.ensureDeferred
+async def test_key_pairs_wait_for_the_pool_like_hashes() -> None:
+    """An actor's key pair, made in a process of its own, still takes a
+    pool thread: while every thread is busy, no pair is made."""
+    await generate_key_pair()  # the worker process is up
+    release = threading.Event()
+    holding = [CPU.run(release.wait) for _ in range(CPU.threads)]
+    try:
+        pair = defer.ensureDeferred(generate_key_pair())
+        await deferLater(reactor, 1.0, lambda: None)  # a pair takes well under 0.1 s
+        assert not pair.called
+    finally:
+        release.set()
+    await defer.gatherResults(holding)
+    assert (await pair).public_key_pem.startswith("-----BEGIN PUBLIC KEY-----")
 
 
 def busy_passwords(rt: Runtime) -> Runtime:

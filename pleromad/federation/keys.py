@@ -4,7 +4,7 @@ Making a pair takes tens of milliseconds of CPU inside OpenSSL, and the
 ``cryptography`` binding holds the GIL meanwhile: in a thread it would stall
 the reactor (six sign-ups at once held it for a quarter of a second).  So
 pairs are made in a separate process, one worker started on first use and
-stopped with the reactor; nothing waits for its answer on a thread.
+stopped with the reactor.
 ``multiprocessing`` and the process pool are imported then too: a daemon
 that makes no key carries neither (see docs/memory.md).
 """
@@ -17,10 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from twisted.internet.defer import Deferred
-from twisted.internet.threads import deferToThread
 
 from pleromad.model import KeyPair
+from pleromad.workers import CPU
 
 if TYPE_CHECKING:
     from concurrent.futures import Future, ProcessPoolExecutor
@@ -81,27 +80,16 @@ def _stop() -> None:
         workers.shutdown(wait=True, cancel_futures=True)
 
 
-def _answer(future: Future[tuple[str, str]]) -> Deferred[tuple[str, str]]:
-    """``future``'s result on the reactor thread, with no thread waiting for it."""
-    answer: Deferred[tuple[str, str]] = Deferred()
-
-    def settle(done: Future[tuple[str, str]]) -> None:
-        try:
-            pair = done.result()
-        except BaseException:  # the worker's error, or cancelled at shutdown
-            answer.errback()
-            return
-        answer.callback(pair)
-
-    future.add_done_callback(lambda done: _reactor().callFromThread(settle, done))
-    return answer
+def _made_by_worker() -> tuple[str, str]:
+    return _submit().result()
 
 
 async def generate_key_pair() -> KeyPair:
     """A new RSA 2048 pair, made off the reactor and off its process's GIL.
 
-    A reactor thread only hands the request to the worker: while the pair is
-    made, the reactor's thread pool is free for other work."""
-    future = await deferToThread(_submit)
-    public, private = await _answer(future)
+    A CPU pool thread waits for the worker meanwhile, so that a pair counts
+    against the pool's bound like a password hash: beside a pool busy
+    hashing, the worker took a further quarter of a core on two, and requests
+    waited up to a scheduler tick behind it (see docs/workers.md)."""
+    public, private = await CPU.run(_made_by_worker)
     return KeyPair(public_key_pem=public, private_key_pem=private)
