@@ -11,21 +11,18 @@ those, and loads statuses for display).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import fields
 
 from pleromad.db.pool import Txn
 from pleromad.model import Loaded, Status, Usage
 from pleromad.store.relationships import ACCEPTED
-from pleromad.store.statuses import PUBLIC_VISIBILITIES
-
-_COLUMNS = ", ".join(f"s.{f.name}" for f in fields(Status))
+from pleromad.store.statuses import PUBLIC_VISIBILITIES, STATUS_COLUMNS
 
 
 async def by_activity_uuid_txn(txn: Txn, activity_uuid: str) -> Status | None:
     """The local status whose Create (or, a reblog, Announce) is
     ``<base_url>/activities/<activity_uuid>``."""
     row = await txn.fetchone(
-        f"SELECT {_COLUMNS} FROM statuses s WHERE s.activity_uuid = %s AND s.ap_id IS NULL",
+        f"SELECT {STATUS_COLUMNS} FROM statuses s WHERE s.activity_uuid = %s AND s.ap_id IS NULL",
         (activity_uuid,),
     )
     return None if row is None else Status(**row)
@@ -47,7 +44,7 @@ async def statuses_by_ids_txn(txn: Txn, ids: Sequence[int]) -> dict[int, Status]
     if not ids:
         return {}
     rows = await txn.fetchall(
-        f"SELECT {_COLUMNS} FROM statuses s WHERE s.id = ANY(%s::bigint[])", (list(set(ids)),)
+        f"SELECT {STATUS_COLUMNS} FROM statuses s WHERE s.id = ANY(%s::bigint[])", (list(set(ids)),)
     )
     return {row["id"]: Status(**row) for row in rows}
 
