@@ -53,7 +53,9 @@ async def test_a_read_outside_a_transaction_is_prepared_once(db: Database) -> No
     assert await db.run_reads("sum", _sum_txn, 10, 20) == 40
     assert await db.run_query("sum", SUM, {"a": 5, "b": 0}, prepared=True) == [{"n": 10}]
     statements = await db.run_reads("prepared", _prepared)
-    assert statements == ["PREPARE pleromad_0 AS SELECT $1::int + $2::int + $1::int AS n"]
+    assert statements == [
+        f"PREPARE {prepared.name_for(SUM)} AS SELECT $1::int + $2::int + $1::int AS n"
+    ]
 
     async def other_txn(txn: Txn) -> Any:
         return await txn.fetchall("SELECT %s::int AS n", (7,), prepared=True)
@@ -82,6 +84,36 @@ async def test_statements_the_session_forgot_run_as_they_are(db: Database) -> No
 
 @one_session
 @pytest_twisted.ensureDeferred
+async def test_a_statements_name_says_which_statement_it_is(db: Database) -> None:
+    """Behind a pooler, a connection's EXECUTE can reach a session where
+    another connection prepared its own statements: it finds its own
+    statement there or none (and is then run as it is), never another one
+    under the same name; and a PREPARE of a name the session holds already
+    (the same text) is taken as done."""
+    other = "SELECT %s::int * 100 AS n"
+    assert prepared.name_for(SUM) != prepared.name_for(other)
+    assert await db.run_query("other", other, (2,), prepared=True) == [{"n": 200}]
+
+    async def believe_txn(txn: Txn) -> None:
+        # As if SUM had been prepared on the session the pooler handed out before.
+        prepared.statements(txn._cursor.connection).add(SUM, prepared.name_for(SUM))
+
+    await db.run_reads("believe", believe_txn)
+    assert await db.run_reads("sum", _sum_txn, 1, 2) == 4
+
+    async def prepare_behind_txn(txn: Txn) -> None:
+        # Another client of the pooler prepared SUM on this session.
+        text, _ = prepared.positional(SUM)
+        await txn.execute(f"PREPARE {prepared.name_for(SUM)} AS {text}")
+
+    await db.run_reads("prepare behind", prepare_behind_txn)
+    assert await db.run_reads("sum", _sum_txn, 2, 3) == 7
+    assert await db.run_reads("sum", _sum_txn, 3, 3) == 9
+    assert len(await db.run_reads("prepared", _prepared)) == 1
+
+
+@one_session
+@pytest_twisted.ensureDeferred
 async def test_a_session_holds_a_bounded_number_of_statements(
     db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -93,7 +125,7 @@ async def test_a_session_holds_a_bounded_number_of_statements(
             {"n": 1 + n}
         ]
     assert await db.run_reads("prepared", _prepared) == [
-        "PREPARE pleromad_0 AS SELECT $1::int + 2 AS n"
+        f"PREPARE {prepared.name_for('SELECT %s::int + 2 AS n')} AS SELECT $1::int + 2 AS n"
     ]
 
 

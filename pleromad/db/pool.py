@@ -137,8 +137,12 @@ class Txn:
         if name is None:
             if session.full():
                 await self._forget(session)
-            name = session.next_name()
-            await self._cursor.execute(f"PREPARE {name} AS {text}")
+            name = prepared.name_for(sql)
+            try:
+                await self._cursor.execute(f"PREPARE {name} AS {text}")
+            except psycopg2.Error as e:
+                if e.pgcode != prepared.ALREADY_PREPARED:
+                    raise
             session.add(sql, name)
         try:
             await self._cursor.execute(

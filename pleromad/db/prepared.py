@@ -15,11 +15,18 @@ afresh.  Only statements run outside a transaction are prepared: if the
 server forgot them after all (``DISCARD ALL`` by a pooler, a table changed
 under a kept plan), the statement is run again as it is, which inside a
 transaction would already have been aborted.
+
+A statement's name is made from its text, never from the order statements
+were first used in: behind a pooler that hands one client's statements to
+another client's server session (PgBouncer's transaction mode), an
+``EXECUTE`` then finds the very statement it means or none at all, never
+another client's statement of the same name run with its values.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import re
 import weakref
 from collections.abc import Hashable, Mapping, Sequence
@@ -34,6 +41,12 @@ PREPARED_MAX = 64
 # prepared: invalid_sql_statement_name, feature_not_supported (a kept plan
 # whose result type changed).
 FORGOTTEN = frozenset({"26000", "0A000"})
+
+# The SQLSTATE of a PREPARE whose name the session holds already
+# (duplicate_prepared_statement): the same text, prepared through a pooler
+# by another connection of the pool, or by this one before a reconnection
+# the pooler hid.
+ALREADY_PREPARED = "42P05"
 
 _PLACEHOLDER = re.compile(r"%%|%\((\w+)\)s|%s")
 
@@ -90,14 +103,17 @@ class Statements:
     def full(self) -> bool:
         return len(self._names) >= PREPARED_MAX
 
-    def next_name(self) -> str:
-        return f"pleromad_{len(self._names)}"
-
     def add(self, sql: str, name: str) -> None:
         self._names[sql] = name
 
     def clear(self) -> None:
         self._names.clear()
+
+
+@functools.lru_cache(maxsize=1024)
+def name_for(sql: str) -> str:
+    """The name ``sql`` is prepared under on every session: its text's digest."""
+    return "pleromad_" + hashlib.blake2b(sql.encode(), digest_size=8).hexdigest()
 
 
 _SESSIONS: weakref.WeakKeyDictionary[Any, Statements] = weakref.WeakKeyDictionary()
