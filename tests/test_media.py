@@ -20,6 +20,7 @@ from zope.interface.verify import verifyObject
 
 from pleromad.config import Config
 from pleromad.domain import lifecycle, media
+from pleromad.errors import BadRequest
 from pleromad.media.interface import ILocalFiles, IUploader, IUploaderFactory
 from pleromad.media.local import LocalUploader
 from pleromad.media.plugins import uploader_for
@@ -591,6 +592,26 @@ async def test_profile_pictures_must_be_images(rt: Runtime, client: Client) -> N
     assert_nothing_stored(rt)
     pictures = query(rt.db.dsn, "SELECT avatar, banner, background FROM users")
     assert pictures == [(None, None, None)]
+
+
+@pytest_twisted.ensureDeferred
+async def test_long_data_urls_decode_as_a_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A data URL longer than the decoder's chunk (and than the size decoded
+    on the reactor thread) gives the same bytes as decoding it at once,
+    line breaks anywhere; padding before the end is malformed even where
+    a chunk ends just after it."""
+    monkeypatch.setattr(media, "_BASE64_CHUNK", 8)
+    monkeypatch.setattr(media, "_THREAD_THRESHOLD", 16)
+    data = os.urandom(1000)
+    text = base64.b64encode(data).decode("ascii")
+    wrapped = "\n".join(text[at : at + 7] for at in range(0, len(text), 7))
+    for payload in (text, wrapped, " " + text + "\r\n"):
+        incoming = await media.from_data_url("data:image/png;base64," + payload, "avatar")
+        assert incoming.data == data
+    for bad in ("QUJDQQ==QUJD", "QQ==QQ==", "QUJDQ", "QUJD*QQ=", "QUJDQ===", "QUJDé==="):
+        with pytest.raises(BadRequest) as refused:
+            await media.from_data_url("data:image/png;base64," + bad, "avatar")
+        assert refused.value.message == "Invalid value for avatar: malformed base64", bad
 
 
 @pytest_twisted.ensureDeferred
