@@ -96,7 +96,7 @@ async def test_a_statements_name_says_which_statement_it_is(db: Database) -> Non
 
     async def believe_txn(txn: Txn) -> None:
         # As if SUM had been prepared on the session the pooler handed out before.
-        prepared.statements(txn._cursor.connection).add(SUM, prepared.name_for(SUM))
+        prepared.statements(txn._cursor.connection).add(SUM)
 
     await db.run_reads("believe", believe_txn)
     assert await db.run_reads("sum", _sum_txn, 1, 2) == 4

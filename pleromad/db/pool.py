@@ -133,17 +133,16 @@ class Txn:
     async def _execute_prepared(self, sql: str, args: Any) -> None:
         session = prepared.statements(self._cursor.connection)
         text, keys = prepared.positional(sql)
-        name = session.name(sql)
-        if name is None:
+        name = prepared.name_for(sql)
+        if not session.holds(sql):
             if session.full():
                 await self._forget(session)
-            name = prepared.name_for(sql)
             try:
                 await self._cursor.execute(f"PREPARE {name} AS {text}")
             except psycopg2.Error as e:
                 if e.pgcode != prepared.ALREADY_PREPARED:
                     raise
-            session.add(sql, name)
+            session.add(sql)
         try:
             await self._cursor.execute(
                 prepared.execute_call(name, len(keys)), prepared.arguments(keys, args)

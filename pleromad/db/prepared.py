@@ -92,22 +92,22 @@ def execute_call(name: str, count: int) -> str:
 
 
 class Statements:
-    """The statements prepared on one session, by their SQL text."""
+    """The SQL texts prepared on one session (each under :func:`name_for`)."""
 
     def __init__(self) -> None:
-        self._names: dict[str, str] = {}
+        self._texts: set[str] = set()
 
-    def name(self, sql: str) -> str | None:
-        return self._names.get(sql)
+    def holds(self, sql: str) -> bool:
+        return sql in self._texts
 
     def full(self) -> bool:
-        return len(self._names) >= PREPARED_MAX
+        return len(self._texts) >= PREPARED_MAX
 
-    def add(self, sql: str, name: str) -> None:
-        self._names[sql] = name
+    def add(self, sql: str) -> None:
+        self._texts.add(sql)
 
     def clear(self) -> None:
-        self._names.clear()
+        self._texts.clear()
 
 
 @functools.lru_cache(maxsize=1024)
