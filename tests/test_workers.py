@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from typing import Any
 
@@ -32,15 +32,18 @@ from tests.test_oauth import PASSWORD, client_auth, register
 POOL = CpuPool(1)
 
 
-@contextmanager
-def occupied(queue: WorkQueue) -> Iterator[defer.Deferred[Any]]:
-    """``queue`` with one piece of work running until the block ends."""
+@asynccontextmanager
+async def occupied(queue: WorkQueue) -> AsyncIterator[None]:
+    """``queue`` with one piece of work running until the block ends; on
+    leaving, that work has ended and left the queue, so that what follows
+    finds room in it."""
     release = threading.Event()
     running = queue.run(release.wait)
     try:
-        yield running
+        yield
     finally:
         release.set()
+        await running
 
 
 def test_threads_leave_a_cpu_to_the_reactor() -> None:
@@ -92,14 +95,13 @@ async def test_a_full_queue_refuses_at_once_and_takes_work_again_when_it_drains(
     the work is done it takes work again."""
     queue = WorkQueue(2, POOL)
     ran: list[int] = []
-    with occupied(queue) as running:
+    async with occupied(queue):
         waiting = queue.run(ran.append, 1)
         with pytest.raises(Busy) as refused:
             await queue.run(ran.append, 2)
         assert refused.value.status == 503
         assert refused.value.message == BUSY
         assert int(refused.value.headers["Retry-After"]) >= 1
-    await running
     await waiting
     await queue.run(ran.append, 3)
     assert ran == [1, 3]
@@ -148,7 +150,7 @@ async def test_registration_answers_503_while_hashing_is_full(rt: Runtime, serve
         "password": "pw",
         "confirm": "pw",
     }
-    with occupied(rt.passwords.queue):
+    async with occupied(rt.passwords.queue):
         response = await client.post("/api/account/register", json=form)
         assert_busy(response.code, await response.json(), response)
         assert query(rt.db.dsn, "SELECT count(*) FROM users")[0][0] == 0
@@ -166,7 +168,7 @@ async def test_password_login_answers_503_while_hashing_is_full(rt: Runtime, ser
     app = await register(client)
     data = {"grant_type": "password", "username": "alice", "password": PASSWORD}
     data.update(client_auth(app))
-    with occupied(rt.passwords.queue):
+    async with occupied(rt.passwords.queue):
         response = await client.post("/oauth/token", data=data)
         assert_busy(response.code, await response.json(), response)
     assert query(rt.db.dsn, "SELECT count(*) FROM oauth_tokens")[0][0] == 0
@@ -181,7 +183,7 @@ async def test_upload_answers_503_while_image_checks_are_full(rt: Runtime, serve
     rt = replace(rt, images=WorkQueue(1, POOL))
     client: Client = serve(build_gateway(rt))
     _, headers = await someone(rt)
-    with occupied(rt.images):
+    async with occupied(rt.images):
         response = await client.post(
             "/api/v1/media",
             headers=headers,
@@ -204,7 +206,7 @@ async def test_native_captcha_answers_503_while_drawings_are_full(rt: Runtime, s
         captcha=NativeProvider(queue=WorkQueue(1, POOL)),
     )
     client: Client = serve(build_gateway(rt))
-    with occupied(rt.captcha.queue):  # type: ignore[attr-defined]
+    async with occupied(rt.captcha.queue):  # type: ignore[attr-defined]
         response = await client.get("/api/pleroma/captcha")
         assert_busy(response.code, await response.json(), response)
         assert query(rt.db.dsn, "SELECT count(*) FROM captchas")[0][0] == 0
